@@ -1,0 +1,181 @@
+# PortMux — plain GNU make.
+#
+#   make            build build/portmux and build/plugins/*.so
+#   make run        install missing deps, build, run on etc/portmux/config.yaml
+#                   (PORT=8080 to override the listening port)
+#   make test       install missing deps, build, run every test
+#   make test-asan  the same tests under AddressSanitizer + UBSan
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Knobs: CC, CFLAGS (user additions), BUILD (output dir), SANITIZE=1, V=1.
+
+CC ?= cc
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+PLUGINDIR ?= $(LIBDIR)/portmux
+INCLUDEDIR ?= $(PREFIX)/include
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+DESTDIR ?=
+
+BUILD ?= build
+# Detectors enabled by default when PORTMUX.detectors is not set, in probe
+# order, as plugin=SECTION: enabled when SECTION is in the config.
+DEFAULT_DETECTORS ?= python=PYTHON,ssh=SSH,tls=HTTPS,openvpn=OPENVPN,http=HTTP
+PORT ?=
+CONFIG ?= etc/portmux/config.yaml
+
+CFLAGS ?= -O2 -g
+STD = -std=c11 -D_GNU_SOURCE
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+       -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
+       -Wpointer-arith -Wcast-qual -Wvla
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer
+ifeq ($(SANITIZE),1)
+CFLAGS += $(SAN_FLAGS)
+LDFLAGS += $(SAN_FLAGS)
+PLUGIN_DEFS =
+else
+PLUGIN_DEFS = -Wl,-z,defs
+endif
+
+ALL_CFLAGS = $(STD) $(WARN) -Iinclude -MMD -MP $(CFLAGS)
+CORE_DEFS = -DPMX_PLUGIN_DIR='"$(PLUGINDIR)"' \
+            -DPMX_DEFAULT_DETECTORS='"$(DEFAULT_DETECTORS)"'
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+CORE_SRC = $(filter-out core/main.c,$(wildcard core/*.c))
+CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ = $(BUILD)/core/main.o
+CORE_LIB = $(BUILD)/libportmux-core.a
+BIN = $(BUILD)/portmux
+CORE_LIBS = -lev -lyaml -ldl -lpthread -lm
+
+# One .so per detector: plugins/NAME/*.c -> $(BUILD)/plugins/NAME.so.
+# A detector may add flags in plugins/NAME/flags.mk (NAME_CFLAGS, NAME_LIBS).
+PLUGINS = $(filter-out example,$(notdir $(wildcard plugins/*)))
+PLUGIN_SO = $(PLUGINS:%=$(BUILD)/plugins/%.so)
+-include $(wildcard plugins/*/flags.mk)
+
+UNIT_SRC = $(wildcard tests/unit/*.c)
+UNIT_OBJ = $(UNIT_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN = $(BUILD)/tests/check_portmux
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+# Deliberately broken plugins for the loader's refusal tests.
+BAD_PLUGINS = $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
+
+.PHONY: all run test check unit integration test-asan clang-check deps \
+        deps-test install uninstall clean
+
+all: $(BIN) $(PLUGIN_SO)
+
+$(BUILD)/core/%.o: core/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(CORE_DEFS) -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJ)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(CORE_LIB)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) $^ $(CORE_LIBS) -o $@
+
+define plugin_rule
+$(BUILD)/plugins/$(1).so: $(wildcard plugins/$(1)/*.c) $(wildcard plugins/$(1)/*.h) include/portmux/detector.h
+	@mkdir -p $$(dir $$@)
+	@$$(if $$(Q),echo "  PLUGIN  $$@")
+	$$(Q)$$(CC) $$(STD) $$(WARN) -Iinclude $$(CFLAGS) $$($(1)_CFLAGS) -fPIC \
+		-fvisibility=hidden -shared $$(LDFLAGS) $$(PLUGIN_DEFS) \
+		$(wildcard plugins/$(1)/*.c) $$($(1)_LIBS) -o $$@
+endef
+$(foreach p,$(PLUGINS),$(eval $(call plugin_rule,$(p))))
+
+$(BUILD)/tests/plugins/%.so: tests/plugins/%.c include/portmux/detector.h
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(STD) -Iinclude $(CFLAGS) -fPIC -shared $(LDFLAGS) $< -o $@
+
+$(BUILD)/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Icore -c $< -o $@
+
+$(UNIT_BIN): $(UNIT_OBJ) $(CORE_LIB)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) $^ $(CORE_LIBS) $(CHECK_LIBS) -o $@
+
+# ---- running and testing ----
+
+deps:
+	@scripts/deps.sh build
+
+deps-test:
+	@scripts/deps.sh test
+
+run: deps
+	$(MAKE) all
+	PORTMUX_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins \
+		$(BIN) -c $(CONFIG) $(if $(PORT),-p $(PORT))
+
+unit: $(UNIT_BIN) $(PLUGIN_SO) $(BAD_PLUGINS)
+	PORTMUX_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins \
+	PORTMUX_TEST_PLUGINS=$(CURDIR)/$(BUILD)/tests/plugins \
+	PORTMUX_SOURCE_DIR=$(CURDIR) \
+		$(UNIT_BIN)
+
+integration: $(BIN) $(PLUGIN_SO)
+	PORTMUX_BIN=$(CURDIR)/$(BIN) \
+	PORTMUX_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins \
+		tests/integration/run.sh $(TESTS)
+
+# Both compilers must build cleanly with -Werror.
+clang-check:
+	$(MAKE) BUILD=build-clang CC=clang all $(UNIT_BIN)
+
+test: deps-test
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+	$(MAKE) clang-check
+
+check: test
+
+test-asan: deps-test
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	PORTMUX_NO_DLCLOSE=1 \
+		$(MAKE) BUILD=build-asan SANITIZE=1 CFLAGS="-O1 -g" unit integration
+
+# ---- installing ----
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR) \
+		$(DESTDIR)$(INCLUDEDIR)/portmux $(DESTDIR)$(SYSCONFDIR)/portmux \
+		$(DESTDIR)$(UNITDIR)
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/portmux
+	install -m 644 $(PLUGIN_SO) $(DESTDIR)$(PLUGINDIR)/
+	install -m 644 include/portmux/detector.h $(DESTDIR)$(INCLUDEDIR)/portmux/
+	test -e $(DESTDIR)$(SYSCONFDIR)/portmux/config.yaml || \
+		install -m 644 etc/portmux/config.yaml $(DESTDIR)$(SYSCONFDIR)/portmux/
+	test -e $(DESTDIR)$(SYSCONFDIR)/portmux/script.py || \
+		install -m 644 etc/portmux/script.py $(DESTDIR)$(SYSCONFDIR)/portmux/
+	sed 's|@BINDIR@|$(BINDIR)|g' systemd/portmux.service > \
+		$(DESTDIR)$(UNITDIR)/portmux.service
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/portmux $(DESTDIR)$(UNITDIR)/portmux.service
+	rm -rf $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)/portmux
+
+clean:
+	rm -rf build build-asan build-clang build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,83 @@
+/* config.h — the PORTMUX section and the list of the other sections.
+ * Protocol sections are interpreted later (generation.c), once the detector
+ * plugins that own them are loaded. */
+#ifndef PMX_CONFIG_H
+#define PMX_CONFIG_H
+
+#include <stddef.h>
+
+#include "addr.h"
+#include "route.h"
+#include "yaml_tree.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/portmux/config.yaml"
+
+enum target_kind {
+	TARGET_UNSET = 0, /* not configured: use the built-in default */
+	TARGET_CLOSE,     /* close the connection */
+	TARGET_SECTION,   /* a protocol section's default route */
+	TARGET_BACKEND,   /* an explicit backend */
+};
+
+/* Where on_timeout / fallback send a connection. */
+struct target {
+	enum target_kind kind;
+	char *section; /* TARGET_SECTION: the section name as configured */
+	struct backend backend;
+	const struct pmx_node *node;
+};
+
+/* One entry of PORTMUX.detectors: "plugin" or "plugin:label". */
+struct detector_ref {
+	char *name;   /* as written: instance name */
+	char *plugin; /* file name without .so */
+	char *label;  /* NULL or the part after ':' */
+	const struct pmx_node *node;
+};
+
+struct listen_addr {
+	struct addr addr;
+	char text[ADDR_TEXT_MAX];
+};
+
+struct config {
+	struct yaml_tree *tree;
+	char *path;
+	char *dir; /* directory of path */
+
+	struct listen_addr *listen;
+	size_t nlisten;
+
+	double probe_timeout;   /* silent client -> on_timeout */
+	double probe_deadline;  /* talking client must be decided by then */
+	double connect_timeout; /* backend connect */
+	long probe_buffer;      /* bytes kept while detecting */
+	long max_connections;
+	int log_level; /* -1: not set */
+
+	struct detector_ref *detectors; /* NULL: not set, use the default */
+	size_t ndetectors;
+	char *plugin_dir; /* NULL: not set */
+
+	struct target on_timeout, fallback;
+
+	/* Top-level sections other than PORTMUX, in file order (borrowed from
+	 * the tree). */
+	const struct pmx_node **section_keys;
+	const struct pmx_node **section_vals;
+	size_t nsections;
+};
+
+/* Load and validate `path`. NULL with "FILE:LINE:COL: message" in err.
+ * `port_override` > 0 replaces the port of every listen address. */
+struct config *config_load(const char *path, int port_override, char *err,
+			   size_t errlen);
+struct config *config_parse(struct yaml_tree *tree, int port_override,
+			    char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+/* The value of a top-level section by name (case-insensitive), or NULL. */
+const struct pmx_node *config_section(const struct config *cfg,
+				      const char *name, const char **key);
+
+#endif

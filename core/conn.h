@@ -1,0 +1,75 @@
+/* conn.h — one client connection, from accept to close:
+ *
+ *   PROBING ──(detector match / timeout / deadline / EOF)──► CONNECTING
+ *   CONNECTING ──(connected)──► RELAY ──(both directions done)──► freed
+ *   any state ──(error, no route)──► freed
+ *
+ * The connection owns both sockets, their watchers, one timer, the probe
+ * buffer and any pending bytes; conn_close() is the one place that frees
+ * them. Bytes read while probing are replayed to the backend first. */
+#ifndef PMX_CONN_H
+#define PMX_CONN_H
+
+#include <ev.h>
+#include <netinet/in.h>
+#include <stdint.h>
+
+#include "probe.h"
+#include "worker.h"
+
+/* Bytes waiting to be written (also the probe buffer while probing). */
+struct pbuf {
+	uint32_t off, len, cap;
+	uint8_t data[];
+};
+
+/* One socket of a connection. `out` holds bytes read from the other side
+ * that this side could not take yet. */
+struct side {
+	ev_io io;
+	int fd;
+	uint8_t eof;  /* read EOF from this side */
+	uint8_t shut; /* sent our FIN (SHUT_WR) to this side */
+	int events;   /* what io is armed for (0 = stopped) */
+	struct pbuf *out;
+	uint64_t bytes; /* read from this side */
+};
+
+enum conn_state { CONN_PROBING, CONN_CONNECTING, CONN_RELAY };
+
+enum conn_via { VIA_NONE, VIA_DETECTOR, VIA_ON_TIMEOUT, VIA_FALLBACK };
+
+struct conn {
+	struct side client, server;
+	ev_timer timer; /* probe timeout/deadline, then connect timeout */
+	struct worker *w;
+	struct generation *gen; /* one ref */
+	struct pbuf *probe;     /* PROBING only */
+	struct probe_state pstate;
+	const struct backend *backend; /* borrowed from gen, or own_backend */
+	struct backend *own_backend;   /* a detector's explicit backend */
+	char *key;                     /* matched route key, for the log */
+	ev_tstamp started;
+	uint64_t id;
+	int addr_index;  /* backend address being tried */
+	int last_error;  /* errno of the last failed connect */
+	int16_t det;     /* detector that matched, -1 none */
+	uint8_t state;   /* enum conn_state */
+	uint8_t via;     /* enum conn_via */
+	const struct listener *listener;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in sin;
+		struct sockaddr_in6 sin6;
+	} peer;
+	struct conn *prev, *next; /* worker's list */
+};
+
+/* Take ownership of an accepted, non-blocking socket. */
+void conn_accept(struct worker *w, const struct listener *l, int fd,
+		 const struct sockaddr *peer, socklen_t peer_len);
+
+/* Log the closing line and free everything. `c` is gone afterwards. */
+void conn_close(struct conn *c, const char *reason);
+
+#endif

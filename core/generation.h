@@ -1,0 +1,74 @@
+/* generation.h — one complete, immutable runtime configuration: the parsed
+ * config, the detector instances in probe order, the route tables and the
+ * resolved on_timeout / fallback targets. A reload builds a new generation
+ * and swaps it in only if everything succeeded; connections keep a
+ * reference to the generation they started with. */
+#ifndef PMX_GENERATION_H
+#define PMX_GENERATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "plugin.h"
+#include "route.h"
+
+struct host_ctx {
+	struct pmx_host host; /* first: a host pointer is a host_ctx pointer */
+	char *prefix;         /* "detector=NAME " for log lines */
+};
+
+struct detector_inst {
+	char *name; /* instance name, as in PORTMUX.detectors */
+	const struct plugin *plugin;
+	char *section;                 /* config section it reads */
+	const struct pmx_node *config; /* that section, NULL if absent */
+	struct route_table *routes;    /* PMX_DF_ROUTES only */
+	struct host_ctx host;
+	void *instance;
+	int created;
+};
+
+struct generation {
+	int refs; /* main thread only */
+	uint64_t id;
+	struct config *cfg;
+	struct detector_inst *dets; /* in probe order */
+	size_t ndets;
+	struct route_table **tables; /* every route section */
+	size_t ntables;
+	const struct backend *on_timeout; /* NULL: close */
+	const struct backend *fallback;   /* NULL: close */
+	const char *on_timeout_label;     /* for logs: a section name */
+	const char *fallback_label;
+};
+
+/* Default detectors when PORTMUX.detectors is not set: "plugin=SECTION"
+ * pairs, in probe order; a detector is enabled when its section is in the
+ * config. Set at build time (Makefile DEFAULT_DETECTORS). */
+#ifndef PMX_DEFAULT_DETECTORS
+#define PMX_DEFAULT_DETECTORS "ssh=SSH,http=HTTP"
+#endif
+#ifndef PMX_PLUGIN_DIR
+#define PMX_PLUGIN_DIR "/usr/local/lib/portmux"
+#endif
+
+/*
+ * Build a generation from `cfg` (ownership passes to the generation, also
+ * on failure). Loads the plugins it needs and creates their instances.
+ * NULL with one message in err on failure.
+ */
+struct generation *generation_build(struct config *cfg, char *err,
+				    size_t errlen);
+void generation_ref(struct generation *g);
+void generation_unref(struct generation *g);
+
+/* The route table of a section (case-insensitive), or NULL. */
+const struct route_table *generation_table(const struct generation *g,
+					   const char *section);
+
+/* The plugin directories searched, in order; returns the count. */
+size_t generation_plugin_dirs(const struct config *cfg, const char **dirs,
+			      size_t max);
+
+#endif

@@ -1,0 +1,35 @@
+/* probe.h — run a generation's detectors, in order, on the bytes a client
+ * has sent so far. Pure: no sockets, no timers, so it is unit-tested
+ * directly.
+ *
+ * Order is priority: detector i decides only once every detector before it
+ * has said NO_MATCH. A detector that said NO_MATCH is not asked again for
+ * that connection (bytes only grow). With `final` set, NEED_MORE counts as
+ * NO_MATCH, so the answer is always MATCH or NONE. */
+#ifndef PMX_PROBE_H
+#define PMX_PROBE_H
+
+#include <stdint.h>
+
+#include "generation.h"
+
+enum probe_outcome {
+	PROBE_WAIT = 0,  /* someone needs more bytes */
+	PROBE_MATCH = 1, /* *index matched; result filled */
+	PROBE_NONE = 2,  /* every detector said NO_MATCH */
+};
+
+#define PROBE_MAX_DETECTORS 64
+
+struct probe_state {
+	uint64_t declined; /* bit i: detector i said NO_MATCH */
+};
+
+enum probe_outcome probe_run(const struct generation *g,
+			     struct probe_state *st,
+			     const struct pmx_probe_input *in,
+			     struct pmx_probe_result *res, int *index);
+
+const char *probe_verdict_name(int verdict);
+
+#endif
