@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "probe.h"
 
 static uint64_t next_generation_id = 1;
 
@@ -27,8 +28,8 @@ host_log(const struct pmx_host *host, int level, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void
-host_init(struct host_ctx *ctx, const char *name, const char *config_dir)
+void
+host_ctx_init(struct host_ctx *ctx, const char *name, const char *config_dir)
 {
 	size_t n = strlen(name) + 16;
 
@@ -314,6 +315,13 @@ generation_build(struct config *cfg, char *err, size_t errlen)
 		}
 	}
 
+	if (nwant > PROBE_MAX_DETECTORS) {
+		node_error(cfg->detectors[0].node, err, errlen,
+			   "detectors: at most %d detectors",
+			   PROBE_MAX_DETECTORS);
+		goto fail;
+	}
+
 	/* 2. Load their plugins and create nothing yet. */
 	g->dets = calloc(nwant + 1, sizeof(*g->dets));
 	if (g->dets == NULL)
@@ -339,7 +347,7 @@ generation_build(struct config *cfg, char *err, size_t errlen)
 		if (d->name == NULL || d->section == NULL)
 			goto oom;
 		d->config = config_section(cfg, d->section, NULL);
-		host_init(&d->host, d->name, cfg->dir);
+		host_ctx_init(&d->host, d->name, cfg->dir);
 		for (size_t j = 0; j < i; j++) {
 			if (strcasecmp(g->dets[j].section, d->section) == 0) {
 				node_error(want[i].node, err, errlen,

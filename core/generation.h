@@ -18,6 +18,11 @@ struct host_ctx {
 	char *prefix;         /* "detector=NAME " for log lines */
 };
 
+/* Fill the services table handed to a detector instance called `name`
+ * (which must outlive it); ctx->prefix is malloc'ed. */
+void host_ctx_init(struct host_ctx *ctx, const char *name,
+		   const char *config_dir);
+
 struct detector_inst {
 	char *name; /* instance name, as in PORTMUX.detectors */
 	const struct plugin *plugin;

@@ -1,0 +1,10 @@
+/* A plugin whose declared name differs from its file name. */
+#include <portmux/detector.h>
+#include <stdio.h>
+static int create(const struct pmx_host *h, const struct pmx_node *s, void **i, char *e, size_t n)
+{ (void)h; (void)s; (void)e; (void)n; *i = NULL; return 0; }
+static enum pmx_verdict probe(void *i, const struct pmx_probe_input *in, struct pmx_probe_result *o)
+{ (void)i; (void)in; (void)o; return PMX_NO_MATCH; }
+static const struct pmx_detector d = { .abi_version = PMX_DETECTOR_ABI_VERSION, .struct_size = sizeof(d),
+	.name = "other_name", .flags = PMX_DF_TCP, .create = create, .probe = probe };
+PMX_EXPORT const struct pmx_detector *pmx_detector_entry(void) { return &d; }

@@ -1,0 +1,265 @@
+/* check_config.c — the config schema: the seed config as written, and a
+ * located message for every kind of error. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+START_TEST(test_config__seed)
+{
+	char path[4096], err[1024];
+	struct config *cfg = config_load(
+		tu_src("etc/portmux/config.yaml", path, sizeof(path)), 0, err,
+		sizeof(err));
+	const struct pmx_node *ssh;
+
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->nlisten, 1);
+	ck_assert_str_eq(cfg->listen[0].text, "0.0.0.0:8080");
+	ck_assert_int_eq(cfg->nsections, 4);
+	ck_assert_str_eq(node_scalar(cfg->section_keys[0]), "HTTP");
+	ck_assert_str_eq(node_scalar(cfg->section_keys[3]), "SSH");
+	ssh = config_section(cfg, "ssh", NULL);
+	ck_assert_str_eq(node_scalar(node_get(ssh, "default")), "22");
+	ck_assert(cfg->probe_timeout == 2.0);
+	ck_assert(cfg->probe_deadline == 10.0);
+	ck_assert_ptr_null(cfg->detectors);
+	ck_assert_int_eq(cfg->on_timeout.kind, TARGET_UNSET);
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config__globals)
+{
+	char err[1024];
+	struct config *cfg = tu_config(
+		"PORTMUX:\n"
+		"  listen: [\"127.0.0.1:1\", \"[::1]:2\", \"3\"]\n"
+		"  detectors: [http, ssh, \"python:games\"]\n"
+		"  probe_timeout: 0.25\n"
+		"  probe_deadline: 3\n"
+		"  connect_timeout: 1.5\n"
+		"  probe_buffer: 4096\n"
+		"  max_connections: 50\n"
+		"  log_level: debug\n"
+		"  plugin_dir: /tmp/p\n"
+		"  on_timeout: SSH\n"
+		"  fallback: \"127.0.0.1:9\"\n"
+		"SSH:\n"
+		"  default: 22\n",
+		err, sizeof(err));
+
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->nlisten, 3);
+	ck_assert_str_eq(cfg->listen[1].text, "[::1]:2");
+	ck_assert_str_eq(cfg->listen[2].text, "0.0.0.0:3");
+	ck_assert_int_eq(cfg->ndetectors, 3);
+	ck_assert_str_eq(cfg->detectors[2].plugin, "python");
+	ck_assert_str_eq(cfg->detectors[2].label, "games");
+	ck_assert(cfg->probe_timeout == 0.25);
+	ck_assert_int_eq(cfg->probe_buffer, 4096);
+	ck_assert_int_eq(cfg->max_connections, 50);
+	ck_assert_int_eq(cfg->log_level, 3);
+	ck_assert_str_eq(cfg->plugin_dir, "/tmp/p");
+	ck_assert_int_eq(cfg->on_timeout.kind, TARGET_SECTION);
+	ck_assert_int_eq(cfg->fallback.kind, TARGET_BACKEND);
+	ck_assert_int_eq(cfg->fallback.backend.port, 9);
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_config__port_override)
+{
+	char err[1024];
+	struct yaml_tree *t = yaml_tree_parse(
+		"x.yaml", "PORTMUX:\n  ip: 127.0.0.1\n  port: 80\n", 36, err,
+		sizeof(err));
+	struct config *cfg = config_parse(t, 8081, err, sizeof(err));
+
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_str_eq(cfg->listen[0].text, "127.0.0.1:8081");
+	config_free(cfg);
+}
+END_TEST
+
+/* Every error names file:line:col. */
+static const struct {
+	const char *yaml;
+	const char *error;
+} bad_configs[] = {
+	{"PORTMUX:\n  port: 8080\n  bogus: 1\n",
+	 "test.yaml:3:3: PORTMUX: unknown key 'bogus'"},
+	{"PORTMUX:\n  port: abc\n",
+	 "test.yaml:2:9: expected a whole number, found 'abc'"},
+	{"PORTMUX:\n  port: 70000\n",
+	 "test.yaml:2:9: 70000 is out of range (1 to 65535)"},
+	{"PORTMUX:\n  port: 0\n", "test.yaml:2:9: 0 is out of range"},
+	{"PORTMUX:\n  port: 1\n  port: 2\n",
+	 "test.yaml:3:3: duplicate key 'port' (first at line 2)"},
+	{"PORTMUX:\n  port: [1]\n",
+	 "test.yaml:2:9: expected a number, found a list"},
+	{"PORTMUX:\n  port: 1\n  ip: 300.1.1.1\n",
+	 "test.yaml:3:7: '300.1.1.1' is not an IPv4 or IPv6 address"},
+	{"PORTMUX:\n  port: 1\n  probe_timeout: soon\n",
+	 "test.yaml:3:18: expected a number, found 'soon'"},
+	{"PORTMUX:\n  port: 1\n  probe_timeout: 5\n  probe_deadline: 1\n",
+	 "test.yaml:4:19: probe_deadline (1 s) must not be shorter than "
+	 "probe_timeout (5 s)"},
+	{"PORTMUX:\n  port: 1\n  detectors: http\n",
+	 "test.yaml:3:14: detectors: expected a list"},
+	{"PORTMUX:\n  port: 1\n  detectors: [HTTP]\n",
+	 "test.yaml:3:15: detectors: bad detector name 'HTTP'"},
+	{"PORTMUX:\n  port: 1\n  detectors: [http, http]\n",
+	 "test.yaml:3:21: detectors: 'http' is listed twice"},
+	{"PORTMUX:\n  port: 1\n  log_level: loud\n",
+	 "test.yaml:3:14: log_level: unknown level 'loud'"},
+	{"PORTMUX:\n  port: 1\n  on_timeout: SSH\n",
+	 "test.yaml:3:15: 'SSH' is neither a section of this config"},
+	{"PORTMUX:\n  port: 1\n  fallback: \"127.0.0.1:99999\"\n",
+	 "test.yaml:3:13: port '99999' is out of range"},
+	{"PORTMUX:\n  port: 1\n  listen: [\"1.2.3.4:5\"]\n",
+	 "test.yaml:3:11: use either listen or ip/port, not both"},
+	{"PORTMUX:\n  ip: 127.0.0.1\n", "test.yaml:2:3: PORTMUX: no port"},
+	{"HTTP:\n  default: 80\n", "test.yaml:1:1: missing section PORTMUX"},
+	{"", "test.yaml:1:1: the configuration is empty"},
+	{"- a\n- b\n", "test.yaml:1:1: expected a mapping of sections"},
+	{"PORTMUX:\n  port: 1\nHTTP: {}\nhttp: {}\n",
+	 "test.yaml:4:1: duplicate section 'http' (first at line 3)"},
+	{"PORTMUX:\n  port: 1\n  ip: [\n",
+	 "test.yaml:4:1: YAML syntax error"},
+};
+
+START_TEST(test_config__errors)
+{
+	char err[1024];
+	struct config *cfg = tu_config(bad_configs[_i].yaml, err, sizeof(err));
+
+	ck_assert_msg(cfg == NULL, "case %d: accepted", _i);
+	ck_assert_msg(strncmp(err, bad_configs[_i].error,
+			      strlen(bad_configs[_i].error)) == 0,
+		      "case %d: got '%s', expected '%s...'", _i, err,
+		      bad_configs[_i].error);
+}
+END_TEST
+
+/* Errors found once the detectors are known (sections, routes). */
+static const struct {
+	const char *yaml;
+	const char *error;
+} bad_generations[] = {
+	{"PORTMUX:\n  port: 1\nHTTP:\n  default:\n    port: 80\n"
+	 "    priority: fast\n",
+	 "test.yaml:6:15: unknown priority 'fast' (expected latency, "
+	 "throughput or both)"},
+	{"PORTMUX:\n  port: 1\nHTTP:\n  default: 0\n",
+	 "test.yaml:4:12: port '0' is out of range (1 to 65535)"},
+	{"PORTMUX:\n  port: 1\nHTTP:\n  default:\n    port: 80\n"
+	 "    speed: 1\n",
+	 "test.yaml:6:5: unknown key 'speed' in a route"},
+	{"PORTMUX:\n  port: 1\nHTTP:\n  default:\n    priority: latency\n",
+	 "test.yaml:5:5: route has no port"},
+	{"PORTMUX:\n  port: 1\nHTTP:\n  \"A.com\": 1\n  \"a.com.\": 2\n",
+	 "test.yaml:5:3: duplicate route 'a.com.' (same as line 4)"},
+	{"PORTMUX:\n  port: 1\nHTTP: 80\n",
+	 "test.yaml:3:7: HTTP: expected a mapping of routes, found a value"},
+	{"PORTMUX:\n  port: 1\nHTTPX:\n  default: 1\n",
+	 "test.yaml:3:1: unknown section 'HTTPX'"},
+	{"PORTMUX:\n  port: 1\n  detectors: [ssh]\nHTTP:\n  default: 1\n"
+	 "SSH:\n  default: 2\n",
+	 NULL /* accepted: HTTP is a route-only section */},
+	{"PORTMUX:\n  port: 1\n  detectors: [ssh]\n",
+	 "test.yaml:3:15: detector 'ssh' is enabled but the config has no "
+	 "SSH section"},
+	{"PORTMUX:\n  port: 1\n  detectors: [nosuch]\n",
+	 "test.yaml:3:15: detector 'nosuch': no nosuch.so in"},
+	{"PORTMUX:\n  port: 1\n  on_timeout: HTTP\nHTTP:\n  a.com: 1\n",
+	 "test.yaml:3:15: on_timeout: section 'HTTP' has no \"default\" "
+	 "route"},
+	{"PORTMUX:\n  port: 1\nHTTP:\n  default: \"nosuchhost.invalid:80\"\n",
+	 "test.yaml:4:12: cannot resolve 'nosuchhost.invalid'"},
+	{"PORTMUX:\n  port: 1\nHTTP:\n  default:\n    - {port: 1}\n"
+	 "    - {port: 2}\n",
+	 "test.yaml:6:7: unreachable"},
+};
+
+START_TEST(test_config__generation_errors)
+{
+	char err[1024] = "";
+	struct generation *g =
+		tu_generation(bad_generations[_i].yaml, err, sizeof(err));
+
+	if (bad_generations[_i].error == NULL) {
+		ck_assert_msg(g != NULL, "case %d: %s", _i, err);
+		generation_unref(g);
+		return;
+	}
+	ck_assert_msg(g == NULL, "case %d: accepted", _i);
+	ck_assert_msg(strncmp(err, bad_generations[_i].error,
+			      strlen(bad_generations[_i].error)) == 0,
+		      "case %d: got '%s', expected '%s...'", _i, err,
+		      bad_generations[_i].error);
+}
+END_TEST
+
+START_TEST(test_config__default_order_and_targets)
+{
+	char err[1024];
+	struct generation *g = tu_generation(
+		"PORTMUX:\n  port: 1\nHTTP:\n  default: 80\n"
+		"SSH:\n  default: 22\n",
+		err, sizeof(err));
+
+	ck_assert_msg(g != NULL, "%s", err);
+	/* Default order (DEFAULT_DETECTORS): ssh before http, whatever the
+	 * order of the sections in the file. */
+	ck_assert_int_eq(g->ndets, 2);
+	ck_assert_str_eq(g->dets[0].name, "ssh");
+	ck_assert_str_eq(g->dets[1].name, "http");
+	/* on_timeout defaults to the SSH route; fallback to closing. */
+	ck_assert_ptr_nonnull(g->on_timeout);
+	ck_assert_int_eq(g->on_timeout->port, 22);
+	ck_assert_ptr_null(g->fallback);
+	generation_unref(g);
+
+	g = tu_generation("PORTMUX:\n  port: 1\n  detectors: [http, ssh]\n"
+			  "  on_timeout: \"127.0.0.1:7\"\n"
+			  "  fallback: HTTP\n"
+			  "HTTP:\n  default: 80\nSSH:\n  default: 22\n",
+			  err, sizeof(err));
+	ck_assert_msg(g != NULL, "%s", err);
+	ck_assert_str_eq(g->dets[0].name, "http");
+	ck_assert_str_eq(g->dets[1].name, "ssh");
+	ck_assert_int_eq(g->on_timeout->port, 7);
+	ck_assert_int_eq(g->fallback->port, 80);
+	generation_unref(g);
+
+	g = tu_generation("PORTMUX:\n  port: 1\n  on_timeout: close\n"
+			  "SSH:\n  default: 22\n",
+			  err, sizeof(err));
+	ck_assert_msg(g != NULL, "%s", err);
+	ck_assert_ptr_null(g->on_timeout);
+	generation_unref(g);
+}
+END_TEST
+
+Suite *make_suite_config(void);
+Suite *
+make_suite_config(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("schema");
+
+	tcase_add_test(tc, test_config__seed);
+	tcase_add_test(tc, test_config__globals);
+	tcase_add_test(tc, test_config__port_override);
+	tcase_add_loop_test(tc, test_config__errors, 0,
+			    (int)(sizeof(bad_configs) / sizeof(bad_configs[0])));
+	tcase_add_loop_test(tc, test_config__generation_errors, 0,
+			    (int)(sizeof(bad_generations) /
+				  sizeof(bad_generations[0])));
+	tcase_add_test(tc, test_config__default_order_and_targets);
+	suite_add_tcase(s, tc);
+	return s;
+}
