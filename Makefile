@@ -132,9 +132,10 @@ unit: $(UNIT_BIN) $(PLUGIN_SO) $(BAD_PLUGINS)
 	PORTMUX_SOURCE_DIR=$(CURDIR) \
 		$(UNIT_BIN)
 
-integration: $(BIN) $(PLUGIN_SO)
+integration: $(BIN) $(PLUGIN_SO) $(BAD_PLUGINS)
 	PORTMUX_BIN=$(CURDIR)/$(BIN) \
 	PORTMUX_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins \
+	PORTMUX_TEST_PLUGINS=$(CURDIR)/$(BUILD)/tests/plugins \
 		tests/integration/run.sh $(TESTS)
 
 # Both compilers must build cleanly with -Werror.

@@ -1,0 +1,141 @@
+# lib.sh — helpers for integration tests (sourced by each t_*.sh).
+# Every test runs in its own directory $T; everything started with start_bg
+# is killed on exit. Hosts are loopback only.
+set -eu
+
+: "${PORTMUX_BIN:?PORTMUX_BIN must point at the portmux binary}"
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+TOOLS=$TOP/tests/tools
+PY=/usr/bin/python3
+TEST_PLUGINS=${PORTMUX_TEST_PLUGINS:-}
+T=$(mktemp -d "${TMPDIR:-/tmp}/portmux-test.XXXXXX")
+PIDS=""
+
+cleanup() {
+	status=$?
+	for pid in $PIDS; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in $PIDS; do
+		wait "$pid" 2>/dev/null || true
+	done
+	if [ "$status" -ne 0 ] && [ -f "$T/portmux.log" ]; then
+		echo "--- portmux.log (last 30 lines)" >&2
+		tail -n 30 "$T/portmux.log" >&2
+	fi
+	rm -rf "$T"
+	exit "$status"
+}
+trap cleanup EXIT INT TERM
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# A free TCP port on 127.0.0.1 (the kernel's pick, then released).
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Wait until something accepts on 127.0.0.1:$1 (up to ~10 s).
+wait_port() {
+	for _ in $(seq 1 200); do
+		if $PY -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2).close()" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	fail "nothing listens on port $1"
+}
+
+# start_bg NAME CMD... — run in the background, output in $T/NAME.log.
+start_bg() {
+	name=$1
+	shift
+	"$@" >"$T/$name.log" 2>&1 &
+	PIDS="$PIDS $!"
+	LAST_PID=$!
+}
+
+# start_portmux CONFIG [ARGS...] — start PortMux and wait for its port.
+start_portmux() {
+	cfg=$1
+	shift
+	"$PORTMUX_BIN" -c "$cfg" "$@" >"$T/portmux.log" 2>&1 &
+	PORTMUX_PID=$!
+	PIDS="$PIDS $PORTMUX_PID"
+	port=$(sed -n 's/^  port: *//p' "$cfg" | head -n 1)
+	wait_port "$port"
+}
+
+# http_backend NAME PORT; echo_backend PREFIX PORT; drain_backend PORT [N]
+http_backend() {
+	start_bg "http-$1" $PY "$TOOLS/backend.py" http "$1" "$2"
+	wait_port "$2"
+}
+echo_backend() {
+	start_bg "echo-$2" $PY "$TOOLS/backend.py" echo "$1" "$2"
+	wait_port "$2"
+}
+drain_backend() {
+	start_bg "drain-$1" $PY "$TOOLS/backend.py" drain "$1" "${2:-5242880}"
+	wait_port "$1"
+}
+
+client() {
+	$PY "$TOOLS/client.py" "$@"
+}
+
+assert_eq() {
+	[ "$1" = "$2" ] || fail "${3:-values differ}: got '$1', expected '$2'"
+}
+
+assert_contains() {
+	case "$1" in
+	*"$2"*) ;;
+	*) fail "${3:-missing text}: '$2' not in '$1'" ;;
+	esac
+}
+
+# Log lines of PortMux so far.
+pmx_log() {
+	cat "$T/portmux.log"
+}
+
+# Start a real sshd on 127.0.0.1:$1 with its own keys; sets SSH_CMD (an
+# ssh command line without host/port) and SSH_USER. Skips the test (exit
+# 77) when sshd cannot run here.
+start_sshd() {
+	sshd_port=$1
+	sshd_bin=/usr/sbin/sshd
+	[ -x "$sshd_bin" ] || { echo "SKIP: no $sshd_bin"; exit 77; }
+	if [ "$(id -u)" -eq 0 ]; then
+		mkdir -p /run/sshd
+	elif [ ! -d /run/sshd ]; then
+		echo "SKIP: sshd needs /run/sshd (run as root)"
+		exit 77
+	fi
+	ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
+	ssh-keygen -q -t ed25519 -N '' -f "$T/clientkey"
+	cp "$T/clientkey.pub" "$T/authorized_keys"
+	chmod 600 "$T/authorized_keys"
+	cat >"$T/sshd_config" <<CFG
+Port $sshd_port
+ListenAddress 127.0.0.1
+HostKey $T/hostkey
+PidFile $T/sshd.pid
+AuthorizedKeysFile $T/authorized_keys
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+Subsystem sftp internal-sftp
+LogLevel ERROR
+CFG
+	start_bg sshd "$sshd_bin" -D -e -f "$T/sshd_config"
+	wait_port "$sshd_port"
+	SSH_USER=$(id -un)
+	SSH_OPTS="-F /dev/null -i $T/clientkey -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=10"
+}

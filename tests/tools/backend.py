@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""Test backends for PortMux integration tests (stdlib only).
+
+    backend.py http NAME PORT       HTTP/1.1 server answering
+                                    "backend=NAME host=<Host> path=<path>"
+    backend.py echo PREFIX PORT     echoes each connection, first sending
+                                    PREFIX (empty: pure echo, for bulk data)
+    backend.py drain PORT [BYTES]   reads until the client half-closes, then
+                                    answers "sha256=<of what it read>\\n"
+                                    followed by BYTES (default 5 MB) of data
+                                    and closes; proves FIN is passed on
+                                    while the other direction keeps flowing
+    backend.py blackhole PORT       accepts nothing and fills its backlog,
+                                    so new connects hang (a dead host, on
+                                    loopback)
+Ready when it prints "ready" on stdout.
+"""
+import hashlib
+import http.server
+import socket
+import socketserver
+import sys
+import threading
+
+
+class Http(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def answer(self):
+        body = ("backend=%s host=%s path=%s\n" % (
+            self.server.name, self.headers.get("Host", "-"),
+            self.path)).encode()
+        length = int(self.headers.get("Content-Length", "0") or 0)
+        if length:
+            self.rfile.read(length)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = answer
+    do_PROPFIND = do_OPTIONS = do_PATCH = answer
+
+    def log_message(self, *args):
+        pass
+
+
+class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def serve_stream(port, handle):
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(128)
+    print("ready", flush=True)
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+
+def echo(prefix):
+    def handle(conn):
+        with conn:
+            if prefix:
+                conn.sendall(prefix)
+            while True:
+                data = conn.recv(1 << 18)
+                if not data:
+                    break
+                conn.sendall(data)
+            conn.shutdown(socket.SHUT_WR)
+    return handle
+
+
+def drain(size):
+    def handle(conn):
+        with conn:
+            h = hashlib.sha256()
+            while True:
+                data = conn.recv(1 << 16)
+                if not data:
+                    break
+                h.update(data)
+            conn.sendall(("sha256=%s\n" % h.hexdigest()).encode())
+            block = bytes(range(256)) * 256
+            left = size
+            while left > 0:
+                n = min(left, len(block))
+                conn.sendall(block[:n])
+                left -= n
+    return handle
+
+
+def main():
+    mode = sys.argv[1]
+    if mode == "http":
+        srv = Server(("127.0.0.1", int(sys.argv[3])), Http)
+        srv.name = sys.argv[2]
+        print("ready", flush=True)
+        srv.serve_forever()
+    elif mode == "echo":
+        serve_stream(int(sys.argv[3]), echo(sys.argv[2].encode()))
+    elif mode == "drain":
+        size = int(sys.argv[3]) if len(sys.argv) > 3 else 5 << 20
+        serve_stream(int(sys.argv[2]), drain(size))
+    elif mode == "blackhole":
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", int(sys.argv[2])))
+        srv.listen(0)
+        fillers = []
+        for _ in range(4):
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(("127.0.0.1", int(sys.argv[2])))
+            fillers.append(c)
+        print("ready", flush=True)
+        threading.Event().wait()
+    else:
+        sys.exit("unknown mode " + mode)
+
+
+if __name__ == "__main__":
+    main()

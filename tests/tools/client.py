@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""Test clients for PortMux integration tests (stdlib only).
+
+    client.py trickle PORT DELAY TEXT   send TEXT one byte every DELAY s,
+                                        print the whole reply
+    client.py silent PORT WAIT          send nothing; print the first line
+                                        received and how long it took
+    client.py halfclose PORT TEXT BYTES send TEXT, shut down writing, read
+                                        to the end; check the sha256 line
+                                        and the BYTES that follow
+    client.py bulk PORT MB              send MB megabytes of pseudo-random
+                                        data while reading the echo; check
+                                        both sha256 sums match
+    client.py raw PORT TEXT [WAIT]      send TEXT, print what comes back
+                                        within WAIT s (default 2)
+TEXT accepts \\r \\n escapes. Exit status 0 on success.
+"""
+import hashlib
+import os
+import socket
+import sys
+import threading
+import time
+
+
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", int(port)), timeout=30)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def unescape(text):
+    return text.encode().decode("unicode_escape").encode("latin-1")
+
+
+def read_all(s):
+    out = b""
+    while True:
+        data = s.recv(65536)
+        if not data:
+            return out
+        out += data
+
+
+def trickle(port, delay, text):
+    s = connect(port)
+    for b in unescape(text):
+        s.sendall(bytes([b]))
+        time.sleep(float(delay))
+    s.shutdown(socket.SHUT_WR)
+    sys.stdout.write(read_all(s).decode(errors="replace"))
+
+
+def silent(port, wait):
+    s = connect(port)
+    s.settimeout(float(wait))
+    start = time.monotonic()
+    line = b""
+    try:
+        while not line.endswith(b"\n"):
+            data = s.recv(1)
+            if not data:
+                break
+            line += data
+    except socket.timeout:
+        pass
+    print("%.3f %s" % (time.monotonic() - start,
+                       line.decode(errors="replace").strip()))
+
+
+def halfclose(port, text, size):
+    s = connect(port)
+    payload = unescape(text)
+    s.sendall(payload)
+    s.shutdown(socket.SHUT_WR)
+    data = read_all(s)
+    head, _, body = data.partition(b"\n")
+    want = "sha256=" + hashlib.sha256(payload).hexdigest()
+    if head.decode() != want:
+        sys.exit("bad sha256 line: %r (want %s)" % (head[:80], want))
+    block = bytes(range(256)) * 256
+    expect = (block * (int(size) // len(block) + 1))[:int(size)]
+    if body != expect:
+        sys.exit("body: got %d bytes, want %d" % (len(body), int(size)))
+    print("ok %d bytes after half-close" % len(body))
+
+
+def bulk(port, mb):
+    total = int(mb) << 20
+    s = connect(port)
+    sent = hashlib.sha256()
+    got = hashlib.sha256()
+    received = [0]
+
+    def reader():
+        while True:
+            data = s.recv(1 << 18)
+            if not data:
+                return
+            got.update(data)
+            received[0] += len(data)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    seed = hashlib.sha256(b"portmux").digest()
+    block = b"".join(hashlib.sha256(seed + bytes([i])).digest()
+                     for i in range(256)) * 32  # 256 KiB
+    left = total
+    i = 0
+    while left > 0:
+        chunk = block[i % 7:][:min(left, 1 << 18)]
+        s.sendall(chunk)
+        sent.update(chunk)
+        left -= len(chunk)
+        i += 1
+    s.shutdown(socket.SHUT_WR)
+    t.join()
+    if received[0] != total or sent.hexdigest() != got.hexdigest():
+        sys.exit("bulk mismatch: sent %d bytes sha256=%s, received %d "
+                 "bytes sha256=%s" % (total, sent.hexdigest(), received[0],
+                                      got.hexdigest()))
+    print("ok %d MB each way sha256=%s" % (int(mb), sent.hexdigest()))
+
+
+def raw(port, text, wait="2"):
+    s = connect(port)
+    s.settimeout(float(wait))
+    s.sendall(unescape(text))
+    out = b""
+    try:
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            out += data
+    except socket.timeout:
+        pass
+    sys.stdout.write(out.decode(errors="replace"))
+
+
+if __name__ == "__main__":
+    globals()[sys.argv[1]](*sys.argv[2:])
