@@ -16,6 +16,7 @@
 #define DEFAULT_CONNECT_TIMEOUT 5.0
 #define DEFAULT_PROBE_BUFFER 16384
 #define DEFAULT_MAX_CONNECTIONS 10000
+#define DEFAULT_PROBE_THREADS 4
 
 static void
 target_free(struct target *t)
@@ -262,6 +263,9 @@ parse_portmux(struct config *cfg, const struct pmx_node *pm,
 		} else if (strcmp(key, "max_connections") == 0) {
 			rc = node_long(v, 1, 10000000, &cfg->max_connections,
 				       err, errlen);
+		} else if (strcmp(key, "probe_threads") == 0) {
+			rc = node_long(v, 1, 64, &cfg->probe_threads, err,
+				       errlen);
 		} else if (strcmp(key, "log_level") == 0) {
 			const char *s;
 			rc = node_string(v, &s, err, errlen);
@@ -370,6 +374,7 @@ config_parse(struct yaml_tree *tree, int port_override, char *err,
 	cfg->connect_timeout = DEFAULT_CONNECT_TIMEOUT;
 	cfg->probe_buffer = DEFAULT_PROBE_BUFFER;
 	cfg->max_connections = DEFAULT_MAX_CONNECTIONS;
+	cfg->probe_threads = DEFAULT_PROBE_THREADS;
 	cfg->log_level = -1;
 
 	if (root == NULL) {

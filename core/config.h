@@ -53,6 +53,7 @@ struct config {
 	double connect_timeout; /* backend connect */
 	long probe_buffer;      /* bytes kept while detecting */
 	long max_connections;
+	long probe_threads; /* threads for blocking detectors */
 	int log_level; /* -1: not set */
 
 	struct detector_ref *detectors; /* NULL: not set, use the default */

@@ -116,6 +116,8 @@ conn_close(struct conn *c, const char *reason)
 			 ev_now(w->loop) - c->started, reason);
 	}
 	ev_timer_stop(w->loop, &c->timer);
+	if (c->job != NULL)
+		probe_job_abandon(c->job); /* the pool frees it */
 	side_close(c, &c->client);
 	side_close(c, &c->server);
 	free(c->probe);
@@ -288,7 +290,6 @@ probe_decide(struct conn *c, int final)
 		.data = c->probe->data,
 		.len = c->probe->len,
 		.capacity = c->probe->cap,
-		.final = final,
 		.transport = PMX_TRANSPORT_TCP,
 		.peer = &c->peer.sa,
 		.peer_len = c->peer.sa.sa_family == AF_INET6
@@ -298,12 +299,62 @@ probe_decide(struct conn *c, int final)
 		.local_len = c->listener->addr.len,
 	};
 	struct pmx_probe_result res;
-	int det = -1;
-	int outcome = probe_run(c->gen, &c->pstate, &in, &res, &det);
+	struct probe_pool *pool;
+	int det = -1, outcome;
 
+	if (c->job != NULL) {
+		/* A blocking detector is still deciding: its answer comes
+		 * first; remember that we must decide then. */
+		c->want_final |= (uint8_t)final;
+		return;
+	}
+	in.final = final | c->want_final;
+	outcome = probe_run(c->gen, &c->pstate, &in, &res, &det);
 	if (outcome == PROBE_WAIT)
 		return;
+	if (outcome == PROBE_ASYNC) {
+		pool = worker_pool(c->w);
+		c->job = pool ? probe_job_new(c->gen, det, &in, c) : NULL;
+		if (c->job == NULL) {
+			/* No thread to run it on: it declines. */
+			log_error("conn=%llu detector=%s: cannot run it off "
+				  "the loop; skipping it",
+				  (unsigned long long)c->id,
+				  c->gen->dets[det].name);
+			c->pstate.declined |= 1ull << det;
+			probe_decide(c, final);
+			return;
+		}
+		probe_pool_submit(pool, c->job);
+		return;
+	}
 	conn_route(c, outcome, det, &res);
+}
+
+void
+conn_probe_done(struct probe_job *job)
+{
+	struct conn *c = job->owner;
+	size_t seen = job->in.len;
+	int r;
+
+	c->job = NULL;
+	log_debug("probe detector=%s len=%zu final=%d verdict=%s",
+		  c->gen->dets[job->index].name, job->in.len, job->in.final,
+		  probe_verdict_name(job->verdict));
+	r = probe_apply(&c->pstate, job->index, job->verdict,
+			job->in.final);
+	if (r == PROBE_MATCH) {
+		conn_route(c, PROBE_MATCH, job->index, &job->res);
+		probe_job_free(job);
+		return;
+	}
+	probe_job_free(job);
+	/* It declined (go on with the next detectors), or it wants more
+	 * bytes and they, or the deadline, came while it was running. */
+	if (r < 0 || c->probe->len > seen || c->want_final || c->client.eof)
+		probe_decide(c, c->probe->len == c->probe->cap ||
+					c->client.eof);
 }
 
 static void
@@ -312,6 +363,12 @@ probe_read(struct conn *c)
 	struct pbuf *p = c->probe;
 	ssize_t n;
 
+	if (p != NULL && p->len == p->cap) {
+		/* Full, and a blocking detector is still deciding: read no
+		 * more until it has. */
+		side_arm(c, &c->client, 0);
+		return;
+	}
 	if (p == NULL) {
 		uint32_t cap = (uint32_t)c->gen->cfg->probe_buffer;
 		p = c->probe = malloc(sizeof(*p) + cap);
@@ -330,6 +387,7 @@ probe_read(struct conn *c)
 	}
 	if (n == 0) {
 		c->client.eof = 1;
+		side_arm(c, &c->client, 0); /* EOF stays readable */
 		if (p->len == 0) {
 			conn_close(c, "client_closed_silent");
 			return;

@@ -45,6 +45,7 @@ struct conn {
 	struct worker *w;
 	struct generation *gen; /* one ref */
 	struct pbuf *probe;     /* PROBING only */
+	struct probe_job *job;  /* a blocking detector's call in flight */
 	struct probe_state pstate;
 	const struct backend *backend; /* borrowed from gen, or own_backend */
 	struct backend *own_backend;   /* a detector's explicit backend */
@@ -56,6 +57,7 @@ struct conn {
 	int16_t det;     /* detector that matched, -1 none */
 	uint8_t state;   /* enum conn_state */
 	uint8_t via;     /* enum conn_via */
+	uint8_t want_final; /* decide on what we have once `job` is back */
 	const struct listener *listener;
 	union {
 		struct sockaddr sa;
@@ -68,6 +70,9 @@ struct conn {
 /* Take ownership of an accepted, non-blocking socket. */
 void conn_accept(struct worker *w, const struct listener *l, int fd,
 		 const struct sockaddr *peer, socklen_t peer_len);
+
+/* A blocking detector's answer is back (loop thread; see probe_pool). */
+void conn_probe_done(struct probe_job *job);
 
 /* Log the closing line and free everything. `c` is gone afterwards. */
 void conn_close(struct conn *c, const char *reason);

@@ -40,6 +40,10 @@ probe_run(const struct generation *g, struct probe_state *st,
 			st->declined |= 1ull << i;
 			continue;
 		}
+		if (d->plugin->desc->flags & PMX_DF_BLOCKING) {
+			*index = (int)i;
+			return PROBE_ASYNC;
+		}
 		memset(res, 0, sizeof(*res));
 		verdict = d->plugin->desc->probe(d->instance, in, res);
 		log_debug("probe detector=%s len=%zu final=%d verdict=%s",
@@ -54,4 +58,15 @@ probe_run(const struct generation *g, struct probe_state *st,
 		st->declined |= 1ull << i;
 	}
 	return PROBE_NONE;
+}
+
+int
+probe_apply(struct probe_state *st, int index, int verdict, int final)
+{
+	if (verdict == PMX_MATCH)
+		return PROBE_MATCH;
+	if (verdict == PMX_NEED_MORE && !final)
+		return PROBE_WAIT;
+	st->declined |= 1ull << index;
+	return -1;
 }

@@ -17,6 +17,8 @@ enum probe_outcome {
 	PROBE_WAIT = 0,  /* someone needs more bytes */
 	PROBE_MATCH = 1, /* *index matched; result filled */
 	PROBE_NONE = 2,  /* every detector said NO_MATCH */
+	PROBE_ASYNC = 3, /* *index is a blocking detector whose turn it is:
+			    run it off the loop, then probe_apply() */
 };
 
 #define PROBE_MAX_DETECTORS 64
@@ -29,6 +31,13 @@ enum probe_outcome probe_run(const struct generation *g,
 			     struct probe_state *st,
 			     const struct pmx_probe_input *in,
 			     struct pmx_probe_result *res, int *index);
+
+/*
+ * Record the verdict of detector `index` that ran asynchronously. Returns
+ * PROBE_MATCH (the caller routes with its result), PROBE_WAIT (it needs
+ * more bytes), or -1: it declined, run probe_run() again to go on.
+ */
+int probe_apply(struct probe_state *st, int index, int verdict, int final);
 
 const char *probe_verdict_name(int verdict);
 

@@ -183,6 +183,16 @@ fail:
 	return -1;
 }
 
+struct probe_pool *
+worker_pool(struct worker *w)
+{
+	if (w->pool == NULL)
+		w->pool = probe_pool_new(w->loop,
+					 (int)w->gen->cfg->probe_threads,
+					 conn_probe_done);
+	return w->pool;
+}
+
 void
 worker_set_generation(struct worker *w, struct generation *g)
 {
@@ -200,6 +210,8 @@ worker_fini(struct worker *w)
 		close(w->listeners[i].fd);
 	while (w->conns != NULL)
 		conn_close(w->conns, "shutdown");
+	probe_pool_free(w->pool); /* after the connections abandoned jobs */
+	w->pool = NULL;
 	free(w->listeners);
 	free(w->scratch);
 	generation_unref(w->gen);

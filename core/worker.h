@@ -11,6 +11,7 @@
 #include "addr.h"
 #include "generation.h"
 #include "log.h"
+#include "probe_pool.h"
 
 struct conn;
 struct worker;
@@ -36,6 +37,7 @@ struct worker {
 	uint8_t *scratch;   /* relay read buffer, shared by all connections */
 	size_t scratch_size;
 	struct log_ratelimit accept_rl;
+	struct probe_pool *pool; /* blocking detectors; made on first use */
 };
 
 /* Bind every listen address of g->cfg and start accepting. Takes a ref on
@@ -46,6 +48,10 @@ int worker_init(struct worker *w, struct ev_loop *loop, struct generation *g,
 void worker_set_generation(struct worker *w, struct generation *g);
 /* Close listeners and every connection; drop the generation. */
 void worker_fini(struct worker *w);
+
+/* The pool for blocking detectors (started on first use); NULL if it
+ * cannot start. */
+struct probe_pool *worker_pool(struct worker *w);
 
 /* Called by conn.c when a connection ends. */
 void worker_conn_closed(struct worker *w);
