@@ -13,6 +13,15 @@ PIDS=""
 
 cleanup() {
 	status=$?
+	if [ -n "${PORTMUX_PID:-}" ] && ! stop_portmux; then
+		status=1
+	fi
+	if [ -f "$T/portmux.log" ] &&
+		grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehavior' "$T/portmux.log"; then
+		echo "FAIL: sanitizer report in portmux.log" >&2
+		grep -A30 -E 'Sanitizer|runtime error:' "$T/portmux.log" | head -60 >&2
+		status=1
+	fi
 	for pid in $PIDS; do
 		kill "$pid" 2>/dev/null || true
 	done
@@ -62,11 +71,26 @@ start_bg() {
 start_portmux() {
 	cfg=$1
 	shift
-	"$PORTMUX_BIN" -c "$cfg" "$@" >"$T/portmux.log" 2>&1 &
+	"$PORTMUX_BIN" -c "$cfg" "$@" >>"$T/portmux.log" 2>&1 &
 	PORTMUX_PID=$!
-	PIDS="$PIDS $PORTMUX_PID"
 	port=$(sed -n 's/^  port: *//p' "$cfg" | head -n 1)
 	wait_port "$port"
+}
+
+# stop_portmux — SIGTERM, wait; fails unless it exits 0 (a sanitizer
+# report or a crash makes it non-zero).
+stop_portmux() {
+	[ -n "${PORTMUX_PID:-}" ] || return 0
+	kill -TERM "$PORTMUX_PID" 2>/dev/null || true
+	set +e
+	wait "$PORTMUX_PID"
+	rc=$?
+	set -e
+	PORTMUX_PID=""
+	if [ "$rc" -ne 0 ]; then
+		echo "FAIL: portmux exited with status $rc" >&2
+		return 1
+	fi
 }
 
 # http_backend NAME PORT; echo_backend PREFIX PORT; drain_backend PORT [N]

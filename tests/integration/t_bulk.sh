@@ -16,6 +16,5 @@ CFG
 	start_portmux "$T/c.yaml"
 	out=$(client bulk "$P" 100)
 	assert_contains "$out" "ok 100 MB each way" "bulk ($prio)"
-	kill "$PORTMUX_PID"
-	wait "$PORTMUX_PID" 2>/dev/null || true
+	stop_portmux
 done

@@ -25,7 +25,7 @@ assert_contains "$banner" "SSH-2.0-OpenSSH" "silent client gets the SSH banner"
 $PY -c "import sys; t=$secs; sys.exit(0 if 0.5 <= t < 0.75 else 'banner after %.3f s, expected 0.5 s + a little' % t)"
 
 # on_timeout may name any route.
-kill "$PORTMUX_PID"; wait "$PORTMUX_PID" 2>/dev/null || true
+stop_portmux
 cat >"$T/c2.yaml" <<CFG
 PORTMUX:
   ip: 127.0.0.1
@@ -40,7 +40,7 @@ out=$(client silent "$P" 5)
 assert_contains "$out" "BANNER from-echo" "on_timeout backend"
 
 # on_timeout: close — the silent client is closed, not left hanging.
-kill "$PORTMUX_PID"; wait "$PORTMUX_PID" 2>/dev/null || true
+stop_portmux
 sed 's|on_timeout: .*|on_timeout: close|' "$T/c2.yaml" >"$T/c3.yaml"
 start_portmux "$T/c3.yaml"
 out=$(client silent "$P" 5)
