@@ -17,6 +17,8 @@
 #define DEFAULT_PROBE_BUFFER 16384
 #define DEFAULT_MAX_CONNECTIONS 10000
 #define DEFAULT_PROBE_THREADS 4
+#define DEFAULT_UDP_TIMEOUT 60.0
+#define DEFAULT_UDP_MAX_FLOWS 4096
 
 static void
 target_free(struct target *t)
@@ -266,6 +268,12 @@ parse_portmux(struct config *cfg, const struct pmx_node *pm,
 		} else if (strcmp(key, "probe_threads") == 0) {
 			rc = node_long(v, 1, 64, &cfg->probe_threads, err,
 				       errlen);
+		} else if (strcmp(key, "udp_timeout") == 0) {
+			rc = parse_seconds(v, 0.1, &cfg->udp_timeout, err,
+					   errlen);
+		} else if (strcmp(key, "udp_max_flows") == 0) {
+			rc = node_long(v, 1, 1000000, &cfg->udp_max_flows, err,
+				       errlen);
 		} else if (strcmp(key, "log_level") == 0) {
 			const char *s;
 			rc = node_string(v, &s, err, errlen);
@@ -375,6 +383,8 @@ config_parse(struct yaml_tree *tree, int port_override, char *err,
 	cfg->probe_buffer = DEFAULT_PROBE_BUFFER;
 	cfg->max_connections = DEFAULT_MAX_CONNECTIONS;
 	cfg->probe_threads = DEFAULT_PROBE_THREADS;
+	cfg->udp_timeout = DEFAULT_UDP_TIMEOUT;
+	cfg->udp_max_flows = DEFAULT_UDP_MAX_FLOWS;
 	cfg->log_level = -1;
 
 	if (root == NULL) {

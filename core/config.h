@@ -54,6 +54,8 @@ struct config {
 	long probe_buffer;      /* bytes kept while detecting */
 	long max_connections;
 	long probe_threads; /* threads for blocking detectors */
+	double udp_timeout;  /* an idle UDP flow is dropped after this */
+	long udp_max_flows;  /* per listening address */
 	int log_level; /* -1: not set */
 
 	struct detector_ref *detectors; /* NULL: not set, use the default */

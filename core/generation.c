@@ -454,7 +454,16 @@ generation_build(struct config *cfg, char *err, size_t errlen)
 		d->created = 1;
 	}
 
-	/* 5. Where silent and unclaimed clients go. */
+	/* 5. UDP is wanted when a detector that reads datagrams has a route
+	 * for them (e.g. OPENVPN: "udp"). */
+	for (size_t i = 0; i < g->ndets; i++) {
+		const struct detector_inst *d = &g->dets[i];
+		if ((d->plugin->desc->flags & PMX_DF_UDP) && d->routes &&
+		    route_has_key(d->routes, "udp"))
+			g->udp = 1;
+	}
+
+	/* 6. Where silent and unclaimed clients go. */
 	if (cfg->on_timeout.kind == TARGET_UNSET) {
 		for (size_t i = 0; i < g->ndets; i++) {
 			if ((g->dets[i].plugin->desc->flags &

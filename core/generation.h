@@ -45,6 +45,7 @@ struct generation {
 	const struct backend *on_timeout; /* NULL: close */
 	const struct backend *fallback;   /* NULL: close */
 	const char *on_timeout_label;     /* for logs: a section name */
+	int udp; /* listen on UDP too: a UDP detector has a "udp" route */
 	const char *fallback_label;
 };
 

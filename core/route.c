@@ -444,3 +444,12 @@ backend_from_text(const char *text, struct backend *out, char *err,
 	}
 	return 0;
 }
+
+int
+route_has_key(const struct route_table *t, const char *key)
+{
+	struct route probe = {.key = (char *)(uintptr_t)key};
+
+	return bsearch(&probe, t->exact, t->nexact, sizeof(*t->exact),
+		       cmp_exact) != NULL;
+}

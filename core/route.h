@@ -79,6 +79,9 @@ const struct backend *route_lookup(const struct route_table *t,
 
 
 
+/* Does the table have an exact route for `key`? */
+int route_has_key(const struct route_table *t, const char *key);
+
 /* A backend from "host:port" / "[v6]:port" text (a detector's explicit
  * answer). Only numeric addresses: a name would block the event loop. */
 int backend_from_text(const char *text, struct backend *out, char *err,

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "udp.h"
 
 #define ACCEPT_BATCH 64
 #define ACCEPT_RETRY 0.1 /* seconds before retrying after EMFILE */
@@ -172,6 +173,11 @@ worker_init(struct worker *w, struct ev_loop *loop, struct generation *g,
 	w->accept_timer.data = w;
 	generation_ref(g);
 	w->gen = g;
+	if (udp_start(w, err, errlen) < 0) {
+		generation_unref(g);
+		w->gen = NULL;
+		goto fail;
+	}
 	listeners_start(w, 1);
 	return 0;
 fail:
@@ -210,6 +216,7 @@ worker_fini(struct worker *w)
 		close(w->listeners[i].fd);
 	while (w->conns != NULL)
 		conn_close(w->conns, "shutdown");
+	udp_stop(w);
 	probe_pool_free(w->pool); /* after the connections abandoned jobs */
 	w->pool = NULL;
 	free(w->listeners);

@@ -38,6 +38,8 @@ struct worker {
 	size_t scratch_size;
 	struct log_ratelimit accept_rl;
 	struct probe_pool *pool; /* blocking detectors; made on first use */
+	struct udp_listener *udp; /* UDP on the same addresses, if wanted */
+	size_t nudp;
 };
 
 /* Bind every listen address of g->cfg and start accepting. Takes a ref on

@@ -1,0 +1,398 @@
+/* udp.c — UDP listener, flow table and datagram relay. */
+#include "udp.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "probe.h"
+#include "worker.h"
+
+#define UDP_DATAGRAM_MAX 65536
+#define UDP_BATCH 64 /* datagrams per event: fairness */
+#define SWEEP_INTERVAL 1.0
+
+union peer {
+	struct sockaddr sa;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+};
+
+struct udp_flow {
+	ev_io io; /* backend socket */
+	int fd;
+	struct udp_listener *l;
+	struct generation *gen; /* one ref: its backend lives there */
+	const struct backend *backend;
+	union peer client;
+	socklen_t client_len;
+	ev_tstamp started, last;
+	uint64_t id, up, down;
+	int16_t det;
+	struct udp_flow *hnext;           /* hash chain */
+	struct udp_flow *prev, *next;     /* LRU list */
+};
+
+static uint64_t next_flow_id;
+
+static size_t
+peer_hash(const union peer *p, size_t nbuckets)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	const uint8_t *b;
+	size_t n;
+
+	if (p->sa.sa_family == AF_INET) {
+		b = (const uint8_t *)&p->sin.sin_addr;
+		n = 4;
+		h = (h ^ p->sin.sin_port) * 1099511628211ull;
+	} else {
+		b = (const uint8_t *)&p->sin6.sin6_addr;
+		n = 16;
+		h = (h ^ p->sin6.sin6_port) * 1099511628211ull;
+	}
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ull;
+	return (size_t)(h & (nbuckets - 1));
+}
+
+static int
+peer_equal(const union peer *a, const union peer *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return 0;
+	if (a->sa.sa_family == AF_INET)
+		return a->sin.sin_port == b->sin.sin_port &&
+		       a->sin.sin_addr.s_addr == b->sin.sin_addr.s_addr;
+	return a->sin6.sin6_port == b->sin6.sin6_port &&
+	       memcmp(&a->sin6.sin6_addr, &b->sin6.sin6_addr, 16) == 0;
+}
+
+static void
+lru_unlink(struct udp_listener *l, struct udp_flow *f)
+{
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		l->lru_head = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	else
+		l->lru_tail = f->prev;
+	f->prev = f->next = NULL;
+}
+
+static void
+lru_front(struct udp_listener *l, struct udp_flow *f)
+{
+	f->next = l->lru_head;
+	f->prev = NULL;
+	if (l->lru_head)
+		l->lru_head->prev = f;
+	l->lru_head = f;
+	if (l->lru_tail == NULL)
+		l->lru_tail = f;
+}
+
+static void
+flow_touch(struct udp_flow *f)
+{
+	f->last = ev_now(f->l->w->loop);
+	if (f->l->lru_head != f) {
+		lru_unlink(f->l, f);
+		lru_front(f->l, f);
+	}
+}
+
+static void
+flow_free(struct udp_flow *f, const char *reason)
+{
+	struct udp_listener *l = f->l;
+	struct udp_flow **pp = &l->buckets[peer_hash(&f->client, l->nbuckets)];
+	char client[ADDR_TEXT_MAX];
+
+	log_info("close udp=%llu client=%s detector=%s backend=%s up=%llu "
+		 "down=%llu duration=%.3f reason=%s",
+		 (unsigned long long)f->id,
+		 addr_format(&f->client.sa, client, sizeof(client)),
+		 f->det >= 0 ? f->gen->dets[f->det].name : "-",
+		 f->backend->text, (unsigned long long)f->up,
+		 (unsigned long long)f->down, f->last - f->started, reason);
+	while (*pp != f)
+		pp = &(*pp)->hnext;
+	*pp = f->hnext;
+	lru_unlink(l, f);
+	l->nflows--;
+	ev_io_stop(l->w->loop, &f->io);
+	close(f->fd);
+	generation_unref(f->gen);
+	free(f);
+}
+
+/* Datagrams from the backend go back to the client, from our port. */
+static void
+flow_cb(EV_P_ ev_io *io, int revents)
+{
+	struct udp_flow *f = (struct udp_flow *)io;
+	uint8_t *buf = f->l->w->scratch;
+
+	(void)loop;
+	(void)revents;
+	for (int i = 0; i < UDP_BATCH; i++) {
+		ssize_t n = recv(f->fd, buf, f->l->w->scratch_size, 0);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			/* ICMP unreachable from the backend: drop the flow,
+			 * the next datagram opens a new one. */
+			flow_free(f, "backend_unreachable");
+			return;
+		}
+		f->down += (uint64_t)n;
+		flow_touch(f);
+		if (sendto(f->l->fd, buf, (size_t)n, 0, &f->client.sa,
+			   f->client_len) < 0 &&
+		    errno != EAGAIN)
+			log_debug("udp=%llu sendto client: %s",
+				  (unsigned long long)f->id, strerror(errno));
+	}
+}
+
+static struct udp_flow *
+flow_find(struct udp_listener *l, const union peer *p)
+{
+	struct udp_flow *f = l->buckets[peer_hash(p, l->nbuckets)];
+
+	while (f != NULL && !peer_equal(&f->client, p))
+		f = f->hnext;
+	return f;
+}
+
+/* Classify a new client's first datagram; NULL if nobody claims it. */
+static const struct backend *
+udp_classify(struct generation *g, const uint8_t *data, size_t len,
+	     const union peer *p, socklen_t plen, const struct addr *local,
+	     int *det)
+{
+	struct pmx_probe_input in = {
+		.data = data,
+		.len = len,
+		.capacity = len,
+		.final = 1,
+		.transport = PMX_TRANSPORT_UDP,
+		.peer = &p->sa,
+		.peer_len = plen,
+		.local = (const struct sockaddr *)&local->ss,
+		.local_len = local->len,
+	};
+	struct probe_state st = {0};
+	struct pmx_probe_result res;
+
+	for (;;) {
+		int outcome = probe_run(g, &st, &in, &res, det);
+
+		if (outcome == PROBE_ASYNC) {
+			/* Blocking detectors are not run for datagrams:
+			 * a flow must be decided right away. */
+			st.declined |= 1ull << *det;
+			continue;
+		}
+		if (outcome != PROBE_MATCH)
+			return NULL;
+		if (g->dets[*det].routes == NULL)
+			return NULL;
+		return route_lookup(g->dets[*det].routes,
+				    res.key[0] ? res.key : "udp", res.alpn);
+	}
+}
+
+static struct udp_flow *
+flow_open(struct udp_listener *l, const union peer *p, socklen_t plen,
+	  const uint8_t *data, size_t len)
+{
+	struct worker *w = l->w;
+	struct generation *g = w->gen;
+	const struct backend *b;
+	struct udp_flow *f;
+	int det = -1, fd = -1;
+
+	b = udp_classify(g, data, len, p, plen, &l->addr, &det);
+	if (b == NULL) {
+		unsigned long dropped;
+		static struct log_ratelimit rl;
+		char client[ADDR_TEXT_MAX];
+		if (log_ratelimit_ok(&rl, &dropped))
+			log_info("udp: datagram from %s claimed by no "
+				 "detector, dropped (%lu similar suppressed)",
+				 addr_format(&p->sa, client, sizeof(client)),
+				 dropped);
+		return NULL;
+	}
+	if ((long)l->nflows >= g->cfg->udp_max_flows && l->lru_tail)
+		flow_free(l->lru_tail, "evicted");
+	/* The first address that takes a socket; UDP connect() only sets the
+	 * peer, so failures show up as ICMP errors later. */
+	for (int i = 0; i < b->naddrs && fd < 0; i++) {
+		const struct sockaddr *sa =
+			(const struct sockaddr *)&b->addrs[i].ss;
+		fd = socket(sa->sa_family,
+			    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, sa, b->addrs[i].len) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd < 0) {
+		log_warn("udp: cannot open a socket to %s: %s", b->text,
+			 strerror(errno));
+		return NULL;
+	}
+	f = calloc(1, sizeof(*f));
+	if (f == NULL) {
+		close(fd);
+		return NULL;
+	}
+	f->fd = fd;
+	f->l = l;
+	f->gen = g;
+	generation_ref(g);
+	f->backend = b;
+	f->det = (int16_t)det;
+	memcpy(&f->client, p, plen);
+	f->client_len = plen;
+	f->id = ++next_flow_id;
+	f->started = f->last = ev_now(w->loop);
+	ev_io_init(&f->io, flow_cb, fd, EV_READ);
+	ev_io_start(w->loop, &f->io);
+	size_t h = peer_hash(p, l->nbuckets);
+	f->hnext = l->buckets[h];
+	l->buckets[h] = f;
+	lru_front(l, f);
+	l->nflows++;
+	return f;
+}
+
+static void
+listener_cb(EV_P_ ev_io *io, int revents)
+{
+	struct udp_listener *l = (struct udp_listener *)io;
+	uint8_t *buf = l->w->scratch;
+
+	(void)loop;
+	(void)revents;
+	for (int i = 0; i < UDP_BATCH; i++) {
+		union peer p;
+		socklen_t plen = sizeof(p);
+		ssize_t n = recvfrom(l->fd, buf, l->w->scratch_size, 0, &p.sa,
+				     &plen);
+		struct udp_flow *f;
+
+		if (n < 0)
+			return; /* EAGAIN, or an ICMP error for a client */
+		f = flow_find(l, &p);
+		if (f == NULL &&
+		    (f = flow_open(l, &p, plen, buf, (size_t)n)) == NULL)
+			continue;
+		f->up += (uint64_t)n;
+		flow_touch(f);
+		if (send(f->fd, buf, (size_t)n, 0) < 0 && errno != EAGAIN &&
+		    errno != ENOBUFS)
+			flow_free(f, "backend_unreachable");
+	}
+}
+
+static void
+sweep_cb(EV_P_ ev_timer *t, int revents)
+{
+	struct udp_listener *l = t->data;
+	ev_tstamp now = ev_now(EV_A);
+	double idle = l->w->gen->cfg->udp_timeout;
+
+	(void)revents;
+	while (l->lru_tail != NULL && now - l->lru_tail->last >= idle)
+		flow_free(l->lru_tail, "idle");
+}
+
+static int
+listener_open(struct udp_listener *l, char *err, size_t errlen)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&l->addr.ss;
+	int one = 1;
+	int fd = socket(sa->sa_family,
+			SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (sa->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, sa, l->addr.len) < 0)
+		goto fail;
+	l->fd = fd;
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot listen on udp %s: %s", l->text,
+		 strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+int
+udp_start(struct worker *w, char *err, size_t errlen)
+{
+	const struct config *cfg = w->gen->cfg;
+
+	if (!w->gen->udp)
+		return 0;
+	w->udp = calloc(cfg->nlisten, sizeof(*w->udp));
+	if (w->udp == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		struct udp_listener *l = &w->udp[i];
+
+		l->w = w;
+		l->addr = cfg->listen[i].addr;
+		memcpy(l->text, cfg->listen[i].text, sizeof(l->text));
+		l->nbuckets = 1024;
+		l->buckets = calloc(l->nbuckets, sizeof(*l->buckets));
+		if (l->buckets == NULL || listener_open(l, err, errlen) < 0) {
+			free(l->buckets);
+			udp_stop(w);
+			return -1;
+		}
+		w->nudp++;
+		ev_io_init(&l->io, listener_cb, l->fd, EV_READ);
+		ev_io_start(w->loop, &l->io);
+		ev_timer_init(&l->sweep, sweep_cb, SWEEP_INTERVAL,
+			      SWEEP_INTERVAL);
+		l->sweep.data = l;
+		ev_timer_start(w->loop, &l->sweep);
+		log_info("listening on udp %s", l->text);
+	}
+	return 0;
+}
+
+void
+udp_stop(struct worker *w)
+{
+	for (size_t i = 0; i < w->nudp; i++) {
+		struct udp_listener *l = &w->udp[i];
+		while (l->lru_head != NULL)
+			flow_free(l->lru_head, "shutdown");
+		ev_io_stop(w->loop, &l->io);
+		ev_timer_stop(w->loop, &l->sweep);
+		close(l->fd);
+		free(l->buckets);
+	}
+	free(w->udp);
+	w->udp = NULL;
+	w->nudp = 0;
+}

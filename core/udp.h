@@ -1,0 +1,36 @@
+/* udp.h — UDP on the listening addresses: the first datagram of each new
+ * client address is shown to the UDP-capable detectors; a match opens a
+ * flow (a socket connected to the backend) and datagrams are relayed both
+ * ways until the flow has been idle for udp_timeout. The flow table has a
+ * size limit; when full, the least recently active flow makes room. */
+#ifndef PMX_UDP_H
+#define PMX_UDP_H
+
+#include <ev.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct worker;
+struct udp_flow;
+
+struct udp_listener {
+	ev_io io;
+	int fd;
+	struct worker *w;
+	struct addr addr;
+	char text[ADDR_TEXT_MAX];
+	struct udp_flow **buckets; /* hash of client address -> flow */
+	size_t nbuckets;
+	size_t nflows;
+	struct udp_flow *lru_head, *lru_tail; /* most recent first */
+	ev_timer sweep;
+};
+
+/* Open UDP sockets on every TCP listen address of w (if the generation
+ * wants UDP). -1 with err on failure. */
+int udp_start(struct worker *w, char *err, size_t errlen);
+void udp_stop(struct worker *w);
+
+#endif
