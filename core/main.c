@@ -11,6 +11,7 @@
 #include "generation.h"
 #include "log.h"
 #include "plugin.h"
+#include "reload.h"
 #include "version.h"
 #include "worker.h"
 
@@ -80,35 +81,43 @@ describe(const struct generation *g, char *buf, size_t len)
 					i ? "," : "", g->dets[i].name);
 }
 
+/* A new generation is ready (or failed): swap it in for new connections. */
 static void
-sighup_cb(EV_P_ ev_signal *s, int revents)
+reload_apply(struct generation *g, const char *err)
 {
-	struct generation *g;
 	char names[512];
+	int same;
 
-	(void)loop;
-	(void)s;
-	(void)revents;
-	log_info("reload: reading %s", opts.config);
-	g = load_generation();
 	if (g == NULL) {
+		log_error("%s", err);
 		log_error("reload failed; keeping the running configuration");
 		return;
 	}
 	/* Listening addresses are bound at start-up only. */
-	int same = g->cfg->nlisten == main_worker.gen->cfg->nlisten;
+	same = g->cfg->nlisten == main_worker.gen->cfg->nlisten &&
+	       g->udp == main_worker.gen->udp;
 	for (size_t i = 0; same && i < g->cfg->nlisten; i++)
 		same = strcmp(g->cfg->listen[i].text,
 			      main_worker.gen->cfg->listen[i].text) == 0;
 	if (!same)
-		log_warn("reload: listen addresses changed; restart PortMux "
-			 "to apply that part");
+		log_warn("reload: listen addresses (or UDP) changed; restart "
+			 "PortMux to apply that part");
 	apply_log_level(g);
 	worker_set_generation(&main_worker, g);
-	generation_unref(g);
 	describe(g, names, sizeof(names));
-	log_info("reload: done, generation=%llu detectors=%s",
-		 (unsigned long long)g->id, names);
+	log_info("reload: done, generation=%llu detectors=%s on_timeout=%s "
+		 "fallback=%s",
+		 (unsigned long long)g->id, names, g->on_timeout_label,
+		 g->fallback_label);
+}
+
+static void
+sighup_cb(EV_P_ ev_signal *s, int revents)
+{
+	(void)loop;
+	(void)s;
+	(void)revents;
+	reload_request();
 }
 
 static void
@@ -204,6 +213,7 @@ main(int argc, char **argv)
 		 g->on_timeout_label, g->fallback_label);
 	generation_unref(g); /* the worker holds its own reference */
 
+	reload_init(loop, opts.config, opts.port, reload_apply);
 	ev_signal_init(&sighup, sighup_cb, SIGHUP);
 	ev_signal_init(&sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&sigint, stop_cb, SIGINT);
@@ -213,6 +223,7 @@ main(int argc, char **argv)
 
 	ev_run(loop, 0);
 
+	reload_fini();
 	worker_fini(&main_worker);
 	ev_signal_stop(loop, &sighup);
 	ev_signal_stop(loop, &sigterm);

@@ -47,10 +47,10 @@ free_port() {
 	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# Wait until something accepts on 127.0.0.1:$1 (up to ~10 s).
+# Wait until something accepts on ${2:-127.0.0.1}:$1 (up to ~10 s).
 wait_port() {
 	for _ in $(seq 1 200); do
-		if $PY -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2).close()" 2>/dev/null; then
+		if $PY -c "import socket,sys; socket.create_connection(('${2:-127.0.0.1}',$1),0.2).close()" 2>/dev/null; then
 			return 0
 		fi
 		sleep 0.05
@@ -94,9 +94,9 @@ stop_portmux() {
 }
 
 # http_backend NAME PORT; echo_backend PREFIX PORT; drain_backend PORT [N]
-http_backend() {
-	start_bg "http-$1" $PY "$TOOLS/backend.py" http "$1" "$2"
-	wait_port "$2"
+http_backend() { # NAME PORT [BIND-ADDRESS]
+	BIND=${3:-127.0.0.1} start_bg "http-$1" $PY "$TOOLS/backend.py" http "$1" "$2"
+	wait_port "$2" "${3:-127.0.0.1}"
 }
 echo_backend() {
 	start_bg "echo-$2" $PY "$TOOLS/backend.py" echo "$1" "$2"

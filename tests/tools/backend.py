@@ -13,10 +13,12 @@
     backend.py blackhole PORT       accepts nothing and fills its backlog,
                                     so new connects hang (a dead host, on
                                     loopback)
-Ready when it prints "ready" on stdout.
+Ready when it prints "ready" on stdout. BIND=::1 in the environment binds
+an IPv6 address instead of 127.0.0.1.
 """
 import hashlib
 import http.server
+import os
 import socket
 import socketserver
 import sys
@@ -47,15 +49,20 @@ class Http(http.server.BaseHTTPRequestHandler):
         pass
 
 
+BIND = os.environ.get("BIND", "127.0.0.1")
+FAMILY = socket.AF_INET6 if ":" in BIND else socket.AF_INET
+
+
 class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    address_family = FAMILY
 
 
 def serve_stream(port, handle):
-    srv = socket.socket()
+    srv = socket.socket(FAMILY)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", port))
+    srv.bind((BIND, port))
     srv.listen(128)
     print("ready", flush=True)
     while True:
@@ -99,7 +106,7 @@ def drain(size):
 def main():
     mode = sys.argv[1]
     if mode == "http":
-        srv = Server(("127.0.0.1", int(sys.argv[3])), Http)
+        srv = Server((BIND, int(sys.argv[3])), Http)
         srv.name = sys.argv[2]
         print("ready", flush=True)
         srv.serve_forever()

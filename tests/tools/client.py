@@ -13,6 +13,9 @@
                                         both sha256 sums match
     client.py raw PORT TEXT [WAIT]      send TEXT, print what comes back
                                         within WAIT s (default 2)
+    client.py twostep PORT T1 T2 GO   send T1 and read the answer; wait for
+                                        the file GO to exist; send T2 on the
+                                        same connection, read; print both
 TEXT accepts \\r \\n escapes. Exit status 0 on success.
 """
 import hashlib
@@ -136,6 +139,35 @@ def raw(port, text, wait="2"):
     except socket.timeout:
         pass
     sys.stdout.write(out.decode(errors="replace"))
+
+
+def read_idle(s, idle=1.0):
+    s.settimeout(idle)
+    out = b""
+    try:
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            out += data
+    except socket.timeout:
+        pass
+    return out
+
+
+def twostep(port, t1, t2, go):
+    s = connect(port)
+    s.sendall(unescape(t1))
+    first = read_idle(s)
+    for _ in range(400):
+        if os.path.exists(go):
+            break
+        time.sleep(0.05)
+    s.sendall(unescape(t2))
+    second = read_idle(s)
+    for part in (first, second):
+        body = part.split(b"\r\n\r\n", 1)[-1]
+        print(body.decode(errors="replace").strip())
 
 
 if __name__ == "__main__":
