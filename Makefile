@@ -24,6 +24,8 @@ BUILD ?= build
 # order, as plugin=SECTION: enabled when SECTION is in the config.
 DEFAULT_DETECTORS ?= python=PYTHON,ssh=SSH,tls=HTTPS,openvpn=OPENVPN,http=HTTP
 PORT ?=
+# Seconds each detector is fuzzed during make test (make fuzz: longer).
+TEST_FUZZ_SECONDS ?= 5
 CONFIG ?= etc/portmux/config.yaml
 
 CFLAGS ?= -O2 -g
@@ -147,6 +149,7 @@ test: deps-test
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) clang-check
+	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 
 check: test
 
@@ -155,6 +158,41 @@ test-asan: deps-test
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	PORTMUX_NO_DLCLOSE=1 \
 		$(MAKE) BUILD=build-asan SANITIZE=1 CFLAGS="-O1 -g" unit integration
+
+# ---- fuzzing (clang's libFuzzer) ----
+# make fuzz [FUZZ_SECONDS=60] [FUZZERS="tls http"]: each detector's fuzzer
+# for a bounded time, seeded with tests/corpus/<detector>/. A crash leaves
+# its input in build-fuzz/<detector>/crash-*; turn it into a unit test.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD = build-fuzz
+FUZZ_DETECTORS = $(filter-out python,$(PLUGINS))
+FUZZERS ?= $(FUZZ_DETECTORS)
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+             -fno-sanitize-recover=all
+
+define fuzz_rule
+$(FUZZ_BUILD)/fuzz_$(1): fuzz/fuzz_detector.c $(wildcard plugins/$(1)/*.c) $(wildcard plugins/$(1)/*.h) include/portmux/detector.h
+	@mkdir -p $$(dir $$@)
+	$$(Q)clang $$(STD) -Wall -Wextra -Werror -Iinclude $$(FUZZ_FLAGS) \
+		-DDETECTOR_NAME='"$(1)"' fuzz/fuzz_detector.c \
+		$(wildcard plugins/$(1)/*.c) -o $$@
+endef
+$(foreach d,$(FUZZ_DETECTORS),$(eval $(call fuzz_rule,$(d))))
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZERS:%=$(FUZZ_BUILD)/fuzz_%)
+
+fuzz: fuzz-build
+	@set -e; for d in $(FUZZERS); do \
+		mkdir -p $(FUZZ_BUILD)/$$d/corpus; \
+		echo "fuzz $$d for $(FUZZ_SECONDS) s"; \
+		(cd $(FUZZ_BUILD)/$$d && rc=0 && \
+		 ../fuzz_$$d -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+			-print_final_stats=1 corpus $(CURDIR)/tests/corpus/$$d \
+			>fuzz.log 2>&1 || rc=$$?; \
+		 grep -E '^(Done|stat::(number_of_executed|new_units))' fuzz.log; \
+		 [ $$rc -eq 0 ] || { tail -n 40 fuzz.log; exit $$rc; }); \
+	done
 
 # ---- installing ----
 
