@@ -69,6 +69,8 @@ conn_accept(struct worker *w, const struct listener *l, int fd,
 		memcpy(&c->peer, peer, peer_len);
 	c->client.fd = fd;
 	c->server.fd = -1;
+	c->client.pipe[0] = c->client.pipe[1] = -1;
+	c->server.pipe[0] = c->server.pipe[1] = -1;
 	ev_init(&c->client.io, client_cb);
 	ev_init(&c->server.io, server_cb);
 	ev_init(&c->timer, timer_cb);
@@ -92,6 +94,13 @@ side_close(struct conn *c, struct side *s)
 	s->fd = -1;
 	free(s->out);
 	s->out = NULL;
+	if (s->pipe[0] >= 0) {
+		/* Bytes still in the pipe are lost with the connection. */
+		close(s->pipe[0]);
+		close(s->pipe[1]);
+		s->pipe[0] = s->pipe[1] = -1;
+		s->pipe_bytes = 0;
+	}
 }
 
 void
@@ -417,7 +426,7 @@ relay_update(struct conn *c)
 
 	for (int i = 0; i < 2; i++) {
 		struct side *src = s[i], *dst = s[1 - i];
-		if (src->eof && dst->out == NULL && !dst->shut) {
+		if (src->eof && !side_pending(dst) && !dst->shut) {
 			/* Everything from src is delivered: pass its FIN on
 			 * and keep the other direction flowing. */
 			shutdown(dst->fd, SHUT_WR);
@@ -432,9 +441,9 @@ relay_update(struct conn *c)
 	for (int i = 0; i < 2; i++) {
 		struct side *self = s[i], *other = s[1 - i];
 		int ev = 0;
-		if (!self->eof && other->out == NULL)
+		if (!self->eof && !side_pending(other))
 			ev |= EV_READ;
-		if (self->out != NULL)
+		if (side_pending(self))
 			ev |= EV_WRITE;
 		side_arm(c, self, ev);
 	}
@@ -449,7 +458,8 @@ relay_start(struct conn *c)
 	/* The probe bytes go first, unchanged. */
 	c->server.out = c->probe;
 	c->probe = NULL;
-	if (c->server.out != NULL && relay_flush(&c->server) < 0) {
+	c->zerocopy = c->backend->priority != PRIO_LATENCY;
+	if (c->server.out != NULL && relay_flush(c->w, &c->server) < 0) {
 		conn_fail(c, "server_error", errno);
 		return;
 	}
@@ -462,14 +472,14 @@ relay_event(struct conn *c, struct side *self, struct side *other,
 {
 	int which = 0;
 
-	if ((revents & EV_WRITE) && relay_flush(self) < 0) {
+	if ((revents & EV_WRITE) && relay_flush(c->w, self) < 0) {
 		conn_fail(c, self == &c->client ? "client_error"
 						: "server_error",
 			  errno);
 		return;
 	}
-	if ((revents & EV_READ) && other->out == NULL && !self->eof &&
-	    relay_pump(c->w, self, other, &which) < 0) {
+	if ((revents & EV_READ) && !side_pending(other) && !self->eof &&
+	    relay_pump(c->w, self, other, c->zerocopy, &which) < 0) {
 		int client_side = (self == &c->client) == (which == 0);
 		conn_fail(c, client_side ? "client_error" : "server_error",
 			  errno);

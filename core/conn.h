@@ -32,8 +32,17 @@ struct side {
 	uint8_t shut; /* sent our FIN (SHUT_WR) to this side */
 	int events;   /* what io is armed for (0 = stopped) */
 	struct pbuf *out;
-	uint64_t bytes; /* read from this side */
+	int pipe[2];         /* zero-copy: bytes on their way to this side */
+	uint32_t pipe_bytes; /* how many are in the pipe (EAGAIN is ambiguous) */
+	uint64_t bytes;      /* read from this side */
 };
+
+/* Bytes waiting to be written to this side. */
+static inline int
+side_pending(const struct side *s)
+{
+	return s->out != NULL || s->pipe_bytes != 0;
+}
 
 enum conn_state { CONN_PROBING, CONN_CONNECTING, CONN_RELAY };
 
@@ -58,6 +67,7 @@ struct conn {
 	uint8_t state;   /* enum conn_state */
 	uint8_t via;     /* enum conn_via */
 	uint8_t want_final; /* decide on what we have once `job` is back */
+	uint8_t zerocopy;   /* relay with splice() through pipes */
 	const struct listener *listener;
 	union {
 		struct sockaddr sa;

@@ -1,33 +1,115 @@
-/* relay.c — buffer-mode relay. */
+/* relay.c — copy and zero-copy relays. */
 #include "relay.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
-/* Reads per event and direction: one fast pair must not starve others. */
+/* Work per event and direction: one fast pair must not starve others. */
 #define RELAY_BUDGET 16
+#define PIPE_SIZE (1024 * 1024) /* fewer splice calls per megabyte */
+#define PIPE_POOL_MAX 64       /* idle pipes kept for reuse */
 
-int
-relay_flush(struct side *dst)
+/* ---- the pipe pool ---- */
+
+static int
+pipe_get(struct worker *w, int fds[2])
+{
+	if (w->npipes > 0) {
+		w->npipes--;
+		fds[0] = w->pipes[w->npipes][0];
+		fds[1] = w->pipes[w->npipes][1];
+		return 0;
+	}
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -1;
+	fcntl(fds[0], F_SETPIPE_SZ, PIPE_SIZE); /* best effort */
+	return 0;
+}
+
+/* An empty pipe back to the pool. */
+static void
+pipe_put(struct worker *w, struct side *s)
+{
+	if (w->npipes < PIPE_POOL_MAX) {
+		w->pipes[w->npipes][0] = s->pipe[0];
+		w->pipes[w->npipes][1] = s->pipe[1];
+		w->npipes++;
+	} else {
+		close(s->pipe[0]);
+		close(s->pipe[1]);
+	}
+	s->pipe[0] = s->pipe[1] = -1;
+}
+
+void
+relay_pipes_free(struct worker *w)
+{
+	while (w->npipes > 0) {
+		w->npipes--;
+		close(w->pipes[w->npipes][0]);
+		close(w->pipes[w->npipes][1]);
+	}
+}
+
+/* ---- writing what is pending ---- */
+
+static int
+flush_buffer(struct side *dst)
 {
 	struct pbuf *b = dst->out;
 
-	while (b != NULL && b->off < b->len) {
+	while (b->off < b->len) {
 		ssize_t n = send(dst->fd, b->data + b->off, b->len - b->off,
 				 MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return 0;
-			return -1;
-		}
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		b->off += (uint32_t)n;
 	}
 	free(b);
 	dst->out = NULL;
 	return 0;
 }
+
+/* Splice the pipe's bytes into dst until it is empty or dst is full. */
+static int
+drain_pipe(struct side *dst)
+{
+	while (dst->pipe_bytes > 0) {
+		ssize_t n = splice(dst->pipe[0], NULL, dst->fd, NULL,
+				   dst->pipe_bytes,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		dst->pipe_bytes -= (uint32_t)n;
+	}
+	return 0;
+}
+
+static int
+flush_pipe(struct worker *w, struct side *dst)
+{
+	if (drain_pipe(dst) < 0)
+		return -1;
+	if (dst->pipe_bytes == 0)
+		pipe_put(w, dst);
+	return 0;
+}
+
+int
+relay_flush(struct worker *w, struct side *dst)
+{
+	if (dst->out != NULL && flush_buffer(dst) < 0)
+		return -1;
+	if (dst->out == NULL && dst->pipe_bytes > 0)
+		return flush_pipe(w, dst);
+	return 0;
+}
+
+/* ---- copy mode ---- */
 
 static int
 keep_rest(struct side *dst, const uint8_t *data, size_t len)
@@ -45,8 +127,8 @@ keep_rest(struct side *dst, const uint8_t *data, size_t len)
 	return 0;
 }
 
-int
-relay_pump(struct worker *w, struct side *src, struct side *dst, int *which)
+static int
+pump_copy(struct worker *w, struct side *src, struct side *dst, int *which)
 {
 	for (int i = 0; i < RELAY_BUDGET; i++) {
 		ssize_t n = recv(src->fd, w->scratch, w->scratch_size, 0);
@@ -82,4 +164,52 @@ relay_pump(struct worker *w, struct side *src, struct side *dst, int *which)
 			return 0;
 	}
 	return 0;
+}
+
+/* ---- zero-copy mode ---- */
+
+static int
+pump_splice(struct worker *w, struct side *src, struct side *dst, int *which)
+{
+	if (dst->pipe[0] < 0 && pipe_get(w, dst->pipe) < 0)
+		return pump_copy(w, src, dst, which); /* out of fds: copy */
+	for (int i = 0; i < RELAY_BUDGET; i++) {
+		ssize_t n = splice(src->fd, NULL, dst->pipe[1], NULL,
+				   PIPE_SIZE, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+		if (n == 0) {
+			src->eof = 1;
+			break;
+		}
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break; /* src empty (the pipe was empty) */
+			if (errno == EINVAL && dst->pipe_bytes == 0) {
+				/* This socket cannot splice: copy instead. */
+				pipe_put(w, dst);
+				return pump_copy(w, src, dst, which);
+			}
+			*which = 0;
+			return -1;
+		}
+		src->bytes += (uint64_t)n;
+		dst->pipe_bytes += (uint32_t)n;
+		if (drain_pipe(dst) < 0) {
+			*which = 1;
+			return -1;
+		}
+		if (dst->pipe_bytes > 0)
+			return 0; /* dst is full: wait until it can take more */
+	}
+	if (dst->pipe_bytes == 0)
+		pipe_put(w, dst);
+	return 0;
+}
+
+int
+relay_pump(struct worker *w, struct side *src, struct side *dst,
+	   int zerocopy, int *which)
+{
+	return zerocopy ? pump_splice(w, src, dst, which)
+			: pump_copy(w, src, dst, which);
 }

@@ -1,22 +1,30 @@
-/* relay.h — move bytes between the two sides of a connection. Reads use
- * the worker's shared scratch buffer; only bytes a side cannot take right
- * away are kept (in that side's `out`), so an idle connection holds no
- * buffer at all. */
+/* relay.h — move bytes between the two sides of a connection.
+ *
+ * Copy mode (priority latency) reads into the worker's shared scratch
+ * buffer and writes straight on; only bytes a side cannot take right away
+ * are kept (in that side's `out`). Zero-copy mode (throughput, both)
+ * splice()s socket -> pipe -> socket; a pipe comes from the worker's pool
+ * when bytes start to flow and goes back when it is empty. Either way an
+ * idle connection holds no buffer and no pipe. */
 #ifndef PMX_RELAY_H
 #define PMX_RELAY_H
 
 #include "conn.h"
 
-/* Write dst->out. 0 when drained or blocked (check dst->out), -1 error. */
-int relay_flush(struct side *dst);
+/* Write what is pending for dst (its `out`, then its pipe). 0 when drained
+ * or blocked (check side_pending), -1 on error. */
+int relay_flush(struct worker *w, struct side *dst);
 
 /*
- * Read from src and write to dst (which must have nothing pending) until
- * src is empty, src reaches EOF (src->eof set), dst blocks (the rest goes to
- * dst->out) or the per-event budget is spent. 0, or -1 on an error (errno
- * set; *which tells the side: 0 src, 1 dst).
+ * Move bytes from src to dst (which must have nothing pending) until src
+ * is empty, src reaches EOF (src->eof set), dst blocks (the rest stays
+ * pending for dst) or the per-event budget is spent. 0, or -1 on an error
+ * (errno set; *which tells the side: 0 src, 1 dst).
  */
 int relay_pump(struct worker *w, struct side *src, struct side *dst,
-	       int *which);
+	       int zerocopy, int *which);
+
+/* The worker's pool of idle pipes. */
+void relay_pipes_free(struct worker *w);
 
 #endif

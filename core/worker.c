@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "relay.h"
 #include "udp.h"
 
 #define ACCEPT_BATCH 64
@@ -217,6 +218,7 @@ worker_fini(struct worker *w)
 	while (w->conns != NULL)
 		conn_close(w->conns, "shutdown");
 	udp_stop(w);
+	relay_pipes_free(w);
 	probe_pool_free(w->pool); /* after the connections abandoned jobs */
 	w->pool = NULL;
 	free(w->listeners);

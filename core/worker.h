@@ -40,6 +40,8 @@ struct worker {
 	struct probe_pool *pool; /* blocking detectors; made on first use */
 	struct udp_listener *udp; /* UDP on the same addresses, if wanted */
 	size_t nudp;
+	int pipes[64][2]; /* idle pipes for zero-copy relays (relay.c) */
+	size_t npipes;
 };
 
 /* Bind every listen address of g->cfg and start accepting. Takes a ref on
