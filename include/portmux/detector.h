@@ -167,7 +167,10 @@ struct pmx_probe_input {
 #define PMX_BACKEND_MAX 288  /* "[v6 literal]:port" or "name:port" */
 
 /* Result flags. */
-#define PMX_RF_ECH (1u << 0) /* TLS: encrypted ClientHello present */
+/* TLS: an encrypted_client_hello extension is present. Browsers also send
+ * a GREASE one when they have no ECH config, indistinguishable on purpose:
+ * informational only, not a reason to route differently. */
+#define PMX_RF_ECH (1u << 0)
 
 /*
  * What a MATCH answers. Caller-owned, zeroed by the core before each call.

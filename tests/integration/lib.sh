@@ -163,3 +163,43 @@ CFG
 	SSH_USER=$(id -un)
 	SSH_OPTS="-F /dev/null -i $T/clientkey -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=10"
 }
+
+# start_nginx_tls NAME:PORT[:http2]... — one nginx with a TLS server per
+# NAME on 127.0.0.1:PORT, each with its own self-signed certificate
+# (CN=NAME) and body "tls backend NAME". Skips when nginx is missing.
+start_nginx_tls() {
+	command -v nginx >/dev/null || { echo "SKIP: no nginx"; exit 77; }
+	mkdir -p "$T/nginx"
+	{
+		echo "worker_processes 1; daemon off; pid $T/nginx/nginx.pid;"
+		echo "error_log $T/nginx/error.log;"
+		[ "$(id -u)" -ne 0 ] || echo "user root;"
+		echo "events { worker_connections 256; }"
+		echo "http { access_log off;"
+		for t in client_body proxy fastcgi uwsgi scgi; do
+			echo "${t}_temp_path $T/nginx/$t;"
+		done
+	} >"$T/nginx/nginx.conf"
+	for spec in "$@"; do
+		name=${spec%%:*}
+		rest=${spec#*:}
+		port=${rest%%:*}
+		extra=""
+		[ "$rest" = "$port" ] || extra=" http2"
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+			-nodes -days 2 -subj "/CN=$name" -keyout "$T/nginx/$name.key" \
+			-out "$T/nginx/$name.crt" 2>/dev/null
+		cat >>"$T/nginx/nginx.conf" <<NGX
+server { listen 127.0.0.1:$port ssl$extra;
+  ssl_certificate $T/nginx/$name.crt; ssl_certificate_key $T/nginx/$name.key;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  location / { default_type text/plain; return 200 "tls backend $name\n"; } }
+NGX
+	done
+	echo "}" >>"$T/nginx/nginx.conf"
+	start_bg nginx nginx -c "$T/nginx/nginx.conf" -p "$T/nginx"
+	for spec in "$@"; do
+		rest=${spec#*:}
+		wait_port "${rest%%:*}"
+	done
+}
