@@ -155,6 +155,7 @@ check: test
 
 test-asan: deps-test
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	PORTMUX_NO_DLCLOSE=1 \
 		$(MAKE) BUILD=build-asan SANITIZE=1 CFLAGS="-O1 -g" unit integration

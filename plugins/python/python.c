@@ -1,0 +1,341 @@
+/*
+ * python.so — custom protocol detection by a user script.
+ *
+ *   PYTHON:
+ *     script: /etc/portmux/script.py   # default; relative to the config
+ *     timeout: 0.05                    # seconds analyse() may take
+ *
+ * The script defines analyse(buffer) (see answer.c for what it may return
+ * and etc/portmux/script.py for an example). Each configured instance —
+ * `python`, `python:games`... reading PYTHON, PYTHON:games — compiles its
+ * own script into its own namespace, all in one interpreter started on
+ * the first create(). A syntax error, or no analyse, fails create() with
+ * the script's file and line. Without a `script:` key and no file at the
+ * default path the detector says NO_MATCH to everything (one warning).
+ *
+ * probe() may block up to the timeout (PMX_DF_BLOCKING): the core must
+ * call it off its event loop. It returns by the deadline whatever the
+ * script does; see pool.c.
+ */
+#include "python.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct options {
+	const char *script;                /* NULL: the default path */
+	const struct pmx_node *script_node; /* for located errors */
+	double timeout;
+};
+
+static int
+parse_options(const struct pmx_host *host, const struct pmx_node *section,
+	      struct options *o, char *err, size_t errlen)
+{
+	size_t n;
+
+	o->script = NULL;
+	o->script_node = NULL;
+	o->timeout = PMX_PY_TIMEOUT_DEFAULT;
+	switch (host->node_kind(section)) {
+	case PMX_NODE_NONE:
+		return 0; /* absent or empty: defaults */
+	case PMX_NODE_MAP:
+		break;
+	default:
+		return host->node_error(section, err, errlen,
+					"expected a map of python options "
+					"(script, timeout)");
+	}
+	n = host->node_size(section);
+	for (size_t i = 0; i < n; i++) {
+		const struct pmx_node *k = host->node_key(section, i);
+		const struct pmx_node *v = host->node_at(section, i);
+		const char *key = host->node_scalar(k);
+
+		if (key != NULL && strcmp(key, "script") == 0) {
+			o->script = host->node_scalar(v);
+			o->script_node = v;
+			if (o->script == NULL || o->script[0] == '\0')
+				return host->node_error(v, err, errlen,
+							"script: expected the "
+							"path of a Python "
+							"file");
+		} else if (key != NULL && strcmp(key, "timeout") == 0) {
+			if (host->node_double(v, PMX_PY_TIMEOUT_MIN,
+					      PMX_PY_TIMEOUT_MAX, &o->timeout,
+					      err, errlen) < 0)
+				return -1;
+		} else {
+			return host->node_error(k, err, errlen,
+						"unknown python option '%s' "
+						"(known: script, timeout)",
+						key ? key : "?");
+		}
+	}
+	return 0;
+}
+
+static char *
+resolve(const struct pmx_host *host, const char *path)
+{
+	const char *dir = host->config_dir ? host->config_dir : ".";
+	size_t n;
+	char *out;
+
+	if (path[0] == '/')
+		return strdup(path);
+	n = strlen(dir) + strlen(path) + 2;
+	out = malloc(n);
+	if (out != NULL)
+		snprintf(out, n, "%s/%s", dir, path);
+	return out;
+}
+
+/* The whole file, NUL-terminated. NULL with errno on failure (EFBIG: too
+ * large, EINVAL: not a regular file or it contains a NUL byte). */
+static char *
+read_source(const char *path, size_t *len)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), saved;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if ((uintmax_t)st.st_size > PMX_PY_SCRIPT_MAX) {
+		errno = EFBIG;
+		goto fail;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL)
+		goto fail;
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto fail;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	if (memchr(buf, '\0', got) != NULL) {
+		errno = EINVAL;
+		goto fail;
+	}
+	close(fd);
+	*len = got;
+	return buf;
+fail:
+	saved = errno;
+	free(buf);
+	close(fd);
+	errno = saved;
+	return NULL;
+}
+
+static struct pyinst *
+inst_new(const struct pmx_host *host, char *path, double timeout)
+{
+	struct pyinst *inst = calloc(1, sizeof(*inst));
+
+	if (inst == NULL)
+		return NULL;
+	pthread_mutex_init(&inst->log_lock, NULL);
+	inst->host = host;
+	inst->path = path;
+	inst->timeout = timeout;
+	inst->refs = 1; /* the core's, until destroy() */
+	return inst;
+}
+
+/* The core is done with the instance (destroy(), or a failed create()):
+ * its host may be freed from now on, so jobs still running for it log
+ * nothing. Drops the core's reference. */
+static void
+inst_detach(struct pyinst *inst)
+{
+	pthread_mutex_lock(&inst->log_lock);
+	inst->host = NULL;
+	pthread_mutex_unlock(&inst->log_lock);
+	pyinst_unref(inst, 0);
+}
+
+void
+pyinst_free(struct pyinst *inst)
+{
+	pthread_mutex_destroy(&inst->log_lock);
+	free(inst->path);
+	free(inst);
+}
+
+/* Compile the script and run its top level on an interpreter thread. */
+static int
+load(struct pyinst *inst, const char *src, size_t len, char *err,
+     size_t errlen)
+{
+	struct job *job;
+	int rc = -1;
+
+	if (interp_start(err, errlen) < 0)
+		return -1;
+	job = job_new(JOB_LOAD, inst, src, len, PMX_PY_LOAD_TIMEOUT);
+	if (job == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	switch (pool_run(job)) {
+	case POOL_DONE:
+		rc = job->verdict;
+		if (rc < 0)
+			snprintf(err, errlen, "%s", job->err);
+		job_free(job, 0);
+		break;
+	case POOL_LATE:
+		snprintf(err, errlen,
+			 "%s: the script's top-level code did not finish "
+			 "within %g s",
+			 inst->path, PMX_PY_LOAD_TIMEOUT);
+		break;
+	case POOL_BUSY:
+		snprintf(err, errlen,
+			 "%s: every Python thread (%d) is stuck in a script",
+			 inst->path, PMX_PY_THREADS_MAX);
+		break;
+	}
+	return rc;
+}
+
+static int
+create(const struct pmx_host *host, const struct pmx_node *section,
+       void **instance, char *err, size_t errlen)
+{
+	struct options o;
+	struct pyinst *inst;
+	char *path, *src;
+	size_t len = 0;
+
+	if (parse_options(host, section, &o, err, errlen) < 0)
+		return -1;
+	path = resolve(host, o.script ? o.script : PMX_PY_DEFAULT_SCRIPT);
+	inst = path ? inst_new(host, path, o.timeout) : NULL;
+	if (inst == NULL) {
+		free(path);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* (inst now owns path.) */
+	src = read_source(path, &len);
+	if (src == NULL && o.script == NULL && errno == ENOENT) {
+		host->log(host, PMX_LOG_WARN,
+			  "no script at %s: every connection is NO_MATCH "
+			  "(set PYTHON.script)",
+			  path);
+		inst->inert = 1;
+		*instance = inst;
+		return 0;
+	}
+	if (src == NULL) {
+		int e = errno;
+
+		if (o.script_node != NULL)
+			host->node_error(o.script_node, err, errlen,
+					 "cannot read script %s: %s", path,
+					 e == EINVAL ? "not a regular file, or "
+						       "it contains a NUL byte"
+						     : strerror(e));
+		else
+			snprintf(err, errlen, "cannot read script %s: %s",
+				 path, strerror(e));
+		inst_detach(inst);
+		return -1;
+	}
+	if (load(inst, src, len, err, errlen) < 0) {
+		free(src);
+		inst_detach(inst);
+		return -1;
+	}
+	free(src);
+	host->log(host, PMX_LOG_INFO, "script %s loaded (timeout %g s)",
+		  path, o.timeout);
+	*instance = inst;
+	return 0;
+}
+
+static enum pmx_verdict
+probe(void *instance, const struct pmx_probe_input *in,
+      struct pmx_probe_result *out)
+{
+	struct pyinst *inst = instance;
+	struct job *job;
+	int verdict = PMX_NO_MATCH;
+
+	if (inst->inert)
+		return PMX_NO_MATCH;
+	job = job_new(JOB_CALL, inst, in->data, in->len, inst->timeout);
+	if (job == NULL)
+		return PMX_ERROR;
+	job->final = in->final;
+	switch (pool_run(job)) {
+	case POOL_DONE:
+		verdict = job->verdict;
+		if (verdict == PMX_MATCH)
+			pmx_result_set(out->backend, job->backend,
+				       strlen(job->backend));
+		job_free(job, 0);
+		break;
+	case POOL_LATE:
+		inst_log(inst, PMX_LOG_WARN, "timeout",
+			 "analyse() did not answer within %g s: NO_MATCH",
+			 inst->timeout);
+		break;
+	case POOL_BUSY:
+		inst_log(inst, PMX_LOG_WARN, "busy",
+			 "every Python thread (%d) is stuck in a script: "
+			 "NO_MATCH",
+			 PMX_PY_THREADS_MAX);
+		break;
+	}
+	return (enum pmx_verdict)verdict;
+}
+
+static void
+destroy(void *instance)
+{
+	inst_detach(instance);
+}
+
+static const struct pmx_detector descriptor = {
+	.abi_version = PMX_DETECTOR_ABI_VERSION,
+	.struct_size = sizeof(struct pmx_detector),
+	.name = "python",
+	.version = "1.0",
+	.description = "custom protocols: a Python script's analyse(buffer) "
+		       "decides",
+	.section = "PYTHON",
+	.flags = PMX_DF_TCP | PMX_DF_UDP | PMX_DF_BLOCKING,
+	.create = create,
+	.probe = probe,
+	.destroy = destroy,
+};
+
+PMX_EXPORT const struct pmx_detector *
+pmx_detector_entry(void)
+{
+	return &descriptor;
+}

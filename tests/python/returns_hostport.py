@@ -1,0 +1,9 @@
+# "host:port" strings: MATCH with that backend.
+def analyse(buffer):
+    if buffer.startswith(b"v4"):
+        return "10.1.2.3:8080"
+    if buffer.startswith(b"v6"):
+        return "[2001:db8::1]:443"
+    if buffer.startswith(b"lh"):
+        return "localhost:2222"
+    return None

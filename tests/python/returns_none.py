@@ -1,0 +1,3 @@
+# Never this protocol.
+def analyse(buffer):
+    return None

@@ -1,0 +1,3 @@
+def analyse(buffer):
+    if buffer.startswith(b"x")
+        return 1
