@@ -3,9 +3,12 @@
 # without Host, and an unknown method going to the fallback.
 . "$(dirname "$0")/lib.sh"
 
-P=$(free_port) A=$(free_port) B=$(free_port) D=$(free_port) F=$(free_port)
+P=$(free_port) A=$(free_port) B=$(free_port) D=$(free_port) F=$(free_port) W=$(free_port) WS=$(free_port)
 http_backend a "$A"
 http_backend b "$B"
+http_backend wild "$W"
+start_bg ws $PY "$TOOLS/backend.py" ws "$WS"
+wait_port "$WS"
 http_backend default "$D"
 echo_backend "FALLBACK " "$F"
 cat >"$T/c.yaml" <<CFG
@@ -18,6 +21,8 @@ HTTP:
     port: $A
     priority: latency
   "b.example.com": $B
+  "*.example.net": $W
+  "ws.example.com": $WS
   "default":
     port: $D
     priority: throughput
@@ -45,6 +50,13 @@ assert_eq "$(get -d 'k=v' -H 'Host: a.example.com' "http://127.0.0.1:$P/post")" 
 out=$(get -H 'Host: a.example.com' "http://127.0.0.1:$P/1" "http://127.0.0.1:$P/2")
 assert_eq "$out" "backend=a host=a.example.com path=/1
 backend=a host=a.example.com path=/2" "keep-alive"
+assert_eq "$(get -H 'Host: www.example.net' "http://127.0.0.1:$P/w")" \
+	"backend=wild host=www.example.net path=/w" "wildcard"
+assert_eq "$(get -H 'Host: a.b.EXAMPLE.net:81' "http://127.0.0.1:$P/w")" \
+	"backend=wild host=a.b.EXAMPLE.net:81 path=/w" "deeper wildcard"
+assert_eq "$(get -H 'Host: example.net' "http://127.0.0.1:$P/w")" \
+	"backend=default host=example.net path=/w" "a wildcard needs a label"
+assert_eq "$(client websocket "$P" ws.example.com)" "ok websocket" "websocket"
 # Bytes no detector claims go to the fallback, unchanged.
 out=$(client raw "$P" 'HELLO THERE\n' 2)
 assert_eq "$out" "FALLBACK HELLO THERE" "fallback"

@@ -10,6 +10,9 @@
                                     followed by BYTES (default 5 MB) of data
                                     and closes; proves FIN is passed on
                                     while the other direction keeps flowing
+    backend.py ws PORT              a WebSocket server: answers the upgrade
+                                    (101 with Sec-WebSocket-Accept), then
+                                    echoes every byte as it came
     backend.py blackhole PORT       accepts nothing and fills its backlog,
                                     so new connects hang (a dead host, on
                                     loopback)
@@ -84,6 +87,34 @@ def echo(prefix):
     return handle
 
 
+def websocket(conn):
+    import base64
+    with conn:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = conn.recv(4096)
+            if not data:
+                return
+            head += data
+        head, _, rest = head.partition(b"\r\n\r\n")
+        key = b""
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"sec-websocket-key:"):
+                key = line.split(b":", 1)[1].strip()
+        accept = base64.b64encode(hashlib.sha1(
+            key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
+                     b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        if rest:
+            conn.sendall(rest)
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                break
+            conn.sendall(data)
+
+
 def drain(size):
     def handle(conn):
         with conn:
@@ -115,6 +146,8 @@ def main():
     elif mode == "drain":
         size = int(sys.argv[3]) if len(sys.argv) > 3 else 5 << 20
         serve_stream(int(sys.argv[2]), drain(size))
+    elif mode == "ws":
+        serve_stream(int(sys.argv[2]), websocket)
     elif mode == "blackhole":
         srv = socket.socket()
         srv.bind(("127.0.0.1", int(sys.argv[2])))

@@ -13,6 +13,9 @@
                                         both sha256 sums match
     client.py raw PORT TEXT [WAIT]      send TEXT, print what comes back
                                         within WAIT s (default 2)
+    client.py websocket PORT HOST       upgrade to WebSocket, check the
+                                        accept key, send a masked frame and
+                                        check it comes back byte for byte
     client.py twostep PORT T1 T2 GO   send T1 and read the answer; wait for
                                         the file GO to exist; send T2 on the
                                         same connection, read; print both
@@ -139,6 +142,41 @@ def raw(port, text, wait="2"):
     except socket.timeout:
         pass
     sys.stdout.write(out.decode(errors="replace"))
+
+
+def websocket(port, host):
+    import base64
+    s = connect(port)
+    key = base64.b64encode(os.urandom(16))
+    s.sendall(b"GET /chat HTTP/1.1\r\nHost: " + host.encode() +
+              b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: " + key +
+              b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        data = s.recv(4096)
+        if not data:
+            sys.exit("closed before the 101")
+        head += data
+    want = base64.b64encode(hashlib.sha1(
+        key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+    if not head.startswith(b"HTTP/1.1 101") or want not in head:
+        sys.exit("bad upgrade answer: %r" % head)
+    mask = os.urandom(4)
+    text = b"hello through the mux"
+    frame = bytes([0x81, 0x80 | len(text)]) + mask + bytes(
+        b ^ mask[i % 4] for i, b in enumerate(text))
+    s.sendall(frame)
+    back = b""
+    s.settimeout(5)
+    while len(back) < len(frame):
+        data = s.recv(4096)
+        if not data:
+            break
+        back += data
+    if back != frame:
+        sys.exit("frame changed: %r" % back)
+    print("ok websocket")
 
 
 def read_idle(s, idle=1.0):
