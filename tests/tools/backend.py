@@ -10,6 +10,8 @@
                                     followed by BYTES (default 5 MB) of data
                                     and closes; proves FIN is passed on
                                     while the other direction keeps flowing
+    backend.py source PORT BYTES    on connect, sends BYTES of a fixed
+                                    pattern as fast as it can, then closes
     backend.py ws PORT              a WebSocket server: answers the upgrade
                                     (101 with Sec-WebSocket-Accept), then
                                     echoes every byte as it came
@@ -115,6 +117,24 @@ def websocket(conn):
             conn.sendall(data)
 
 
+def source(size):
+    block = bytes(range(256)) * 1024
+
+    def handle(conn):
+        with conn:
+            left = size
+            while left > 0:
+                n = min(left, len(block))
+                conn.sendall(block[:n])
+                left -= n
+            # Half-close, then read what the client sent: closing with
+            # unread bytes would send a RST and destroy data in flight.
+            conn.shutdown(socket.SHUT_WR)
+            while conn.recv(65536):
+                pass
+    return handle
+
+
 def drain(size):
     def handle(conn):
         with conn:
@@ -146,6 +166,8 @@ def main():
     elif mode == "drain":
         size = int(sys.argv[3]) if len(sys.argv) > 3 else 5 << 20
         serve_stream(int(sys.argv[2]), drain(size))
+    elif mode == "source":
+        serve_stream(int(sys.argv[2]), source(int(sys.argv[3])))
     elif mode == "ws":
         serve_stream(int(sys.argv[2]), websocket)
     elif mode == "blackhole":

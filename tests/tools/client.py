@@ -16,6 +16,11 @@
     client.py websocket PORT HOST       upgrade to WebSocket, check the
                                         accept key, send a masked frame and
                                         check it comes back byte for byte
+    client.py slowreader PORT TEXT PAUSE BYTES PIDFILE
+                                        send TEXT, read nothing for PAUSE s,
+                                        print the RSS (KiB) of the process
+                                        in PIDFILE, then read BYTES and
+                                        check the pattern
     client.py twostep PORT T1 T2 GO   send T1 and read the answer; wait for
                                         the file GO to exist; send T2 on the
                                         same connection, read; print both
@@ -177,6 +182,31 @@ def websocket(port, host):
     if back != frame:
         sys.exit("frame changed: %r" % back)
     print("ok websocket")
+
+
+def slowreader(port, text, pause, size, pid):
+    s = connect(port)
+    s.sendall(unescape(text))
+    time.sleep(float(pause))
+    rss = 0
+    pid = open(pid).read().strip()
+    for line in open("/proc/%s/status" % pid):
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1])
+    block = bytes(range(256)) * 1024
+    got = 0
+    s.settimeout(30)
+    while True:
+        data = s.recv(1 << 20)
+        if not data:
+            break
+        for off in range(0, len(data), 4096):  # spot-check the pattern
+            if data[off] != (got + off) % 256:
+                sys.exit("byte %d is wrong" % (got + off))
+        got += len(data)
+    if got != int(size):
+        sys.exit("got %d bytes, want %s" % (got, size))
+    print("rss_kib=%d bytes=%d" % (rss, got))
 
 
 def read_idle(s, idle=1.0):
