@@ -1,21 +1,36 @@
 /*
- * http.so — recognises an HTTP/1.x request and routes it by host.
+ * http.so — recognises an HTTP/1.x request, or an HTTP/2 connection with
+ * prior knowledge (h2c), and routes it by host.
  *
  * Request line (RFC 9112 §3): METHOD SP target SP "HTTP/1." DIGIT CRLF,
  * with a known method (RFC 9110, PATCH, WebDAV and friends); bare LF is
  * tolerated. The route key is the authority of an absolute-form or CONNECT
  * target, else the first Host header (any case, any position), else empty
  * (the "default" route; HTTP/1.0 clients may send no Host). The core strips
- * ":port", brackets and case.
+ * ":port", brackets and case. A WebSocket or h2c upgrade is an HTTP/1.1
+ * request like any other.
  *
  * NEED_MORE while the bytes are a prefix of a valid request whose host is
  * not known yet: the request line is incomplete, or the headers have not
  * ended and no Host line has been seen. With `final` a valid request line
  * is enough (default route).
+ *
+ * HTTP/2 (h2.c, hpack.c): the 24-octet client preface "PRI * HTTP/2.0..."
+ * (RFC 9113 §3.4), then frames up to the first HEADERS, whose HPACK block
+ * gives the key: :authority, else the first host header, else empty. Every
+ * proper prefix of the preface waits ("P" and "PR" could also begin POST
+ * or PROPFIND: both agree on NEED_MORE). Once the preface is complete the
+ * connection is HTTP/2 whatever follows: malformed frames or HPACK route
+ * to the default instead of being offered to other detectors, and `final`
+ * matches with what is known (a host header seen so far, or the default).
+ * An HTTP/2 match offers "h2c" as its ALPN, so that routes can tell it
+ * from HTTP/1.
  */
 #include <portmux/detector.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "h2.h"
 
 static const char *const methods[] = {
 	/* RFC 9110 */
@@ -213,6 +228,16 @@ more(const struct pmx_probe_input *in)
 	return in->final ? PMX_NO_MATCH : PMX_NEED_MORE;
 }
 
+/* HTTP/2 in clear text is "h2c" (RFC 9113 §3.1): as the secondary key it
+ * lets a route send h2c and HTTP/1 of one host to different backends
+ * (`alpn: h2c`), since an HTTP/1-only server cannot take h2c. */
+static enum pmx_verdict
+h2_match(struct pmx_probe_result *out)
+{
+	pmx_result_set(out->alpn, "h2c", 3);
+	return PMX_MATCH;
+}
+
 static enum pmx_verdict
 probe(void *instance, const struct pmx_probe_input *in,
       struct pmx_probe_result *out)
@@ -223,6 +248,23 @@ probe(void *instance, const struct pmx_probe_input *in,
 	enum scan s;
 
 	(void)instance;
+	switch (h2_probe(p, len, out->key, sizeof(out->key))) {
+	case H2_MATCH:
+		return h2_match(out);
+	case H2_MORE:
+		if (in->final)
+			return h2_match(out); /* with the key known so far */
+		out->key[0] = '\0';
+		return PMX_NEED_MORE;
+	case H2_PREFACE:
+		/* Too short for HTTP/1 to match either ("PRI" is no
+		 * method): wait, or let it decline. */
+		if (!in->final)
+			return PMX_NEED_MORE;
+		break;
+	case H2_NOT:
+		break;
+	}
 	s = scan_method(p, len, &i, &is_connect);
 	if (s != SCAN_OK)
 		return s == SCAN_MORE ? more(in) : PMX_NO_MATCH;
@@ -254,8 +296,9 @@ static const struct pmx_detector http_detector = {
 	.abi_version = PMX_DETECTOR_ABI_VERSION,
 	.struct_size = sizeof(struct pmx_detector),
 	.name = "http",
-	.version = "1.0",
-	.description = "HTTP/1.x request, routed by Host",
+	.version = "1.1",
+	.description = "HTTP/1.x request routed by Host, or HTTP/2 with prior "
+		       "knowledge (h2c) routed by :authority",
 	.section = "HTTP",
 	.flags = PMX_DF_TCP | PMX_DF_ROUTES,
 	.create = create,
