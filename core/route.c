@@ -46,8 +46,14 @@ route_normalize(const char *in, size_t len, char *out, size_t outlen)
 	n = end - start;
 	if (n + 1 > outlen)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		out[i] = (char)tolower((unsigned char)in[start + i]);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)in[start + i];
+		/* Client-supplied: a control character or a space can be no
+		 * part of a name we route on. */
+		if (ch <= 0x20 || ch == 0x7f)
+			return -1;
+		out[i] = (char)tolower(ch);
+	}
 	out[n] = '\0';
 	return (int)n;
 }
@@ -393,6 +399,10 @@ route_lookup(const struct route_table *t, const char *key, const char *alpn)
 
 	if (t == NULL)
 		return NULL;
+	/* A key that fills the detector's buffer may have been cut short:
+	 * never match a route on part of a name. */
+	if (strlen(key) >= PMX_KEY_MAX - 1)
+		return t->dflt ? route_pick(t->dflt, alpn) : NULL;
 	len = route_normalize(key, strlen(key), norm, sizeof(norm));
 	if (len > 0) {
 		struct route probe = {.key = norm};

@@ -49,7 +49,7 @@ struct route_table {
 /*
  * Normalise a host-like key into out: lower case, "[v6]" brackets and a
  * ":port" removed, one trailing dot removed. Returns the length, or -1 if it
- * does not fit.
+ * does not fit or holds a control character or a space.
  */
 int route_normalize(const char *in, size_t len, char *out, size_t outlen);
 

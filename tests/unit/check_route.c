@@ -15,6 +15,8 @@ static const struct {
 	{"[2001:DB8::1]", "2001:db8::1"},
 	{"2001:db8::1", "2001:db8::1"},
 	{" spaced.example ", "spaced.example"},
+	{"a\tb.example", NULL},
+	{"a b", NULL},
 	{"", ""},
 };
 
@@ -24,6 +26,10 @@ START_TEST(test_route__normalize)
 	int n = route_normalize(norms[_i].in, strlen(norms[_i].in), out,
 				sizeof(out));
 
+	if (norms[_i].out == NULL) {
+		ck_assert_int_eq(n, -1);
+		return;
+	}
 	ck_assert_int_eq(n, (int)strlen(norms[_i].out));
 	ck_assert_str_eq(out, norms[_i].out);
 }
@@ -68,6 +74,20 @@ START_TEST(test_route__lookup_order)
 	ck_assert_int_eq(port_of(t, "xexample.com", NULL), 5);
 	ck_assert_int_eq(port_of(t, "other.org", NULL), 5);
 	ck_assert_int_eq(port_of(t, "", NULL), 5);
+	/* Control characters, spaces, a key that may have been cut short:
+	 * the default route, never a partial match. */
+	ck_assert_int_eq(port_of(t, "example.com\x01", NULL), 5);
+	ck_assert_int_eq(port_of(t, "exa mple.com", NULL), 5);
+	{
+		char longkey[300];
+		memset(longkey, 'a', 255);
+		strcpy(longkey + 255, "");
+		memcpy(longkey + 255 - 12, ".example.com", 12);
+		ck_assert_int_eq(port_of(t, longkey, NULL), 5);
+		longkey[200] = '\0'; /* shorter: a real name, wildcard */
+		memcpy(longkey + 200 - 12, ".example.com", 12);
+		ck_assert_int_eq(port_of(t, longkey, NULL), 2);
+	}
 	route_table_free(t);
 }
 END_TEST
