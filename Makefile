@@ -74,12 +74,16 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 # Deliberately broken plugins for the loader's refusal tests.
 BAD_PLUGINS = $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
 
-.PHONY: all run test check unit integration test-asan clang-check deps \
+.PHONY: all check-deps run test check unit integration test-asan clang-check deps \
         deps-test install uninstall clean
 
 all: $(BIN) $(PLUGIN_SO)
 
-$(BUILD)/core/%.o: core/%.c
+# A missing library gets one clear message rather than a compiler error.
+check-deps:
+	@scripts/deps.sh check
+
+$(BUILD)/core/%.o: core/%.c | check-deps
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(CORE_DEFS) -c $< -o $@

@@ -3,16 +3,17 @@
 #   scripts/deps.sh build   — to build and run the daemon
 #   scripts/deps.sh test    — also the real clients and servers the tests use
 #   scripts/deps.sh bench   — also the peers the benchmarks compare against
+#   scripts/deps.sh check   — only say which build packages are missing
 # Uses sudo when not root. Does nothing (and needs no network) when all
 # packages are already installed.
 set -eu
 
-build="gcc make pkg-config libev-dev libyaml-dev check libpython3-dev python3"
+build="gcc make libc6-dev pkg-config libev-dev libyaml-dev check libpython3-dev python3"
 test="$build clang libclang-rt-14-dev curl nghttp2-client openssl openssh-server openssh-client nginx-light openvpn procps iproute2"
 bench="$test sslh haproxy libnginx-mod-stream socat iperf3 wrk"
 
 case "${1:-build}" in
-build) want=$build ;;
+build | check) want=$build ;;
 test) want=$test ;;
 bench) want=$bench ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
@@ -30,6 +31,11 @@ for p in $want; do
 	fi
 done
 [ -z "$missing" ] && exit 0
+if [ "${1:-}" = check ]; then
+	echo "missing Debian packages:$missing" >&2
+	echo "install them with: make deps   (or: apt-get install$missing)" >&2
+	exit 1
+fi
 
 echo "deps: installing:$missing"
 sudo=""

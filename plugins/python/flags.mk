@@ -3,8 +3,8 @@
 # another Python's, e.g. pyenv's). -isystem: Python's headers are not held
 # to our warning flags. -z nodelete: the interpreter threads run this
 # plugin's code until the process ends, so it must never be unmapped.
-python_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags python3-embed)) \
-	-DPMX_PY_HOME='"$(shell pkg-config --variable=prefix python3-embed)"' \
+python_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags python3-embed 2>/dev/null)) \
+	-DPMX_PY_HOME='"$(shell pkg-config --variable=prefix python3-embed 2>/dev/null)"' \
 	-DPMX_PY_DEFAULT_SCRIPT='"$(SYSCONFDIR)/portmux/script.py"'
-python_LIBS := $(shell pkg-config --libs python3-embed) -ldl -lpthread -lm \
+python_LIBS := $(shell pkg-config --libs python3-embed 2>/dev/null) -ldl -lpthread -lm \
 	-Wl,-z,nodelete
