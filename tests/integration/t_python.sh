@@ -74,7 +74,23 @@ assert_eq "$(client raw "$P" 'CUSTOM_PROTOCOL kept\n' 1)" \
 	"GAME-BACKEND CUSTOM_PROTOCOL kept" "old script kept"
 stop_portmux
 
-# 4. A raising script: logged with its line; the connection goes on to the
+# 4. portmux -t compiles the script: a syntax error or no analyse() fail the
+# check with the script's file and line.
+printf 'def analyse(buffer)\n    return 1\n' >"$T/bad.py"
+printf 'PORTMUX:\n  port: %s\nPYTHON:\n  script: %s\n' "$P" "$T/bad.py" >"$T/bad.yaml"
+set +e
+out=$("$PORTMUX_BIN" -t -c "$T/bad.yaml" 2>&1); rc=$?
+set -e
+assert_eq "$rc" 1 "-t with a broken script"
+assert_contains "$out" "$T/bad.py:1: SyntaxError"
+printf 'def analyze(buffer):\n    return 1\n' >"$T/bad.py"
+set +e
+out=$("$PORTMUX_BIN" -t -c "$T/bad.yaml" 2>&1); rc=$?
+set -e
+assert_eq "$rc" 1 "-t without analyse"
+assert_contains "$out" "analyse"
+
+# 5. A raising script: logged with its line; the connection goes on to the
 # next detector; the daemon lives. Two named scripts at their own places.
 cat >"$T/raises.py" <<'PY'
 def analyse(buffer):

@@ -15,6 +15,8 @@
     backend.py ws PORT              a WebSocket server: answers the upgrade
                                     (101 with Sec-WebSocket-Accept), then
                                     echoes every byte as it came
+    backend.py udpecho PREFIX PORT  UDP: answers each datagram with PREFIX
+                                    + the datagram
     backend.py blackhole PORT       accepts nothing and fills its backlog,
                                     so new connects hang (a dead host, on
                                     loopback)
@@ -170,6 +172,13 @@ def main():
         serve_stream(int(sys.argv[2]), source(int(sys.argv[3])))
     elif mode == "ws":
         serve_stream(int(sys.argv[2]), websocket)
+    elif mode == "udpecho":
+        u = socket.socket(FAMILY, socket.SOCK_DGRAM)
+        u.bind((BIND, int(sys.argv[3])))
+        print("ready", flush=True)
+        while True:
+            data, peer = u.recvfrom(65536)
+            u.sendto(sys.argv[2].encode() + data, peer)
     elif mode == "blackhole":
         srv = socket.socket()
         srv.bind(("127.0.0.1", int(sys.argv[2])))

@@ -135,18 +135,8 @@ def bulk(port, mb):
 
 def raw(port, text, wait="2"):
     s = connect(port)
-    s.settimeout(float(wait))
     s.sendall(unescape(text))
-    out = b""
-    try:
-        while True:
-            data = s.recv(65536)
-            if not data:
-                break
-            out += data
-    except socket.timeout:
-        pass
-    sys.stdout.write(out.decode(errors="replace"))
+    sys.stdout.write(read_idle(s, float(wait)).decode(errors="replace"))
 
 
 def websocket(port, host):

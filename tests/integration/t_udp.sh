@@ -1,0 +1,63 @@
+# UDP flows: an OpenVPN client's first datagram opens a flow to the "udp"
+# route; datagrams go both ways on it; the flow table has a size limit (the
+# least recently active flow makes room) and an idle timeout; datagrams no
+# detector claims are dropped.
+. "$(dirname "$0")/lib.sh"
+
+P=$(free_port) U=$(free_port)
+start_bg udpecho $PY "$TOOLS/backend.py" udpecho "ECHO:" "$U"
+sleep 0.5
+cat >"$T/c.yaml" <<CFG
+PORTMUX:
+  ip: 127.0.0.1
+  port: $P
+  udp_timeout: 1
+  udp_max_flows: 2
+OPENVPN:
+  "udp": $U
+CFG
+start_portmux "$T/c.yaml"
+cat >"$T/udp.py" <<PY
+import socket, sys, time
+reset = open("$TOP/tests/corpus/openvpn/udp-tls-auth.bin", "rb").read()
+def client():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.connect(("127.0.0.1", $P))
+    return s
+def ask(s, data):
+    s.send(data)
+    return s.recv(65536)
+a, b, c = client(), client(), client()
+# a's reset opens a flow; later datagrams of any content follow it.
+assert ask(a, reset) == b"ECHO:" + reset
+assert ask(a, b"data after the reset") == b"ECHO:data after the reset"
+assert ask(b, reset) == b"ECHO:" + reset
+# A third flow: the table holds 2, so a (least recently active) goes.
+assert ask(b, b"b again") == b"ECHO:b again"
+assert ask(c, reset) == b"ECHO:" + reset
+# a's flow is gone: its plain datagram is claimed by nobody and dropped.
+a.send(b"not a reset")
+a.settimeout(0.5)
+try:
+    a.recv(100)
+    sys.exit("a datagram of an evicted flow was relayed")
+except socket.timeout:
+    pass
+# Garbage from a new client is dropped too.
+d = client()
+d.send(b"GARBAGE")
+d.settimeout(0.5)
+try:
+    d.recv(100)
+    sys.exit("an unclaimed datagram was relayed")
+except socket.timeout:
+    pass
+time.sleep(2.2)  # idle timeout 1 s (swept every second): b and c go
+print("ok")
+PY
+assert_eq "$($PY "$T/udp.py")" "ok" "udp flows"
+log=$(pmx_log)
+assert_contains "$log" "reason=evicted"
+[ "$(printf '%s\n' "$log" | grep -c 'reason=idle')" -eq 2 ] || fail "expected 2 idle flows: $log"
+assert_contains "$log" "claimed by no detector, dropped"
