@@ -146,7 +146,7 @@ integration: $(BIN) $(PLUGIN_SO) $(BAD_PLUGINS)
 
 # Both compilers must build cleanly with -Werror.
 clang-check:
-	$(MAKE) BUILD=build-clang CC=clang all $(UNIT_BIN)
+	$(MAKE) BUILD=build-clang CC=clang all build-clang/tests/check_portmux
 
 test: deps-test
 	$(MAKE) all
