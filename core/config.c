@@ -19,6 +19,7 @@
 #define DEFAULT_PROBE_THREADS 4
 #define DEFAULT_UDP_TIMEOUT 60.0
 #define DEFAULT_UDP_MAX_FLOWS 4096
+#define DEFAULT_SHUTDOWN_TIMEOUT 10.0
 
 static void
 target_free(struct target *t)
@@ -274,6 +275,18 @@ parse_portmux(struct config *cfg, const struct pmx_node *pm,
 		} else if (strcmp(key, "udp_max_flows") == 0) {
 			rc = node_long(v, 1, 1000000, &cfg->udp_max_flows, err,
 				       errlen);
+		} else if (strcmp(key, "workers") == 0) {
+			const char *s = node_scalar(v);
+			if (s != NULL && strcmp(s, "auto") == 0)
+				cfg->workers = 0;
+			else if (node_long(v, 1, 256, &cfg->workers, err,
+					   errlen) < 0)
+				rc = node_error(v, err, errlen,
+						"workers: expected a number of "
+						"threads (1 to 256) or auto");
+		} else if (strcmp(key, "shutdown_timeout") == 0) {
+			rc = parse_seconds(v, 0, &cfg->shutdown_timeout, err,
+					   errlen);
 		} else if (strcmp(key, "log_level") == 0) {
 			const char *s;
 			rc = node_string(v, &s, err, errlen);
@@ -385,6 +398,8 @@ config_parse(struct yaml_tree *tree, int port_override, char *err,
 	cfg->probe_threads = DEFAULT_PROBE_THREADS;
 	cfg->udp_timeout = DEFAULT_UDP_TIMEOUT;
 	cfg->udp_max_flows = DEFAULT_UDP_MAX_FLOWS;
+	cfg->workers = 0; /* auto */
+	cfg->shutdown_timeout = DEFAULT_SHUTDOWN_TIMEOUT;
 	cfg->log_level = -1;
 
 	if (root == NULL) {

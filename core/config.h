@@ -56,6 +56,8 @@ struct config {
 	long probe_threads; /* threads for blocking detectors */
 	double udp_timeout;  /* an idle UDP flow is dropped after this */
 	long udp_max_flows;  /* per listening address */
+	long workers;        /* event loops (threads); 0 = one per CPU */
+	double shutdown_timeout; /* SIGTERM: live connections may finish */
 	int log_level; /* -1: not set */
 
 	struct detector_ref *detectors; /* NULL: not set, use the default */

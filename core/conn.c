@@ -60,7 +60,7 @@ conn_accept(struct worker *w, const struct listener *l, int fd,
 	c->w = w;
 	c->gen = w->gen;
 	generation_ref(c->gen);
-	c->id = ++w->next_id;
+	c->id = worker_next_conn_id();
 	c->listener = l;
 	c->det = -1;
 	c->state = CONN_PROBING;
@@ -78,7 +78,7 @@ conn_accept(struct worker *w, const struct listener *l, int fd,
 	if (w->conns)
 		w->conns->prev = c;
 	w->conns = c;
-	w->nconns++;
+	worker_conn_opened(w);
 	side_arm(c, &c->client, EV_READ);
 	timer_arm(c, c->gen->cfg->probe_timeout);
 }

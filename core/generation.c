@@ -194,16 +194,18 @@ generation_free(struct generation *g)
 	free(g);
 }
 
+/* Workers share generations: the count is atomic, and whichever thread
+ * drops the last reference frees it (detector destroy() is thread-safe). */
 void
 generation_ref(struct generation *g)
 {
-	g->refs++;
+	__atomic_add_fetch(&g->refs, 1, __ATOMIC_RELAXED);
 }
 
 void
 generation_unref(struct generation *g)
 {
-	if (g != NULL && --g->refs == 0)
+	if (g != NULL && __atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		generation_free(g);
 }
 

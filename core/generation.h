@@ -35,7 +35,7 @@ struct detector_inst {
 };
 
 struct generation {
-	int refs; /* main thread only */
+	int refs; /* atomic: shared by the workers */
 	uint64_t id;
 	struct config *cfg;
 	struct detector_inst *dets; /* in probe order */

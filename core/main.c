@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "generation.h"
 #include "log.h"
+#include "notify.h"
 #include "plugin.h"
 #include "reload.h"
 #include "version.h"
@@ -22,8 +24,15 @@ struct options {
 	int port;
 };
 
-static struct worker main_worker;
 static struct options opts;
+
+/* The workers (one loop each) and what the main thread knows of them. */
+static struct worker *workers;
+static int nworkers;
+static struct generation *running; /* last generation handed out; a ref */
+static ev_async worker_done;       /* a worker thread has ended */
+static int workers_left;           /* atomic */
+static struct ev_loop *main_loop;  /* signals, reload, worker_done */
 
 static void
 usage(FILE *out)
@@ -81,7 +90,8 @@ describe(const struct generation *g, char *buf, size_t len)
 					i ? "," : "", g->dets[i].name);
 }
 
-/* A new generation is ready (or failed): swap it in for new connections. */
+/* A new generation is ready (or failed): every worker takes it for new
+ * connections; live ones keep theirs. */
 static void
 reload_apply(struct generation *g, const char *err)
 {
@@ -91,24 +101,32 @@ reload_apply(struct generation *g, const char *err)
 	if (g == NULL) {
 		log_error("%s", err);
 		log_error("reload failed; keeping the running configuration");
+		notify_systemd("READY=1\nSTATUS=reload failed: %.200s", err);
 		return;
 	}
 	/* Listening addresses are bound at start-up only. */
-	same = g->cfg->nlisten == main_worker.gen->cfg->nlisten &&
-	       g->udp == main_worker.gen->udp;
+	same = g->cfg->nlisten == running->cfg->nlisten &&
+	       g->udp == running->udp &&
+	       g->cfg->workers == running->cfg->workers;
 	for (size_t i = 0; same && i < g->cfg->nlisten; i++)
 		same = strcmp(g->cfg->listen[i].text,
-			      main_worker.gen->cfg->listen[i].text) == 0;
+			      running->cfg->listen[i].text) == 0;
 	if (!same)
-		log_warn("reload: listen addresses (or UDP) changed; restart "
-			 "PortMux to apply that part");
+		log_warn("reload: listen addresses, UDP or workers changed; "
+			 "restart PortMux to apply that part");
 	apply_log_level(g);
-	worker_set_generation(&main_worker, g);
+	for (int i = 0; i < nworkers; i++)
+		worker_post_generation(&workers[i], g);
+	generation_ref(g);
+	generation_unref(running);
+	running = g;
 	describe(g, names, sizeof(names));
 	log_info("reload: done, generation=%llu detectors=%s on_timeout=%s "
 		 "fallback=%s",
 		 (unsigned long long)g->id, names, g->on_timeout_label,
 		 g->fallback_label);
+	notify_systemd("READY=1\nSTATUS=serving (generation %llu)",
+		       (unsigned long long)g->id);
 }
 
 static void
@@ -117,15 +135,100 @@ sighup_cb(EV_P_ ev_signal *s, int revents)
 	(void)loop;
 	(void)s;
 	(void)revents;
+	notify_reloading();
 	reload_request();
 }
 
+/* SIGTERM / SIGINT: stop accepting, let live connections finish for up to
+ * shutdown_timeout. A second signal closes them at once. */
 static void
 stop_cb(EV_P_ ev_signal *s, int revents)
 {
+	static int signals;
+	double drain = ++signals == 1 ? running->cfg->shutdown_timeout : 0;
+
+	(void)loop;
 	(void)revents;
-	log_info("received signal %d, stopping", s->signum);
-	ev_break(EV_A_ EVBREAK_ALL);
+	if (signals == 1)
+		log_info("received signal %d, stopping (live connections "
+			 "have %g s to finish)",
+			 s->signum, drain);
+	else
+		log_info("received signal %d again, closing everything",
+			 s->signum);
+	notify_systemd("STOPPING=1");
+	for (int i = 0; i < nworkers; i++)
+		worker_post_stop(&workers[i], drain);
+}
+
+/* On a worker's own thread, as it ends. */
+static void
+worker_exited(struct worker *w)
+{
+	(void)w;
+	__atomic_sub_fetch(&workers_left, 1, __ATOMIC_ACQ_REL);
+	ev_async_send(main_loop, &worker_done);
+}
+
+static void
+worker_done_cb(EV_P_ ev_async *a, int revents)
+{
+	(void)a;
+	(void)revents;
+	if (__atomic_load_n(&workers_left, __ATOMIC_ACQUIRE) == 0)
+		ev_break(EV_A_ EVBREAK_ALL);
+}
+
+static int
+worker_count(const struct config *cfg)
+{
+	long n = cfg->workers;
+
+	if (n <= 0) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		if (n < 1)
+			n = 1;
+		if (n > 64)
+			n = 64;
+	}
+	return (int)n;
+}
+
+/* Bind every worker's sockets, then start their threads. */
+static int
+start_workers(struct generation *g, char *err, size_t errlen)
+{
+	nworkers = worker_count(g->cfg);
+	workers = calloc((size_t)nworkers, sizeof(*workers));
+	if (workers == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < nworkers; i++) {
+		if (worker_init(&workers[i], i, g, nworkers > 1, err,
+				errlen) < 0) {
+			for (int j = 0; j < i; j++)
+				worker_join(&workers[j]);
+			free(workers);
+			workers = NULL;
+			return -1;
+		}
+		workers[i].on_exit = worker_exited;
+	}
+	workers_left = nworkers;
+	for (int i = 0; i < nworkers; i++) {
+		if (worker_start(&workers[i]) < 0) {
+			snprintf(err, errlen, "cannot start worker threads");
+			for (int j = 0; j < nworkers; j++)
+				worker_post_stop(&workers[j], 0);
+			for (int j = 0; j < nworkers; j++)
+				worker_join(&workers[j]);
+			free(workers);
+			workers = NULL;
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int
@@ -198,20 +301,22 @@ main(int argc, char **argv)
 	}
 	apply_log_level(g);
 
-	loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
-	if (worker_init(&main_worker, loop, g, err, sizeof(err)) < 0) {
+	main_loop = loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
+	ev_async_init(&worker_done, worker_done_cb);
+	ev_async_start(loop, &worker_done);
+	running = g; /* our start-up reference */
+	if (start_workers(g, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		generation_unref(g);
 		plugin_unload_all();
 		return 1;
 	}
-	for (size_t i = 0; i < main_worker.nlisteners; i++)
-		log_info("listening on %s", main_worker.listeners[i].text);
-	log_info("portmux %s started: detectors=%s on_timeout=%s "
-		 "fallback=%s",
-		 PORTMUX_VERSION, names[0] ? names : "none",
+	for (size_t i = 0; i < g->cfg->nlisten; i++)
+		log_info("listening on %s", g->cfg->listen[i].text);
+	log_info("portmux %s started: workers=%d detectors=%s "
+		 "on_timeout=%s fallback=%s",
+		 PORTMUX_VERSION, nworkers, names[0] ? names : "none",
 		 g->on_timeout_label, g->fallback_label);
-	generation_unref(g); /* the worker holds its own reference */
 
 	reload_init(loop, opts.config, opts.port, reload_apply);
 	ev_signal_init(&sighup, sighup_cb, SIGHUP);
@@ -220,14 +325,20 @@ main(int argc, char **argv)
 	ev_signal_start(loop, &sighup);
 	ev_signal_start(loop, &sigterm);
 	ev_signal_start(loop, &sigint);
+	notify_systemd("READY=1\nSTATUS=serving on %s (%d workers)",
+		       g->cfg->listen[0].text, nworkers);
 
 	ev_run(loop, 0);
 
 	reload_fini();
-	worker_fini(&main_worker);
+	for (int i = 0; i < nworkers; i++)
+		worker_join(&workers[i]);
+	free(workers);
+	generation_unref(running);
 	ev_signal_stop(loop, &sighup);
 	ev_signal_stop(loop, &sigterm);
 	ev_signal_stop(loop, &sigint);
+	ev_async_stop(loop, &worker_done);
 	ev_loop_destroy(loop);
 	plugin_unload_all();
 	log_info("stopped");

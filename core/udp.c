@@ -38,7 +38,7 @@ struct udp_flow {
 	struct udp_flow *prev, *next;     /* LRU list */
 };
 
-static uint64_t next_flow_id;
+static uint64_t next_flow_id; /* atomic: all workers */
 
 static size_t
 peer_hash(const union peer *p, size_t nbuckets)
@@ -224,9 +224,8 @@ flow_open(struct udp_listener *l, const union peer *p, socklen_t plen,
 	b = udp_classify(g, data, len, p, plen, &l->addr, &det);
 	if (b == NULL) {
 		unsigned long dropped;
-		static struct log_ratelimit rl;
 		char client[ADDR_TEXT_MAX];
-		if (log_ratelimit_ok(&rl, &dropped))
+		if (log_ratelimit_ok(&l->drop_rl, &dropped))
 			log_info("udp: datagram from %s claimed by no "
 				 "detector, dropped (%lu similar suppressed)",
 				 addr_format(&p->sa, client, sizeof(client)),
@@ -265,7 +264,7 @@ flow_open(struct udp_listener *l, const union peer *p, socklen_t plen,
 	f->det = (int16_t)det;
 	memcpy(&f->client, p, plen);
 	f->client_len = plen;
-	f->id = ++next_flow_id;
+	f->id = __atomic_add_fetch(&next_flow_id, 1, __ATOMIC_RELAXED);
 	f->started = f->last = ev_now(w->loop);
 	ev_io_init(&f->io, flow_cb, fd, EV_READ);
 	ev_io_start(w->loop, &f->io);
@@ -319,7 +318,7 @@ sweep_cb(EV_P_ ev_timer *t, int revents)
 }
 
 static int
-listener_open(struct udp_listener *l, char *err, size_t errlen)
+listener_open(struct udp_listener *l, int shared, char *err, size_t errlen)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&l->addr.ss;
 	int one = 1;
@@ -329,6 +328,9 @@ listener_open(struct udp_listener *l, char *err, size_t errlen)
 	if (fd < 0)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (shared &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
 	if (sa->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, sa, l->addr.len) < 0)
@@ -344,7 +346,7 @@ fail:
 }
 
 int
-udp_start(struct worker *w, char *err, size_t errlen)
+udp_start(struct worker *w, int shared, char *err, size_t errlen)
 {
 	const struct config *cfg = w->gen->cfg;
 
@@ -363,7 +365,8 @@ udp_start(struct worker *w, char *err, size_t errlen)
 		memcpy(l->text, cfg->listen[i].text, sizeof(l->text));
 		l->nbuckets = 1024;
 		l->buckets = calloc(l->nbuckets, sizeof(*l->buckets));
-		if (l->buckets == NULL || listener_open(l, err, errlen) < 0) {
+		if (l->buckets == NULL ||
+		    listener_open(l, shared, err, errlen) < 0) {
 			free(l->buckets);
 			udp_stop(w);
 			return -1;
@@ -375,7 +378,8 @@ udp_start(struct worker *w, char *err, size_t errlen)
 			      SWEEP_INTERVAL);
 		l->sweep.data = l;
 		ev_timer_start(w->loop, &l->sweep);
-		log_info("listening on udp %s", l->text);
+		if (w->index == 0)
+			log_info("listening on udp %s", l->text);
 	}
 	return 0;
 }

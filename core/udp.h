@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "log.h"
 
 struct worker;
 struct udp_flow;
@@ -26,11 +27,13 @@ struct udp_listener {
 	size_t nflows;
 	struct udp_flow *lru_head, *lru_tail; /* most recent first */
 	ev_timer sweep;
+	struct log_ratelimit drop_rl;
 };
 
 /* Open UDP sockets on every TCP listen address of w (if the generation
- * wants UDP). -1 with err on failure. */
-int udp_start(struct worker *w, char *err, size_t errlen);
+ * wants UDP), with SO_REUSEPORT when `shared` (several workers: the
+ * kernel keeps each client address on one socket). -1 with err. */
+int udp_start(struct worker *w, int shared, char *err, size_t errlen);
 void udp_stop(struct worker *w);
 
 #endif

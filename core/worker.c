@@ -1,8 +1,9 @@
-/* worker.c — listening sockets and accept(). */
+/* worker.c — a worker's thread, listening sockets, accept() and mailbox. */
 #include "worker.h"
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,18 @@
 #include "udp.h"
 
 #define ACCEPT_BATCH 64
-#define ACCEPT_RETRY 0.1 /* seconds before retrying after EMFILE */
+#define ACCEPT_RETRY 0.1 /* seconds between retries of a paused accept */
 #define SCRATCH_SIZE (64 * 1024)
+
+/* Connections of all workers, against max_connections. */
+static long total_conns;
+static uint64_t conn_ids;
+
+uint64_t
+worker_next_conn_id(void)
+{
+	return __atomic_add_fetch(&conn_ids, 1, __ATOMIC_RELAXED);
+}
 
 static void
 listeners_start(struct worker *w, int on)
@@ -28,6 +39,9 @@ listeners_start(struct worker *w, int on)
 	}
 }
 
+/* Stop accepting for a while: fds ran out (1) or max_connections (2). A
+ * timer retries, since another worker's connections may be the ones that
+ * end. */
 static void
 accept_pause(struct worker *w, int why)
 {
@@ -35,20 +49,25 @@ accept_pause(struct worker *w, int why)
 		return;
 	w->accept_paused = why;
 	listeners_start(w, 0);
-	if (why == 1) {
-		ev_timer_set(&w->accept_timer, ACCEPT_RETRY, 0);
-		ev_timer_start(w->loop, &w->accept_timer);
-	}
+	ev_timer_set(&w->accept_timer, ACCEPT_RETRY, ACCEPT_RETRY);
+	ev_timer_start(w->loop, &w->accept_timer);
 }
 
 static void
 accept_resume(struct worker *w)
 {
-	if (!w->accept_paused)
+	if (!w->accept_paused || w->draining)
 		return;
 	w->accept_paused = 0;
 	ev_timer_stop(w->loop, &w->accept_timer);
 	listeners_start(w, 1);
+}
+
+static int
+at_capacity(const struct worker *w)
+{
+	return __atomic_load_n(&total_conns, __ATOMIC_RELAXED) >=
+	       w->gen->cfg->max_connections;
 }
 
 static void
@@ -58,14 +77,29 @@ accept_timer_cb(EV_P_ ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (w->accept_paused == 2 && at_capacity(w))
+		return; /* still full: the timer repeats */
 	accept_resume(w);
+}
+
+void
+worker_conn_opened(struct worker *w)
+{
+	w->nconns++;
+	__atomic_add_fetch(&total_conns, 1, __ATOMIC_RELAXED);
 }
 
 void
 worker_conn_closed(struct worker *w)
 {
 	w->nconns--;
-	if (w->accept_paused == 2 && w->nconns < w->gen->cfg->max_connections)
+	__atomic_sub_fetch(&total_conns, 1, __ATOMIC_RELAXED);
+	if (w->draining) {
+		if (w->nconns == 0)
+			ev_break(w->loop, EVBREAK_ALL);
+		return;
+	}
+	if (w->accept_paused == 2 && !at_capacity(w))
 		accept_resume(w);
 }
 
@@ -83,7 +117,7 @@ accept_cb(EV_P_ ev_io *io, int revents)
 		socklen_t plen = sizeof(peer);
 		int fd;
 
-		if (w->nconns >= w->gen->cfg->max_connections) {
+		if (at_capacity(w)) {
 			if (log_ratelimit_ok(&w->accept_rl, &dropped))
 				log_warn("accept paused: max_connections=%ld "
 					 "reached",
@@ -117,7 +151,7 @@ accept_cb(EV_P_ ev_io *io, int revents)
 }
 
 static int
-listener_open(struct listener *l, char *err, size_t errlen)
+listener_open(struct listener *l, int shared, char *err, size_t errlen)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&l->addr.ss;
 	int one = 1;
@@ -128,6 +162,11 @@ listener_open(struct listener *l, char *err, size_t errlen)
 	if (fd < 0)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Several workers: each has its own socket on the address and the
+	 * kernel spreads new connections among them. */
+	if (shared &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
 	/* An IPv6 listener serves IPv6 only, so "0.0.0.0:P" and "[::]:P"
 	 * can both be listed. */
 	if (sa->sa_family == AF_INET6)
@@ -144,48 +183,59 @@ fail:
 	return -1;
 }
 
+static void listeners_close(struct worker *w);
+static void wake_cb(EV_P_ ev_async *a, int revents);
+static void drain_timer_cb(EV_P_ ev_timer *t, int revents);
+
 int
-worker_init(struct worker *w, struct ev_loop *loop, struct generation *g,
+worker_init(struct worker *w, int index, struct generation *g, int shared,
 	    char *err, size_t errlen)
 {
 	const struct config *cfg = g->cfg;
 
 	memset(w, 0, sizeof(*w));
-	w->loop = loop;
+	w->index = index;
+	w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
 	w->scratch_size = SCRATCH_SIZE;
 	w->scratch = malloc(w->scratch_size);
 	w->listeners = calloc(cfg->nlisten, sizeof(*w->listeners));
-	if (w->scratch == NULL || w->listeners == NULL) {
+	if (w->loop == NULL || w->scratch == NULL || w->listeners == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	pthread_mutex_init(&w->lock, NULL);
 	for (size_t i = 0; i < cfg->nlisten; i++) {
 		struct listener *l = &w->listeners[i];
 
 		l->w = w;
 		l->addr = cfg->listen[i].addr;
 		memcpy(l->text, cfg->listen[i].text, sizeof(l->text));
-		if (listener_open(l, err, errlen) < 0)
+		if (listener_open(l, shared, err, errlen) < 0)
 			goto fail;
 		w->nlisteners++;
 		ev_io_init(&l->io, accept_cb, l->fd, EV_READ);
 	}
 	ev_init(&w->accept_timer, accept_timer_cb);
 	w->accept_timer.data = w;
+	ev_init(&w->drain_timer, drain_timer_cb);
+	w->drain_timer.data = w;
+	ev_async_init(&w->wake, wake_cb);
+	w->wake.data = w;
+	ev_async_start(w->loop, &w->wake);
 	generation_ref(g);
 	w->gen = g;
-	if (udp_start(w, err, errlen) < 0) {
-		generation_unref(g);
-		w->gen = NULL;
+	if (udp_start(w, shared, err, errlen) < 0)
 		goto fail;
-	}
 	listeners_start(w, 1);
 	return 0;
 fail:
-	for (size_t i = 0; i < w->nlisteners; i++)
-		close(w->listeners[i].fd);
+	listeners_close(w);
 	free(w->listeners);
 	free(w->scratch);
+	if (w->gen)
+		generation_unref(w->gen);
+	if (w->loop)
+		ev_loop_destroy(w->loop);
 	memset(w, 0, sizeof(*w));
 	return -1;
 }
@@ -200,32 +250,160 @@ worker_pool(struct worker *w)
 	return w->pool;
 }
 
+/* ---- mailbox ---- */
+
 void
-worker_set_generation(struct worker *w, struct generation *g)
+worker_post_generation(struct worker *w, struct generation *g)
 {
 	generation_ref(g);
-	generation_unref(w->gen);
-	w->gen = g;
+	pthread_mutex_lock(&w->lock);
+	if (w->next_gen != NULL)
+		generation_unref(w->next_gen); /* superseded, never used */
+	w->next_gen = g;
+	pthread_mutex_unlock(&w->lock);
+	ev_async_send(w->loop, &w->wake);
 }
 
 void
-worker_fini(struct worker *w)
+worker_post_stop(struct worker *w, double drain_seconds)
 {
-	listeners_start(w, 0);
-	ev_timer_stop(w->loop, &w->accept_timer);
-	for (size_t i = 0; i < w->nlisteners; i++)
+	pthread_mutex_lock(&w->lock);
+	/* A second request (a second SIGTERM) may only shorten the drain. */
+	if (!w->stop_asked || drain_seconds < w->drain_seconds)
+		w->drain_seconds = drain_seconds;
+	w->stop_asked = 1;
+	pthread_mutex_unlock(&w->lock);
+	ev_async_send(w->loop, &w->wake);
+}
+
+static void
+listeners_close(struct worker *w)
+{
+	for (size_t i = 0; i < w->nlisteners; i++) {
+		ev_io_stop(w->loop, &w->listeners[i].io);
 		close(w->listeners[i].fd);
+	}
+	w->nlisteners = 0;
+}
+
+static void
+close_all(struct worker *w, const char *reason)
+{
 	while (w->conns != NULL)
-		conn_close(w->conns, "shutdown");
+		conn_close(w->conns, reason);
+}
+
+static void
+drain_timer_cb(EV_P_ ev_timer *t, int revents)
+{
+	struct worker *w = t->data;
+
+	(void)revents;
+	if (w->nconns > 0)
+		log_info("worker=%d drain time over: closing %ld "
+			 "connections",
+			 w->index, w->nconns);
+	close_all(w, "shutdown");
+	ev_break(EV_A_ EVBREAK_ALL);
+}
+
+static void
+wake_cb(EV_P_ ev_async *a, int revents)
+{
+	struct worker *w = a->data;
+	struct generation *g;
+	int stop;
+	double drain;
+
+	(void)revents;
+	pthread_mutex_lock(&w->lock);
+	g = w->next_gen;
+	w->next_gen = NULL;
+	stop = w->stop_asked;
+	drain = w->drain_seconds;
+	pthread_mutex_unlock(&w->lock);
+	if (g != NULL) {
+		generation_unref(w->gen);
+		w->gen = g; /* the mailbox's reference becomes ours */
+	}
+	if (!stop)
+		return;
+	if (!w->draining) {
+		/* No new connections or datagrams; live ones may finish. */
+		w->draining = 1;
+		listeners_close(w);
+		ev_timer_stop(EV_A_ & w->accept_timer);
+		udp_stop(w);
+	}
+	ev_timer_stop(EV_A_ & w->drain_timer);
+	if (w->nconns == 0 || drain <= 0) {
+		close_all(w, "shutdown");
+		ev_break(EV_A_ EVBREAK_ALL);
+		return;
+	}
+	ev_timer_set(&w->drain_timer, drain, 0);
+	ev_timer_start(EV_A_ & w->drain_timer);
+}
+
+/* ---- the thread ---- */
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	ev_run(w->loop, 0);
+	/* Everything the loop owned is freed here, on its own thread. */
+	close_all(w, "shutdown");
+	listeners_close(w);
 	udp_stop(w);
-	relay_pipes_free(w);
+	ev_timer_stop(w->loop, &w->accept_timer);
+	ev_timer_stop(w->loop, &w->drain_timer);
+	ev_async_stop(w->loop, &w->wake);
 	probe_pool_free(w->pool); /* after the connections abandoned jobs */
 	w->pool = NULL;
+	relay_pipes_free(w);
+	if (w->on_exit)
+		w->on_exit(w);
+	return NULL;
+}
+
+int
+worker_start(struct worker *w)
+{
+	sigset_t all, old;
+	int rc;
+
+	/* Signals are the main thread's: block them before the thread is
+	 * born so it inherits the mask. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&w->thread, NULL, worker_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return -1;
+	w->started = 1;
+	return 0;
+}
+
+void
+worker_join(struct worker *w)
+{
+	if (w->started)
+		pthread_join(w->thread, NULL);
+	w->started = 0;
+	pthread_mutex_lock(&w->lock);
+	if (w->next_gen != NULL)
+		generation_unref(w->next_gen);
+	w->next_gen = NULL;
+	pthread_mutex_unlock(&w->lock);
+	generation_unref(w->gen);
+	w->gen = NULL;
+	ev_loop_destroy(w->loop);
+	w->loop = NULL;
+	pthread_mutex_destroy(&w->lock);
 	free(w->listeners);
 	free(w->scratch);
-	generation_unref(w->gen);
 	w->listeners = NULL;
 	w->scratch = NULL;
-	w->gen = NULL;
-	w->nlisteners = 0;
 }

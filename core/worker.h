@@ -1,10 +1,13 @@
-/* worker.h — one libev loop with its listeners, its connections and its
- * current generation. (Several workers, one per core with SO_REUSEPORT, can
- * each own one of these.) */
+/* worker.h — one libev loop on its own thread, with its own listening
+ * sockets (SO_REUSEPORT when there are several workers, so the kernel
+ * spreads connections), its connections, UDP flows, relay pipes and probe
+ * threads. The main thread talks to a worker only through its mailbox: a
+ * new generation (reload) or a stop request. */
 #ifndef PMX_WORKER_H
 #define PMX_WORKER_H
 
 #include <ev.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,39 +28,64 @@ struct listener {
 };
 
 struct worker {
+	int index;
 	struct ev_loop *loop;
+	pthread_t thread;
+	int started;
+
+	/* mailbox, written by the main thread under `lock` */
+	pthread_mutex_t lock;
+	ev_async wake;
+	struct generation *next_gen; /* one ref, or NULL */
+	int stop_asked;
+	double drain_seconds;
+
+	/* loop thread only from here */
 	struct generation *gen; /* for new connections; holds one ref */
 	struct listener *listeners;
 	size_t nlisteners;
-	ev_timer accept_timer; /* resumes accepting after EMFILE */
+	ev_timer accept_timer; /* resumes accepting after a pause */
 	int accept_paused;     /* 1: fd exhaustion, 2: max_connections */
+	int draining;          /* stop asked: no new connections */
+	ev_timer drain_timer;
 	long nconns;
-	uint64_t next_id;
 	struct conn *conns; /* every live connection */
 	uint8_t *scratch;   /* relay read buffer, shared by all connections */
 	size_t scratch_size;
 	struct log_ratelimit accept_rl;
-	struct probe_pool *pool; /* blocking detectors; made on first use */
+	struct probe_pool *pool;  /* blocking detectors; made on first use */
 	struct udp_listener *udp; /* UDP on the same addresses, if wanted */
 	size_t nudp;
 	int pipes[64][2]; /* idle pipes for zero-copy relays (relay.c) */
 	size_t npipes;
+	void (*on_exit)(struct worker *w); /* called on its thread at the end */
 };
 
-/* Bind every listen address of g->cfg and start accepting. Takes a ref on
- * g. -1 with err on failure (nothing left open). */
-int worker_init(struct worker *w, struct ev_loop *loop, struct generation *g,
+/*
+ * Bind every listen address of g (with SO_REUSEPORT when `shared`) and set
+ * up the loop; the thread is not started yet. -1 with err on failure
+ * (nothing left open).
+ */
+int worker_init(struct worker *w, int index, struct generation *g, int shared,
 		char *err, size_t errlen);
-/* New connections use g from now on (takes a ref, drops the old one). */
-void worker_set_generation(struct worker *w, struct generation *g);
-/* Close listeners and every connection; drop the generation. */
-void worker_fini(struct worker *w);
+/* Run the loop on a new thread (signals blocked there). */
+int worker_start(struct worker *w);
+/* Main thread: use g for new connections from now on (takes a ref). */
+void worker_post_generation(struct worker *w, struct generation *g);
+/* Main thread: stop accepting, let live connections finish for up to
+ * drain_seconds, then close them and end the thread. */
+void worker_post_stop(struct worker *w, double drain_seconds);
+/* Main thread: wait for the thread to end and free what is left. */
+void worker_join(struct worker *w);
 
 /* The pool for blocking detectors (started on first use); NULL if it
  * cannot start. */
 struct probe_pool *worker_pool(struct worker *w);
 
-/* Called by conn.c when a connection ends. */
+/* Called by conn.c when a connection starts and ends. */
+void worker_conn_opened(struct worker *w);
 void worker_conn_closed(struct worker *w);
+/* A process-wide connection number, for the log. */
+uint64_t worker_next_conn_id(void);
 
 #endif

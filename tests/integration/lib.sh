@@ -13,6 +13,12 @@ PIDS=""
 
 cleanup() {
 	status=$?
+	[ -z "${KEEP_T:-}" ] || cp -r "$T" /tmp/kept-test 2>/dev/null || true
+	# Clients and servers first: their connections end, so PortMux's
+	# graceful drain has nothing to wait for.
+	for pid in $PIDS; do
+		kill "$pid" 2>/dev/null || true
+	done
 	if [ -n "${PORTMUX_PID:-}" ] && ! stop_portmux; then
 		status=1
 	fi
@@ -78,9 +84,15 @@ start_portmux() {
 }
 
 # stop_portmux — SIGTERM, wait; fails unless it exits 0 (a sanitizer
-# report or a crash makes it non-zero).
+# report or a crash makes it non-zero). Live connections get 2 s of the
+# graceful drain, then a second SIGTERM closes them.
 stop_portmux() {
 	[ -n "${PORTMUX_PID:-}" ] || return 0
+	kill -TERM "$PORTMUX_PID" 2>/dev/null || true
+	for _ in $(seq 1 40); do
+		kill -0 "$PORTMUX_PID" 2>/dev/null || break
+		sleep 0.05
+	done
 	kill -TERM "$PORTMUX_PID" 2>/dev/null || true
 	set +e
 	wait "$PORTMUX_PID"

@@ -13,6 +13,7 @@ PORTMUX:
   port: $P
   udp_timeout: 1
   udp_max_flows: 2
+  workers: 1  # the flow table is per worker
 OPENVPN:
   "udp": $U
 CFG

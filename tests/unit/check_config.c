@@ -25,6 +25,7 @@ START_TEST(test_config__seed)
 	ck_assert_str_eq(node_scalar(node_get(ssh, "default")), "22");
 	ck_assert(cfg->probe_timeout == 2.0);
 	ck_assert(cfg->probe_deadline == 10.0);
+	ck_assert_int_eq(cfg->workers, 0); /* auto */
 	ck_assert_ptr_null(cfg->detectors);
 	ck_assert_int_eq(cfg->on_timeout.kind, TARGET_UNSET);
 	config_free(cfg);
@@ -44,6 +45,8 @@ START_TEST(test_config__globals)
 		"  probe_buffer: 4096\n"
 		"  max_connections: 50\n"
 		"  log_level: debug\n"
+		"  workers: 3\n"
+		"  shutdown_timeout: 2.5\n"
 		"  plugin_dir: /tmp/p\n"
 		"  on_timeout: SSH\n"
 		"  fallback: \"127.0.0.1:9\"\n"
@@ -62,6 +65,8 @@ START_TEST(test_config__globals)
 	ck_assert_int_eq(cfg->probe_buffer, 4096);
 	ck_assert_int_eq(cfg->max_connections, 50);
 	ck_assert_int_eq(cfg->log_level, 3);
+	ck_assert_int_eq(cfg->workers, 3);
+	ck_assert(cfg->shutdown_timeout == 2.5);
 	ck_assert_str_eq(cfg->plugin_dir, "/tmp/p");
 	ck_assert_int_eq(cfg->on_timeout.kind, TARGET_SECTION);
 	ck_assert_int_eq(cfg->fallback.kind, TARGET_BACKEND);
@@ -113,6 +118,13 @@ static const struct {
 	 "test.yaml:3:15: detectors: bad detector name 'HTTP'"},
 	{"PORTMUX:\n  port: 1\n  detectors: [http, http]\n",
 	 "test.yaml:3:21: detectors: 'http' is listed twice"},
+	{"PORTMUX:\n  port: 1\n  workers: many\n",
+	 "test.yaml:3:12: workers: expected a number of threads (1 to 256) "
+	 "or auto"},
+	{"PORTMUX:\n  port: 1\n  workers: 0\n",
+	 "test.yaml:3:12: workers: expected a number"},
+	{"PORTMUX:\n  port: 1\n  shutdown_timeout: -1\n",
+	 "test.yaml:3:21: -1 is out of range"},
 	{"PORTMUX:\n  port: 1\n  log_level: loud\n",
 	 "test.yaml:3:14: log_level: unknown level 'loud'"},
 	{"PORTMUX:\n  port: 1\n  on_timeout: SSH\n",
