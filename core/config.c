@@ -40,6 +40,7 @@ config_free(struct config *cfg)
 	}
 	free(cfg->detectors);
 	free(cfg->listen);
+	free(cfg->accept_proxy);
 	free(cfg->plugin_dir);
 	target_free(&cfg->on_timeout);
 	target_free(&cfg->fallback);
@@ -179,6 +180,98 @@ parse_detectors(struct config *cfg, const struct pmx_node *list, char *err,
 }
 
 static int
+parse_cidrs(struct config *cfg, const struct pmx_node *list, char *err,
+	    size_t errlen)
+{
+	size_t n = node_size(list);
+
+	if (node_kind(list) != PMX_NODE_SEQ || n == 0)
+		return node_error(list, err, errlen,
+				  "accept_proxy: expected a list of addresses "
+				  "or ranges (\"10.0.0.0/8\"), found %s",
+				  node_kind_name(list));
+	cfg->accept_proxy = calloc(n, sizeof(*cfg->accept_proxy));
+	if (cfg->accept_proxy == NULL)
+		return node_error(list, err, errlen, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const struct pmx_node *item = node_at(list, i);
+		const char *s = node_scalar(item);
+		struct cidr *c = &cfg->accept_proxy[i];
+		char ip[INET6_ADDRSTRLEN + 1];
+		const char *slash;
+		size_t iplen;
+		long bits = -1;
+
+		if (s == NULL)
+			return node_error(item, err, errlen,
+					  "accept_proxy: expected an address");
+		slash = strchr(s, '/');
+		iplen = slash ? (size_t)(slash - s) : strlen(s);
+		if (iplen >= sizeof(ip))
+			goto bad;
+		memcpy(ip, s, iplen);
+		ip[iplen] = '\0';
+		if (inet_pton(AF_INET, ip, c->addr) == 1)
+			c->family = AF_INET;
+		else if (inet_pton(AF_INET6, ip, c->addr) == 1)
+			c->family = AF_INET6;
+		else
+			goto bad;
+		if (slash) {
+			char *end;
+			bits = strtol(slash + 1, &end, 10);
+			if (*end || slash[1] == '\0' || bits < 0 ||
+			    bits > (c->family == AF_INET ? 32 : 128))
+				goto bad;
+		}
+		c->bits = bits >= 0 ? (int)bits
+				    : (c->family == AF_INET ? 32 : 128);
+		cfg->naccept_proxy++;
+		continue;
+bad:
+		return node_error(item, err, errlen,
+				  "accept_proxy: '%s' is not an address or a "
+				  "range like 10.0.0.0/8 or fd00::/8",
+				  s);
+	}
+	return 0;
+}
+
+int
+config_proxy_trusted(const struct config *cfg, const struct sockaddr *sa)
+{
+	const uint8_t *a;
+	uint8_t mapped[16];
+	int family = sa->sa_family;
+
+	if (family == AF_INET) {
+		a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+	} else if (family == AF_INET6) {
+		a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+		/* An IPv4 client on an IPv6 socket: compare as IPv4. */
+		if (IN6_IS_ADDR_V4MAPPED(
+			    &((const struct sockaddr_in6 *)sa)->sin6_addr)) {
+			memcpy(mapped, a + 12, 4);
+			a = mapped;
+			family = AF_INET;
+		}
+	} else {
+		return 0;
+	}
+	for (size_t i = 0; i < cfg->naccept_proxy; i++) {
+		const struct cidr *c = &cfg->accept_proxy[i];
+		int full = c->bits / 8, rest = c->bits % 8;
+
+		if (c->family != family || memcmp(a, c->addr, (size_t)full))
+			continue;
+		if (rest == 0 ||
+		    ((a[full] ^ c->addr[full]) & (0xff << (8 - rest))) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
 parse_target(struct config *cfg, const struct pmx_node *node,
 	      struct target *t, char *err, size_t errlen)
 {
@@ -275,6 +368,8 @@ parse_portmux(struct config *cfg, const struct pmx_node *pm,
 		} else if (strcmp(key, "udp_max_flows") == 0) {
 			rc = node_long(v, 1, 1000000, &cfg->udp_max_flows, err,
 				       errlen);
+		} else if (strcmp(key, "accept_proxy") == 0) {
+			rc = parse_cidrs(cfg, v, err, errlen);
 		} else if (strcmp(key, "workers") == 0) {
 			const char *s = node_scalar(v);
 			if (s != NULL && strcmp(s, "auto") == 0)

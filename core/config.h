@@ -35,6 +35,13 @@ struct detector_ref {
 	const struct pmx_node *node;
 };
 
+/* A trusted source of PROXY protocol headers: an address and a prefix. */
+struct cidr {
+	int family;
+	uint8_t addr[16];
+	int bits;
+};
+
 struct listen_addr {
 	struct addr addr;
 	char text[ADDR_TEXT_MAX];
@@ -66,6 +73,11 @@ struct config {
 
 	struct target on_timeout, fallback;
 
+	/* Clients from these addresses (load balancers) must start with a
+	 * PROXY protocol header, which gives the real client address. */
+	struct cidr *accept_proxy;
+	size_t naccept_proxy;
+
 	/* Top-level sections other than PORTMUX, in file order (borrowed from
 	 * the tree). */
 	const struct pmx_node **section_keys;
@@ -80,6 +92,9 @@ struct config *config_load(const char *path, int port_override, char *err,
 struct config *config_parse(struct yaml_tree *tree, int port_override,
 			    char *err, size_t errlen);
 void config_free(struct config *cfg);
+
+/* Is `sa` in one of the accept_proxy ranges? */
+int config_proxy_trusted(const struct config *cfg, const struct sockaddr *sa);
 
 /* The value of a top-level section by name (case-insensitive), or NULL. */
 const struct pmx_node *config_section(const struct config *cfg,

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proxyproto.h"
 #include "relay.h"
 #include "sockopt.h"
 
@@ -67,6 +68,8 @@ conn_accept(struct worker *w, const struct listener *l, int fd,
 	c->started = ev_now(w->loop);
 	if (peer_len <= sizeof(c->peer))
 		memcpy(&c->peer, peer, peer_len);
+	c->proxy_in = c->gen->cfg->naccept_proxy > 0 &&
+		      config_proxy_trusted(c->gen->cfg, peer);
 	c->client.fd = fd;
 	c->server.fd = -1;
 	c->client.pipe[0] = c->client.pipe[1] = -1;
@@ -366,6 +369,40 @@ conn_probe_done(struct probe_job *job)
 					c->client.eof);
 }
 
+/*
+ * A trusted balancer's PROXY header at the start of the probe buffer: take
+ * the real client address from it and drop it from the bytes. 1 when done
+ * (bytes may remain), 0 when more are needed, -1 when c was closed.
+ */
+static int
+proxy_in_consume(struct conn *c)
+{
+	struct pbuf *p = c->probe;
+	struct sockaddr_storage client, local;
+	size_t used = 0;
+	enum proxy_parse r = proxy_header_parse(p->data, p->len, &used,
+						&client, &local);
+
+	if (r == PROXY_NEED_MORE)
+		return p->len == p->cap ? (conn_close(c, "bad_proxy_header"),
+					   -1)
+					: 0;
+	if (r == PROXY_INVALID) {
+		conn_close(c, "bad_proxy_header");
+		return -1;
+	}
+	if (client.ss_family == AF_INET || client.ss_family == AF_INET6) {
+		memcpy(&c->peer, &client, sizeof(c->peer));
+		memcpy(&c->local, &local, sizeof(c->local));
+		c->has_local = 1;
+	}
+	memmove(p->data, p->data + used, p->len - used);
+	p->len -= (uint32_t)used;
+	c->client.bytes -= used;
+	c->proxy_in = 0;
+	return 1;
+}
+
 static void
 probe_read(struct conn *c)
 {
@@ -404,15 +441,20 @@ probe_read(struct conn *c)
 		probe_decide(c, 1);
 		return;
 	}
-	if (p->len == 0) {
+	p->len += (uint32_t)n;
+	c->client.bytes += (uint64_t)n;
+	if (c->proxy_in) {
+		int r = proxy_in_consume(c);
+		if (r <= 0 || p->len == 0)
+			return; /* closed, more header to come, or silent */
+	}
+	if (p->len == (uint32_t)n) {
 		/* First bytes: from now on the client has until the probe
 		 * deadline (counted from accept) to say enough. */
 		const struct config *cfg = c->gen->cfg;
 		timer_arm(c, cfg->probe_deadline -
 				     (ev_now(c->w->loop) - c->started));
 	}
-	p->len += (uint32_t)n;
-	c->client.bytes += (uint64_t)n;
 	probe_decide(c, p->len == p->cap);
 }
 
@@ -449,16 +491,57 @@ relay_update(struct conn *c)
 	}
 }
 
+/* Put a PROXY protocol header for the backend before the probe bytes. */
+static int
+proxy_out_prepend(struct conn *c)
+{
+	uint8_t head[PROXY_HEADER_MAX];
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	uint32_t have = c->probe ? c->probe->len : 0;
+	struct pbuf *b;
+	int n;
+
+	if (c->has_local) {
+		memset(&local, 0, sizeof(local));
+		memcpy(&local, &c->local, sizeof(c->local));
+	} else if (getsockname(c->client.fd, (struct sockaddr *)&local,
+			       &llen) < 0) {
+		return -1;
+	}
+	n = proxy_header_build(c->backend->proxy_protocol, &c->peer.sa,
+			       (struct sockaddr *)&local, head, sizeof(head));
+	if (n < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	b = malloc(sizeof(*b) + (size_t)n + have);
+	if (b == NULL)
+		return -1;
+	b->off = 0;
+	b->len = b->cap = (uint32_t)n + have;
+	memcpy(b->data, head, (size_t)n);
+	if (have)
+		memcpy(b->data + n, c->probe->data, have);
+	free(c->probe);
+	c->probe = b;
+	return 0;
+}
+
 static void
 relay_start(struct conn *c)
 {
 	c->state = CONN_RELAY;
 	ev_timer_stop(c->w->loop, &c->timer);
 	sockopt_client(c->client.fd, c->backend->priority);
-	/* The probe bytes go first, unchanged. */
+	c->zerocopy = c->backend->priority != PRIO_LATENCY;
+	if (c->backend->proxy_protocol && proxy_out_prepend(c) < 0) {
+		conn_fail(c, "proxy_header", errno);
+		return;
+	}
+	/* The probe bytes go first, unchanged (after a PROXY header). */
 	c->server.out = c->probe;
 	c->probe = NULL;
-	c->zerocopy = c->backend->priority != PRIO_LATENCY;
 	if (c->server.out != NULL && relay_flush(c->w, &c->server) < 0) {
 		conn_fail(c, "server_error", errno);
 		return;

@@ -68,12 +68,14 @@ struct conn {
 	uint8_t via;     /* enum conn_via */
 	uint8_t want_final; /* decide on what we have once `job` is back */
 	uint8_t zerocopy;   /* relay with splice() through pipes */
+	uint8_t proxy_in;   /* a PROXY header from a trusted balancer is due */
+	uint8_t has_local;  /* `local` came from that header */
 	const struct listener *listener;
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in sin;
 		struct sockaddr_in6 sin6;
-	} peer;
+	} peer, local; /* the client (real one, behind a balancer) */
 	struct conn *prev, *next; /* worker's list */
 };
 

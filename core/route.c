@@ -147,6 +147,22 @@ backend_parse(const struct pmx_node *node, struct backend *out,
 				if (parse_priority(v, &out->priority, err,
 						   errlen) < 0)
 					return -1;
+			} else if (strcmp(key, "proxy_protocol") == 0) {
+				const char *pp;
+				if (node_string(v, &pp, err, errlen) < 0)
+					return -1;
+				if (strcmp(pp, "v1") == 0)
+					out->proxy_protocol = 1;
+				else if (strcmp(pp, "v2") == 0)
+					out->proxy_protocol = 2;
+				else if (strcmp(pp, "none") == 0)
+					out->proxy_protocol = 0;
+				else
+					return node_error(v, err, errlen,
+							  "proxy_protocol: "
+							  "expected v1, v2 or "
+							  "none, found '%s'",
+							  pp);
 			} else if (strcmp(key, "alpn") == 0 && allow_alpn) {
 				const char *s;
 				if (node_string(v, &s, err, errlen) < 0)
@@ -157,7 +173,7 @@ backend_parse(const struct pmx_node *node, struct backend *out,
 				return node_error(
 					k, err, errlen,
 					"unknown key '%s' in a route (expected "
-					"port, host, priority%s)",
+					"port, host, priority, proxy_protocol%s)",
 					key, allow_alpn ? ", alpn" : "");
 			}
 		}

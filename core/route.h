@@ -21,6 +21,7 @@ struct backend {
 	char *host;
 	uint16_t port;
 	enum priority priority;
+	uint8_t proxy_protocol; /* 0, or PROXY protocol version 1 / 2 */
 	int naddrs;
 	struct addr addrs[BACKEND_MAX_ADDRS];
 };

@@ -17,6 +17,9 @@
                                     echoes every byte as it came
     backend.py udpecho PREFIX PORT  UDP: answers each datagram with PREFIX
                                     + the datagram
+    backend.py proxyecho PORT       expects a PROXY protocol header (v1 or
+                                    v2); answers "v1|v2 src=IP:PORT
+                                    dst=IP:PORT\n", then echoes the rest
     backend.py blackhole PORT       accepts nothing and fills its backlog,
                                     so new connects hang (a dead host, on
                                     loopback)
@@ -137,6 +140,47 @@ def source(size):
     return handle
 
 
+def proxyecho(conn):
+    import ipaddress
+    import struct
+    sig = b"\r\n\r\n\x00\r\nQUIT\n"
+    with conn:
+        data = b""
+        while len(data) < 16:
+            more = conn.recv(4096)
+            if not more:
+                return
+            data += more
+        if data.startswith(sig):
+            family, length = data[13], struct.unpack("!H", data[14:16])[0]
+            while len(data) < 16 + length:
+                data += conn.recv(4096)
+            body = data[16:16 + length]
+            if family == 0x11:
+                src = "%s:%d" % (ipaddress.ip_address(body[0:4]),
+                                 struct.unpack("!H", body[8:10])[0])
+                dst = "%s:%d" % (ipaddress.ip_address(body[4:8]),
+                                 struct.unpack("!H", body[10:12])[0])
+            else:
+                src = "[%s]:%d" % (ipaddress.ip_address(body[0:16]),
+                                   struct.unpack("!H", body[32:34])[0])
+                dst = "[%s]:%d" % (ipaddress.ip_address(body[16:32]),
+                                   struct.unpack("!H", body[34:36])[0])
+            head, rest = "v2", data[16 + length:]
+        else:
+            while b"\r\n" not in data:
+                data += conn.recv(4096)
+            line, rest = data.split(b"\r\n", 1)
+            f = line.decode().split()
+            src, dst, head = "%s:%s" % (f[2], f[4]), "%s:%s" % (f[3], f[5]), "v1"
+        conn.sendall(("%s src=%s dst=%s\n" % (head, src, dst)).encode() + rest)
+        while True:
+            more = conn.recv(65536)
+            if not more:
+                break
+            conn.sendall(more)
+
+
 def drain(size):
     def handle(conn):
         with conn:
@@ -179,6 +223,8 @@ def main():
         while True:
             data, peer = u.recvfrom(65536)
             u.sendto(sys.argv[2].encode() + data, peer)
+    elif mode == "proxyecho":
+        serve_stream(int(sys.argv[2]), proxyecho)
     elif mode == "blackhole":
         srv = socket.socket()
         srv.bind(("127.0.0.1", int(sys.argv[2])))
