@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <pwd.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ config_free(struct config *cfg)
 	free(cfg->detectors);
 	free(cfg->listen);
 	free(cfg->accept_proxy);
+	free(cfg->user);
 	free(cfg->plugin_dir);
 	target_free(&cfg->on_timeout);
 	target_free(&cfg->fallback);
@@ -370,6 +372,19 @@ parse_portmux(struct config *cfg, const struct pmx_node *pm,
 				       errlen);
 		} else if (strcmp(key, "accept_proxy") == 0) {
 			rc = parse_cidrs(cfg, v, err, errlen);
+		} else if (strcmp(key, "idle_timeout") == 0) {
+			rc = parse_seconds(v, 0, &cfg->idle_timeout, err,
+					   errlen);
+		} else if (strcmp(key, "tcp_keepalive") == 0) {
+			rc = node_bool(v, &cfg->tcp_keepalive, err, errlen);
+		} else if (strcmp(key, "user") == 0) {
+			const char *s;
+			rc = node_string(v, &s, err, errlen);
+			if (rc == 0 && getpwnam(s) == NULL)
+				rc = node_error(v, err, errlen,
+						"user: no such user '%s'", s);
+			else if (rc == 0 && (cfg->user = strdup(s)) == NULL)
+				rc = node_error(v, err, errlen, "oom");
 		} else if (strcmp(key, "workers") == 0) {
 			const char *s = node_scalar(v);
 			if (s != NULL && strcmp(s, "auto") == 0)
@@ -495,6 +510,8 @@ config_parse(struct yaml_tree *tree, int port_override, char *err,
 	cfg->udp_max_flows = DEFAULT_UDP_MAX_FLOWS;
 	cfg->workers = 0; /* auto */
 	cfg->shutdown_timeout = DEFAULT_SHUTDOWN_TIMEOUT;
+	cfg->idle_timeout = 0; /* off: an idle SSH session is not dead */
+	cfg->tcp_keepalive = 1;
 	cfg->log_level = -1;
 
 	if (root == NULL) {

@@ -65,6 +65,9 @@ struct config {
 	long udp_max_flows;  /* per listening address */
 	long workers;        /* event loops (threads); 0 = one per CPU */
 	double shutdown_timeout; /* SIGTERM: live connections may finish */
+	double idle_timeout;  /* relayed connection quiet this long: closed */
+	int tcp_keepalive;    /* probe dead peers of relayed connections */
+	char *user;           /* drop root for this user after binding */
 	int log_level; /* -1: not set */
 
 	struct detector_ref *detectors; /* NULL: not set, use the default */

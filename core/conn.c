@@ -65,7 +65,7 @@ conn_accept(struct worker *w, const struct listener *l, int fd,
 	c->listener = l;
 	c->det = -1;
 	c->state = CONN_PROBING;
-	c->started = ev_now(w->loop);
+	c->started = c->active = ev_now(w->loop);
 	if (peer_len <= sizeof(c->peer))
 		memcpy(&c->peer, peer, peer_len);
 	c->proxy_in = c->gen->cfg->naccept_proxy > 0 &&
@@ -80,6 +80,8 @@ conn_accept(struct worker *w, const struct listener *l, int fd,
 	c->next = w->conns;
 	if (w->conns)
 		w->conns->prev = c;
+	else
+		w->conns_tail = c;
 	w->conns = c;
 	worker_conn_opened(w);
 	side_arm(c, &c->client, EV_READ);
@@ -144,6 +146,8 @@ conn_close(struct conn *c, const char *reason)
 		w->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	else
+		w->conns_tail = c->prev;
 	generation_unref(c->gen);
 	free(c);
 	worker_conn_closed(w);
@@ -182,6 +186,7 @@ conn_fail(struct conn *c, const char *what, int err)
 /* ---- connecting ---- */
 
 static void relay_start(struct conn *c);
+static void conn_touch(struct conn *c);
 
 /* Start connecting to backend address c->addr_index or a later one.
  * 0 when a connect is under way, -1 when every address failed. */
@@ -200,7 +205,7 @@ connect_next(struct conn *c)
 			c->last_error = errno;
 			continue;
 		}
-		sockopt_backend(fd, b->priority);
+		sockopt_backend(fd, b->priority, c->gen->cfg->tcp_keepalive);
 		if (connect(fd, sa, a->len) == 0 || errno == EINPROGRESS) {
 			c->server.fd = fd;
 			side_arm(c, &c->server, EV_WRITE);
@@ -533,7 +538,9 @@ relay_start(struct conn *c)
 {
 	c->state = CONN_RELAY;
 	ev_timer_stop(c->w->loop, &c->timer);
-	sockopt_client(c->client.fd, c->backend->priority);
+	conn_touch(c);
+	sockopt_client(c->client.fd, c->backend->priority,
+		       c->gen->cfg->tcp_keepalive);
 	c->zerocopy = c->backend->priority != PRIO_LATENCY;
 	if (c->backend->proxy_protocol && proxy_out_prepend(c) < 0) {
 		conn_fail(c, "proxy_header", errno);
@@ -549,12 +556,49 @@ relay_start(struct conn *c)
 	relay_update(c);
 }
 
+/* Move c to the head of its worker's list: the list stays ordered by
+ * activity, so the idle sweep only looks at its tail. */
+static void
+conn_touch(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	c->active = ev_now(w->loop);
+	if (w->conns == c)
+		return;
+	c->prev->next = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		w->conns_tail = c->prev;
+	c->prev = NULL;
+	c->next = w->conns;
+	w->conns->prev = c;
+	w->conns = c;
+}
+
+void
+conn_sweep_idle(struct worker *w, double idle)
+{
+	struct conn *c, *next;
+	ev_tstamp now = ev_now(w->loop);
+
+	for (c = w->conns_tail; c != NULL && now - c->active >= idle;
+	     c = next) {
+		next = c->prev;
+		/* Probing and connecting have their own timers. */
+		if (c->state == CONN_RELAY)
+			conn_close(c, "idle_timeout");
+	}
+}
+
 static void
 relay_event(struct conn *c, struct side *self, struct side *other,
 	    int revents)
 {
 	int which = 0;
 
+	conn_touch(c);
 	if ((revents & EV_WRITE) && relay_flush(c->w, self) < 0) {
 		conn_fail(c, self == &c->client ? "client_error"
 						: "server_error",

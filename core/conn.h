@@ -60,6 +60,7 @@ struct conn {
 	struct backend *own_backend;   /* a detector's explicit backend */
 	char *key;                     /* matched route key, for the log */
 	ev_tstamp started;
+	ev_tstamp active; /* last relay event, for idle_timeout */
 	uint64_t id;
 	int addr_index;  /* backend address being tried */
 	int last_error;  /* errno of the last failed connect */
@@ -76,7 +77,7 @@ struct conn {
 		struct sockaddr_in sin;
 		struct sockaddr_in6 sin6;
 	} peer, local; /* the client (real one, behind a balancer) */
-	struct conn *prev, *next; /* worker's list */
+	struct conn *prev, *next; /* worker's list, most recently active first */
 };
 
 /* Take ownership of an accepted, non-blocking socket. */
@@ -85,6 +86,9 @@ void conn_accept(struct worker *w, const struct listener *l, int fd,
 
 /* A blocking detector's answer is back (loop thread; see probe_pool). */
 void conn_probe_done(struct probe_job *job);
+
+/* Close relayed connections quiet for `idle` seconds (worker's sweep). */
+void conn_sweep_idle(struct worker *w, double idle);
 
 /* Log the closing line and free everything. `c` is gone afterwards. */
 void conn_close(struct conn *c, const char *reason);

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "notify.h"
 #include "plugin.h"
+#include "privs.h"
 #include "reload.h"
 #include "version.h"
 #include "worker.h"
@@ -214,6 +215,15 @@ start_workers(struct generation *g, char *err, size_t errlen)
 			return -1;
 		}
 		workers[i].on_exit = worker_exited;
+	}
+	/* Every socket is bound: root is no longer needed. */
+	if (g->cfg->user != NULL &&
+	    privs_drop(g->cfg->user, err, errlen) < 0) {
+		for (int j = 0; j < nworkers; j++)
+			worker_join(&workers[j]);
+		free(workers);
+		workers = NULL;
+		return -1;
 	}
 	workers_left = nworkers;
 	for (int i = 0; i < nworkers; i++) {

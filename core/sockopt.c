@@ -15,14 +15,31 @@ set_nodelay(int fd, enum priority p)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-void
-sockopt_backend(int fd, enum priority p)
+/* A peer that vanished (no FIN, no RST) is found within about two
+ * minutes: 60 s quiet, then 6 probes 10 s apart. */
+static void
+set_keepalive(int fd, int on)
 {
-	set_nodelay(fd, p);
+	int idle = 60, intvl = 10, cnt = 6;
+
+	if (!on)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
 void
-sockopt_client(int fd, enum priority p)
+sockopt_backend(int fd, enum priority p, int keepalive)
 {
 	set_nodelay(fd, p);
+	set_keepalive(fd, keepalive);
+}
+
+void
+sockopt_client(int fd, enum priority p, int keepalive)
+{
+	set_nodelay(fd, p);
+	set_keepalive(fd, keepalive);
 }

@@ -5,8 +5,8 @@
 #include "route.h"
 
 /* A new backend socket, before connect(). */
-void sockopt_backend(int fd, enum priority p);
+void sockopt_backend(int fd, enum priority p, int keepalive);
 /* The client socket, once its route is known. */
-void sockopt_client(int fd, enum priority p);
+void sockopt_client(int fd, enum priority p, int keepalive);
 
 #endif

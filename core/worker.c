@@ -183,6 +183,32 @@ fail:
 	return -1;
 }
 
+/* One timer per worker for idle_timeout, whatever the number of
+ * connections: it looks at the least recently active ones only. */
+static void
+idle_timer_cb(EV_P_ ev_timer *t, int revents)
+{
+	struct worker *w = t->data;
+
+	(void)loop;
+	(void)revents;
+	if (w->gen->cfg->idle_timeout > 0)
+		conn_sweep_idle(w, w->gen->cfg->idle_timeout);
+}
+
+static void
+idle_timer_setup(struct worker *w)
+{
+	double idle = w->gen->cfg->idle_timeout;
+	double every = idle / 4 < 1.0 ? idle / 4 : 1.0;
+
+	ev_timer_stop(w->loop, &w->idle_timer);
+	if (idle <= 0)
+		return;
+	ev_timer_set(&w->idle_timer, every, every);
+	ev_timer_start(w->loop, &w->idle_timer);
+}
+
 static void listeners_close(struct worker *w);
 static void wake_cb(EV_P_ ev_async *a, int revents);
 static void drain_timer_cb(EV_P_ ev_timer *t, int revents);
@@ -219,11 +245,14 @@ worker_init(struct worker *w, int index, struct generation *g, int shared,
 	w->accept_timer.data = w;
 	ev_init(&w->drain_timer, drain_timer_cb);
 	w->drain_timer.data = w;
+	ev_init(&w->idle_timer, idle_timer_cb);
+	w->idle_timer.data = w;
 	ev_async_init(&w->wake, wake_cb);
 	w->wake.data = w;
 	ev_async_start(w->loop, &w->wake);
 	generation_ref(g);
 	w->gen = g;
+	idle_timer_setup(w);
 	if (udp_start(w, shared, err, errlen) < 0)
 		goto fail;
 	listeners_start(w, 1);
@@ -325,6 +354,7 @@ wake_cb(EV_P_ ev_async *a, int revents)
 	if (g != NULL) {
 		generation_unref(w->gen);
 		w->gen = g; /* the mailbox's reference becomes ours */
+		idle_timer_setup(w);
 	}
 	if (!stop)
 		return;
@@ -359,6 +389,7 @@ worker_main(void *arg)
 	udp_stop(w);
 	ev_timer_stop(w->loop, &w->accept_timer);
 	ev_timer_stop(w->loop, &w->drain_timer);
+	ev_timer_stop(w->loop, &w->idle_timer);
 	ev_async_stop(w->loop, &w->wake);
 	probe_pool_free(w->pool); /* after the connections abandoned jobs */
 	w->pool = NULL;

@@ -49,7 +49,9 @@ struct worker {
 	int draining;          /* stop asked: no new connections */
 	ev_timer drain_timer;
 	long nconns;
-	struct conn *conns; /* every live connection */
+	struct conn *conns;      /* every live connection, most recent first */
+	struct conn *conns_tail; /* the least recently active */
+	ev_timer idle_timer;     /* sweeps the tail for idle_timeout */
 	uint8_t *scratch;   /* relay read buffer, shared by all connections */
 	size_t scratch_size;
 	struct log_ratelimit accept_rl;

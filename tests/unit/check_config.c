@@ -26,6 +26,9 @@ START_TEST(test_config__seed)
 	ck_assert(cfg->probe_timeout == 2.0);
 	ck_assert(cfg->probe_deadline == 10.0);
 	ck_assert_int_eq(cfg->workers, 0); /* auto */
+	ck_assert(cfg->idle_timeout == 0);   /* off */
+	ck_assert_int_eq(cfg->tcp_keepalive, 1);
+	ck_assert_ptr_null(cfg->user);
 	ck_assert_ptr_null(cfg->detectors);
 	ck_assert_int_eq(cfg->on_timeout.kind, TARGET_UNSET);
 	config_free(cfg);
@@ -46,6 +49,9 @@ START_TEST(test_config__globals)
 		"  max_connections: 50\n"
 		"  log_level: debug\n"
 		"  workers: 3\n"
+		"  idle_timeout: 300\n"
+		"  tcp_keepalive: no\n"
+		"  user: root\n"
 		"  shutdown_timeout: 2.5\n"
 		"  plugin_dir: /tmp/p\n"
 		"  on_timeout: SSH\n"
@@ -66,6 +72,9 @@ START_TEST(test_config__globals)
 	ck_assert_int_eq(cfg->max_connections, 50);
 	ck_assert_int_eq(cfg->log_level, 3);
 	ck_assert_int_eq(cfg->workers, 3);
+	ck_assert(cfg->idle_timeout == 300);
+	ck_assert_int_eq(cfg->tcp_keepalive, 0);
+	ck_assert_str_eq(cfg->user, "root");
 	ck_assert(cfg->shutdown_timeout == 2.5);
 	ck_assert_str_eq(cfg->plugin_dir, "/tmp/p");
 	ck_assert_int_eq(cfg->on_timeout.kind, TARGET_SECTION);
@@ -125,6 +134,10 @@ static const struct {
 	 "test.yaml:3:12: workers: expected a number"},
 	{"PORTMUX:\n  port: 1\n  shutdown_timeout: -1\n",
 	 "test.yaml:3:21: -1 is out of range"},
+	{"PORTMUX:\n  port: 1\n  user: no-such-user-here\n",
+	 "test.yaml:3:9: user: no such user 'no-such-user-here'"},
+	{"PORTMUX:\n  port: 1\n  tcp_keepalive: maybe\n",
+	 "test.yaml:3:18: expected true or false, found 'maybe'"},
 	{"PORTMUX:\n  port: 1\n  log_level: loud\n",
 	 "test.yaml:3:14: log_level: unknown level 'loud'"},
 	{"PORTMUX:\n  port: 1\n  on_timeout: SSH\n",

@@ -1,0 +1,89 @@
+# Guarantees under faults: idle_timeout closes relayed connections that
+# stay quiet (active ones live on); running out of file descriptors pauses
+# accepting instead of spinning, and PortMux recovers; `user` drops root
+# once the sockets are bound.
+. "$(dirname "$0")/lib.sh"
+
+P=$(free_port) E=$(free_port)
+echo_backend "" "$E"
+
+# 1. idle_timeout
+cat >"$T/c.yaml" <<CFG
+PORTMUX:
+  ip: 127.0.0.1
+  port: $P
+  idle_timeout: 0.6
+  fallback: $E
+CFG
+start_portmux "$T/c.yaml"
+cat >"$T/idle.py" <<PY
+import socket, time
+quiet = socket.create_connection(("127.0.0.1", $P))
+busy = socket.create_connection(("127.0.0.1", $P))
+for s in (quiet, busy):
+    s.sendall(b"x")
+    assert s.recv(10) == b"x"
+start = time.time()
+while time.time() - start < 1.6:
+    busy.sendall(b"y")
+    assert busy.recv(10) == b"y", "the busy connection was cut"
+    time.sleep(0.2)
+quiet.settimeout(0.1)
+assert quiet.recv(10) == b"", "the quiet connection is still open"
+print("ok")
+PY
+assert_eq "$($PY "$T/idle.py")" "ok" "idle_timeout"
+sleep 0.1
+assert_contains "$(pmx_log)" "reason=idle_timeout"
+[ "$(grep -c 'reason=idle_timeout' "$T/portmux.log")" -eq 1 ] || fail "more than one idle close"
+stop_portmux
+
+# 2. File descriptors run out: accept pauses (logged, rate-limited), no
+# spin, and serving resumes once connections end.
+cat >"$T/fd.yaml" <<CFG
+PORTMUX:
+  ip: 127.0.0.1
+  port: $P
+  workers: 1
+  fallback: $E
+CFG
+(ulimit -n 48 && exec "$PORTMUX_BIN" -c "$T/fd.yaml") >>"$T/portmux.log" 2>&1 &
+PORTMUX_PID=$!
+wait_port "$P"
+cat >"$T/fds.py" <<PY
+import socket, time
+held = []
+for i in range(40):
+    s = socket.create_connection(("127.0.0.1", $P))
+    s.sendall(b"k")
+    held.append(s)
+time.sleep(1.0)
+cpu0 = sum(int(x) for x in open("/proc/$PORTMUX_PID/stat").read().split()[13:15])
+time.sleep(1.0)
+cpu1 = sum(int(x) for x in open("/proc/$PORTMUX_PID/stat").read().split()[13:15])
+for s in held:
+    s.close()
+time.sleep(0.5)
+s = socket.create_connection(("127.0.0.1", $P))
+s.sendall(b"after")
+s.settimeout(3)
+assert s.recv(10) == b"after", "not serving after fds came back"
+print("ok cpu_ticks_while_paused=%d" % (cpu1 - cpu0))
+PY
+out=$($PY "$T/fds.py")
+assert_contains "$out" "ok" "fd exhaustion"
+ticks=${out##*=}
+[ "$ticks" -le 20 ] || fail "PortMux used $ticks ticks/s while accept was paused (spinning?)"
+assert_contains "$(pmx_log)" "pausing accept"
+kill -0 "$PORTMUX_PID" || fail "PortMux died"
+stop_portmux
+
+# 3. user: root only binds.
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+	printf '  user: nobody\n' >>"$T/c.yaml"
+	start_portmux "$T/c.yaml"
+	uid=$(awk '/^Uid:/ {print $2 $3 $4 $5}' "/proc/$PORTMUX_PID/status")
+	n=$(id -u nobody)
+	assert_eq "$uid" "$n$n$n$n" "running as nobody"
+	assert_eq "$(client raw "$P" 'as nobody\n' 1)" "as nobody" "serving as nobody"
+fi
