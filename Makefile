@@ -171,7 +171,9 @@ test-asan: deps-test
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD = build-fuzz
 FUZZ_DETECTORS = $(filter-out python,$(PLUGINS))
-FUZZERS ?= $(FUZZ_DETECTORS)
+# Core parsers that face untrusted input are fuzzed too.
+FUZZ_CORE = config proxyproto
+FUZZERS ?= $(FUZZ_DETECTORS) $(FUZZ_CORE)
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
              -fno-sanitize-recover=all
 
@@ -183,6 +185,14 @@ $(FUZZ_BUILD)/fuzz_$(1): fuzz/fuzz_detector.c $(wildcard plugins/$(1)/*.c) $(wil
 		$(wildcard plugins/$(1)/*.c) -o $$@
 endef
 $(foreach d,$(FUZZ_DETECTORS),$(eval $(call fuzz_rule,$(d))))
+
+$(FUZZ_BUILD)/fuzz_config: fuzz/fuzz_config.c core/yaml_tree.c core/config.c core/route.c core/addr.c core/log.c
+	@mkdir -p $(dir $@)
+	$(Q)clang $(STD) -Wall -Wextra -Werror -Iinclude -Icore $(FUZZ_FLAGS) $^ -lyaml -lpthread -lm -o $@
+
+$(FUZZ_BUILD)/fuzz_proxyproto: fuzz/fuzz_proxyproto.c core/proxyproto.c
+	@mkdir -p $(dir $@)
+	$(Q)clang $(STD) -Wall -Wextra -Werror -Iinclude -Icore $(FUZZ_FLAGS) $^ -o $@
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZERS:%=$(FUZZ_BUILD)/fuzz_%)

@@ -328,7 +328,9 @@ route_table_parse(const char *section, const struct pmx_node *node, char *err,
 			raw++; /* keep the dot: ".example.com" */
 		}
 		if (route_normalize(raw, strlen(raw), key, sizeof(key)) <= 0 ||
-		    (wildcard && strlen(key) < 2) || strchr(key, '*')) {
+		    (wildcard && strlen(key) < 2) ||
+		    strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789-._:") !=
+			    strlen(key)) {
 			node_error(k, err, errlen, "bad route name '%s'",
 				   node_scalar(k));
 			goto fail;

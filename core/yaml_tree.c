@@ -138,6 +138,9 @@ build_children(struct builder *b, struct pmx_node *node, int depth)
 			yaml_event_delete(&ev);
 			if (key == NULL)
 				return -1;
+			/* A key is a name, even one that reads as null
+			 * ("~", "null", an empty "? "): never NULL text. */
+			key->plain = 0;
 			if (key->kind != PMX_NODE_SCALAR) {
 				yaml_mark_t m = {0, (size_t)key->line - 1,
 						 (size_t)key->col - 1};

@@ -152,6 +152,11 @@ static const struct {
 	{"- a\n- b\n", "test.yaml:1:1: expected a mapping of sections"},
 	{"PORTMUX:\n  port: 1\nHTTP: {}\nhttp: {}\n",
 	 "test.yaml:4:1: duplicate section 'http' (first at line 3)"},
+	/* keys that read as null (found by fuzz/fuzz_config.c) */
+	{"?", "test.yaml:1:1: missing section PORTMUX"},
+	{"PORTMUX:\n  port: 1\n  null: 2\n",
+	 "test.yaml:3:3: PORTMUX: unknown key 'null'"},
+	{"PORTMUX:\n  port: 1\n  ? \n", "test.yaml:3:4: PORTMUX: unknown key ''"},
 	{"PORTMUX:\n  port: 1\n  ip: [\n",
 	 "test.yaml:4:1: YAML syntax error"},
 };
@@ -204,6 +209,13 @@ static const struct {
 	 "route"},
 	{"PORTMUX:\n  port: 1\nHTTP:\n  default: \"nosuchhost.invalid:80\"\n",
 	 "test.yaml:4:12: cannot resolve 'nosuchhost.invalid'"},
+	{"PORTMUX:\n  port: 1\nHTTP:\n  ~: 1\n",
+	 "test.yaml:4:3: bad route name '~'"},
+	{"PORTMUX:\n  port: 1\nHTTP:\n  default: {null: 1}\n",
+	 "test.yaml:4:13: unknown key 'null' in a route"},
+	{"PORTMUX:\n  port: 1\n~: 2\n", "test.yaml:3:1: unknown section '~'"},
+	{"PORTMUX:\n  port: 1\nnull:\n  default: 1\n",
+	 "test.yaml:3:1: unknown section 'null'"},
 	{"PORTMUX:\n  port: 1\nHTTP:\n  default:\n    - {port: 1}\n"
 	 "    - {port: 2}\n",
 	 "test.yaml:6:7: unreachable"},
