@@ -66,7 +66,7 @@ struct config {
 	long workers;        /* event loops (threads); 0 = one per CPU */
 	double shutdown_timeout; /* SIGTERM: live connections may finish */
 	double idle_timeout;  /* relayed connection quiet this long: closed */
-	int tcp_keepalive;    /* probe dead peers of relayed connections */
+	int tcp_keepalive;    /* keepalive probes on client connections */
 	char *user;           /* drop root for this user after binding */
 	int log_level; /* -1: not set */
 

@@ -205,7 +205,7 @@ connect_next(struct conn *c)
 			c->last_error = errno;
 			continue;
 		}
-		sockopt_backend(fd, b->priority, c->gen->cfg->tcp_keepalive);
+		sockopt_backend(fd, b->priority);
 		if (connect(fd, sa, a->len) == 0 || errno == EINPROGRESS) {
 			c->server.fd = fd;
 			side_arm(c, &c->server, EV_WRITE);
@@ -539,8 +539,7 @@ relay_start(struct conn *c)
 	c->state = CONN_RELAY;
 	ev_timer_stop(c->w->loop, &c->timer);
 	conn_touch(c);
-	sockopt_client(c->client.fd, c->backend->priority,
-		       c->gen->cfg->tcp_keepalive);
+	sockopt_client(c->client.fd, c->backend->priority);
 	c->zerocopy = c->backend->priority != PRIO_LATENCY;
 	if (c->backend->proxy_protocol && proxy_out_prepend(c) < 0) {
 		conn_fail(c, "proxy_header", errno);

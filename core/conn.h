@@ -30,6 +30,7 @@ struct side {
 	int fd;
 	uint8_t eof;  /* read EOF from this side */
 	uint8_t shut; /* sent our FIN (SHUT_WR) to this side */
+	uint8_t bulk; /* what it sends comes in bulk: splice it */
 	int events;   /* what io is armed for (0 = stopped) */
 	struct pbuf *out;
 	int pipe[2];         /* zero-copy: bytes on their way to this side */

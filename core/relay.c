@@ -10,6 +10,10 @@
 
 /* Work per event and direction: one fast pair must not starve others. */
 #define RELAY_BUDGET 16
+/* Zero-copy pays off for bulk only: a direction switches to splice when a
+ * read fills the scratch buffer, and back to copying when a splice brings
+ * less than this. Small request/response traffic stays on plain copies. */
+#define BULK_BELOW (16 * 1024)
 #define PIPE_SIZE (1024 * 1024) /* fewer splice calls per megabyte */
 #define PIPE_POOL_MAX 64       /* idle pipes kept for reuse */
 
@@ -128,7 +132,8 @@ keep_rest(struct side *dst, const uint8_t *data, size_t len)
 }
 
 static int
-pump_copy(struct worker *w, struct side *src, struct side *dst, int *which)
+pump_copy(struct worker *w, struct side *src, struct side *dst,
+	  int zerocopy, int *which)
 {
 	for (int i = 0; i < RELAY_BUDGET; i++) {
 		ssize_t n = recv(src->fd, w->scratch, w->scratch_size, 0);
@@ -159,9 +164,13 @@ pump_copy(struct worker *w, struct side *src, struct side *dst, int *which)
 					 (size_t)(n - sent));
 		}
 		/* A short read means the socket is drained: skip the recv
-		 * that would only say EAGAIN. */
+		 * that would only say EAGAIN. A full one means bulk. */
 		if ((size_t)n < w->scratch_size)
 			return 0;
+		if (zerocopy) {
+			src->bulk = 1;
+			return 0;
+		}
 	}
 	return 0;
 }
@@ -172,7 +181,7 @@ static int
 pump_splice(struct worker *w, struct side *src, struct side *dst, int *which)
 {
 	if (dst->pipe[0] < 0 && pipe_get(w, dst->pipe) < 0)
-		return pump_copy(w, src, dst, which); /* out of fds: copy */
+		return pump_copy(w, src, dst, 0, which); /* out of fds */
 	for (int i = 0; i < RELAY_BUDGET; i++) {
 		ssize_t n = splice(src->fd, NULL, dst->pipe[1], NULL,
 				   PIPE_SIZE, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -187,7 +196,8 @@ pump_splice(struct worker *w, struct side *src, struct side *dst, int *which)
 			if (errno == EINVAL && dst->pipe_bytes == 0) {
 				/* This socket cannot splice: copy instead. */
 				pipe_put(w, dst);
-				return pump_copy(w, src, dst, which);
+				src->bulk = 0;
+				return pump_copy(w, src, dst, 0, which);
 			}
 			*which = 0;
 			return -1;
@@ -200,6 +210,10 @@ pump_splice(struct worker *w, struct side *src, struct side *dst, int *which)
 		}
 		if (dst->pipe_bytes > 0)
 			return 0; /* dst is full: wait until it can take more */
+		if (n < BULK_BELOW) {
+			src->bulk = 0; /* the bulk is over: copy again */
+			break;
+		}
 	}
 	if (dst->pipe_bytes == 0)
 		pipe_put(w, dst);
@@ -210,6 +224,6 @@ int
 relay_pump(struct worker *w, struct side *src, struct side *dst,
 	   int zerocopy, int *which)
 {
-	return zerocopy ? pump_splice(w, src, dst, which)
-			: pump_copy(w, src, dst, which);
+	return zerocopy && src->bulk ? pump_splice(w, src, dst, which)
+				     : pump_copy(w, src, dst, zerocopy, which);
 }

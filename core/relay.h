@@ -1,10 +1,11 @@
 /* relay.h — move bytes between the two sides of a connection.
  *
- * Copy mode (priority latency) reads into the worker's shared scratch
- * buffer and writes straight on; only bytes a side cannot take right away
- * are kept (in that side's `out`). Zero-copy mode (throughput, both)
- * splice()s socket -> pipe -> socket; a pipe comes from the worker's pool
- * when bytes start to flow and goes back when it is empty. Either way an
+ * Copy mode reads into the worker's shared scratch buffer and writes
+ * straight on; only bytes a side cannot take right away are kept (in that
+ * side's `out`). Zero-copy mode (throughput and both priorities, once a
+ * direction carries bulk: a read filled the scratch buffer) splice()s
+ * socket -> pipe -> socket; a pipe comes from the worker's pool when bytes
+ * start to flow and goes back when it is empty. Either way an
  * idle connection holds no buffer and no pipe. */
 #ifndef PMX_RELAY_H
 #define PMX_RELAY_H

@@ -1,45 +1,49 @@
-/* sockopt.c — latency: no Nagle; throughput: Nagle on, large buffers are
- * left to the kernel's autotuning; both: no Nagle. */
+/* sockopt.c — latency and both: no Nagle delay; throughput: Nagle on
+ * (fewer, fuller segments), buffers left to the kernel's autotuning. */
 #include "sockopt.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-static void
-set_nodelay(int fd, enum priority p)
+static int
+wants_nodelay(enum priority p)
 {
-	int one = 1;
-
-	if (p == PRIO_LATENCY || p == PRIO_BOTH)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return p == PRIO_LATENCY || p == PRIO_BOTH;
 }
 
-/* A peer that vanished (no FIN, no RST) is found within about two
- * minutes: 60 s quiet, then 6 probes 10 s apart. */
-static void
-set_keepalive(int fd, int on)
+void
+sockopt_listener(int fd, int keepalive)
 {
+	int one = 1;
+	/* A client that vanished (no FIN, no RST) is found within about two
+	 * minutes: 60 s quiet, then 6 probes 10 s apart. */
 	int idle = 60, intvl = 10, cnt = 6;
 
-	if (!on)
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (!keepalive)
 		return;
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
 void
-sockopt_backend(int fd, enum priority p, int keepalive)
+sockopt_backend(int fd, enum priority p)
 {
-	set_nodelay(fd, p);
-	set_keepalive(fd, keepalive);
+	int one = 1;
+
+	if (wants_nodelay(p))
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 void
-sockopt_client(int fd, enum priority p, int keepalive)
+sockopt_client(int fd, enum priority p)
 {
-	set_nodelay(fd, p);
-	set_keepalive(fd, keepalive);
+	int zero = 0;
+
+	/* It came with TCP_NODELAY from the listener. */
+	if (!wants_nodelay(p))
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &zero, sizeof(zero));
 }

@@ -12,6 +12,7 @@
 
 #include "conn.h"
 #include "relay.h"
+#include "sockopt.h"
 #include "udp.h"
 
 #define ACCEPT_BATCH 64
@@ -151,7 +152,8 @@ accept_cb(EV_P_ ev_io *io, int revents)
 }
 
 static int
-listener_open(struct listener *l, int shared, char *err, size_t errlen)
+listener_open(struct listener *l, int shared, int keepalive, char *err,
+	      size_t errlen)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&l->addr.ss;
 	int one = 1;
@@ -173,6 +175,7 @@ listener_open(struct listener *l, int shared, char *err, size_t errlen)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, sa, l->addr.len) < 0 || listen(fd, SOMAXCONN) < 0)
 		goto fail;
+	sockopt_listener(fd, keepalive);
 	l->fd = fd;
 	return 0;
 fail:
@@ -236,7 +239,8 @@ worker_init(struct worker *w, int index, struct generation *g, int shared,
 		l->w = w;
 		l->addr = cfg->listen[i].addr;
 		memcpy(l->text, cfg->listen[i].text, sizeof(l->text));
-		if (listener_open(l, shared, err, errlen) < 0)
+		if (listener_open(l, shared, cfg->tcp_keepalive, err,
+				  errlen) < 0)
 			goto fail;
 		w->nlisteners++;
 		ev_io_init(&l->io, accept_cb, l->fd, EV_READ);
