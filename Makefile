@@ -74,6 +74,17 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 # Deliberately broken plugins for the loader's refusal tests.
 BAD_PLUGINS = $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
 
+.PHONY: bench deps-bench
+deps-bench:
+	@scripts/deps.sh bench
+
+# Benchmarks against the peers: tables, not tests (~15 min; BENCH="throughput
+# silent" runs some). Results in bench/results/.
+bench: deps-bench
+	$(MAKE) all
+	PORTMUX_BIN=$(CURDIR)/$(BIN) PORTMUX_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins \
+		bench/run.sh $(BENCH)
+
 .PHONY: all check-deps run test check unit integration test-asan clang-check deps \
         deps-test install uninstall clean
 

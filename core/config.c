@@ -129,7 +129,10 @@ parse_detectors(struct config *cfg, const struct pmx_node *list, char *err,
 {
 	size_t n = node_size(list);
 
-	if (node_kind(list) != PMX_NODE_SEQ || n == 0)
+	if (node_kind(list) == PMX_NODE_SEQ && n == 0)
+		return node_error(list, err, errlen,
+				  "detectors: the list is empty");
+	if (node_kind(list) != PMX_NODE_SEQ)
 		return node_error(list, err, errlen,
 				  "detectors: expected a list of detector "
 				  "names, found %s",

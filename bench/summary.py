@@ -1,0 +1,193 @@
+#!/usr/bin/python3
+"""bench/summary.py RECORDS — the summary table of bench/run.sh (the table
+of DESIGN.md §6): one row per test, one column per contender, then PortMux's
+best variant against the best peer, and the DESIGN §6 target with a verdict.
+
+RECORDS holds lines "test|contender|value|detail" written by the benchmark
+scripts (lib.sh record). Values are numbers, "-" (not measured / failed), or
+words ("closed", "never", "mixed") for the silent-client test.
+"""
+import sys
+
+COLS = ["direct", "portmux-tp", "portmux-lat", "haproxy", "haproxy-splice",
+        "nginx", "sslh-select", "sslh-fork", "socat"]
+PORTMUX = ["portmux-tp", "portmux-lat", "portmux"]
+SHORT = {"portmux-tp": "pm-tp", "portmux-lat": "pm-lat", "portmux": "pm",
+         "haproxy-splice": "haproxy-spl", "sslh-select": "sslh-sel"}
+
+# test key, label, higher is better?, cell format
+ROWS = [
+    ("bulk1", "bulk, iperf3 1 stream (Gbit/s)", True),
+    ("bulk4", "bulk, iperf3 4 streams (Gbit/s)", True),
+    ("cpu_gb", "relay CPU s per GB (1 stream)", False),
+    ("connrate", "new connections/s (wrk -c50, close)", True),
+    ("connrate_p99", "  p99 ms, new connections", False),
+    ("connrate_cpu", "  relay CPU µs per new connection", False),
+    ("keepalive", "keep-alive requests/s (wrk -c50)", True),
+    ("keepalive_p99", "  p99 ms, keep-alive", False),
+    ("keepalive_cpu", "  relay CPU µs per keep-alive request", False),
+    ("idle_rss", "RSS KiB per idle relayed conn", False),
+    ("idle_fds", "fds per idle relayed conn", False),
+    ("silent", "silent client → SSH banner (s)", False),
+    ("silent_worst", "  worst ms after the 2 s timeout", False),
+    ("concurrent", "concurrent relayed connections", True),
+]
+
+
+def num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def fmt(v):
+    x = num(v)
+    if x is None:
+        return v
+    if x == int(x) or abs(x) >= 1000:
+        return "%.0f" % x
+    if abs(x) >= 100:
+        return "%.1f" % x
+    return ("%.3f" % x).rstrip("0").rstrip(".")
+
+
+def target(test, rec, pm, pm_name, peer, peer_name):
+    """DESIGN §6 target for this row: (text, met?) or None."""
+    d = num(rec.get(test, {}).get("direct"))
+    if test == "bulk1" and d:
+        return "≥0.6× direct", pm is not None and pm >= 0.6 * d
+    if test == "bulk4" and d:
+        return "≥0.7× direct", pm is not None and pm >= 0.7 * d
+    if test == "cpu_gb" and peer:
+        return "≤0.5× best peer", pm is not None and pm <= 0.5 * peer
+    if test == "connrate" and peer:
+        return "≥1.2× best peer", pm is not None and pm >= 1.2 * peer
+    if test == "keepalive" and peer:
+        return "≥1.15× best peer", pm is not None and pm >= 1.15 * peer
+    if test == "keepalive_p99" and peer:
+        return "≤ best peer", pm is not None and pm <= peer
+    if test == "idle_rss":
+        return "≤1 KiB", pm is not None and pm <= 1
+    if test == "idle_fds":
+        return "2 fds", pm is not None and pm <= 2.0001
+    if test == "silent_worst":
+        return "≤+5 ms, always", pm is not None and pm <= 5
+    if test == "concurrent":
+        return "10,000", pm is not None and pm >= 10000
+    return None
+
+
+def main():
+    rec = {}
+    errs = set()  # (test, contender) where wrk reported errors
+    runs = disturbed = 0
+    for line in open(sys.argv[1]):
+        parts = line.rstrip("\n").split("|", 3)
+        if len(parts) < 3:
+            continue
+        rec.setdefault(parts[0], {})[parts[1]] = parts[2]
+        if len(parts) == 4 and "errors " in parts[3] \
+                and not parts[3].rstrip().endswith("errors 0"):
+            errs.add((parts[0], parts[1]))
+        if parts[0] in ("bulk1", "bulk4", "connrate", "keepalive") \
+                and len(parts) == 4:
+            figures = parts[3].split(";")[0].split()
+            runs += len(figures)
+            disturbed += sum(1 for f in figures if f.endswith("*"))
+    cols = [c for c in COLS if any(c in r for r in rec.values())]
+    if any("portmux" in r for r in rec.values()):
+        cols.insert(1, "portmux")
+    table = []  # rows of [label, cells..., comparison, target]
+    for test, label, higher in ROWS:
+        r = rec.get(test)
+        if not r:
+            continue
+        d = num(r.get("direct"))
+        cells = []
+        for c in cols:
+            v = r.get(c, "")
+            cell = fmt(v) if v != "" else ""
+            if test in ("bulk1", "bulk4") and d and num(v) is not None \
+                    and c != "direct":
+                cell += " (%.2f×)" % (num(v) / d)
+            if (test, c) in errs:
+                cell += "!"
+            cells.append(cell)
+        best = max if higher else min
+        pms = [(num(v), c) for c, v in r.items()
+               if c in PORTMUX and num(v) is not None]
+        peers = [(num(v), c) for c, v in r.items()
+                 if c not in PORTMUX and c != "direct" and num(v) is not None]
+        pm, pm_name = best(pms) if pms else (None, None)
+        peer, peer_name = best(peers) if peers else (None, None)
+        names = "(%s / %s)" % (SHORT.get(pm_name, pm_name),
+                               SHORT.get(peer_name, peer_name))
+        if pm is not None and peer is not None and test == "silent_worst":
+            cmp = "%+.0f ms %s" % (pm - peer, names)
+        elif pm is not None and peer:
+            cmp = "%.2f× %s" % (pm / peer, names)
+        elif pm is not None and any(c not in PORTMUX and c != "direct"
+                                    for c in r):
+            cmp = "no peer managed it"
+        elif pm is not None:
+            cmp = "no peer measured"
+        else:
+            cmp = "-"
+        t = target(test, rec, pm, pm_name, peer, peer_name)
+        tt = ""
+        if t:
+            tt = "%s: %s" % (t[0], "not measured" if pm is None
+                             else "met" if t[1] else "NOT MET")
+        table.append([label] + cells
+                     + [("↑ " if higher else "↓ ") + cmp, tt])
+    head = ["test"] + [SHORT.get(c, c) for c in cols] \
+        + ["portmux vs best peer", "target (DESIGN §6)"]
+    widths = [max(len(row[i]) for row in table + [head])
+              for i in range(len(head))]
+
+    def line(row):
+        out = row[0].ljust(widths[0])
+        for i in range(1, len(cols) + 1):
+            out += "  " + row[i].rjust(widths[i])
+        out += "  " + row[-2].ljust(widths[-2]) + "  " + row[-1]
+        return out.rstrip()
+    print(line(head))
+    print("-" * len(line(head)))
+    for row in table:
+        print(line(row))
+    # DESIGN §4: each priority must be measurably better at what it claims.
+    checks = [("bulk1", "bulk 1 stream Gbit/s", "portmux-tp", "portmux-lat", True),
+              ("bulk4", "bulk 4 streams Gbit/s", "portmux-tp", "portmux-lat", True),
+              ("cpu_gb", "CPU s per GB", "portmux-tp", "portmux-lat", False),
+              ("keepalive_p99", "keep-alive p99 ms", "portmux-lat", "portmux-tp", False),
+              ("connrate_p99", "new-connection p99 ms", "portmux-lat", "portmux-tp", False)]
+    out = []
+    for test, what, mine, other, higher in checks:
+        a = num(rec.get(test, {}).get(mine))
+        b = num(rec.get(test, {}).get(other))
+        if a is None or not b:
+            continue
+        better = a > b if higher else a < b
+        out.append("  %-22s %-11s %8s vs %-11s %8s  %.2f×  %s" % (
+            what, SHORT[mine], fmt(str(a)), SHORT[other], fmt(str(b)), a / b,
+            "better" if better else "NOT better"))
+    if out:
+        print("\nPortMux priorities (DESIGN §4: each better at what it claims):")
+        print("\n".join(out))
+    if errs:
+        print("\n! = wrk counted socket errors or non-2xx answers in these runs: "
+              + ", ".join("%s %s" % (c, t) for t, c in sorted(errs))
+              + " (see the connrate table)")
+    if disturbed:
+        print("\nWARNING: %d of %d throughput/rate runs were measured while other"
+              " processes used the CPUs (marked * in the per-test tables)"
+              % (disturbed, runs))
+    print("\n↑ higher is better, ↓ lower is better; the comparison takes the"
+          " better PortMux variant (pm-tp = priority throughput, pm-lat ="
+          " latency) against the best peer; bulk cells add the ratio to direct;"
+          " \"-\" = failed or not measured (see the per-test tables).")
+
+
+if __name__ == "__main__":
+    main()
