@@ -9,6 +9,8 @@
 #
 # Knobs: CC, CFLAGS (user additions), BUILD (output dir), SANITIZE=1, V=1.
 
+.DEFAULT_GOAL := all
+
 CC ?= cc
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
