@@ -97,7 +97,7 @@ side_close(struct conn *c, struct side *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
-	free(s->out);
+	worker_pbuf_put(c->w, s->out);
 	s->out = NULL;
 	if (s->pipe[0] >= 0) {
 		/* Bytes still in the pipe are lost with the connection. */
@@ -134,7 +134,7 @@ conn_close(struct conn *c, const char *reason)
 		probe_job_abandon(c->job); /* the pool frees it */
 	side_close(c, &c->client);
 	side_close(c, &c->server);
-	free(c->probe);
+	worker_pbuf_put(w, c->probe);
 	if (c->own_backend) {
 		backend_free(c->own_backend);
 		free(c->own_backend);
@@ -246,8 +246,8 @@ conn_connect(struct conn *c, const struct backend *b, enum conn_via via)
 	c->backend = b;
 	c->via = (uint8_t)via;
 	c->state = CONN_CONNECTING;
-	/* Stop reading the client until the backend can take bytes. */
-	side_arm(c, &c->client, 0);
+	/* The client watcher stays armed (a stop and restart would cost two
+	 * epoll_ctl calls): what arrives meanwhile joins the probe bytes. */
 	c->addr_index = 0;
 	c->last_error = ECONNREFUSED;
 	if (connect_next(c) < 0)
@@ -422,13 +422,11 @@ probe_read(struct conn *c)
 	}
 	if (p == NULL) {
 		uint32_t cap = (uint32_t)c->gen->cfg->probe_buffer;
-		p = c->probe = malloc(sizeof(*p) + cap);
+		p = c->probe = worker_pbuf_get(c->w, cap);
 		if (p == NULL) {
 			conn_close(c, "out_of_memory");
 			return;
 		}
-		p->off = p->len = 0;
-		p->cap = cap;
 	}
 	n = recv(c->client.fd, p->data + p->len, p->cap - p->len, 0);
 	if (n < 0) {
@@ -471,6 +469,12 @@ relay_update(struct conn *c)
 {
 	struct side *s[2] = {&c->client, &c->server};
 
+	if (c->client.eof && c->server.eof && !side_pending(&c->client) &&
+	    !side_pending(&c->server)) {
+		/* Both directions are over: close() sends the last FIN. */
+		conn_close(c, "eof");
+		return;
+	}
 	for (int i = 0; i < 2; i++) {
 		struct side *src = s[i], *dst = s[1 - i];
 		if (src->eof && !side_pending(dst) && !dst->shut) {
@@ -479,11 +483,6 @@ relay_update(struct conn *c)
 			shutdown(dst->fd, SHUT_WR);
 			dst->shut = 1;
 		}
-	}
-	if (c->client.eof && c->server.eof && c->client.shut &&
-	    c->server.shut) {
-		conn_close(c, "eof");
-		return;
 	}
 	for (int i = 0; i < 2; i++) {
 		struct side *self = s[i], *other = s[1 - i];
@@ -528,7 +527,7 @@ proxy_out_prepend(struct conn *c)
 	memcpy(b->data, head, (size_t)n);
 	if (have)
 		memcpy(b->data + n, c->probe->data, have);
-	free(c->probe);
+	worker_pbuf_put(c->w, c->probe);
 	c->probe = b;
 	return 0;
 }
@@ -616,6 +615,32 @@ relay_event(struct conn *c, struct side *self, struct side *other,
 
 /* ---- callbacks ---- */
 
+/* Bytes that arrive while the backend connection is being made. */
+static void
+connecting_read(struct conn *c)
+{
+	struct pbuf *p = c->probe;
+	ssize_t n;
+
+	if (p == NULL) /* a silent client on its way to on_timeout */
+		p = c->probe = worker_pbuf_get(c->w,
+					       (uint32_t)c->gen->cfg->probe_buffer);
+	if (p == NULL || p->len == p->cap) {
+		side_arm(c, &c->client, 0); /* full: wait for the backend */
+		return;
+	}
+	n = recv(c->client.fd, p->data + p->len, p->cap - p->len, 0);
+	if (n > 0) {
+		p->len += (uint32_t)n;
+		c->client.bytes += (uint64_t)n;
+	} else if (n == 0) {
+		c->client.eof = 1;
+		side_arm(c, &c->client, 0);
+	} else if (errno != EAGAIN && errno != EINTR) {
+		conn_fail(c, "client_error", errno);
+	}
+}
+
 static void
 client_cb(EV_P_ ev_io *io, int revents)
 {
@@ -624,6 +649,8 @@ client_cb(EV_P_ ev_io *io, int revents)
 	(void)loop;
 	if (c->state == CONN_PROBING)
 		probe_read(c);
+	else if (c->state == CONN_CONNECTING)
+		connecting_read(c);
 	else if (c->state == CONN_RELAY)
 		relay_event(c, &c->client, &c->server, revents);
 }

@@ -62,7 +62,7 @@ relay_pipes_free(struct worker *w)
 /* ---- writing what is pending ---- */
 
 static int
-flush_buffer(struct side *dst)
+flush_buffer(struct worker *w, struct side *dst)
 {
 	struct pbuf *b = dst->out;
 
@@ -73,7 +73,7 @@ flush_buffer(struct side *dst)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		b->off += (uint32_t)n;
 	}
-	free(b);
+	worker_pbuf_put(w, b);
 	dst->out = NULL;
 	return 0;
 }
@@ -106,7 +106,7 @@ flush_pipe(struct worker *w, struct side *dst)
 int
 relay_flush(struct worker *w, struct side *dst)
 {
-	if (dst->out != NULL && flush_buffer(dst) < 0)
+	if (dst->out != NULL && flush_buffer(w, dst) < 0)
 		return -1;
 	if (dst->out == NULL && dst->pipe_bytes > 0)
 		return flush_pipe(w, dst);

@@ -273,6 +273,39 @@ fail:
 	return -1;
 }
 
+struct pbuf *
+worker_pbuf_get(struct worker *w, uint32_t cap)
+{
+	struct pbuf *b;
+
+	if (w->npbufs > 0 && w->pbufs[w->npbufs - 1]->cap == cap)
+		b = w->pbufs[--w->npbufs];
+	else if ((b = malloc(sizeof(*b) + cap)) == NULL)
+		return NULL;
+	b->off = b->len = 0;
+	b->cap = cap;
+	return b;
+}
+
+void
+worker_pbuf_put(struct worker *w, struct pbuf *b)
+{
+	if (b == NULL)
+		return;
+	if (b->cap == (uint32_t)w->gen->cfg->probe_buffer &&
+	    w->npbufs < sizeof(w->pbufs) / sizeof(w->pbufs[0]))
+		w->pbufs[w->npbufs++] = b;
+	else
+		free(b);
+}
+
+static void
+pbufs_free(struct worker *w)
+{
+	while (w->npbufs > 0)
+		free(w->pbufs[--w->npbufs]);
+}
+
 struct probe_pool *
 worker_pool(struct worker *w)
 {
@@ -398,6 +431,7 @@ worker_main(void *arg)
 	probe_pool_free(w->pool); /* after the connections abandoned jobs */
 	w->pool = NULL;
 	relay_pipes_free(w);
+	pbufs_free(w);
 	if (w->on_exit)
 		w->on_exit(w);
 	return NULL;

@@ -60,6 +60,10 @@ struct worker {
 	size_t nudp;
 	int pipes[64][2]; /* idle pipes for zero-copy relays (relay.c) */
 	size_t npipes;
+	/* Free probe buffers kept for the next connections: a malloc/free of
+	 * 16 KiB per connection made glibc trim (madvise) the heap each time. */
+	struct pbuf *pbufs[64];
+	size_t npbufs;
 	void (*on_exit)(struct worker *w); /* called on its thread at the end */
 };
 
@@ -83,6 +87,11 @@ void worker_join(struct worker *w);
 /* The pool for blocking detectors (started on first use); NULL if it
  * cannot start. */
 struct probe_pool *worker_pool(struct worker *w);
+
+/* A probe buffer of `cap` bytes (from the cache when it fits), and giving
+ * any pbuf back (cached when it is probe-sized, else freed). */
+struct pbuf *worker_pbuf_get(struct worker *w, uint32_t cap);
+void worker_pbuf_put(struct worker *w, struct pbuf *b);
 
 /* Called by conn.c when a connection starts and ends. */
 void worker_conn_opened(struct worker *w);
