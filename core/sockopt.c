@@ -2,9 +2,35 @@
  * (fewer, fuller segments), buffers left to the kernel's autotuning. */
 #include "sockopt.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+int
+sockopt_bound_socket(const struct addr *a, int type, int shared)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&a->ss;
+	int one = 1;
+	int fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if ((shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+				  sizeof(one)) < 0) ||
+	    (sa->sa_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) <
+		     0) ||
+	    bind(fd, sa, a->len) < 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
 
 static int
 wants_nodelay(enum priority p)

@@ -6,6 +6,15 @@
 
 #include "route.h"
 
+/*
+ * A non-blocking socket of `type` (SOCK_STREAM, SOCK_DGRAM) bound to `a`:
+ * SO_REUSEADDR, SO_REUSEPORT when `shared` (several workers on one address:
+ * the kernel spreads clients among them), IPv6-only for an IPv6 address (so
+ * "0.0.0.0:P" and "[::]:P" can both be listed). Returns the fd, or -1 with
+ * errno set.
+ */
+int sockopt_bound_socket(const struct addr *a, int type, int shared);
+
 /* A listening socket: no Nagle delay (the default priority, `both`, wants
  * it) and, with `keepalive`, TCP keepalive probes on what it accepts. */
 void sockopt_listener(int fd, int keepalive);

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "probe.h"
+#include "sockopt.h"
 #include "worker.h"
 
 #define UDP_DATAGRAM_MAX 65536
@@ -320,29 +321,13 @@ sweep_cb(EV_P_ ev_timer *t, int revents)
 static int
 listener_open(struct udp_listener *l, int shared, char *err, size_t errlen)
 {
-	const struct sockaddr *sa = (const struct sockaddr *)&l->addr.ss;
-	int one = 1;
-	int fd = socket(sa->sa_family,
-			SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		goto fail;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (shared &&
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
-		goto fail;
-	if (sa->sa_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, sa, l->addr.len) < 0)
-		goto fail;
-	l->fd = fd;
+	l->fd = sockopt_bound_socket(&l->addr, SOCK_DGRAM, shared);
+	if (l->fd < 0) {
+		snprintf(err, errlen, "cannot listen on udp %s: %s", l->text,
+			 strerror(errno));
+		return -1;
+	}
 	return 0;
-fail:
-	snprintf(err, errlen, "cannot listen on udp %s: %s", l->text,
-		 strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return -1;
 }
 
 int

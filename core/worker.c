@@ -155,35 +155,18 @@ static int
 listener_open(struct listener *l, int shared, int keepalive, char *err,
 	      size_t errlen)
 {
-	const struct sockaddr *sa = (const struct sockaddr *)&l->addr.ss;
-	int one = 1;
-	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
-					       SOCK_CLOEXEC,
-			0);
+	int fd = sockopt_bound_socket(&l->addr, SOCK_STREAM, shared);
 
-	if (fd < 0)
-		goto fail;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	/* Several workers: each has its own socket on the address and the
-	 * kernel spreads new connections among them. */
-	if (shared &&
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
-		goto fail;
-	/* An IPv6 listener serves IPv6 only, so "0.0.0.0:P" and "[::]:P"
-	 * can both be listed. */
-	if (sa->sa_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, sa, l->addr.len) < 0 || listen(fd, SOMAXCONN) < 0)
-		goto fail;
+	if (fd < 0 || listen(fd, SOMAXCONN) < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", l->text,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
 	sockopt_listener(fd, keepalive);
 	l->fd = fd;
 	return 0;
-fail:
-	snprintf(err, errlen, "cannot listen on %s: %s", l->text,
-		 strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return -1;
 }
 
 /* One timer per worker for idle_timeout, whatever the number of
