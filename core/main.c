@@ -45,7 +45,7 @@ usage(FILE *out)
 		"  -c FILE  configuration file (default %s)\n"
 		"  -p PORT  listen on PORT instead of the configured port\n"
 		"  -t       check the configuration (and plugins) and exit\n"
-		"  -v       log more (repeat for debug)\n"
+		"  -v       log more (debug: every detector verdict)\n"
 		"  -V       print the version and exit\n"
 		"  -h       this help\n\n"
 		"Plugins are searched in PORTMUX.plugin_dir, else "
