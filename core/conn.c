@@ -259,7 +259,7 @@ conn_connect(struct conn *c, const struct backend *b, enum conn_via via)
 /* Route a detector's answer to a backend, or fall back. */
 static void
 conn_route(struct conn *c, int outcome, int det,
-	   const struct pmx_probe_result *res)
+	   const struct pmx_probe_result *res, struct probe_job *job)
 {
 	const struct backend *b = NULL;
 
@@ -270,20 +270,28 @@ conn_route(struct conn *c, int outcome, int det,
 		if (res->key[0])
 			c->key = log_key_dup(res->key);
 		if (res->backend[0]) {
-			char err[256];
-			c->own_backend = calloc(1, sizeof(*c->own_backend));
-			if (c->own_backend == NULL ||
-			    backend_from_text(res->backend, c->own_backend,
-					      err, sizeof(err)) < 0) {
+			char err[256] = "out of memory";
+			if (job != NULL) {
+				/* Resolved on the pool thread. */
+				c->own_backend = job->backend;
+				job->backend = NULL;
+				snprintf(err, sizeof(err), "%s",
+					 job->backend_err);
+			} else if ((c->own_backend = calloc(
+					    1, sizeof(*c->own_backend))) !=
+					   NULL &&
+				   backend_from_text(res->backend, 0,
+						     c->own_backend, err,
+						     sizeof(err)) < 0) {
+				free(c->own_backend);
+				c->own_backend = NULL;
+			}
+			if (c->own_backend == NULL)
 				log_warn("conn=%llu detector=%s returned a bad "
 					 "backend '%s': %s",
 					 (unsigned long long)c->id, d->name,
 					 res->backend, err);
-				free(c->own_backend);
-				c->own_backend = NULL;
-			} else {
-				b = c->own_backend;
-			}
+			b = c->own_backend;
 		}
 		if (b == NULL && d->routes != NULL)
 			b = route_lookup(d->routes, res->key, res->alpn);
@@ -345,7 +353,7 @@ probe_decide(struct conn *c, int final)
 		probe_pool_submit(pool, c->job);
 		return;
 	}
-	conn_route(c, outcome, det, &res);
+	conn_route(c, outcome, det, &res, NULL);
 }
 
 void
@@ -362,7 +370,7 @@ conn_probe_done(struct probe_job *job)
 	r = probe_apply(&c->pstate, job->index, job->verdict,
 			job->in.final);
 	if (r == PROBE_MATCH) {
-		conn_route(c, PROBE_MATCH, job->index, &job->res);
+		conn_route(c, PROBE_MATCH, job->index, &job->res, job);
 		probe_job_free(job);
 		return;
 	}

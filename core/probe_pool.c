@@ -2,6 +2,7 @@
 #include "probe_pool.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,8 +50,30 @@ probe_job_new(struct generation *g, int index,
 void
 probe_job_free(struct probe_job *job)
 {
+	if (job->backend != NULL) {
+		backend_free(job->backend);
+		free(job->backend);
+	}
 	generation_unref(job->gen);
 	free(job);
+}
+
+/* Here a name may be looked up: this thread is not the event loop. */
+static void
+resolve_backend(struct probe_job *job)
+{
+	job->backend = calloc(1, sizeof(*job->backend));
+	if (job->backend == NULL) {
+		snprintf(job->backend_err, sizeof(job->backend_err),
+			 "out of memory");
+		return;
+	}
+	if (backend_from_text(job->res.backend, 1, job->backend,
+			      job->backend_err,
+			      sizeof(job->backend_err)) < 0) {
+		free(job->backend);
+		job->backend = NULL;
+	}
 }
 
 static void *
@@ -76,6 +99,8 @@ pool_thread(void *arg)
 		memset(&job->res, 0, sizeof(job->res));
 		job->verdict = d->plugin->desc->probe(d->instance, &job->in,
 						      &job->res);
+		if (job->verdict == PMX_MATCH && job->res.backend[0])
+			resolve_backend(job);
 
 		pthread_mutex_lock(&pool->lock);
 		job->next = pool->done;

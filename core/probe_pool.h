@@ -23,6 +23,10 @@ struct probe_job {
 	int index;              /* detector index in gen */
 	int verdict;
 	struct pmx_probe_result res;
+	/* A MATCH naming a backend: resolved on the pool thread (names
+	 * included), or why it could not be. The owner takes `backend`. */
+	struct backend *backend;
+	char backend_err[200];
 	struct pmx_probe_input in; /* in.data points at data[] */
 	struct sockaddr_storage peer, local;
 	uint8_t data[];

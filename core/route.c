@@ -441,11 +441,12 @@ route_lookup(const struct route_table *t, const char *key, const char *alpn)
 }
 
 int
-backend_from_text(const char *text, struct backend *out, char *err,
-		  size_t errlen)
+backend_from_text(const char *text, int may_block, struct backend *out,
+		  char *err, size_t errlen)
 {
 	char host[256];
 	long port;
+	int n;
 
 	memset(out, 0, sizeof(*out));
 	out->priority = PRIO_BOTH;
@@ -457,11 +458,19 @@ backend_from_text(const char *text, struct backend *out, char *err,
 	}
 	if (host[0] == '\0' || strcmp(host, "localhost") == 0)
 		snprintf(host, sizeof(host), "127.0.0.1");
-	if (addr_from_literal(host, (uint16_t)port, &out->addrs[0]) < 0) {
-		snprintf(err, errlen, "'%s' is not a numeric address", host);
+	if (addr_from_literal(host, (uint16_t)port, &out->addrs[0]) == 0) {
+		n = 1;
+	} else if (!may_block) {
+		snprintf(err, errlen,
+			 "'%s' is a name: only a blocking detector's answer "
+			 "is resolved (off the event loop)",
+			 host);
+		return -1;
+	} else if ((n = addr_resolve(host, (uint16_t)port, out->addrs,
+				     BACKEND_MAX_ADDRS, err, errlen)) < 0) {
 		return -1;
 	}
-	out->naddrs = 1;
+	out->naddrs = n;
 	out->port = (uint16_t)port;
 	out->host = strdup(host);
 	out->text = strdup(text);

@@ -84,7 +84,8 @@ const struct backend *route_lookup(const struct route_table *t,
 int route_has_key(const struct route_table *t, const char *key);
 
 /* A backend from "host:port" / "[v6]:port" text (a detector's explicit
- * answer). Only numeric addresses: a name would block the event loop. */
-int backend_from_text(const char *text, struct backend *out, char *err,
-		      size_t errlen);
+ * answer). A host name is resolved only when `may_block` (off the event
+ * loop); otherwise only addresses (and localhost) are accepted. */
+int backend_from_text(const char *text, int may_block, struct backend *out,
+		      char *err, size_t errlen);
 #endif

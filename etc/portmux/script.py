@@ -18,16 +18,16 @@ def analyse(buffer):
 
     What analyse() may return:
         int 1..65535        route to 127.0.0.1:PORT
-        "host:port"         route there; host is an IPv4 address or
-        "[v6]:port"         localhost, or an IPv6 address in brackets
-                            (no names: nothing is resolved here)
+        "host:port"         route there; host is a name (resolved by
+        "[v6]:port"         PortMux off its event loop), an IPv4
+                            address, or an IPv6 address in brackets
         None                not this protocol: the next detector in
                             PORTMUX.detectors gets the connection
         portmux.NEED_MORE   cannot tell yet: call again when more bytes
                             have arrived (`import portmux`); on the last
                             call (buffer full, or the client went quiet)
                             it counts as None
-    Anything else (a float, True, a port out of range, "example.com:80")
+    Anything else (a float, True, a port out of range, "no port")
     is logged and counts as None.
 
     Errors and time limits:

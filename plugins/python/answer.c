@@ -2,21 +2,47 @@
  * answer.c — what analyse() returned, as a verdict.
  *
  *   int 1..65535            MATCH, backend "127.0.0.1:PORT"
- *   "host:port"             MATCH, backend as given; host is an IPv4
- *   "[v6]:port"             literal, localhost, or a bracketed IPv6
- *                           literal (the core connects to numeric
- *                           addresses only, and maps localhost)
+ *   "host:port"             MATCH, backend as given; host is a name
+ *   "[v6]:port"             (resolved by the core off its event loop),
+ *                           an IPv4 literal, or a bracketed IPv6 literal
  *   None                    NO_MATCH: the next detector gets its turn
  *   portmux.NEED_MORE       NEED_MORE (NO_MATCH on the final call)
  *
  * Anything else (a bool, a float, a port out of range, a malformed or
- * named address...) is logged, rate limited, and counts as None.
+ * malformed address...) is logged, rate limited, and counts as None.
  */
 #include "python.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+
+/* A DNS host name: labels of letters, digits, '-' and '_', 1 to 63 bytes,
+ * 253 bytes in all, an optional trailing dot. */
+static int
+host_name_ok(const char *h)
+{
+	size_t n = strlen(h), label = 0;
+
+	if (n > 0 && h[n - 1] == '.')
+		n--;
+	if (n == 0 || n > 253)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = h[i];
+		if (c == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_') ||
+		    ++label > 63)
+			return 0;
+	}
+	return label > 0;
+}
 
 #define EXPECTED \
 	"expected a port, \"host:port\", None or portmux.NEED_MORE"
@@ -94,15 +120,14 @@ backend_check(const char *s, size_t n, const char **why)
 	}
 	memcpy(host, s, hlen);
 	host[hlen] = '\0';
-	if (strcmp(host, "localhost") == 0 ||
-	    inet_pton(AF_INET, host, addr) == 1)
+	if (inet_pton(AF_INET, host, addr) == 1 || host_name_ok(host))
 		return 0;
 	if (memchr(host, ':', hlen) != NULL || host[0] == '[')
 		*why = "an IPv6 address goes in brackets: \"[v6]:port\"";
 	else if (hlen == 0)
 		*why = "no host before the port";
 	else
-		*why = "the host must be a numeric address or localhost";
+		*why = "the host is neither an address nor a host name";
 	return -1;
 }
 

@@ -127,3 +127,29 @@ assert_contains "$(pmx_log)" "ValueError: no thanks"
 assert_contains "$(pmx_log)" "raises.py:3"
 assert_contains "$(pmx_log)" "detector=python:games key=- backend=127.0.0.1:7777"
 kill -0 "$PORTMUX_PID" || fail "portmux died"
+
+# 6. A script may answer with a host name: PortMux resolves it on the
+# thread that ran the script, never on its event loop.
+stop_portmux
+if [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
+	printf '127.0.0.1 game.test\n' >"$T/hosts"
+	cat >"$T/names.py" <<'PY'
+def analyse(buffer):
+    if buffer.startswith(b"GAME"):
+        return "game.test:7777"
+    if buffer.startswith(b"NOPE"):
+        return "no-such-host.invalid:7777"
+    return None
+PY
+	printf 'PORTMUX:\n  ip: 127.0.0.1\n  port: %s\n  detectors: [python]\nPYTHON:\n  script: %s\n' \
+		"$P" "$T/names.py" >"$T/names.yaml"
+	unshare -m sh -c "mount --bind $T/hosts /etc/hosts && exec $PORTMUX_BIN -c $T/names.yaml" \
+		>>"$T/portmux.log" 2>&1 &
+	PORTMUX_PID=$!
+	wait_port "$P"
+	assert_eq "$(client raw "$P" 'GAME by name\n' 1)" "GAME-BACKEND GAME by name" "host name answer"
+	assert_eq "$(client raw "$P" 'NOPE\n' 1)" "" "unresolvable name"
+	sleep 0.2
+	assert_contains "$(pmx_log)" "detector=python key=- backend=game.test:7777"
+	assert_contains "$(pmx_log)" "returned a bad backend 'no-such-host.invalid:7777': cannot resolve"
+fi

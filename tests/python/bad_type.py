@@ -10,7 +10,7 @@ ANSWERS = {
     b"list": [1],
     b"tuple": ("127.0.0.1", 80),
     b"words": "not an address",
-    b"name": "example.com:80",
+    b"name": "exa mple.com:80",
     b"noport": "127.0.0.1",
     b"port0": "127.0.0.1:0",
     b"portbig": "127.0.0.1:65536",

@@ -173,6 +173,8 @@ START_TEST(test_python__returns_hostport)
 	ck_assert_str_eq(res.backend, "[2001:db8::1]:443");
 	ck_assert_int_eq(probe_s(&det, "lh", 0, &res), M);
 	ck_assert_str_eq(res.backend, "localhost:2222");
+	ck_assert_int_eq(probe_s(&det, "dns", 0, &res), M);
+	ck_assert_str_eq(res.backend, "backend.example.lan.:7000");
 	ck_assert_int_eq(probe_s(&det, "other", 0, &res), N);
 	ck_assert_str_eq(res.backend, "");
 	tu_det_close(&det);
