@@ -2,6 +2,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +171,30 @@ log_key_dup(const char *key)
 	return strdup(norm);
 }
 
+/*
+ * The detector that matched c may have words for a client it cannot serve
+ * (an HTTP error, a TLS alert): send them, best effort, before closing.
+ */
+static void
+conn_reject(struct conn *c, int why, const struct pmx_probe_result *res)
+{
+	const struct pmx_detector *d;
+	uint8_t buf[512];
+	size_t n;
+
+	if (c->det < 0)
+		return;
+	d = c->gen->dets[c->det].plugin->desc;
+	if (d->struct_size < offsetof(struct pmx_detector, reject) +
+				     sizeof(d->reject) ||
+	    d->reject == NULL)
+		return;
+	n = d->reject(c->gen->dets[c->det].instance, why, res, buf,
+		      sizeof(buf));
+	if (n > 0 && n <= sizeof(buf))
+		(void)send(c->client.fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 /* Close with "reason: strerror(err)". */
 static void
 conn_fail(struct conn *c, const char *what, int err)
@@ -234,10 +259,13 @@ connect_retry(struct conn *c, int err)
 		  strerror(err));
 	side_close(c, &c->server);
 	c->addr_index++;
-	if (connect_next(c) < 0)
+	if (connect_next(c) < 0) {
+		if (c->via == VIA_DETECTOR)
+			conn_reject(c, PMX_REJECT_BACKEND_DOWN, NULL);
 		conn_fail(c, err == ETIMEDOUT ? "connect_timeout"
 					      : "connect_failed",
 			  c->last_error);
+	}
 }
 
 static void
@@ -250,8 +278,11 @@ conn_connect(struct conn *c, const struct backend *b, enum conn_via via)
 	 * epoll_ctl calls): what arrives meanwhile joins the probe bytes. */
 	c->addr_index = 0;
 	c->last_error = ECONNREFUSED;
-	if (connect_next(c) < 0)
+	if (connect_next(c) < 0) {
+		if (via == VIA_DETECTOR)
+			conn_reject(c, PMX_REJECT_BACKEND_DOWN, NULL);
 		conn_fail(c, "connect_failed", c->last_error);
+	}
 }
 
 /* ---- probing ---- */
@@ -301,6 +332,8 @@ conn_route(struct conn *c, int outcome, int det,
 		}
 	}
 	if (c->gen->fallback == NULL) {
+		if (outcome == PROBE_MATCH)
+			conn_reject(c, PMX_REJECT_NO_ROUTE, res);
 		conn_close(c, outcome == PROBE_MATCH ? "no_route"
 						     : "unrecognised");
 		return;

@@ -20,6 +20,7 @@
  *
  * ABI changelog (PMX_DETECTOR_ABI_VERSION):
  *  1 — first version: descriptor, host services, probe input/result.
+ *      Appended since (check struct_size): descriptor `reject`.
  * Fields are only ever appended; `struct_size` tells which are present.
  */
 #ifndef PORTMUX_DETECTOR_H
@@ -166,6 +167,12 @@ struct pmx_probe_input {
 #define PMX_ALPN_MAX 256
 #define PMX_BACKEND_MAX 288  /* "[v6 literal]:port" or "name:port" */
 
+/* Why PortMux cannot serve a client a detector matched (see `reject`). */
+enum pmx_reject_reason {
+	PMX_REJECT_NO_ROUTE = 1,     /* no route for its key, no fallback */
+	PMX_REJECT_BACKEND_DOWN = 2, /* its backend could not be reached */
+};
+
 /* Result flags. */
 /* TLS: an encrypted_client_hello extension is present. Browsers also send
  * a GREASE one when they have no ECH config, indistinguishable on purpose:
@@ -224,6 +231,19 @@ struct pmx_detector {
 	/* Free an instance. Called once for every successful create(), after
 	 * the last probe on it has returned. May be NULL. */
 	void (*destroy)(void *instance);
+
+	/*
+	 * Optional (NULL, or beyond an older plugin's struct_size): the bytes
+	 * to send a client this detector matched when PortMux must close it
+	 * unserved — an HTTP error, a TLS alert — instead of a bare close.
+	 * `res` is the match's result for PMX_REJECT_NO_ROUTE, NULL for
+	 * PMX_REJECT_BACKEND_DOWN. Write at most `cap` bytes to buf and
+	 * return how many (0: just close). Called on the event loop: quick,
+	 * no I/O, like probe().
+	 */
+	size_t (*reject)(void *instance, int why,
+			 const struct pmx_probe_result *res, uint8_t *buf,
+			 size_t cap);
 };
 
 /* The entry point a plugin defines (with PMX_EXPORT). */

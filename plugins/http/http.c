@@ -292,6 +292,38 @@ probe(void *instance, const struct pmx_probe_input *in,
 	return PMX_NEED_MORE;
 }
 
+/*
+ * A client PortMux cannot serve hears why, in HTTP: 421 Misdirected Request
+ * when no route takes its host (RFC 9110 §15.5.20: this server does not
+ * answer for that authority), 502 Bad Gateway when its backend is down.
+ * An h2c client gets a plain close: an HTTP/1 answer would be noise to it.
+ */
+static size_t
+reject(void *instance, int why, const struct pmx_probe_result *res,
+       uint8_t *buf, size_t cap)
+{
+	static const char no_route[] =
+		"HTTP/1.1 421 Misdirected Request\r\n"
+		"Content-Type: text/plain\r\nContent-Length: 32\r\n"
+		"Connection: close\r\n\r\n"
+		"portmux: no route for this host\n";
+	static const char down[] =
+		"HTTP/1.1 502 Bad Gateway\r\n"
+		"Content-Type: text/plain\r\nContent-Length: 36\r\n"
+		"Connection: close\r\n\r\n"
+		"portmux: the backend is unreachable\n";
+	const char *msg = why == PMX_REJECT_NO_ROUTE ? no_route : down;
+	size_t n = strlen(msg);
+
+	(void)instance;
+	if (res != NULL && strcmp(res->alpn, "h2c") == 0)
+		return 0;
+	if (n > cap)
+		return 0;
+	memcpy(buf, msg, n);
+	return n;
+}
+
 static const struct pmx_detector http_detector = {
 	.abi_version = PMX_DETECTOR_ABI_VERSION,
 	.struct_size = sizeof(struct pmx_detector),
@@ -304,6 +336,7 @@ static const struct pmx_detector http_detector = {
 	.create = create,
 	.probe = probe,
 	.destroy = NULL,
+	.reject = reject,
 };
 
 PMX_EXPORT const struct pmx_detector *

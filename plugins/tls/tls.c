@@ -68,6 +68,28 @@ probe(void *instance, const struct pmx_probe_input *in,
 	return PMX_MATCH;
 }
 
+/*
+ * A client PortMux cannot serve gets a fatal TLS alert rather than a bare
+ * close: unrecognized_name (112, RFC 6066 §3) when no route takes its SNI,
+ * internal_error (80) when its backend is down. The record version 0x0301
+ * is what every TLS version accepts before the handshake.
+ */
+static size_t
+reject(void *instance, int why, const struct pmx_probe_result *res,
+       uint8_t *buf, size_t cap)
+{
+	const uint8_t alert[7] = {0x15, 0x03, 0x01, 0x00, 0x02, 0x02,
+				  why == PMX_REJECT_NO_ROUTE ? 112 : 80};
+
+	(void)instance;
+	(void)res;
+	if (cap < sizeof(alert))
+		return 0;
+	for (size_t i = 0; i < sizeof(alert); i++)
+		buf[i] = alert[i];
+	return sizeof(alert);
+}
+
 static const struct pmx_detector tls_detector = {
 	.abi_version = PMX_DETECTOR_ABI_VERSION,
 	.struct_size = sizeof(struct pmx_detector),
@@ -80,6 +102,7 @@ static const struct pmx_detector tls_detector = {
 	.create = create,
 	.probe = probe,
 	.destroy = NULL,
+	.reject = reject,
 };
 
 PMX_EXPORT const struct pmx_detector *

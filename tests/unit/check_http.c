@@ -180,6 +180,43 @@ START_TEST(test_http__garbage)
 }
 END_TEST
 
+START_TEST(test_http__reject)
+{
+	const struct pmx_detector *d = det.plugin->desc;
+	struct pmx_probe_result res = {0};
+	uint8_t buf[512];
+	size_t n;
+
+	ck_assert_ptr_nonnull(d->reject);
+	n = d->reject(det.instance, PMX_REJECT_NO_ROUTE, &res, buf, sizeof(buf));
+	buf[n] = 0;
+	ck_assert(strncmp((char *)buf, "HTTP/1.1 421 ", 13) == 0);
+	ck_assert_ptr_nonnull(strstr((char *)buf, "\r\n\r\nportmux: no route"));
+	n = d->reject(det.instance, PMX_REJECT_BACKEND_DOWN, NULL, buf,
+		      sizeof(buf));
+	buf[n] = 0;
+	ck_assert(strncmp((char *)buf, "HTTP/1.1 502 ", 13) == 0);
+	/* Content-Length tells the body's exact size. */
+	for (int w = 1; w <= 2; w++) {
+		n = d->reject(det.instance, w, &res, buf, sizeof(buf));
+		buf[n] = 0;
+		const char *body = strstr((char *)buf, "\r\n\r\n") + 4;
+		long len = strtol(strstr((char *)buf, "Content-Length: ") + 16,
+				  NULL, 10);
+		ck_assert_int_eq(len, (long)strlen(body));
+	}
+	/* h2c: an HTTP/1 answer would be noise; too small a buffer: none. */
+	strcpy(res.alpn, "h2c");
+	ck_assert_uint_eq(d->reject(det.instance, PMX_REJECT_NO_ROUTE, &res, buf,
+				    sizeof(buf)),
+			  0);
+	res.alpn[0] = 0;
+	ck_assert_uint_eq(d->reject(det.instance, PMX_REJECT_NO_ROUTE, &res, buf,
+				    10),
+			  0);
+}
+END_TEST
+
 Suite *make_suite_http(void);
 Suite *
 make_suite_http(void)
@@ -196,6 +233,7 @@ make_suite_http(void)
 			    (int)(sizeof(flights) / sizeof(flights[0])));
 	tcase_add_test(tc, test_http__request_split_every_way);
 	tcase_add_test(tc, test_http__garbage);
+	tcase_add_test(tc, test_http__reject);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -91,6 +91,24 @@ START_TEST(test_plugin__missing)
 }
 END_TEST
 
+START_TEST(test_plugin__older_descriptor)
+{
+	const char *dir = getenv("PORTMUX_TEST_PLUGINS");
+	char yaml[1024], err[1024];
+	struct generation *g;
+
+	snprintf(yaml, sizeof(yaml),
+		 "PORTMUX:\n  port: 1\n  plugin_dir: %s\n"
+		 "  detectors: [t_old]\nT_OLD:\n  default: 9\n",
+		 dir);
+	g = tu_generation(yaml, err, sizeof(err));
+	ck_assert_msg(g != NULL, "%s", err);
+	ck_assert_uint_lt(g->dets[0].plugin->desc->struct_size,
+			  sizeof(struct pmx_detector));
+	generation_unref(g);
+}
+END_TEST
+
 Suite *make_suite_plugin(void);
 Suite *
 make_suite_plugin(void)
@@ -102,6 +120,7 @@ make_suite_plugin(void)
 			    (int)(sizeof(broken) / sizeof(broken[0])));
 	tcase_add_test(tc, test_plugin__labels_and_sections);
 	tcase_add_test(tc, test_plugin__missing);
+	tcase_add_test(tc, test_plugin__older_descriptor);
 	suite_add_tcase(s, tc);
 	return s;
 }

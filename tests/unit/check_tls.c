@@ -941,6 +941,28 @@ START_TEST(test_tls__mutations)
 }
 END_TEST
 
+/* No route: unrecognized_name; backend down: internal_error; both fatal
+ * alerts in a record every TLS version accepts. */
+START_TEST(test_tls__reject)
+{
+	const struct pmx_detector *d = det.plugin->desc;
+	uint8_t buf[16];
+	static const uint8_t no_route[] = {0x15, 0x03, 0x01, 0x00, 0x02, 0x02,
+					   112};
+	static const uint8_t down[] = {0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 80};
+
+	ck_assert_uint_eq(d->reject(det.instance, PMX_REJECT_NO_ROUTE, NULL,
+				    buf, sizeof(buf)),
+			  7);
+	ck_assert_mem_eq(buf, no_route, 7);
+	ck_assert_uint_eq(d->reject(det.instance, PMX_REJECT_BACKEND_DOWN, NULL,
+				    buf, sizeof(buf)),
+			  7);
+	ck_assert_mem_eq(buf, down, 7);
+	ck_assert_uint_eq(d->reject(det.instance, 1, NULL, buf, 3), 0);
+}
+END_TEST
+
 Suite *make_suite_tls(void);
 Suite *
 make_suite_tls(void)
@@ -961,6 +983,7 @@ make_suite_tls(void)
 	tcase_add_test(tc, test_tls__pq_capture_is_large);
 	tcase_add_test(tc, test_tls__continuation_records);
 	tcase_add_test(tc, test_tls__not_udp);
+	tcase_add_test(tc, test_tls__reject);
 	tcase_add_test(tc, test_tls__garbage);
 	tcase_add_loop_test(tc, test_tls__mutations, 0, NFLIGHTS);
 	suite_add_tcase(s, tc);
