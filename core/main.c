@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -195,11 +196,40 @@ worker_count(const struct config *cfg)
 	return (int)n;
 }
 
+/*
+ * Each relayed connection holds two descriptors (and a pipe pair while bulk
+ * flows): raise the soft limit so max_connections can be reached — a shell's
+ * default of 1024 would stall PortMux near 500 connections.
+ */
+static void
+raise_fd_limit(const struct config *cfg, int nworkers_wanted)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->max_connections * 2 + 64 +
+		      (rlim_t)nworkers_wanted * 64 * 2 /* pipes */ +
+		      (rlim_t)nworkers_wanted * 16;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want
+			      ? want
+			      : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < want)
+		log_warn("max_connections=%ld needs about %llu file "
+			 "descriptors but the limit is %llu: raise it "
+			 "(LimitNOFILE=, ulimit -Hn) or lower max_connections",
+			 cfg->max_connections, (unsigned long long)want,
+			 (unsigned long long)rl.rlim_cur);
+}
+
 /* Bind every worker's sockets, then start their threads. */
 static int
 start_workers(struct generation *g, char *err, size_t errlen)
 {
 	nworkers = worker_count(g->cfg);
+	raise_fd_limit(g->cfg, nworkers);
 	workers = calloc((size_t)nworkers, sizeof(*workers));
 	if (workers == NULL) {
 		snprintf(err, errlen, "out of memory");

@@ -87,3 +87,33 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
 	assert_eq "$uid" "$n$n$n$n" "running as nobody"
 	assert_eq "$(client raw "$P" 'as nobody\n' 1)" "as nobody" "serving as nobody"
 fi
+
+# 4. Started from a shell with a low soft fd limit, PortMux raises it to
+# what max_connections needs: 300 relayed connections from a limit of 256.
+stop_portmux
+cat >"$T/many.yaml" <<CFG
+PORTMUX:
+  ip: 127.0.0.1
+  port: $P
+  workers: 1
+  max_connections: 300
+  fallback: $E
+CFG
+(ulimit -Sn 256 && exec "$PORTMUX_BIN" -c "$T/many.yaml") >>"$T/portmux.log" 2>&1 &
+PORTMUX_PID=$!
+wait_port "$P"
+soft=$(awk '/Max open files/ {print $4}' "/proc/$PORTMUX_PID/limits")
+[ "$soft" -ge 664 ] || fail "soft fd limit is $soft"
+cat >"$T/many.py" <<PY
+import socket
+held = []
+for i in range(300):
+    s = socket.create_connection(("127.0.0.1", $P))
+    s.sendall(b"%d\n" % i)
+    held.append(s)
+for i, s in enumerate(held):
+    s.settimeout(5)
+    assert s.recv(16) == b"%d\n" % i, "connection %d not relayed" % i
+print("ok")
+PY
+assert_eq "$($PY "$T/many.py")" "ok" "300 connections from a soft limit of 256"
