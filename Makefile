@@ -96,7 +96,18 @@ all: $(BIN) $(PLUGIN_SO)
 check-deps:
 	@scripts/deps.sh check
 
-$(BUILD)/core/%.o: core/%.c | check-deps
+# Settings compiled into the core: objects are rebuilt when they change
+# (make install PREFIX=/usr after a plain make must not ship /usr/local).
+CORE_SETTINGS = $(BUILD)/core-settings
+$(CORE_SETTINGS): FORCE
+	@mkdir -p $(dir $@)
+	@echo "$(PLUGINDIR) $(DEFAULT_DETECTORS)" | cmp -s - $@ 2>/dev/null || \
+		echo "$(PLUGINDIR) $(DEFAULT_DETECTORS)" >$@
+
+.PHONY: FORCE
+FORCE:
+
+$(BUILD)/core/%.o: core/%.c $(CORE_SETTINGS) | check-deps
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(CORE_DEFS) -c $< -o $@

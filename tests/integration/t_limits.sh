@@ -117,3 +117,51 @@ for i, s in enumerate(held):
 print("ok")
 PY
 assert_eq "$($PY "$T/many.py")" "ok" "300 connections from a soft limit of 256"
+
+# 5. Slowloris and garbage: 400 clients that send one byte and stall, and
+# 200 that send random bytes, do not keep a normal client waiting; the
+# stalled ones are decided at probe_deadline, the garbage closed at once.
+stop_portmux
+H=$(free_port)
+http_backend web "$H"
+cat >"$T/slow.yaml" <<CFG
+PORTMUX:
+  ip: 127.0.0.1
+  port: $P
+  probe_deadline: 2
+HTTP:
+  "default": $H
+CFG
+start_portmux "$T/slow.yaml"
+cat >"$T/crowd.py" <<PY
+import os, socket, subprocess, time
+stalled = []
+for i in range(400):
+    s = socket.create_connection(("127.0.0.1", $P))
+    s.sendall(b"G")  # could still become "GET ..."
+    stalled.append(s)
+for i in range(200):
+    s = socket.create_connection(("127.0.0.1", $P))
+    s.sendall(os.urandom(64))
+    s.close()
+t = time.time()
+out = subprocess.run(["curl", "-sS", "--max-time", "5", "http://127.0.0.1:$P/ok"],
+                     capture_output=True, text=True).stdout
+took = time.time() - t
+assert out.startswith("backend=web"), "normal client not served: %r" % out
+assert took < 0.5, "normal client waited %.2f s" % took
+time.sleep(2.5)  # probe_deadline: the stalled ones are decided and closed
+closed = 0
+for s in stalled:
+    s.settimeout(0.01)
+    try:
+        if s.recv(10) == b"":
+            closed += 1
+    except OSError:
+        closed += 1
+assert closed == 400, "%d of 400 stalled clients still held" % (400 - closed)
+print("ok %.3f" % took)
+PY
+out=$($PY "$T/crowd.py")
+assert_contains "$out" "ok" "slowloris and garbage"
+kill -0 "$PORTMUX_PID" || fail "PortMux died"
