@@ -1,0 +1,272 @@
+/* conn_probe.c — the probing phase: read what the client sends, strip a
+ * trusted balancer's PROXY header, run the detection chain (blocking
+ * detectors through the probe pool), and turn the answer into a backend,
+ * or answer a client that cannot be served. */
+#include "conn.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "conn_internal.h"
+#include "log.h"
+#include "proxyproto.h"
+
+/* A route key for the log: normalised, and never able to break the
+ * key=value line (client-supplied bytes). */
+static char *
+log_key_dup(const char *key)
+{
+	char norm[PMX_KEY_MAX];
+	int n = route_normalize(key, strlen(key), norm, sizeof(norm));
+
+	if (n <= 0)
+		return NULL;
+	for (char *p = norm; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    *p == '=' || *p == '"')
+			*p = '?';
+	return strdup(norm);
+}
+
+/*
+ * The detector that matched c may have words for a client it cannot serve
+ * (an HTTP error, a TLS alert): send them, best effort, before closing.
+ */
+void
+conn_reject(struct conn *c, int why, const struct pmx_probe_result *res)
+{
+	const struct pmx_detector *d;
+	uint8_t buf[512];
+	size_t n;
+
+	if (c->det < 0)
+		return;
+	d = c->gen->dets[c->det].plugin->desc;
+	if (d->struct_size < offsetof(struct pmx_detector, reject) +
+				     sizeof(d->reject) ||
+	    d->reject == NULL)
+		return;
+	n = d->reject(c->gen->dets[c->det].instance, why, res, buf,
+		      sizeof(buf));
+	if (n > 0 && n <= sizeof(buf))
+		(void)send(c->client.fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* Route a detector's answer to a backend, or fall back. */
+void
+conn_route(struct conn *c, int outcome, int det,
+	   const struct pmx_probe_result *res, struct probe_job *job)
+{
+	const struct backend *b = NULL;
+
+	if (outcome == PROBE_MATCH) {
+		const struct detector_inst *d = &c->gen->dets[det];
+
+		c->det = (int16_t)det;
+		if (res->key[0])
+			c->key = log_key_dup(res->key);
+		if (res->backend[0]) {
+			char err[256] = "out of memory";
+			if (job != NULL) {
+				/* Resolved on the pool thread. */
+				c->own_backend = job->backend;
+				job->backend = NULL;
+				snprintf(err, sizeof(err), "%s",
+					 job->backend_err);
+			} else if ((c->own_backend = calloc(
+					    1, sizeof(*c->own_backend))) !=
+					   NULL &&
+				   backend_from_text(res->backend, 0,
+						     c->own_backend, err,
+						     sizeof(err)) < 0) {
+				free(c->own_backend);
+				c->own_backend = NULL;
+			}
+			if (c->own_backend == NULL)
+				log_warn("conn=%llu detector=%s returned a bad "
+					 "backend '%s': %s",
+					 (unsigned long long)c->id, d->name,
+					 res->backend, err);
+			b = c->own_backend;
+		}
+		if (b == NULL && d->routes != NULL)
+			b = route_lookup(d->routes, res->key, res->alpn);
+		if (b != NULL) {
+			conn_connect(c, b, VIA_DETECTOR);
+			return;
+		}
+	}
+	if (c->gen->fallback == NULL) {
+		if (outcome == PROBE_MATCH)
+			conn_reject(c, PMX_REJECT_NO_ROUTE, res);
+		conn_close(c, outcome == PROBE_MATCH ? "no_route"
+						     : "unrecognised");
+		return;
+	}
+	conn_connect(c, c->gen->fallback, VIA_FALLBACK);
+}
+
+void
+probe_decide(struct conn *c, int final)
+{
+	struct pmx_probe_input in = {
+		.data = c->probe->data,
+		.len = c->probe->len,
+		.capacity = c->probe->cap,
+		.transport = PMX_TRANSPORT_TCP,
+		.peer = &c->peer.sa,
+		.peer_len = c->peer.sa.sa_family == AF_INET6
+				    ? sizeof(struct sockaddr_in6)
+				    : sizeof(struct sockaddr_in),
+		.local = (const struct sockaddr *)&c->listener->addr.ss,
+		.local_len = c->listener->addr.len,
+	};
+	struct pmx_probe_result res;
+	struct probe_pool *pool;
+	int det = -1, outcome;
+
+	if (c->job != NULL) {
+		/* A blocking detector is still deciding: its answer comes
+		 * first; remember that we must decide then. */
+		c->want_final |= (uint8_t)final;
+		return;
+	}
+	in.final = final | c->want_final;
+	outcome = probe_run(c->gen, &c->pstate, &in, &res, &det);
+	if (outcome == PROBE_WAIT)
+		return;
+	if (outcome == PROBE_ASYNC) {
+		pool = worker_pool(c->w);
+		c->job = pool ? probe_job_new(c->gen, det, &in, c) : NULL;
+		if (c->job == NULL) {
+			/* No thread to run it on: it declines. */
+			log_error("conn=%llu detector=%s: cannot run it off "
+				  "the loop; skipping it",
+				  (unsigned long long)c->id,
+				  c->gen->dets[det].name);
+			c->pstate.declined |= 1ull << det;
+			probe_decide(c, final);
+			return;
+		}
+		probe_pool_submit(pool, c->job);
+		return;
+	}
+	conn_route(c, outcome, det, &res, NULL);
+}
+
+void
+conn_probe_done(struct probe_job *job)
+{
+	struct conn *c = job->owner;
+	size_t seen = job->in.len;
+	int r;
+
+	c->job = NULL;
+	log_debug("probe detector=%s len=%zu final=%d verdict=%s",
+		  c->gen->dets[job->index].name, job->in.len, job->in.final,
+		  probe_verdict_name(job->verdict));
+	r = probe_apply(&c->pstate, job->index, job->verdict,
+			job->in.final);
+	if (r == PROBE_MATCH) {
+		conn_route(c, PROBE_MATCH, job->index, &job->res, job);
+		probe_job_free(job);
+		return;
+	}
+	probe_job_free(job);
+	/* It declined (go on with the next detectors), or it wants more
+	 * bytes and they, or the deadline, came while it was running. */
+	if (r < 0 || c->probe->len > seen || c->want_final || c->client.eof)
+		probe_decide(c, c->probe->len == c->probe->cap ||
+					c->client.eof);
+}
+
+/*
+ * A trusted balancer's PROXY header at the start of the probe buffer: take
+ * the real client address from it and drop it from the bytes. 1 when done
+ * (bytes may remain), 0 when more are needed, -1 when c was closed.
+ */
+static int
+proxy_in_consume(struct conn *c)
+{
+	struct pbuf *p = c->probe;
+	struct sockaddr_storage client, local;
+	size_t used = 0;
+	enum proxy_parse r = proxy_header_parse(p->data, p->len, &used,
+						&client, &local);
+
+	if (r == PROXY_NEED_MORE)
+		return p->len == p->cap ? (conn_close(c, "bad_proxy_header"),
+					   -1)
+					: 0;
+	if (r == PROXY_INVALID) {
+		conn_close(c, "bad_proxy_header");
+		return -1;
+	}
+	if (client.ss_family == AF_INET || client.ss_family == AF_INET6) {
+		memcpy(&c->peer, &client, sizeof(c->peer));
+		memcpy(&c->local, &local, sizeof(c->local));
+		c->has_local = 1;
+	}
+	memmove(p->data, p->data + used, p->len - used);
+	p->len -= (uint32_t)used;
+	c->client.bytes -= used;
+	c->proxy_in = 0;
+	return 1;
+}
+
+void
+probe_read(struct conn *c)
+{
+	struct pbuf *p = c->probe;
+	ssize_t n;
+
+	if (p != NULL && p->len == p->cap) {
+		/* Full, and a blocking detector is still deciding: read no
+		 * more until it has. */
+		side_arm(c, &c->client, 0);
+		return;
+	}
+	if (p == NULL) {
+		uint32_t cap = (uint32_t)c->gen->cfg->probe_buffer;
+		p = c->probe = worker_pbuf_get(c->w, cap);
+		if (p == NULL) {
+			conn_close(c, "out_of_memory");
+			return;
+		}
+	}
+	n = recv(c->client.fd, p->data + p->len, p->cap - p->len, 0);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			conn_fail(c, "client_error", errno);
+		return;
+	}
+	if (n == 0) {
+		c->client.eof = 1;
+		side_arm(c, &c->client, 0); /* EOF stays readable */
+		if (p->len == 0) {
+			conn_close(c, "client_closed_silent");
+			return;
+		}
+		probe_decide(c, 1);
+		return;
+	}
+	p->len += (uint32_t)n;
+	c->client.bytes += (uint64_t)n;
+	if (c->proxy_in) {
+		int r = proxy_in_consume(c);
+		if (r <= 0 || p->len == 0)
+			return; /* closed, more header to come, or silent */
+	}
+	if (p->len == (uint32_t)n) {
+		/* First bytes: from now on the client has until the probe
+		 * deadline (counted from accept) to say enough. */
+		const struct config *cfg = c->gen->cfg;
+		timer_arm(c, cfg->probe_deadline -
+				     (ev_now(c->w->loop) - c->started));
+	}
+	probe_decide(c, p->len == p->cap);
+}

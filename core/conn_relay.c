@@ -1,0 +1,249 @@
+/* conn_relay.c — connecting to the backend (each address in turn, with a
+ * timeout) and relaying: the probe bytes first (after a PROXY header when
+ * the route asks), then both directions with backpressure and half-close. */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn_internal.h"
+#include "log.h"
+#include "proxyproto.h"
+#include "relay.h"
+#include "sockopt.h"
+
+/* Start connecting to backend address c->addr_index or a later one.
+ * 0 when a connect is under way, -1 when every address failed. */
+static int
+connect_next(struct conn *c)
+{
+	const struct backend *b = c->backend;
+
+	for (; c->addr_index < b->naddrs; c->addr_index++) {
+		const struct addr *a = &b->addrs[c->addr_index];
+		const struct sockaddr *sa = (const struct sockaddr *)&a->ss;
+		int fd = socket(sa->sa_family,
+				SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+		if (fd < 0) {
+			c->last_error = errno;
+			continue;
+		}
+		sockopt_backend(fd, b->priority);
+		if (connect(fd, sa, a->len) == 0 || errno == EINPROGRESS) {
+			c->server.fd = fd;
+			side_arm(c, &c->server, EV_WRITE);
+			timer_arm(c, c->gen->cfg->connect_timeout);
+			return 0;
+		}
+		c->last_error = errno;
+		close(fd);
+	}
+	return -1;
+}
+
+/* The current address failed: drop its socket and try the next. */
+static void
+connect_retry(struct conn *c, int err)
+{
+	char addr[ADDR_TEXT_MAX];
+
+	c->last_error = err;
+	log_debug("conn=%llu backend=%s address %s failed: %s",
+		  (unsigned long long)c->id, c->backend->text,
+		  addr_format((const struct sockaddr *)&c->backend
+				      ->addrs[c->addr_index]
+				      .ss,
+			      addr, sizeof(addr)),
+		  strerror(err));
+	side_close(c, &c->server);
+	c->addr_index++;
+	if (connect_next(c) < 0) {
+		if (c->via == VIA_DETECTOR)
+			conn_reject(c, PMX_REJECT_BACKEND_DOWN, NULL);
+		conn_fail(c, err == ETIMEDOUT ? "connect_timeout"
+					      : "connect_failed",
+			  c->last_error);
+	}
+}
+
+void
+conn_connect(struct conn *c, const struct backend *b, enum conn_via via)
+{
+	c->backend = b;
+	c->via = (uint8_t)via;
+	c->state = CONN_CONNECTING;
+	/* The client watcher stays armed (a stop and restart would cost two
+	 * epoll_ctl calls): what arrives meanwhile joins the probe bytes. */
+	c->addr_index = 0;
+	c->last_error = ECONNREFUSED;
+	if (connect_next(c) < 0) {
+		if (via == VIA_DETECTOR)
+			conn_reject(c, PMX_REJECT_BACKEND_DOWN, NULL);
+		conn_fail(c, "connect_failed", c->last_error);
+	}
+}
+
+void
+connect_done(struct conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->server.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err != 0)
+		connect_retry(c, err);
+	else
+		relay_start(c);
+}
+
+void
+connect_timed_out(struct conn *c)
+{
+	connect_retry(c, ETIMEDOUT);
+}
+
+/* Bytes that arrive while the backend connection is being made. */
+void
+connecting_read(struct conn *c)
+{
+	struct pbuf *p = c->probe;
+	ssize_t n;
+
+	if (p == NULL) /* a silent client on its way to on_timeout */
+		p = c->probe = worker_pbuf_get(c->w,
+					       (uint32_t)c->gen->cfg->probe_buffer);
+	if (p == NULL || p->len == p->cap) {
+		side_arm(c, &c->client, 0); /* full: wait for the backend */
+		return;
+	}
+	n = recv(c->client.fd, p->data + p->len, p->cap - p->len, 0);
+	if (n > 0) {
+		p->len += (uint32_t)n;
+		c->client.bytes += (uint64_t)n;
+	} else if (n == 0) {
+		c->client.eof = 1;
+		side_arm(c, &c->client, 0);
+	} else if (errno != EAGAIN && errno != EINTR) {
+		conn_fail(c, "client_error", errno);
+	}
+}
+
+/* Put a PROXY protocol header for the backend before the probe bytes. */
+static int
+proxy_out_prepend(struct conn *c)
+{
+	uint8_t head[PROXY_HEADER_MAX];
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	uint32_t have = c->probe ? c->probe->len : 0;
+	struct pbuf *b;
+	int n;
+
+	if (c->has_local) {
+		memset(&local, 0, sizeof(local));
+		memcpy(&local, &c->local, sizeof(c->local));
+	} else if (getsockname(c->client.fd, (struct sockaddr *)&local,
+			       &llen) < 0) {
+		return -1;
+	}
+	n = proxy_header_build(c->backend->proxy_protocol, &c->peer.sa,
+			       (struct sockaddr *)&local, head, sizeof(head));
+	if (n < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	b = malloc(sizeof(*b) + (size_t)n + have);
+	if (b == NULL)
+		return -1;
+	b->off = 0;
+	b->len = b->cap = (uint32_t)n + have;
+	memcpy(b->data, head, (size_t)n);
+	if (have)
+		memcpy(b->data + n, c->probe->data, have);
+	worker_pbuf_put(c->w, c->probe);
+	c->probe = b;
+	return 0;
+}
+
+/* After any relay event: pass half-closes on, finish, or re-arm. */
+static void
+relay_update(struct conn *c)
+{
+	struct side *s[2] = {&c->client, &c->server};
+
+	if (c->client.eof && c->server.eof && !side_pending(&c->client) &&
+	    !side_pending(&c->server)) {
+		/* Both directions are over: close() sends the last FIN. */
+		conn_close(c, "eof");
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct side *src = s[i], *dst = s[1 - i];
+		if (src->eof && !side_pending(dst) && !dst->shut) {
+			/* Everything from src is delivered: pass its FIN on
+			 * and keep the other direction flowing. */
+			shutdown(dst->fd, SHUT_WR);
+			dst->shut = 1;
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		struct side *self = s[i], *other = s[1 - i];
+		int ev = 0;
+		if (!self->eof && !side_pending(other))
+			ev |= EV_READ;
+		if (side_pending(self))
+			ev |= EV_WRITE;
+		side_arm(c, self, ev);
+	}
+}
+
+void
+relay_start(struct conn *c)
+{
+	c->state = CONN_RELAY;
+	ev_timer_stop(c->w->loop, &c->timer);
+	conn_touch(c);
+	sockopt_client(c->client.fd, c->backend->priority);
+	c->zerocopy = c->backend->priority != PRIO_LATENCY;
+	if (c->backend->proxy_protocol && proxy_out_prepend(c) < 0) {
+		conn_fail(c, "proxy_header", errno);
+		return;
+	}
+	/* The probe bytes go first, unchanged (after a PROXY header). */
+	c->server.out = c->probe;
+	c->probe = NULL;
+	if (c->server.out != NULL && relay_flush(c->w, &c->server) < 0) {
+		conn_fail(c, "server_error", errno);
+		return;
+	}
+	relay_update(c);
+}
+
+void
+relay_event(struct conn *c, struct side *self, struct side *other,
+	    int revents)
+{
+	int which = 0;
+
+	conn_touch(c);
+	if ((revents & EV_WRITE) && relay_flush(c->w, self) < 0) {
+		conn_fail(c, self == &c->client ? "client_error"
+						: "server_error",
+			  errno);
+		return;
+	}
+	if ((revents & EV_READ) && !side_pending(other) && !self->eof &&
+	    relay_pump(c->w, self, other, c->zerocopy, &which) < 0) {
+		int client_side = (self == &c->client) == (which == 0);
+		conn_fail(c, client_side ? "client_error" : "server_error",
+			  errno);
+		return;
+	}
+	relay_update(c);
+}
