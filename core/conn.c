@@ -167,8 +167,6 @@ conn_fail(struct conn *c, const char *what, int err)
 	conn_close(c, reason);
 }
 
-
-
 /* Move c to the head of its worker's list: the list stays ordered by
  * activity, so the idle sweep only looks at its tail. */
 void
@@ -190,6 +188,8 @@ conn_touch(struct conn *c)
 	w->conns = c;
 }
 
+/* Relayed connections quiet for `idle` seconds: from the tail (the least
+ * recently active) until a recent one. */
 void
 conn_sweep_idle(struct worker *w, double idle)
 {
@@ -227,9 +227,8 @@ server_cb(EV_P_ ev_io *io, int revents)
 	(void)loop;
 	if (c->state == CONN_CONNECTING)
 		connect_done(c);
-	else if (c->state == CONN_RELAY) {
+	else if (c->state == CONN_RELAY)
 		relay_event(c, &c->server, &c->client, revents);
-	}
 }
 
 static void
