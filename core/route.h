@@ -78,8 +78,6 @@ void route_table_free(struct route_table *t);
 const struct backend *route_lookup(const struct route_table *t,
 				   const char *key, const char *alpn);
 
-
-
 /* Does the table have an exact route for `key`? */
 int route_has_key(const struct route_table *t, const char *key);
 
