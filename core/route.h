@@ -86,4 +86,5 @@ int route_has_key(const struct route_table *t, const char *key);
  * loop); otherwise only addresses (and localhost) are accepted. */
 int backend_from_text(const char *text, int may_block, struct backend *out,
 		      char *err, size_t errlen);
+
 #endif
