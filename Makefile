@@ -87,7 +87,7 @@ bench: deps-bench
 	PORTMUX_BIN=$(CURDIR)/$(BIN) PORTMUX_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins \
 		bench/run.sh $(BENCH)
 
-.PHONY: all check-deps run test check unit integration test-asan clang-check deps \
+.PHONY: all check-deps checksrc run test check unit integration test-asan clang-check deps \
         deps-test install uninstall clean
 
 all: $(BIN) $(PLUGIN_SO)
@@ -172,7 +172,12 @@ integration: $(BIN) $(PLUGIN_SO) $(BAD_PLUGINS)
 clang-check:
 	$(MAKE) BUILD=build-clang CC=clang all build-clang/tests/check_portmux
 
+# House rules of the C sources (scripts/checksrc.py).
+checksrc:
+	@/usr/bin/python3 scripts/checksrc.py
+
 test: deps-test
+	$(MAKE) checksrc
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) integration

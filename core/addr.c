@@ -62,8 +62,8 @@ addr_split(const char *text, char *host, size_t hostlen, long *port,
 		if (close[1] == '\0')
 			return 0;
 		if (close[1] != ':') {
-			snprintf(err, errlen, "unexpected text after ']' in '%s'",
-				 text);
+			snprintf(err, errlen,
+				 "unexpected text after ']' in '%s'", text);
 			return -1;
 		}
 		return parse_port(close + 2, port, err, errlen);

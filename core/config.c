@@ -250,7 +250,8 @@ config_proxy_trusted(const struct config *cfg, const struct sockaddr *sa)
 	int family = sa->sa_family;
 
 	if (family == AF_INET) {
-		a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+		const struct sockaddr_in *sin = (const void *)sa;
+		a = (const uint8_t *)&sin->sin_addr;
 	} else if (family == AF_INET6) {
 		a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
 		/* An IPv4 client on an IPv6 socket: compare as IPv4. */
@@ -407,8 +408,8 @@ parse_portmux(struct config *cfg, const struct pmx_node *pm,
 			    (cfg->log_level = log_level_from_name(s)) < 0)
 				rc = node_error(v, err, errlen,
 						"log_level: unknown level '%s' "
-						"(expected error, warn, info or "
-						"debug)",
+						"(expected error, warn, info "
+						"or debug)",
 						s);
 		} else if (strcmp(key, "on_timeout") == 0 ||
 			   strcmp(key, "fallback") == 0) {
@@ -497,9 +498,14 @@ config_parse(struct yaml_tree *tree, int port_override, char *err,
 		goto fail;
 	}
 	slash = strrchr(cfg->dir, '/');
-	if (slash == NULL)
-		strcpy(cfg->dir, ".");
-	else if (slash == cfg->dir)
+	if (slash == NULL) {
+		free(cfg->dir);
+		cfg->dir = strdup(".");
+		if (cfg->dir == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	} else if (slash == cfg->dir)
 		slash[1] = '\0';
 	else
 		*slash = '\0';

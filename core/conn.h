@@ -34,7 +34,7 @@ struct side {
 	int events;   /* what io is armed for (0 = stopped) */
 	struct pbuf *out;
 	int pipe[2];         /* zero-copy: bytes on their way to this side */
-	uint32_t pipe_bytes; /* how many are in the pipe (EAGAIN is ambiguous) */
+	uint32_t pipe_bytes; /* how many are in it (EAGAIN is ambiguous) */
 	uint64_t bytes;      /* read from this side */
 };
 
@@ -78,7 +78,7 @@ struct conn {
 		struct sockaddr_in sin;
 		struct sockaddr_in6 sin6;
 	} peer, local; /* the client (real one, behind a balancer) */
-	struct conn *prev, *next; /* worker's list, most recently active first */
+	struct conn *prev, *next; /* worker's list, most recent first */
 };
 
 /* Take ownership of an accepted, non-blocking socket. */

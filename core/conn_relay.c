@@ -116,8 +116,8 @@ connecting_read(struct conn *c)
 	ssize_t n;
 
 	if (p == NULL) /* a silent client on its way to on_timeout */
-		p = c->probe = worker_pbuf_get(c->w,
-					       (uint32_t)c->gen->cfg->probe_buffer);
+		p = c->probe = worker_pbuf_get(
+			c->w, (uint32_t)c->gen->cfg->probe_buffer);
 	if (p == NULL || p->len == p->cap) {
 		side_arm(c, &c->client, 0); /* full: wait for the backend */
 		return;

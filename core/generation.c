@@ -82,8 +82,11 @@ generation_plugin_dirs(const struct config *cfg, const char **dirs,
 		if (len > 0) {
 			exe_dir[len] = '\0';
 			char *slash = strrchr(exe_dir, '/');
-			if (slash)
-				strcpy(slash, "/plugins");
+			size_t room = slash ? sizeof(exe_dir) -
+						      (size_t)(slash - exe_dir)
+					    : 0;
+			if (slash) /* readlink left room for it */
+				snprintf(slash, room, "/plugins");
 			else
 				exe_dir[0] = '\0';
 		} else {
@@ -399,8 +402,9 @@ generation_build(struct config *cfg, char *err, size_t errlen)
 				if (!(p->desc->flags & PMX_DF_ROUTES)) {
 					node_error(cfg->section_keys[s], err,
 						   errlen,
-						   "section %s is not used: add "
-						   "'%s' to PORTMUX.detectors",
+						   "section %s is not used: "
+						   "add '%s' to "
+						   "PORTMUX.detectors",
 						   sname, p->name);
 					goto fail;
 				}

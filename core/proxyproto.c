@@ -23,7 +23,8 @@ build_v1(const struct sockaddr *c, const struct sockaddr *l, uint8_t *buf,
 	    (c->sa_family != AF_INET && c->sa_family != AF_INET6)) {
 		n = snprintf((char *)buf, len, "PROXY UNKNOWN\r\n");
 	} else if (c->sa_family == AF_INET) {
-		const struct sockaddr_in *a = (const void *)c, *b = (const void *)l;
+		const struct sockaddr_in *a = (const void *)c;
+		const struct sockaddr_in *b = (const void *)l;
 		inet_ntop(AF_INET, &a->sin_addr, cip, sizeof(cip));
 		inet_ntop(AF_INET, &b->sin_addr, lip, sizeof(lip));
 		n = snprintf((char *)buf, len, "PROXY TCP4 %s %s %u %u\r\n",
@@ -51,7 +52,8 @@ build_v2(const struct sockaddr *c, const struct sockaddr *l, uint8_t *buf,
 	memcpy(buf, v2_sig, 12);
 	buf[12] = 0x21; /* version 2, PROXY */
 	if (c->sa_family == AF_INET && l->sa_family == AF_INET) {
-		const struct sockaddr_in *a = (const void *)c, *b = (const void *)l;
+		const struct sockaddr_in *a = (const void *)c;
+		const struct sockaddr_in *b = (const void *)l;
 		buf[13] = 0x11; /* TCP over IPv4 */
 		alen = 12;
 		memcpy(buf + 16, &a->sin_addr, 4);

@@ -184,7 +184,8 @@ pump_splice(struct worker *w, struct side *src, struct side *dst, int *which)
 		return pump_copy(w, src, dst, 0, which); /* out of fds */
 	for (int i = 0; i < RELAY_BUDGET; i++) {
 		ssize_t n = splice(src->fd, NULL, dst->pipe[1], NULL,
-				   PIPE_SIZE, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+				   PIPE_SIZE,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 
 		if (n == 0) {
 			src->eof = 1;

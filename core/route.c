@@ -173,7 +173,8 @@ backend_parse(const struct pmx_node *node, struct backend *out,
 				return node_error(
 					k, err, errlen,
 					"unknown key '%s' in a route (expected "
-					"port, host, priority, proxy_protocol%s)",
+					"port, host, priority, "
+					"proxy_protocol%s)",
 					key, allow_alpn ? ", alpn" : "");
 			}
 		}

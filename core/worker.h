@@ -60,8 +60,9 @@ struct worker {
 	size_t nudp;
 	int pipes[64][2]; /* idle pipes for zero-copy relays (relay.c) */
 	size_t npipes;
-	/* Free probe buffers kept for the next connections: a malloc/free of
-	 * 16 KiB per connection made glibc trim (madvise) the heap each time. */
+	/* Free probe buffers kept for the next connections: a malloc and
+	 * free of 16 KiB per connection made glibc trim the heap (madvise)
+	 * each time. */
 	struct pbuf *pbufs[64];
 	size_t npbufs;
 	void (*on_exit)(struct worker *w); /* called on its thread at the end */

@@ -243,7 +243,8 @@ yaml_tree_parse(const char *name, const char *text, size_t len, char *err,
 	}
 	b.file = tree->file;
 	if (!yaml_parser_initialize(&b.parser)) {
-		snprintf(err, errlen, "%s: cannot initialise YAML parser", name);
+		snprintf(err, errlen, "%s: cannot initialise YAML parser",
+			 name);
 		yaml_tree_free(tree);
 		return NULL;
 	}

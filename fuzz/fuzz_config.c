@@ -16,8 +16,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[1024] = "";
-	struct yaml_tree *tree = yaml_tree_parse("fuzz.yaml", (const char *)data,
-						 size, err, sizeof(err));
+	struct yaml_tree *tree = yaml_tree_parse(
+	    "fuzz.yaml", (const char *)data, size, err, sizeof(err));
 	struct config *cfg;
 
 	if (tree == NULL) {

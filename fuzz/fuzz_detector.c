@@ -20,13 +20,41 @@ stub_log(const struct pmx_host *h, int level, const char *fmt, ...)
 	(void)level;
 	(void)fmt;
 }
-static enum pmx_node_kind stub_kind(const struct pmx_node *n) { (void)n; return PMX_NODE_NONE; }
-static const char *stub_scalar(const struct pmx_node *n) { (void)n; return NULL; }
-static size_t stub_size(const struct pmx_node *n) { (void)n; return 0; }
-static const struct pmx_node *stub_key(const struct pmx_node *n, size_t i) { (void)n; (void)i; return NULL; }
-static const struct pmx_node *stub_get(const struct pmx_node *n, const char *k) { (void)n; (void)k; return NULL; }
+static enum pmx_node_kind
+stub_kind(const struct pmx_node *n)
+{
+	(void)n;
+	return PMX_NODE_NONE;
+}
+static const char *
+stub_scalar(const struct pmx_node *n)
+{
+	(void)n;
+	return NULL;
+}
+static size_t
+stub_size(const struct pmx_node *n)
+{
+	(void)n;
+	return 0;
+}
+static const struct pmx_node *
+stub_key(const struct pmx_node *n, size_t i)
+{
+	(void)n;
+	(void)i;
+	return NULL;
+}
+static const struct pmx_node *
+stub_get(const struct pmx_node *n, const char *k)
+{
+	(void)n;
+	(void)k;
+	return NULL;
+}
 static int
-stub_error(const struct pmx_node *n, char *err, size_t len, const char *fmt, ...)
+stub_error(const struct pmx_node *n, char *err, size_t len, const char *fmt,
+	   ...)
 {
 	(void)n;
 	(void)fmt;
@@ -35,28 +63,42 @@ stub_error(const struct pmx_node *n, char *err, size_t len, const char *fmt, ...
 	return -1;
 }
 static int
-stub_double(const struct pmx_node *n, double lo, double hi, double *out, char *e, size_t l)
+stub_double(const struct pmx_node *n, double lo, double hi, double *out,
+	    char *e, size_t l)
 {
-	(void)n; (void)lo; (void)hi; (void)out; (void)e; (void)l;
+	(void)n;
+	(void)lo;
+	(void)hi;
+	(void)out;
+	(void)e;
+	(void)l;
 	return -1;
 }
-static int stub_bool(const struct pmx_node *n, int *o, char *e, size_t l) { (void)n; (void)o; (void)e; (void)l; return -1; }
+static int
+stub_bool(const struct pmx_node *n, int *o, char *e, size_t l)
+{
+	(void)n;
+	(void)o;
+	(void)e;
+	(void)l;
+	return -1;
+}
 
 static const struct pmx_host host = {
-	.abi_version = PMX_DETECTOR_ABI_VERSION,
-	.struct_size = sizeof(struct pmx_host),
-	.log = stub_log,
-	.instance_name = DETECTOR_NAME,
-	.node_kind = stub_kind,
-	.node_scalar = stub_scalar,
-	.node_size = stub_size,
-	.node_key = stub_key,
-	.node_at = stub_key,
-	.node_get = stub_get,
-	.node_error = stub_error,
-	.node_double = stub_double,
-	.node_bool = stub_bool,
-	.config_dir = ".",
+    .abi_version = PMX_DETECTOR_ABI_VERSION,
+    .struct_size = sizeof(struct pmx_host),
+    .log = stub_log,
+    .instance_name = DETECTOR_NAME,
+    .node_kind = stub_kind,
+    .node_scalar = stub_scalar,
+    .node_size = stub_size,
+    .node_key = stub_key,
+    .node_at = stub_key,
+    .node_get = stub_get,
+    .node_error = stub_error,
+    .node_double = stub_double,
+    .node_bool = stub_bool,
+    .config_dir = ".",
 };
 
 static const struct pmx_detector *det;
@@ -76,8 +118,10 @@ probe(const uint8_t *data, size_t len, int final, enum pmx_transport t)
 {
 	/* An exact-size copy: any over-read is caught. */
 	uint8_t *copy = malloc(len ? len : 1);
-	struct pmx_probe_input in = {.data = copy, .len = len,
-				     .capacity = 16384, .final = final,
+	struct pmx_probe_input in = {.data = copy,
+				     .len = len,
+				     .capacity = 16384,
+				     .final = final,
 				     .transport = t};
 	struct pmx_probe_result res;
 	int v;

@@ -129,7 +129,8 @@ struct pmx_host {
 	/* Value of map entry i, or item i of a sequence. */
 	const struct pmx_node *(*node_at)(const struct pmx_node *node,
 					  size_t i);
-	/* Value of a map entry by key (exact, case-sensitive); NULL if absent. */
+	/* Value of a map entry by key (exact, case-sensitive); NULL if
+	 * absent. */
 	const struct pmx_node *(*node_get)(const struct pmx_node *node,
 					   const char *key);
 	/*
@@ -201,7 +202,7 @@ struct pmx_probe_result {
  */
 struct pmx_detector {
 	uint32_t abi_version; /* PMX_DETECTOR_ABI_VERSION it was built for */
-	uint32_t struct_size; /* sizeof(struct pmx_detector) it was built with */
+	uint32_t struct_size; /* sizeof(struct pmx_detector) as built */
 	const char *name;     /* [a-z0-9_]+, equal to the file name (NAME.so) */
 	const char *version;  /* the plugin's own version */
 	const char *description;
@@ -216,8 +217,9 @@ struct pmx_detector {
 	 * location) into err and return -1. Called on the main thread at
 	 * start-up and on reload. REQUIRED.
 	 */
-	int (*create)(const struct pmx_host *host, const struct pmx_node *section,
-		      void **instance, char *err, size_t errlen);
+	int (*create)(const struct pmx_host *host,
+		      const struct pmx_node *section, void **instance,
+		      char *err, size_t errlen);
 
 	/*
 	 * Decide about the bytes so far. MUST NOT block (unless

@@ -21,7 +21,8 @@
  * field, a Huffman string holding EOS or ending in padding that is longer
  * than 7 bits or not all ones, and a block that ends inside a field. To
  * stay bounded, an integer above 2^24 or of more than four continuation
- * octets is an error too (no field of a probe buffer is that long). An empty :authority or host counts as absent.
+ * octets is an error too (no field of a probe buffer is that long). An
+ * empty :authority or host counts as absent.
  * Header names are compared as sent: HTTP/2 requires lower case.
  */
 #include "hpack.h"

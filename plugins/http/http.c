@@ -79,7 +79,8 @@ scan_method(const uint8_t *p, size_t len, size_t *end, int *is_connect)
 		if (n < len) {
 			if (ml == n && memcmp(methods[i], p, n) == 0) {
 				*end = n + 1;
-				*is_connect = strcmp(methods[i], "CONNECT") == 0;
+				*is_connect =
+					strcmp(methods[i], "CONNECT") == 0;
 				return SCAN_OK;
 			}
 		} else if (ml >= n && memcmp(methods[i], p, n) == 0) {
@@ -212,7 +213,8 @@ scan_headers(const uint8_t *p, size_t len, size_t i, size_t *h0, size_t *h1)
 			size_t v0 = colon + 1, v1 = i;
 			while (v0 < v1 && (p[v0] == ' ' || p[v0] == '\t'))
 				v0++;
-			while (v1 > v0 && (p[v1 - 1] == ' ' || p[v1 - 1] == '\t'))
+			while (v1 > v0 &&
+			       (p[v1 - 1] == ' ' || p[v1 - 1] == '\t'))
 				v1--;
 			*h0 = v0;
 			*h1 = v1;

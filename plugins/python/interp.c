@@ -153,8 +153,8 @@ start(char *err, size_t errlen)
 	/* A looping script holds the GIL until the interpreter hands it on:
 	 * every switch interval (5 ms by default). Other connections' calls
 	 * wait for it, so hand it on sooner. */
-	if (rc == 0 && PyRun_SimpleString("import sys\n"
-					  "sys.setswitchinterval(0.001)\n") != 0)
+	if (rc == 0 &&
+	    PyRun_SimpleString("import sys\nsys.setswitchinterval(0.001)\n"))
 		rc = -1;
 	/* This thread (the core's main thread) runs no Python from now on:
 	 * park its thread state and let the GIL go. */

@@ -206,7 +206,7 @@ START_TEST(test_http__reject)
 		ck_assert_int_eq(len, (long)strlen(body));
 	}
 	/* h2c: an HTTP/1 answer would be noise; too small a buffer: none. */
-	strcpy(res.alpn, "h2c");
+	snprintf(res.alpn, sizeof(res.alpn), "%s", "h2c");
 	ck_assert_uint_eq(d->reject(det.instance, PMX_REJECT_NO_ROUTE, &res, buf,
 				    sizeof(buf)),
 			  0);

@@ -41,7 +41,7 @@ run(struct generation *g, struct probe_state *st, const char *bytes,
 	int outcome = probe_run(g, st, &in, &res, det);
 
 	if (outcome == PROBE_MATCH)
-		strcpy(key, res.key);
+		memcpy(key, res.key, strlen(res.key) + 1); /* both 256 */
 	return outcome;
 }
 

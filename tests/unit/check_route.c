@@ -81,7 +81,7 @@ START_TEST(test_route__lookup_order)
 	{
 		char longkey[300];
 		memset(longkey, 'a', 255);
-		strcpy(longkey + 255, "");
+		longkey[255] = '\0';
 		memcpy(longkey + 255 - 12, ".example.com", 12);
 		ck_assert_int_eq(port_of(t, longkey, NULL), 5);
 		longkey[200] = '\0'; /* shorter: a real name, wildcard */

@@ -929,7 +929,7 @@ START_TEST(test_tls__mutations)
 				ck_assert_str_eq(res.key, key);
 			}
 			if (v == M && last != M)
-				strcpy(key, res.key);
+				snprintf(key, sizeof(key), "%s", res.key);
 			last = v;
 			v = tu_probe(&det, data, n, 1, &res);
 			ck_assert(v == M || v == N);
