@@ -21,6 +21,7 @@
 #define DEFAULT_UDP_TIMEOUT 60.0
 #define DEFAULT_UDP_MAX_FLOWS 4096
 #define DEFAULT_SHUTDOWN_TIMEOUT 10.0
+#define DEFAULT_RESOLVE_INTERVAL 60.0
 
 static void
 target_free(struct target *t)
@@ -398,6 +399,14 @@ parse_portmux(struct config *cfg, const struct pmx_node *pm,
 				rc = node_error(v, err, errlen,
 						"workers: expected a number of "
 						"threads (1 to 256) or auto");
+		} else if (strcmp(key, "resolve_interval") == 0) {
+			rc = parse_seconds(v, 0, &cfg->resolve_interval, err,
+					   errlen);
+			if (rc == 0 && cfg->resolve_interval > 0 &&
+			    cfg->resolve_interval < 0.1)
+				rc = node_error(v, err, errlen,
+						"resolve_interval: 0 (never) "
+						"or at least 0.1 s");
 		} else if (strcmp(key, "shutdown_timeout") == 0) {
 			rc = parse_seconds(v, 0, &cfg->shutdown_timeout, err,
 					   errlen);
@@ -519,6 +528,7 @@ config_parse(struct yaml_tree *tree, int port_override, char *err,
 	cfg->udp_max_flows = DEFAULT_UDP_MAX_FLOWS;
 	cfg->workers = 0; /* auto */
 	cfg->shutdown_timeout = DEFAULT_SHUTDOWN_TIMEOUT;
+	cfg->resolve_interval = DEFAULT_RESOLVE_INTERVAL;
 	cfg->idle_timeout = 0; /* off: an idle SSH session is not dead */
 	cfg->tcp_keepalive = 1;
 	cfg->log_level = -1;

@@ -65,6 +65,7 @@ struct config {
 	long udp_max_flows;  /* per listening address */
 	long workers;        /* event loops (threads); 0 = one per CPU */
 	double shutdown_timeout; /* SIGTERM: live connections may finish */
+	double resolve_interval; /* backend names looked up again; 0: never */
 	double idle_timeout;  /* relayed connection quiet this long: closed */
 	int tcp_keepalive;    /* keepalive probes on client connections */
 	char *user;           /* drop root for this user after binding */

@@ -58,6 +58,7 @@ struct conn {
 	struct probe_job *job;  /* a blocking detector's call in flight */
 	struct probe_state pstate;
 	const struct backend *backend; /* borrowed from gen, or own_backend */
+	const struct addr_set *addrs;  /* its addresses being tried */
 	struct backend *own_backend;   /* a detector's explicit backend */
 	char *key;                     /* matched route key, for the log */
 	ev_tstamp started;

@@ -21,10 +21,10 @@
 static int
 connect_next(struct conn *c)
 {
-	const struct backend *b = c->backend;
+	const struct addr_set *set = c->addrs;
 
-	for (; c->addr_index < b->naddrs; c->addr_index++) {
-		const struct addr *a = &b->addrs[c->addr_index];
+	for (; c->addr_index < set->n; c->addr_index++) {
+		const struct addr *a = &set->a[c->addr_index];
 		const struct sockaddr *sa = (const struct sockaddr *)&a->ss;
 		int fd = socket(sa->sa_family,
 				SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -33,7 +33,7 @@ connect_next(struct conn *c)
 			c->last_error = errno;
 			continue;
 		}
-		sockopt_backend(fd, b->priority);
+		sockopt_backend(fd, c->backend->priority);
 		if (connect(fd, sa, a->len) == 0 || errno == EINPROGRESS) {
 			c->server.fd = fd;
 			side_arm(c, &c->server, EV_WRITE);
@@ -55,8 +55,8 @@ connect_retry(struct conn *c, int err)
 	c->last_error = err;
 	log_debug("conn=%llu backend=%s address %s failed: %s",
 		  (unsigned long long)c->id, c->backend->text,
-		  addr_format((const struct sockaddr *)&c->backend
-				      ->addrs[c->addr_index]
+		  addr_format((const struct sockaddr *)&c->addrs
+				      ->a[c->addr_index]
 				      .ss,
 			      addr, sizeof(addr)),
 		  strerror(err));
@@ -80,6 +80,9 @@ conn_connect(struct conn *c, const struct backend *b, enum conn_via via)
 	/* The client watcher stays armed (a stop and restart would cost two
 	 * epoll_ctl calls): what arrives meanwhile joins the probe bytes. */
 	c->addr_index = 0;
+	/* The addresses of this moment: a re-resolution may publish others
+	 * meanwhile; this attempt keeps going through these. */
+	c->addrs = backend_addrs(b);
 	c->last_error = ECONNREFUSED;
 	if (connect_next(c) < 0) {
 		if (via == VIA_DETECTOR)

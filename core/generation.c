@@ -504,3 +504,30 @@ fail:
 	generation_free(g);
 	return NULL;
 }
+
+static void
+each_route(struct route *r, void (*fn)(struct backend *b, void *arg),
+	   void *arg)
+{
+	for (size_t i = 0; i < r->nchoices; i++)
+		fn(&r->choices[i].backend, arg);
+}
+
+void
+generation_each_backend(struct generation *g,
+			void (*fn)(struct backend *b, void *arg), void *arg)
+{
+	for (size_t t = 0; t < g->ntables; t++) {
+		struct route_table *rt = g->tables[t];
+		for (size_t i = 0; i < rt->nexact; i++)
+			each_route(&rt->exact[i], fn, arg);
+		for (size_t i = 0; i < rt->nwild; i++)
+			each_route(&rt->wild[i], fn, arg);
+		if (rt->dflt)
+			each_route(rt->dflt, fn, arg);
+	}
+	if (g->cfg->on_timeout.kind == TARGET_BACKEND)
+		fn(&g->cfg->on_timeout.backend, arg);
+	if (g->cfg->fallback.kind == TARGET_BACKEND)
+		fn(&g->cfg->fallback.backend, arg);
+}

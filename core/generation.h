@@ -73,6 +73,11 @@ void generation_unref(struct generation *g);
 const struct route_table *generation_table(const struct generation *g,
 					   const char *section);
 
+/* Call fn on every backend of g: routes' choices, on_timeout, fallback. */
+void generation_each_backend(struct generation *g,
+			     void (*fn)(struct backend *b, void *arg),
+			     void *arg);
+
 /* The plugin directories searched, in order; returns the count. */
 size_t generation_plugin_dirs(const struct config *cfg, const char **dirs,
 			      size_t max);

@@ -16,6 +16,7 @@
 #include "plugin.h"
 #include "privs.h"
 #include "reload.h"
+#include "resolve.h"
 #include "version.h"
 #include "worker.h"
 
@@ -122,6 +123,7 @@ reload_apply(struct generation *g, const char *err)
 	generation_ref(g);
 	generation_unref(running);
 	running = g;
+	resolve_rearm();
 	describe(g, names, sizeof(names));
 	log_info("reload: done, generation=%llu detectors=%s on_timeout=%s "
 		 "fallback=%s",
@@ -129,6 +131,12 @@ reload_apply(struct generation *g, const char *err)
 		 g->fallback_label);
 	notify_systemd("READY=1\nSTATUS=serving (generation %llu)",
 		       (unsigned long long)g->id);
+}
+
+static struct generation *
+current_generation(void)
+{
+	return running;
 }
 
 static void
@@ -359,6 +367,7 @@ main(int argc, char **argv)
 		 g->on_timeout_label, g->fallback_label);
 
 	reload_init(loop, opts.config, opts.port, reload_apply);
+	resolve_init(loop, current_generation);
 	ev_signal_init(&sighup, sighup_cb, SIGHUP);
 	ev_signal_init(&sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&sigint, stop_cb, SIGINT);
@@ -371,6 +380,7 @@ main(int argc, char **argv)
 	ev_run(loop, 0);
 
 	reload_fini();
+	resolve_fini();
 	for (int i = 0; i < nworkers; i++)
 		worker_join(&workers[i]);
 	free(workers);

@@ -59,10 +59,22 @@ route_normalize(const char *in, size_t len, char *out, size_t outlen)
 }
 
 void
+backend_set_addrs(struct backend *b, struct addr_set *set)
+{
+	set->older = b->addrs;
+	__atomic_store_n(&b->addrs, set, __ATOMIC_RELEASE);
+}
+
+void
 backend_free(struct backend *b)
 {
 	if (b == NULL)
 		return;
+	while (b->addrs != NULL) {
+		struct addr_set *older = b->addrs->older;
+		free(b->addrs);
+		b->addrs = older;
+	}
 	free(b->text);
 	free(b->host);
 	b->text = b->host = NULL;
@@ -193,16 +205,28 @@ backend_parse(const struct pmx_node *node, struct backend *out,
 	if (host[0] == '\0')
 		snprintf(host, sizeof(host), "127.0.0.1");
 	out->port = (uint16_t)port;
-	n = addr_resolve(host, out->port, out->addrs, BACKEND_MAX_ADDRS, msg,
-			 sizeof(msg));
+	out->addrs = calloc(1, sizeof(*out->addrs));
+	if (out->addrs == NULL) {
+		snprintf(msg, sizeof(msg), "out of memory");
+		n = -1;
+	} else {
+		n = addr_resolve(host, out->port, out->addrs->a,
+				 BACKEND_MAX_ADDRS, msg, sizeof(msg));
+	}
 	if (n < 0) {
 		if (alpn) {
 			free(*alpn);
 			*alpn = NULL;
 		}
+		free(out->addrs);
+		out->addrs = NULL;
 		return node_error(node, err, errlen, "%s", msg);
 	}
-	out->naddrs = n;
+	out->addrs->n = n;
+	{
+		struct addr probe;
+		out->named = addr_from_literal(host, 0, &probe) < 0;
+	}
 	out->host = strdup(host);
 	{
 		char text[300];
@@ -459,19 +483,26 @@ backend_from_text(const char *text, int may_block, struct backend *out,
 	}
 	if (host[0] == '\0' || strcmp(host, "localhost") == 0)
 		snprintf(host, sizeof(host), "127.0.0.1");
-	if (addr_from_literal(host, (uint16_t)port, &out->addrs[0]) == 0) {
+	out->addrs = calloc(1, sizeof(*out->addrs));
+	if (out->addrs == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (addr_from_literal(host, (uint16_t)port, &out->addrs->a[0]) == 0) {
 		n = 1;
 	} else if (!may_block) {
 		snprintf(err, errlen,
 			 "'%s' is a name: only a blocking detector's answer "
 			 "is resolved (off the event loop)",
 			 host);
+		backend_free(out);
 		return -1;
-	} else if ((n = addr_resolve(host, (uint16_t)port, out->addrs,
+	} else if ((n = addr_resolve(host, (uint16_t)port, out->addrs->a,
 				     BACKEND_MAX_ADDRS, err, errlen)) < 0) {
+		backend_free(out);
 		return -1;
 	}
-	out->naddrs = n;
+	out->addrs->n = n;
 	out->port = (uint16_t)port;
 	out->host = strdup(host);
 	out->text = strdup(text);

@@ -16,15 +16,40 @@
 
 enum priority { PRIO_LATENCY = 0, PRIO_THROUGHPUT = 1, PRIO_BOTH = 2 };
 
+/* A backend's addresses at one moment, tried in order. Immutable once
+ * published. */
+struct addr_set {
+	int n;
+	struct addr a[BACKEND_MAX_ADDRS];
+	struct addr_set *older; /* retired sets, freed with the backend */
+};
+
 struct backend {
 	char *text; /* "host:port" as configured, for logs */
 	char *host;
 	uint16_t port;
 	enum priority priority;
 	uint8_t proxy_protocol; /* 0, or PROXY protocol version 1 / 2 */
-	int naddrs;
-	struct addr addrs[BACKEND_MAX_ADDRS];
+	uint8_t named;          /* host is a name: re-resolved from time to
+				   time (resolve.c) */
+	uint8_t unresolved;     /* the last look-up failed (resolve.c) */
+	/* Current addresses; read with backend_addrs(). A re-resolution
+	 * publishes a new set and keeps the old one alive until the backend
+	 * (its generation) is freed, so a connection still trying an old set
+	 * never sees it freed — no locks on the connect path. */
+	struct addr_set *addrs;
 };
+
+/* The current address set (an acquire load: safe from any thread). */
+static inline const struct addr_set *
+backend_addrs(const struct backend *b)
+{
+	return __atomic_load_n(&b->addrs, __ATOMIC_ACQUIRE);
+}
+
+/* Publish `set` as b's addresses; the previous set is retired (kept until
+ * backend_free). Only one thread may replace a backend's set at a time. */
+void backend_set_addrs(struct backend *b, struct addr_set *set);
 
 struct route_choice {
 	char *alpn; /* required ALPN protocol; NULL = any */

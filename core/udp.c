@@ -237,12 +237,13 @@ flow_open(struct udp_listener *l, const union peer *p, socklen_t plen,
 		flow_free(l->lru_tail, "evicted");
 	/* The first address that takes a socket; UDP connect() only sets the
 	 * peer, so failures show up as ICMP errors later. */
-	for (int i = 0; i < b->naddrs && fd < 0; i++) {
+	const struct addr_set *set = backend_addrs(b);
+	for (int i = 0; i < set->n && fd < 0; i++) {
 		const struct sockaddr *sa =
-			(const struct sockaddr *)&b->addrs[i].ss;
+			(const struct sockaddr *)&set->a[i].ss;
 		fd = socket(sa->sa_family,
 			    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, sa, b->addrs[i].len) < 0) {
+		if (fd >= 0 && connect(fd, sa, set->a[i].len) < 0) {
 			close(fd);
 			fd = -1;
 		}

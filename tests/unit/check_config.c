@@ -50,6 +50,7 @@ START_TEST(test_config__globals)
 		"  log_level: debug\n"
 		"  workers: 3\n"
 		"  idle_timeout: 300\n"
+		"  resolve_interval: 30\n"
 		"  tcp_keepalive: no\n"
 		"  user: root\n"
 		"  shutdown_timeout: 2.5\n"
@@ -73,6 +74,7 @@ START_TEST(test_config__globals)
 	ck_assert_int_eq(cfg->log_level, 3);
 	ck_assert_int_eq(cfg->workers, 3);
 	ck_assert(cfg->idle_timeout == 300);
+	ck_assert(cfg->resolve_interval == 30);
 	ck_assert_int_eq(cfg->tcp_keepalive, 0);
 	ck_assert_str_eq(cfg->user, "root");
 	ck_assert(cfg->shutdown_timeout == 2.5);
@@ -136,6 +138,8 @@ static const struct {
 	 "test.yaml:3:21: -1 is out of range"},
 	{"PORTMUX:\n  port: 1\n  user: no-such-user-here\n",
 	 "test.yaml:3:9: user: no such user 'no-such-user-here'"},
+	{"PORTMUX:\n  port: 1\n  resolve_interval: 0.01\n",
+	 "test.yaml:3:21: resolve_interval: 0 (never) or at least 0.1 s"},
 	{"PORTMUX:\n  port: 1\n  tcp_keepalive: maybe\n",
 	 "test.yaml:3:18: expected true or false, found 'maybe'"},
 	{"PORTMUX:\n  port: 1\n  log_level: loud\n",

@@ -121,7 +121,7 @@ START_TEST(test_route__backend_forms)
 	ck_assert_str_eq(b->text, "127.0.0.2:11");
 	b = route_lookup(t, "c", NULL);
 	ck_assert_str_eq(b->text, "[::1]:12");
-	ck_assert_int_eq(b->addrs[0].ss.ss_family, AF_INET6);
+	ck_assert_int_eq(backend_addrs(b)->a[0].ss.ss_family, AF_INET6);
 	b = route_lookup(t, "d", NULL);
 	ck_assert_str_eq(b->text, "[::1]:13");
 	ck_assert_int_eq(b->priority, PRIO_THROUGHPUT);
