@@ -5,6 +5,7 @@
 #                   (PORT=8080 to override the listening port)
 #   make test       install missing deps, build, run every test
 #   make test-asan  the same tests under AddressSanitizer + UBSan
+#   make test-tsan  the integration tests under ThreadSanitizer
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Knobs: CC, CFLAGS (user additions), BUILD (output dir), SANITIZE=1, V=1.
@@ -87,7 +88,7 @@ bench: deps-bench
 	PORTMUX_BIN=$(CURDIR)/$(BIN) PORTMUX_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins \
 		bench/run.sh $(BENCH)
 
-.PHONY: all check-deps checksrc run test check unit integration test-asan clang-check deps \
+.PHONY: all check-deps checksrc run test check unit integration test-asan test-tsan clang-check deps \
         deps-test install uninstall clean
 
 all: $(BIN) $(PLUGIN_SO)
@@ -193,6 +194,13 @@ test-asan: deps-test
 	PORTMUX_NO_DLCLOSE=1 \
 		$(MAKE) BUILD=build-asan SANITIZE=1 CFLAGS="-O1 -g" unit integration
 
+# The threads (workers, probe pool, reload, resolver, Python's) under
+# ThreadSanitizer: the integration tests, which drive them all.
+test-tsan: deps-test
+	TSAN_OPTIONS=halt_on_error=0 PORTMUX_NO_DLCLOSE=1 \
+		$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g -fsanitize=thread" \
+		LDFLAGS="-fsanitize=thread" PLUGIN_DEFS= integration
+
 # ---- fuzzing (clang's libFuzzer) ----
 # make fuzz [FUZZ_SECONDS=60] [FUZZERS="tls http"]: each detector's fuzzer
 # for a bounded time, seeded with tests/corpus/<detector>/. A crash leaves
@@ -259,6 +267,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)/portmux
 
 clean:
-	rm -rf build build-asan build-clang build-fuzz
+	rm -rf build build-asan build-tsan build-clang build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -181,10 +181,8 @@ detector_inst_free(struct detector_inst *d)
 static void
 generation_free(struct generation *g)
 {
-	for (size_t i = 0; i < g->ndets; i++)
-		detector_inst_free(&g->dets[i]);
-	free(g->dets);
-	/* Tables owned by detectors are freed above; the rest here. */
+	/* Tables a detector owns go with it; the others (route-only
+	 * sections) here. Decide before the detectors are freed. */
 	for (size_t i = 0; i < g->ntables; i++) {
 		int owned = 0;
 		for (size_t j = 0; j < g->ndets; j++)
@@ -193,6 +191,9 @@ generation_free(struct generation *g)
 			route_table_free(g->tables[i]);
 	}
 	free(g->tables);
+	for (size_t i = 0; i < g->ndets; i++)
+		detector_inst_free(&g->dets[i]);
+	free(g->dets);
 	config_free(g->cfg);
 	free(g);
 }

@@ -8,8 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+/* Read by every thread, changed by the main one on reload: atomic. */
 static int current_level = LOG_INFO;
-static int stamp = -1; /* -1: not decided yet */
+static int stamp = -1; /* -1: not decided yet; atomic */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
@@ -21,13 +22,13 @@ log_set_level(int level)
 		level = LOG_ERROR;
 	if (level > LOG_DEBUG)
 		level = LOG_DEBUG;
-	current_level = level;
+	__atomic_store_n(&current_level, level, __ATOMIC_RELAXED);
 }
 
 int
 log_get_level(void)
 {
-	return current_level;
+	return __atomic_load_n(&current_level, __ATOMIC_RELAXED);
 }
 
 int
@@ -44,16 +45,19 @@ log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)
 {
 	char line[2048];
 	size_t off = 0;
+	int with_stamp = __atomic_load_n(&stamp, __ATOMIC_RELAXED);
 
-	if (level > current_level)
+	if (level > log_get_level())
 		return;
-	if (stamp < 0)
-		stamp = getenv("JOURNAL_STREAM") == NULL;
+	if (with_stamp < 0) {
+		with_stamp = getenv("JOURNAL_STREAM") == NULL;
+		__atomic_store_n(&stamp, with_stamp, __ATOMIC_RELAXED);
+	}
 	if (level < LOG_ERROR)
 		level = LOG_ERROR;
 	if (level > LOG_DEBUG)
 		level = LOG_DEBUG;
-	if (stamp) {
+	if (with_stamp) {
 		struct timespec ts;
 		struct tm tm;
 

@@ -23,7 +23,7 @@ cleanup() {
 		status=1
 	fi
 	if [ -f "$T/portmux.log" ] &&
-		grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehavior' "$T/portmux.log"; then
+		grep -qE 'ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:|SUMMARY: UndefinedBehavior' "$T/portmux.log"; then
 		echo "FAIL: sanitizer report in portmux.log" >&2
 		grep -A30 -E 'Sanitizer|runtime error:' "$T/portmux.log" | head -60 >&2
 		status=1
