@@ -245,6 +245,7 @@ timer_cb(EV_P_ ev_timer *t, int revents)
 				conn_close(c, "probe_timeout");
 				return;
 			}
+			worker_count_outcome(VIA_ON_TIMEOUT);
 			conn_connect(c, c->gen->on_timeout, VIA_ON_TIMEOUT);
 			return;
 		}

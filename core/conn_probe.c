@@ -67,6 +67,8 @@ conn_route(struct conn *c, int outcome, int det,
 		const struct detector_inst *d = &c->gen->dets[det];
 
 		c->det = (int16_t)det;
+		__atomic_add_fetch(&c->gen->dets[det].matches, 1,
+				   __ATOMIC_RELAXED);
 		if (res->key[0])
 			c->key = log_key_dup(res->key);
 		if (res->backend[0]) {
@@ -103,10 +105,12 @@ conn_route(struct conn *c, int outcome, int det,
 	if (c->gen->fallback == NULL) {
 		if (outcome == PROBE_MATCH)
 			conn_reject(c, PMX_REJECT_NO_ROUTE, res);
+		worker_count_outcome(-1);
 		conn_close(c, outcome == PROBE_MATCH ? "no_route"
 						     : "unrecognised");
 		return;
 	}
+	worker_count_outcome(VIA_FALLBACK);
 	conn_connect(c, c->gen->fallback, VIA_FALLBACK);
 }
 

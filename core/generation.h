@@ -32,6 +32,7 @@ struct detector_inst {
 	struct host_ctx host;
 	void *instance;
 	int created;
+	uint64_t matches; /* connections it claimed (atomic) */
 };
 
 struct generation {

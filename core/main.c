@@ -133,6 +133,58 @@ reload_apply(struct generation *g, const char *err)
 		       (unsigned long long)g->id);
 }
 
+/* "connections=3 accepted=120 http=100 ssh=12 on_timeout=2 fallback=1
+ * unserved=5" — the figures of `running` and of the process. */
+static void
+status_text(char *buf, size_t len)
+{
+	struct worker_stats st;
+	size_t off;
+
+	worker_stats(&st);
+	off = (size_t)snprintf(buf, len, "connections=%ld accepted=%llu",
+			       st.open, (unsigned long long)st.accepted);
+	for (size_t i = 0; i < running->ndets && off < len; i++)
+		off += (size_t)snprintf(
+			buf + off, len - off, " %s=%llu", running->dets[i].name,
+			(unsigned long long)__atomic_load_n(
+				&running->dets[i].matches, __ATOMIC_RELAXED));
+	if (off < len)
+		snprintf(buf + off, len - off,
+			 " on_timeout=%llu fallback=%llu unserved=%llu",
+			 (unsigned long long)st.on_timeout,
+			 (unsigned long long)st.fallback,
+			 (unsigned long long)st.unserved);
+}
+
+/* SIGUSR1: one status line in the log. */
+static void
+sigusr1_cb(EV_P_ ev_signal *s, int revents)
+{
+	char text[1024];
+
+	(void)loop;
+	(void)s;
+	(void)revents;
+	status_text(text, sizeof(text));
+	log_info("status generation=%llu workers=%d %s",
+		 (unsigned long long)running->id, nworkers, text);
+	notify_systemd("STATUS=%s", text);
+}
+
+/* Under systemd, `systemctl status` shows these figures, kept fresh. */
+static void
+status_timer_cb(EV_P_ ev_timer *t, int revents)
+{
+	char text[1024];
+
+	(void)loop;
+	(void)t;
+	(void)revents;
+	status_text(text, sizeof(text));
+	notify_systemd("STATUS=%s", text);
+}
+
 static struct generation *
 current_generation(void)
 {
@@ -284,7 +336,8 @@ main(int argc, char **argv)
 {
 	struct generation *g;
 	struct ev_loop *loop;
-	ev_signal sighup, sigterm, sigint;
+	ev_signal sighup, sigterm, sigint, sigusr1;
+	ev_timer status_timer;
 	char err[1024], names[512];
 	int c;
 
@@ -374,6 +427,11 @@ main(int argc, char **argv)
 	ev_signal_start(loop, &sighup);
 	ev_signal_start(loop, &sigterm);
 	ev_signal_start(loop, &sigint);
+	ev_signal_init(&sigusr1, sigusr1_cb, SIGUSR1);
+	ev_signal_start(loop, &sigusr1);
+	ev_timer_init(&status_timer, status_timer_cb, 5.0, 5.0);
+	if (getenv("NOTIFY_SOCKET") != NULL)
+		ev_timer_start(loop, &status_timer);
 	notify_systemd("READY=1\nSTATUS=serving on %s (%d workers)",
 		       g->cfg->listen[0].text, nworkers);
 
@@ -388,6 +446,8 @@ main(int argc, char **argv)
 	ev_signal_stop(loop, &sighup);
 	ev_signal_stop(loop, &sigterm);
 	ev_signal_stop(loop, &sigint);
+	ev_signal_stop(loop, &sigusr1);
+	ev_timer_stop(loop, &status_timer);
 	ev_async_stop(loop, &worker_done);
 	ev_loop_destroy(loop);
 	plugin_unload_all();

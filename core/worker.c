@@ -23,10 +23,32 @@
 static long total_conns;
 static uint64_t conn_ids;
 
+static uint64_t n_on_timeout, n_fallback, n_unserved;
+
 uint64_t
 worker_next_conn_id(void)
 {
 	return __atomic_add_fetch(&conn_ids, 1, __ATOMIC_RELAXED);
+}
+
+void
+worker_count_outcome(int via)
+{
+	uint64_t *n = via == VIA_ON_TIMEOUT ? &n_on_timeout
+		      : via == VIA_FALLBACK ? &n_fallback
+					    : &n_unserved;
+
+	__atomic_add_fetch(n, 1, __ATOMIC_RELAXED);
+}
+
+void
+worker_stats(struct worker_stats *out)
+{
+	out->open = __atomic_load_n(&total_conns, __ATOMIC_RELAXED);
+	out->accepted = __atomic_load_n(&conn_ids, __ATOMIC_RELAXED);
+	out->on_timeout = __atomic_load_n(&n_on_timeout, __ATOMIC_RELAXED);
+	out->fallback = __atomic_load_n(&n_fallback, __ATOMIC_RELAXED);
+	out->unserved = __atomic_load_n(&n_unserved, __ATOMIC_RELAXED);
 }
 
 static void

@@ -100,4 +100,17 @@ void worker_conn_closed(struct worker *w);
 /* A process-wide connection number, for the log. */
 uint64_t worker_next_conn_id(void);
 
+/* Process-wide figures for status lines (atomic counters). */
+struct worker_stats {
+	long open;            /* connections now */
+	uint64_t accepted;    /* since start */
+	uint64_t on_timeout;  /* silent clients sent to on_timeout */
+	uint64_t fallback;    /* unclaimed bytes sent to fallback */
+	uint64_t unserved;    /* closed: no route, nothing claimed, failures */
+};
+void worker_stats(struct worker_stats *out);
+/* Count an outcome (conn.c): VIA_ON_TIMEOUT, VIA_FALLBACK, or -1 for a
+ * connection closed without a backend. */
+void worker_count_outcome(int via);
+
 #endif

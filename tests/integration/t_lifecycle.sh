@@ -36,6 +36,13 @@ assert_contains "$(pmx_log)" "workers=2"
 kill -HUP "$PORTMUX_PID"
 for _ in $(seq 1 100); do grep -q "reload: done" "$T/portmux.log" && break; sleep 0.05; done
 sleep 0.2
+# SIGUSR1: a status line (and the same figures for `systemctl status`).
+curl -sS --max-time 5 "http://127.0.0.1:$P/counted" >/dev/null
+client raw "$P" 'nobody claims this\n' 1 >/dev/null
+kill -USR1 "$PORTMUX_PID"
+sleep 0.3
+assert_contains "$(pmx_log)" "status generation=2 workers=2 connections=0 accepted="
+assert_contains "$(pmx_log)" " http=1 on_timeout=0 fallback=0 unserved=1"
 
 # 1. Graceful drain: a live keep-alive connection survives SIGTERM and
 # still gets its answer; new connections are refused meanwhile.
@@ -62,6 +69,7 @@ assert_contains "$notes" "READY=1 STATUS=serving on 127.0.0.1:$P (2 workers)"
 assert_contains "$notes" "RELOADING=1 MONOTONIC_USEC="
 assert_contains "$notes" "READY=1 STATUS=serving (generation 2)"
 assert_contains "$notes" "STOPPING=1"
+assert_contains "$notes" "STATUS=connections=0 accepted="
 
 # 2. shutdown_timeout bounds the drain.
 sed -i 's/shutdown_timeout: 30/shutdown_timeout: 0.5/' "$T/c.yaml"
