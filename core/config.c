@@ -372,6 +372,14 @@ parse_portmux(struct config *cfg, const struct pmx_node *pm,
 		} else if (strcmp(key, "udp_timeout") == 0) {
 			rc = parse_seconds(v, 0.1, &cfg->udp_timeout, err,
 					   errlen);
+		} else if (strcmp(key, "udp") == 0) {
+			const char *s = node_scalar(v);
+			if (s != NULL && strcmp(s, "auto") == 0)
+				cfg->udp = -1;
+			else if (node_bool(v, &cfg->udp, err, errlen) < 0)
+				rc = node_error(v, err, errlen,
+						"udp: expected auto, true or "
+						"false");
 		} else if (strcmp(key, "udp_max_flows") == 0) {
 			rc = node_long(v, 1, 1000000, &cfg->udp_max_flows, err,
 				       errlen);
@@ -526,6 +534,7 @@ config_parse(struct yaml_tree *tree, int port_override, char *err,
 	cfg->probe_threads = DEFAULT_PROBE_THREADS;
 	cfg->udp_timeout = DEFAULT_UDP_TIMEOUT;
 	cfg->udp_max_flows = DEFAULT_UDP_MAX_FLOWS;
+	cfg->udp = -1;
 	cfg->workers = 0; /* auto */
 	cfg->shutdown_timeout = DEFAULT_SHUTDOWN_TIMEOUT;
 	cfg->resolve_interval = DEFAULT_RESOLVE_INTERVAL;

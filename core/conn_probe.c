@@ -145,7 +145,9 @@ probe_decide(struct conn *c, int final)
 		return;
 	if (outcome == PROBE_ASYNC) {
 		pool = worker_pool(c->w);
-		c->job = pool ? probe_job_new(c->gen, det, &in, c) : NULL;
+		c->job = pool ? probe_job_new(c->gen, det, &in, c,
+					      conn_probe_done)
+			      : NULL;
 		if (c->job == NULL) {
 			/* No thread to run it on: it declines. */
 			log_error("conn=%llu detector=%s: cannot run it off "

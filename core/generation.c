@@ -461,9 +461,10 @@ generation_build(struct config *cfg, char *err, size_t errlen)
 		d->created = 1;
 	}
 
-	/* 5. UDP is wanted when a detector that reads datagrams has a route
-	 * for them (e.g. OPENVPN: "udp"). */
-	for (size_t i = 0; i < g->ndets; i++) {
+	/* 5. UDP is wanted when asked for, or (auto) when a detector that
+	 * reads datagrams has a route for them (e.g. OPENVPN: "udp"). */
+	g->udp = cfg->udp > 0;
+	for (size_t i = 0; cfg->udp < 0 && i < g->ndets; i++) {
 		const struct detector_inst *d = &g->dets[i];
 		if ((d->plugin->desc->flags & PMX_DF_UDP) && d->routes &&
 		    route_has_key(d->routes, "udp"))

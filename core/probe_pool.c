@@ -18,18 +18,18 @@ struct probe_pool {
 	pthread_t *threads;
 	struct ev_loop *loop;
 	ev_async async;
-	probe_done_fn on_done;
 };
 
 struct probe_job *
 probe_job_new(struct generation *g, int index,
-	      const struct pmx_probe_input *in, void *owner)
+	      const struct pmx_probe_input *in, void *owner, probe_done_fn done)
 {
 	struct probe_job *job = calloc(1, sizeof(*job) + in->len);
 
 	if (job == NULL)
 		return NULL;
 	job->owner = owner;
+	job->done = done;
 	job->gen = g;
 	generation_ref(g);
 	job->index = index;
@@ -133,14 +133,14 @@ async_cb(EV_P_ ev_async *a, int revents)
 		struct probe_job *job = rev;
 		rev = job->next;
 		if (job->owner != NULL)
-			pool->on_done(job);
+			job->done(job);
 		else
 			probe_job_free(job);
 	}
 }
 
 struct probe_pool *
-probe_pool_new(struct ev_loop *loop, int threads, probe_done_fn done)
+probe_pool_new(struct ev_loop *loop, int threads)
 {
 	struct probe_pool *pool = calloc(1, sizeof(*pool));
 	sigset_t all, old;
@@ -156,7 +156,6 @@ probe_pool_new(struct ev_loop *loop, int threads, probe_done_fn done)
 	pthread_cond_init(&pool->cond, NULL);
 	pool->todo_tail = &pool->todo;
 	pool->loop = loop;
-	pool->on_done = done;
 	ev_async_init(&pool->async, async_cb);
 	pool->async.data = pool;
 	ev_async_start(loop, &pool->async);

@@ -16,9 +16,13 @@
 
 #include "generation.h"
 
+struct probe_job;
+typedef void (*probe_done_fn)(struct probe_job *job);
+
 struct probe_job {
 	struct probe_job *next;
 	void *owner;           /* loop thread: NULL once abandoned */
+	probe_done_fn done;    /* called on the loop with the answer */
 	struct generation *gen; /* one ref, taken and dropped on the loop */
 	int index;              /* detector index in gen */
 	int verdict;
@@ -34,18 +38,17 @@ struct probe_job {
 
 struct probe_pool;
 
-typedef void (*probe_done_fn)(struct probe_job *job);
-
-/* Start `threads` threads; `done` runs on the loop for every job whose
- * owner is still set, and must free it with probe_job_free(). */
-struct probe_pool *probe_pool_new(struct ev_loop *loop, int threads,
-				  probe_done_fn done);
+/* Start `threads` threads. A job's `done` runs on the loop when its owner
+ * is still set, and must free it with probe_job_free(). */
+struct probe_pool *probe_pool_new(struct ev_loop *loop, int threads);
 /* Stop the threads (after their current call) and free pending jobs. */
 void probe_pool_free(struct probe_pool *pool);
 
-/* A job for detector `index` of g on a copy of `in`. */
+/* A job for detector `index` of g on a copy of `in`; `done(job)` gets the
+ * answer on the loop. */
 struct probe_job *probe_job_new(struct generation *g, int index,
-				const struct pmx_probe_input *in, void *owner);
+				const struct pmx_probe_input *in, void *owner,
+				probe_done_fn done);
 void probe_job_free(struct probe_job *job);
 void probe_pool_submit(struct probe_pool *pool, struct probe_job *job);
 /* The owner no longer wants the answer (loop thread). */

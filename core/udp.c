@@ -11,11 +11,13 @@
 
 #include "log.h"
 #include "probe.h"
+#include "probe_pool.h"
 #include "sockopt.h"
 #include "worker.h"
 
 #define UDP_DATAGRAM_MAX 65536
 #define UDP_BATCH 64 /* datagrams per event: fairness */
+#define UDP_QUEUE_MAX 16 /* datagrams kept while a flow is being decided */
 #define SWEEP_INTERVAL 1.0
 
 union peer {
@@ -24,12 +26,30 @@ union peer {
 	struct sockaddr_in6 sin6;
 };
 
+/* A datagram kept while its flow is being decided. */
+struct dgram {
+	struct dgram *next;
+	size_t len;
+	uint8_t data[];
+};
+
+/*
+ * A client address's flow. It starts DECIDING (fd < 0): its first datagram
+ * goes through the detectors — a blocking one (Python) on the probe pool,
+ * while later datagrams wait in a short queue — then it is connected to the
+ * backend and the queue is flushed.
+ */
 struct udp_flow {
 	ev_io io; /* backend socket */
-	int fd;
+	int fd;   /* -1 while deciding */
 	struct udp_listener *l;
 	struct generation *gen; /* one ref: its backend lives there */
-	const struct backend *backend;
+	const struct backend *backend; /* NULL while deciding */
+	struct backend *own_backend;   /* a detector's explicit answer */
+	struct probe_state pstate;
+	struct probe_job *job;         /* a blocking detector deciding */
+	struct dgram *queue, **queue_tail;
+	int nqueue;
 	union peer client;
 	socklen_t client_len;
 	ev_tstamp started, last;
@@ -122,15 +142,32 @@ flow_free(struct udp_flow *f, const char *reason)
 		 (unsigned long long)f->id,
 		 addr_format(&f->client.sa, client, sizeof(client)),
 		 f->det >= 0 ? f->gen->dets[f->det].name : "-",
-		 f->backend->text, (unsigned long long)f->up,
-		 (unsigned long long)f->down, f->last - f->started, reason);
+		 f->backend ? f->backend->text : "-",
+		 (unsigned long long)f->up, (unsigned long long)f->down,
+		 f->last - f->started, reason);
 	while (*pp != f)
 		pp = &(*pp)->hnext;
 	*pp = f->hnext;
 	lru_unlink(l, f);
-	l->nflows--;
-	ev_io_stop(l->w->loop, &f->io);
-	close(f->fd);
+	if (f->fd >= 0)
+		l->nflows--;
+	else
+		l->ndeciding--;
+	if (f->fd >= 0) {
+		ev_io_stop(l->w->loop, &f->io);
+		close(f->fd);
+	}
+	if (f->job != NULL)
+		probe_job_abandon(f->job); /* the pool frees it */
+	while (f->queue != NULL) {
+		struct dgram *d = f->queue;
+		f->queue = d->next;
+		free(d);
+	}
+	if (f->own_backend != NULL) {
+		backend_free(f->own_backend);
+		free(f->own_backend);
+	}
 	generation_unref(f->gen);
 	free(f);
 }
@@ -174,70 +211,33 @@ flow_find(struct udp_listener *l, const union peer *p)
 	return f;
 }
 
-/* Classify a new client's first datagram; NULL if nobody claims it. */
-static const struct backend *
-udp_classify(struct generation *g, const uint8_t *data, size_t len,
-	     const union peer *p, socklen_t plen, const struct addr *local,
-	     int *det)
+static void flow_decide(struct udp_flow *f);
+
+/* The table is full: the least recently active connected flow goes (a
+ * flow still being decided never pushes a live one out). */
+static void
+flow_make_room(struct udp_listener *l, struct udp_flow *keep)
 {
-	struct pmx_probe_input in = {
-		.data = data,
-		.len = len,
-		.capacity = len,
-		.final = 1,
-		.transport = PMX_TRANSPORT_UDP,
-		.peer = &p->sa,
-		.peer_len = plen,
-		.local = (const struct sockaddr *)&local->ss,
-		.local_len = local->len,
-	};
-	struct probe_state st = {0};
-	struct pmx_probe_result res;
+	struct udp_flow *f = l->lru_tail;
 
-	for (;;) {
-		int outcome = probe_run(g, &st, &in, &res, det);
-
-		if (outcome == PROBE_ASYNC) {
-			/* Blocking detectors are not run for datagrams:
-			 * a flow must be decided right away. */
-			st.declined |= 1ull << *det;
-			continue;
-		}
-		if (outcome != PROBE_MATCH)
-			return NULL;
-		if (g->dets[*det].routes == NULL)
-			return NULL;
-		return route_lookup(g->dets[*det].routes,
-				    res.key[0] ? res.key : "udp", res.alpn);
-	}
+	while (f != NULL && (f->fd < 0 || f == keep))
+		f = f->prev;
+	if (f != NULL)
+		flow_free(f, "evicted");
 }
 
-static struct udp_flow *
-flow_open(struct udp_listener *l, const union peer *p, socklen_t plen,
-	  const uint8_t *data, size_t len)
+/* The decision is made: connect to b and send what waited. */
+static void
+flow_connect(struct udp_flow *f, const struct backend *b)
 {
-	struct worker *w = l->w;
-	struct generation *g = w->gen;
-	const struct backend *b;
-	struct udp_flow *f;
-	int det = -1, fd = -1;
+	const struct addr_set *set = backend_addrs(b);
+	int fd = -1;
 
-	b = udp_classify(g, data, len, p, plen, &l->addr, &det);
-	if (b == NULL) {
-		unsigned long dropped;
-		char client[ADDR_TEXT_MAX];
-		if (log_ratelimit_ok(&l->drop_rl, &dropped))
-			log_info("udp: datagram from %s claimed by no "
-				 "detector, dropped (%lu similar suppressed)",
-				 addr_format(&p->sa, client, sizeof(client)),
-				 dropped);
-		return NULL;
-	}
-	if ((long)l->nflows >= g->cfg->udp_max_flows && l->lru_tail)
-		flow_free(l->lru_tail, "evicted");
+	if ((long)f->l->nflows >= f->gen->cfg->udp_max_flows)
+		flow_make_room(f->l, f);
+	f->backend = b;
 	/* The first address that takes a socket; UDP connect() only sets the
 	 * peer, so failures show up as ICMP errors later. */
-	const struct addr_set *set = backend_addrs(b);
 	for (int i = 0; i < set->n && fd < 0; i++) {
 		const struct sockaddr *sa =
 			(const struct sockaddr *)&set->a[i].ss;
@@ -251,31 +251,175 @@ flow_open(struct udp_listener *l, const union peer *p, socklen_t plen,
 	if (fd < 0) {
 		log_warn("udp: cannot open a socket to %s: %s", b->text,
 			 strerror(errno));
-		return NULL;
-	}
-	f = calloc(1, sizeof(*f));
-	if (f == NULL) {
-		close(fd);
-		return NULL;
+		flow_free(f, "backend_unreachable");
+		return;
 	}
 	f->fd = fd;
-	f->l = l;
-	f->gen = g;
-	generation_ref(g);
-	f->backend = b;
+	f->l->ndeciding--;
+	f->l->nflows++;
+	ev_io_init(&f->io, flow_cb, fd, EV_READ);
+	ev_io_start(f->l->w->loop, &f->io);
+	while (f->queue != NULL) {
+		struct dgram *d = f->queue;
+		f->queue = d->next;
+		(void)send(f->fd, d->data, d->len, 0);
+		free(d);
+	}
+	f->queue_tail = &f->queue;
+	f->nqueue = 0;
+}
+
+/* A detector's answer: its explicit backend, or its route table's. */
+static void
+flow_route(struct udp_flow *f, int det, const struct pmx_probe_result *res,
+	   struct probe_job *job)
+{
+	const struct detector_inst *d = &f->gen->dets[det];
+	const struct backend *b = NULL;
+	char err[256] = "out of memory";
+
 	f->det = (int16_t)det;
+	__atomic_add_fetch(&f->gen->dets[det].matches, 1, __ATOMIC_RELAXED);
+	if (res->backend[0]) {
+		if (job != NULL) { /* resolved on the pool thread */
+			f->own_backend = job->backend;
+			job->backend = NULL;
+			snprintf(err, sizeof(err), "%s", job->backend_err);
+		} else if ((f->own_backend = calloc(
+				    1, sizeof(*f->own_backend))) != NULL &&
+			   backend_from_text(res->backend, 0, f->own_backend,
+					     err, sizeof(err)) < 0) {
+			free(f->own_backend);
+			f->own_backend = NULL;
+		}
+		if (f->own_backend == NULL)
+			log_warn("udp=%llu detector=%s returned a bad backend "
+				 "'%s': %s",
+				 (unsigned long long)f->id, d->name,
+				 res->backend, err);
+		b = f->own_backend;
+	} else if (d->routes != NULL) {
+		b = route_lookup(d->routes, res->key[0] ? res->key : "udp",
+				 res->alpn);
+	}
+	if (b == NULL) {
+		flow_free(f, "no_route");
+		return;
+	}
+	flow_connect(f, b);
+}
+
+/* A blocking detector's answer, back on the loop. */
+static void
+flow_probe_done(struct probe_job *job)
+{
+	struct udp_flow *f = job->owner;
+	int r;
+
+	f->job = NULL;
+	r = probe_apply(&f->pstate, job->index, job->verdict, 1);
+	if (r == PROBE_MATCH)
+		flow_route(f, job->index, &job->res, job);
+	else
+		flow_decide(f); /* on to the next detectors */
+	probe_job_free(job);
+}
+
+/* Run the detectors on the flow's first datagram (whole, so final). */
+static void
+flow_decide(struct udp_flow *f)
+{
+	struct udp_listener *l = f->l;
+	struct pmx_probe_input in = {
+		.data = f->queue->data,
+		.len = f->queue->len,
+		.capacity = f->queue->len,
+		.final = 1,
+		.transport = PMX_TRANSPORT_UDP,
+		.peer = &f->client.sa,
+		.peer_len = f->client_len,
+		.local = (const struct sockaddr *)&l->addr.ss,
+		.local_len = l->addr.len,
+	};
+	struct pmx_probe_result res;
+	struct probe_pool *pool;
+	int det = -1;
+	int outcome = probe_run(f->gen, &f->pstate, &in, &res, &det);
+
+	if (outcome == PROBE_MATCH) {
+		flow_route(f, det, &res, NULL);
+	} else if (outcome == PROBE_ASYNC &&
+		   (pool = worker_pool(l->w)) != NULL &&
+		   (f->job = probe_job_new(f->gen, det, &in, f,
+					   flow_probe_done)) != NULL) {
+		probe_pool_submit(pool, f->job);
+	} else if (outcome == PROBE_ASYNC) {
+		f->pstate.declined |= 1ull << det; /* cannot run it */
+		flow_decide(f);
+	} else {
+		unsigned long dropped;
+		char client[ADDR_TEXT_MAX];
+		if (log_ratelimit_ok(&l->drop_rl, &dropped))
+			log_info("udp: datagram from %s claimed by no "
+				 "detector, dropped (%lu similar suppressed)",
+				 addr_format(&f->client.sa, client,
+					     sizeof(client)),
+				 dropped);
+		flow_free(f, "unclaimed");
+	}
+}
+
+/* A new client address: its flow, deciding. */
+static struct udp_flow *
+flow_new(struct udp_listener *l, const union peer *p, socklen_t plen)
+{
+	struct worker *w = l->w;
+	struct udp_flow *f;
+	size_t h;
+
+	/* Undecided flows are bounded on their own: datagrams from many
+	 * addresses that nobody claims cannot fill memory. */
+	if ((long)l->ndeciding >= w->gen->cfg->udp_max_flows)
+		return NULL;
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return NULL;
+	f->fd = -1;
+	f->l = l;
+	f->gen = w->gen;
+	generation_ref(f->gen);
+	f->det = -1;
+	f->queue_tail = &f->queue;
 	memcpy(&f->client, p, plen);
 	f->client_len = plen;
 	f->id = __atomic_add_fetch(&next_flow_id, 1, __ATOMIC_RELAXED);
 	f->started = f->last = ev_now(w->loop);
-	ev_io_init(&f->io, flow_cb, fd, EV_READ);
-	ev_io_start(w->loop, &f->io);
-	size_t h = peer_hash(p, l->nbuckets);
+	h = peer_hash(p, l->nbuckets);
 	f->hnext = l->buckets[h];
 	l->buckets[h] = f;
 	lru_front(l, f);
-	l->nflows++;
+	l->ndeciding++;
 	return f;
+}
+
+/* Keep a datagram while the flow is decided (a short queue: more are
+ * dropped, as a congested link would). 1 if it is the first. */
+static int
+flow_enqueue(struct udp_flow *f, const uint8_t *data, size_t len)
+{
+	struct dgram *d;
+
+	if (f->nqueue >= UDP_QUEUE_MAX)
+		return 0;
+	d = malloc(sizeof(*d) + len);
+	if (d == NULL)
+		return 0;
+	d->next = NULL;
+	d->len = len;
+	memcpy(d->data, data, len);
+	*f->queue_tail = d;
+	f->queue_tail = &d->next;
+	return ++f->nqueue == 1;
 }
 
 static void
@@ -296,11 +440,15 @@ listener_cb(EV_P_ ev_io *io, int revents)
 		if (n < 0)
 			return; /* EAGAIN, or an ICMP error for a client */
 		f = flow_find(l, &p);
-		if (f == NULL &&
-		    (f = flow_open(l, &p, plen, buf, (size_t)n)) == NULL)
+		if (f == NULL && (f = flow_new(l, &p, plen)) == NULL)
 			continue;
 		f->up += (uint64_t)n;
 		flow_touch(f);
+		if (f->fd < 0) { /* being decided */
+			if (flow_enqueue(f, buf, (size_t)n) && f->job == NULL)
+				flow_decide(f);
+			continue;
+		}
 		if (send(f->fd, buf, (size_t)n, 0) < 0 && errno != EAGAIN &&
 		    errno != ENOBUFS)
 			flow_free(f, "backend_unreachable");

@@ -24,7 +24,8 @@ struct udp_listener {
 	char text[ADDR_TEXT_MAX];
 	struct udp_flow **buckets; /* hash of client address -> flow */
 	size_t nbuckets;
-	size_t nflows;
+	size_t nflows;    /* connected flows: udp_max_flows bounds them */
+	size_t ndeciding; /* flows whose first datagram is being judged */
 	struct udp_flow *lru_head, *lru_tail; /* most recent first */
 	ev_timer sweep;
 	struct log_ratelimit drop_rl;

@@ -316,8 +316,7 @@ worker_pool(struct worker *w)
 {
 	if (w->pool == NULL)
 		w->pool = probe_pool_new(w->loop,
-					 (int)w->gen->cfg->probe_threads,
-					 conn_probe_done);
+					 (int)w->gen->cfg->probe_threads);
 	return w->pool;
 }
 

@@ -1,7 +1,7 @@
 # UDP flows: an OpenVPN client's first datagram opens a flow to the "udp"
 # route; datagrams go both ways on it; the flow table has a size limit (the
 # least recently active flow makes room) and an idle timeout; datagrams no
-# detector claims are dropped.
+# detector claims are dropped — and never push a live flow out.
 . "$(dirname "$0")/lib.sh"
 
 P=$(free_port) U=$(free_port)

@@ -29,6 +29,7 @@ START_TEST(test_config__seed)
 	ck_assert(cfg->idle_timeout == 0);   /* off */
 	ck_assert_int_eq(cfg->tcp_keepalive, 1);
 	ck_assert_ptr_null(cfg->user);
+	ck_assert_int_eq(cfg->udp, -1); /* auto */
 	ck_assert_ptr_null(cfg->detectors);
 	ck_assert_int_eq(cfg->on_timeout.kind, TARGET_UNSET);
 	config_free(cfg);
@@ -51,6 +52,7 @@ START_TEST(test_config__globals)
 		"  workers: 3\n"
 		"  idle_timeout: 300\n"
 		"  resolve_interval: 30\n"
+		"  udp: true\n"
 		"  tcp_keepalive: no\n"
 		"  user: root\n"
 		"  shutdown_timeout: 2.5\n"
@@ -75,6 +77,7 @@ START_TEST(test_config__globals)
 	ck_assert_int_eq(cfg->workers, 3);
 	ck_assert(cfg->idle_timeout == 300);
 	ck_assert(cfg->resolve_interval == 30);
+	ck_assert_int_eq(cfg->udp, 1);
 	ck_assert_int_eq(cfg->tcp_keepalive, 0);
 	ck_assert_str_eq(cfg->user, "root");
 	ck_assert(cfg->shutdown_timeout == 2.5);
