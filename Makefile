@@ -261,9 +261,11 @@ install: all
 		install -m 644 etc/portmux/script.py $(DESTDIR)$(SYSCONFDIR)/portmux/
 	sed 's|@BINDIR@|$(BINDIR)|g' systemd/portmux.service > \
 		$(DESTDIR)$(UNITDIR)/portmux.service
+	install -m 644 systemd/portmux.socket $(DESTDIR)$(UNITDIR)/
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/portmux $(DESTDIR)$(UNITDIR)/portmux.service
+	rm -f $(DESTDIR)$(BINDIR)/portmux $(DESTDIR)$(UNITDIR)/portmux.service \
+		$(DESTDIR)$(UNITDIR)/portmux.socket
 	rm -rf $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)/portmux
 
 clean:

@@ -36,6 +36,7 @@ static struct generation *running; /* last generation handed out; a ref */
 static ev_async worker_done;       /* a worker thread has ended */
 static int workers_left;           /* atomic */
 static struct ev_loop *main_loop;  /* signals, reload, worker_done */
+static struct activation activation; /* sockets from systemd, if any */
 
 static void
 usage(FILE *out)
@@ -107,10 +108,11 @@ reload_apply(struct generation *g, const char *err)
 		notify_systemd("READY=1\nSTATUS=reload failed: %.200s", err);
 		return;
 	}
-	/* Listening addresses are bound at start-up only. */
-	same = g->cfg->nlisten == running->cfg->nlisten &&
+	/* Listening addresses are bound at start-up only (or systemd's). */
+	same = activation.n > 0 ||
+	       (g->cfg->nlisten == running->cfg->nlisten &&
 	       g->udp == running->udp &&
-	       g->cfg->workers == running->cfg->workers;
+	       g->cfg->workers == running->cfg->workers);
 	for (size_t i = 0; same && i < g->cfg->nlisten; i++)
 		same = strcmp(g->cfg->listen[i].text,
 			      running->cfg->listen[i].text) == 0;
@@ -296,8 +298,8 @@ start_workers(struct generation *g, char *err, size_t errlen)
 		return -1;
 	}
 	for (int i = 0; i < nworkers; i++) {
-		if (worker_init(&workers[i], i, g, nworkers > 1, err,
-				errlen) < 0) {
+		if (worker_init(&workers[i], i, g, nworkers > 1, &activation,
+				err, errlen) < 0) {
 			for (int j = 0; j < i; j++)
 				worker_join(&workers[j]);
 			free(workers);
@@ -406,13 +408,33 @@ main(int argc, char **argv)
 	ev_async_init(&worker_done, worker_done_cb);
 	ev_async_start(loop, &worker_done);
 	running = g; /* our start-up reference */
+	/* Signals first: once workers serve, a SIGTERM must find its
+	 * handler (libev holds it until the loop runs). */
+	ev_signal_init(&sighup, sighup_cb, SIGHUP);
+	ev_signal_init(&sigterm, stop_cb, SIGTERM);
+	ev_signal_init(&sigint, stop_cb, SIGINT);
+	ev_signal_init(&sigusr1, sigusr1_cb, SIGUSR1);
+	ev_signal_start(loop, &sighup);
+	ev_signal_start(loop, &sigterm);
+	ev_signal_start(loop, &sigint);
+	ev_signal_start(loop, &sigusr1);
+	if (activation_take(&activation, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		generation_unref(g);
+		plugin_unload_all();
+		return 1;
+	}
 	if (start_workers(g, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		generation_unref(g);
 		plugin_unload_all();
 		return 1;
 	}
-	for (size_t i = 0; i < g->cfg->nlisten; i++)
+	for (size_t i = 0; i < activation.n; i++)
+		if (!activation.sockets[i].udp)
+			log_info("listening on %s (from systemd)",
+				 activation.sockets[i].text);
+	for (size_t i = 0; activation.n == 0 && i < g->cfg->nlisten; i++)
 		log_info("listening on %s", g->cfg->listen[i].text);
 	log_info("portmux %s started: workers=%d detectors=%s "
 		 "on_timeout=%s fallback=%s",
@@ -421,19 +443,13 @@ main(int argc, char **argv)
 
 	reload_init(loop, opts.config, opts.port, reload_apply);
 	resolve_init(loop, current_generation);
-	ev_signal_init(&sighup, sighup_cb, SIGHUP);
-	ev_signal_init(&sigterm, stop_cb, SIGTERM);
-	ev_signal_init(&sigint, stop_cb, SIGINT);
-	ev_signal_start(loop, &sighup);
-	ev_signal_start(loop, &sigterm);
-	ev_signal_start(loop, &sigint);
-	ev_signal_init(&sigusr1, sigusr1_cb, SIGUSR1);
-	ev_signal_start(loop, &sigusr1);
 	ev_timer_init(&status_timer, status_timer_cb, 5.0, 5.0);
 	if (getenv("NOTIFY_SOCKET") != NULL)
 		ev_timer_start(loop, &status_timer);
 	notify_systemd("READY=1\nSTATUS=serving on %s (%d workers)",
-		       g->cfg->listen[0].text, nworkers);
+		       activation.n ? activation.sockets[0].text
+				    : g->cfg->listen[0].text,
+		       nworkers);
 
 	ev_run(loop, 0);
 
@@ -442,6 +458,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < nworkers; i++)
 		worker_join(&workers[i]);
 	free(workers);
+	activation_release(&activation);
 	generation_unref(running);
 	ev_signal_stop(loop, &sighup);
 	ev_signal_stop(loop, &sigterm);

@@ -2,6 +2,7 @@
 #include "udp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -480,27 +481,47 @@ listener_open(struct udp_listener *l, int shared, char *err, size_t errlen)
 }
 
 int
-udp_start(struct worker *w, int shared, char *err, size_t errlen)
+udp_start(struct worker *w, int shared, const struct activation *act,
+	  char *err, size_t errlen)
 {
 	const struct config *cfg = w->gen->cfg;
+	int adopted = act != NULL && act->n > 0;
+	size_t n = adopted ? (w->index == 0 ? act->nudp : 0)
+			   : (w->gen->udp ? cfg->nlisten : 0);
 
-	if (!w->gen->udp)
+	if (n == 0)
 		return 0;
-	w->udp = calloc(cfg->nlisten, sizeof(*w->udp));
+	w->udp = calloc(n, sizeof(*w->udp));
 	if (w->udp == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (size_t i = 0; i < cfg->nlisten; i++) {
+	for (size_t i = 0, k = 0; i < n; i++) {
 		struct udp_listener *l = &w->udp[i];
 
 		l->w = w;
-		l->addr = cfg->listen[i].addr;
-		memcpy(l->text, cfg->listen[i].text, sizeof(l->text));
+		l->fd = -1;
 		l->nbuckets = 1024;
 		l->buckets = calloc(l->nbuckets, sizeof(*l->buckets));
-		if (l->buckets == NULL ||
-		    listener_open(l, shared, err, errlen) < 0) {
+		if (adopted) {
+			while (!act->sockets[k].udp)
+				k++;
+			l->addr = act->sockets[k].addr;
+			memcpy(l->text, act->sockets[k].text, sizeof(l->text));
+			l->fd = fcntl(act->sockets[k++].fd, F_DUPFD_CLOEXEC, 0);
+			if (l->fd < 0)
+				snprintf(err, errlen,
+					 "socket from systemd (udp %s): %s",
+					 l->text, strerror(errno));
+		} else {
+			l->addr = cfg->listen[i].addr;
+			memcpy(l->text, cfg->listen[i].text, sizeof(l->text));
+			if (l->buckets != NULL)
+				listener_open(l, shared, err, errlen);
+		}
+		if (l->buckets == NULL || l->fd < 0) {
+			if (l->fd >= 0)
+				close(l->fd);
 			free(l->buckets);
 			udp_stop(w);
 			return -1;
@@ -513,7 +534,8 @@ udp_start(struct worker *w, int shared, char *err, size_t errlen)
 		l->sweep.data = l;
 		ev_timer_start(w->loop, &l->sweep);
 		if (w->index == 0)
-			log_info("listening on udp %s", l->text);
+			log_info("listening on udp %s%s", l->text,
+				 adopted ? " (from systemd)" : "");
 	}
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "activation.h"
 #include "addr.h"
 #include "log.h"
 
@@ -33,8 +34,11 @@ struct udp_listener {
 
 /* Open UDP sockets on every TCP listen address of w (if the generation
  * wants UDP), with SO_REUSEPORT when `shared` (several workers: the
- * kernel keeps each client address on one socket). -1 with err. */
-int udp_start(struct worker *w, int shared, char *err, size_t errlen);
+ * kernel keeps each client address on one socket). With sockets from
+ * systemd (`act`), worker 0 alone reads its UDP ones, so all of a client's
+ * datagrams meet one flow table. -1 with err. */
+int udp_start(struct worker *w, int shared, const struct activation *act,
+	      char *err, size_t errlen);
 void udp_stop(struct worker *w);
 
 #endif

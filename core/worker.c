@@ -2,6 +2,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -221,32 +222,61 @@ static void listeners_close(struct worker *w);
 static void wake_cb(EV_P_ ev_async *a, int revents);
 static void drain_timer_cb(EV_P_ ev_timer *t, int revents);
 
+/* A socket systemd passed, shared by every worker (each has its own
+ * descriptor for it): the kernel hands each connection to one of them. */
+static int
+listener_adopt(struct listener *l, const struct activated_socket *s,
+	       int keepalive, char *err, size_t errlen)
+{
+	l->fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+	if (l->fd < 0) {
+		snprintf(err, errlen, "socket from systemd (%s): %s", s->text,
+			 strerror(errno));
+		return -1;
+	}
+	l->addr = s->addr;
+	memcpy(l->text, s->text, sizeof(l->text));
+	sockopt_listener(l->fd, keepalive);
+	return 0;
+}
+
 int
 worker_init(struct worker *w, int index, struct generation *g, int shared,
-	    char *err, size_t errlen)
+	    const struct activation *act, char *err, size_t errlen)
 {
 	const struct config *cfg = g->cfg;
+	int adopted = act != NULL && act->n > 0;
+	size_t nlisten = adopted ? act->ntcp : cfg->nlisten;
 
 	memset(w, 0, sizeof(*w));
 	w->index = index;
 	w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
 	w->scratch_size = SCRATCH_SIZE;
 	w->scratch = malloc(w->scratch_size);
-	w->listeners = calloc(cfg->nlisten, sizeof(*w->listeners));
+	w->listeners = calloc(nlisten + 1, sizeof(*w->listeners));
 	if (w->loop == NULL || w->scratch == NULL || w->listeners == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	pthread_mutex_init(&w->lock, NULL);
-	for (size_t i = 0; i < cfg->nlisten; i++) {
+	for (size_t i = 0, k = 0; i < nlisten; i++) {
 		struct listener *l = &w->listeners[i];
 
 		l->w = w;
-		l->addr = cfg->listen[i].addr;
-		memcpy(l->text, cfg->listen[i].text, sizeof(l->text));
-		if (listener_open(l, shared, cfg->tcp_keepalive, err,
-				  errlen) < 0)
-			goto fail;
+		if (adopted) {
+			while (act->sockets[k].udp)
+				k++;
+			if (listener_adopt(l, &act->sockets[k++],
+					   cfg->tcp_keepalive, err,
+					   errlen) < 0)
+				goto fail;
+		} else {
+			l->addr = cfg->listen[i].addr;
+			memcpy(l->text, cfg->listen[i].text, sizeof(l->text));
+			if (listener_open(l, shared, cfg->tcp_keepalive, err,
+					  errlen) < 0)
+				goto fail;
+		}
 		w->nlisteners++;
 		ev_io_init(&l->io, accept_cb, l->fd, EV_READ);
 	}
@@ -262,7 +292,7 @@ worker_init(struct worker *w, int index, struct generation *g, int shared,
 	generation_ref(g);
 	w->gen = g;
 	idle_timer_setup(w);
-	if (udp_start(w, shared, err, errlen) < 0)
+	if (udp_start(w, shared, act, err, errlen) < 0)
 		goto fail;
 	listeners_start(w, 1);
 	return 0;

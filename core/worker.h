@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "activation.h"
 #include "addr.h"
 #include "generation.h"
 #include "log.h"
@@ -69,12 +70,13 @@ struct worker {
 };
 
 /*
- * Bind every listen address of g (with SO_REUSEPORT when `shared`) and set
- * up the loop; the thread is not started yet. -1 with err on failure
- * (nothing left open).
+ * Bind every listen address of g (with SO_REUSEPORT when `shared`) — or,
+ * when systemd passed sockets (`act`), listen on those instead — and set up
+ * the loop; the thread is not started yet. -1 with err on failure (nothing
+ * left open).
  */
 int worker_init(struct worker *w, int index, struct generation *g, int shared,
-		char *err, size_t errlen);
+		const struct activation *act, char *err, size_t errlen);
 /* Run the loop on a new thread (signals blocked there). */
 int worker_start(struct worker *w);
 /* Main thread: use g for new connections from now on (takes a ref). */

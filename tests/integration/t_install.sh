@@ -14,7 +14,7 @@ for f in usr/bin/portmux usr/lib/portmux/http.so usr/lib/portmux/ssh.so \
 	usr/lib/portmux/tls.so usr/lib/portmux/openvpn.so \
 	usr/lib/portmux/python.so usr/include/portmux/detector.h \
 	etc/portmux/config.yaml etc/portmux/script.py \
-	lib/systemd/system/portmux.service; do
+	lib/systemd/system/portmux.service lib/systemd/system/portmux.socket; do
 	[ -e "$D/$f" ] || fail "not installed: /$f"
 done
 grep -q "^ExecStart=/usr/bin/portmux -c /etc/portmux/config.yaml$" \
