@@ -27,7 +27,7 @@ static void
 target_free(struct target *t)
 {
 	free(t->section);
-	backend_free(&t->backend);
+	backend_clear(&t->backend);
 }
 
 void

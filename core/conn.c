@@ -14,6 +14,7 @@
 
 #include "conn_internal.h"
 #include "log.h"
+#include "stats.h"
 
 static void client_cb(EV_P_ ev_io *io, int revents);
 static void server_cb(EV_P_ ev_io *io, int revents);
@@ -32,24 +33,24 @@ side_arm(struct conn *c, struct side *s, int events)
 	if (s->fd < 0 || s->events == events)
 		return;
 	if (s->events)
-		ev_io_stop(c->w->loop, &s->io);
+		ev_io_stop(c->lc->loop, &s->io);
 	s->events = events;
 	if (events) {
 		ev_io_set(&s->io, s->fd, events);
-		ev_io_start(c->w->loop, &s->io);
+		ev_io_start(c->lc->loop, &s->io);
 	}
 }
 
 void
 timer_arm(struct conn *c, double seconds)
 {
-	ev_timer_stop(c->w->loop, &c->timer);
+	ev_timer_stop(c->lc->loop, &c->timer);
 	ev_timer_set(&c->timer, seconds > 0 ? seconds : 0.001, 0);
-	ev_timer_start(c->w->loop, &c->timer);
+	ev_timer_start(c->lc->loop, &c->timer);
 }
 
-void
-conn_accept(struct worker *w, const struct listener *l, int fd,
+struct conn *
+conn_accept(struct loop_ctx *lc, const struct addr *bound, int fd,
 	    const struct sockaddr *peer, socklen_t peer_len)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -57,16 +58,16 @@ conn_accept(struct worker *w, const struct listener *l, int fd,
 	if (c == NULL) {
 		log_error("accept: out of memory, closing new connection");
 		close(fd);
-		return;
+		return NULL;
 	}
-	c->w = w;
-	c->gen = w->gen;
+	c->lc = lc;
+	c->gen = lc->gen;
 	generation_ref(c->gen);
-	c->id = worker_next_conn_id();
-	c->listener = l;
+	c->id = stats_conn_opened();
+	c->bound = bound;
 	c->det = -1;
 	c->state = CONN_PROBING;
-	c->started = c->active = ev_now(w->loop);
+	c->started = c->active = ev_now(lc->loop);
 	if (peer_len <= sizeof(c->peer))
 		memcpy(&c->peer, peer, peer_len);
 	c->proxy_in = c->gen->cfg->naccept_proxy > 0 &&
@@ -78,27 +79,23 @@ conn_accept(struct worker *w, const struct listener *l, int fd,
 	ev_init(&c->client.io, client_cb);
 	ev_init(&c->server.io, server_cb);
 	ev_init(&c->timer, timer_cb);
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	else
-		w->conns_tail = c;
-	w->conns = c;
-	worker_conn_opened(w);
+	TAILQ_INSERT_HEAD(&lc->conns, c, link);
+	lc->nconns++;
 	side_arm(c, &c->client, EV_READ);
 	timer_arm(c, c->gen->cfg->probe_timeout);
+	return c;
 }
 
 void
 side_close(struct conn *c, struct side *s)
 {
 	if (s->events)
-		ev_io_stop(c->w->loop, &s->io);
+		ev_io_stop(c->lc->loop, &s->io);
 	s->events = 0;
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
-	worker_pbuf_put(c->w, s->out);
+	pbuf_put(&c->lc->pbufs, s->out);
 	s->out = NULL;
 	if (s->pipe[0] >= 0) {
 		/* Bytes still in the pipe are lost with the connection. */
@@ -112,7 +109,7 @@ side_close(struct conn *c, struct side *s)
 void
 conn_close(struct conn *c, const char *reason)
 {
-	struct worker *w = c->w;
+	struct loop_ctx *lc = c->lc;
 	char client[ADDR_TEXT_MAX];
 
 	if (log_get_level() >= LOG_INFO) {
@@ -128,30 +125,30 @@ conn_close(struct conn *c, const char *reason)
 			 c->backend ? c->backend->text : "-",
 			 (unsigned long long)c->client.bytes,
 			 (unsigned long long)c->server.bytes,
-			 ev_now(w->loop) - c->started, reason);
+			 ev_now(lc->loop) - c->started, reason);
 	}
-	ev_timer_stop(w->loop, &c->timer);
+	ev_timer_stop(lc->loop, &c->timer);
 	if (c->job != NULL)
 		probe_job_abandon(c->job); /* the pool frees it */
 	side_close(c, &c->client);
 	side_close(c, &c->server);
-	worker_pbuf_put(w, c->probe);
-	if (c->own_backend) {
-		backend_free(c->own_backend);
-		free(c->own_backend);
-	}
+	pbuf_put(&lc->pbufs, c->probe);
+	backend_destroy(c->own_backend);
 	free(c->key);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else
-		w->conns_tail = c->prev;
+	TAILQ_REMOVE(&lc->conns, c, link);
 	generation_unref(c->gen);
 	free(c);
-	worker_conn_closed(w);
+	lc->nconns--;
+	stats_conn_closed();
+	if (lc->on_conn_closed != NULL)
+		lc->on_conn_closed(lc);
+}
+
+void
+conn_close_all(struct loop_ctx *lc, const char *reason)
+{
+	while (!TAILQ_EMPTY(&lc->conns))
+		conn_close(TAILQ_FIRST(&lc->conns), reason);
 }
 
 /* Close with "reason: strerror(err)". */
@@ -167,38 +164,31 @@ conn_fail(struct conn *c, const char *what, int err)
 	conn_close(c, reason);
 }
 
-/* Move c to the head of its worker's list: the list stays ordered by
+/* Move c to the head of its loop's list: the list stays ordered by
  * activity, so the idle sweep only looks at its tail. */
 void
 conn_touch(struct conn *c)
 {
-	struct worker *w = c->w;
+	struct loop_ctx *lc = c->lc;
 
-	c->active = ev_now(w->loop);
-	if (w->conns == c)
+	c->active = ev_now(lc->loop);
+	if (TAILQ_FIRST(&lc->conns) == c)
 		return;
-	c->prev->next = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else
-		w->conns_tail = c->prev;
-	c->prev = NULL;
-	c->next = w->conns;
-	w->conns->prev = c;
-	w->conns = c;
+	TAILQ_REMOVE(&lc->conns, c, link);
+	TAILQ_INSERT_HEAD(&lc->conns, c, link);
 }
 
 /* Relayed connections quiet for `idle` seconds: from the tail (the least
  * recently active) until a recent one. */
 void
-conn_sweep_idle(struct worker *w, double idle)
+conn_sweep_idle(struct loop_ctx *lc, double idle)
 {
-	struct conn *c, *next;
-	ev_tstamp now = ev_now(w->loop);
+	struct conn *c, *prev;
+	ev_tstamp now = ev_now(lc->loop);
 
-	for (c = w->conns_tail; c != NULL && now - c->active >= idle;
-	     c = next) {
-		next = c->prev;
+	for (c = TAILQ_LAST(&lc->conns, conn_list);
+	     c != NULL && now - c->active >= idle; c = prev) {
+		prev = TAILQ_PREV(c, conn_list, link);
 		/* Probing and connecting have their own timers. */
 		if (c->state == CONN_RELAY)
 			conn_close(c, "idle_timeout");
@@ -245,7 +235,7 @@ timer_cb(EV_P_ ev_timer *t, int revents)
 				conn_close(c, "probe_timeout");
 				return;
 			}
-			worker_count_outcome(VIA_ON_TIMEOUT);
+			stats_count(STATS_ON_TIMEOUT);
 			conn_connect(c, c->gen->on_timeout, VIA_ON_TIMEOUT);
 			return;
 		}

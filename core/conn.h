@@ -1,49 +1,36 @@
 /* conn.h — one client connection, from accept to close:
  *
- *   PROBING ──(detector match / timeout / deadline / EOF)──► CONNECTING
- *   CONNECTING ──(connected)──► RELAY ──(both directions done)──► freed
- *   any state ──(error, no route)──► freed
+ *   accept ─► PROBING ──(a detector decides / timeout / deadline / EOF)──►
+ *   CONNECTING ──(connected)──► RELAY ──(both directions done)──► closed
+ *   any state ──(error, nowhere to go)──► closed
  *
- * The connection owns both sockets, their watchers, one timer, the probe
- * buffer and any pending bytes; conn_close() is the one place that frees
- * them. Bytes read while probing are replayed to the backend first. */
+ * Bytes read while probing are replayed to the backend first.
+ *
+ * Ownership. A connection owns itself and everything it holds: both
+ * sockets and their watchers, its one timer, the probe buffer, the bytes
+ * and pipes pending for each side (relay.h), its explicit backend, a
+ * reference to its generation, and its place in the loop's list. A probe
+ * job in flight is the pool's; the connection only abandons it.
+ *
+ * Closing. conn_close() is the one way a connection ends, and it frees
+ * all of the above; `c` is gone when it returns, so the caller returns
+ * at once and touches nothing of c after. Any function that may close c
+ * says so, and its callers return after it the same way. Descriptors are
+ * closed only here, with two exceptions, both on the way to the next
+ * state: a backend address that failed is closed before the next one is
+ * tried (conn_relay.c), and a relay hands an emptied pipe back to the
+ * loop's pool (relay.c). */
 #ifndef PMX_CONN_H
 #define PMX_CONN_H
 
 #include <ev.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
+#include "loop.h"
 #include "probe.h"
-#include "worker.h"
-
-/* Bytes waiting to be written (also the probe buffer while probing). */
-struct pbuf {
-	uint32_t off, len, cap;
-	uint8_t data[];
-};
-
-/* One socket of a connection. `out` holds bytes read from the other side
- * that this side could not take yet. */
-struct side {
-	ev_io io;
-	int fd;
-	uint8_t eof;  /* read EOF from this side */
-	uint8_t shut; /* sent our FIN (SHUT_WR) to this side */
-	uint8_t bulk; /* what it sends comes in bulk: splice it */
-	int events;   /* what io is armed for (0 = stopped) */
-	struct pbuf *out;
-	int pipe[2];         /* zero-copy: bytes on their way to this side */
-	uint32_t pipe_bytes; /* how many are in it (EAGAIN is ambiguous) */
-	uint64_t bytes;      /* read from this side */
-};
-
-/* Bytes waiting to be written to this side. */
-static inline int
-side_pending(const struct side *s)
-{
-	return s->out != NULL || s->pipe_bytes != 0;
-}
+#include "relay.h"
 
 enum conn_state { CONN_PROBING, CONN_CONNECTING, CONN_RELAY };
 
@@ -52,9 +39,9 @@ enum conn_via { VIA_NONE, VIA_DETECTOR, VIA_ON_TIMEOUT, VIA_FALLBACK };
 struct conn {
 	struct side client, server;
 	ev_timer timer; /* probe timeout/deadline, then connect timeout */
-	struct worker *w;
+	struct loop_ctx *lc;
 	struct generation *gen; /* one ref */
-	struct pbuf *probe;     /* PROBING only */
+	struct pbuf *probe;     /* PROBING and CONNECTING: bytes to replay */
 	struct probe_job *job;  /* a blocking detector's call in flight */
 	struct probe_state pstate;
 	const struct backend *backend; /* borrowed from gen, or own_backend */
@@ -73,24 +60,28 @@ struct conn {
 	uint8_t zerocopy;   /* relay with splice() through pipes */
 	uint8_t proxy_in;   /* a PROXY header from a trusted balancer is due */
 	uint8_t has_local;  /* `local` came from that header */
-	const struct listener *listener;
+	const struct addr *bound; /* the listening address (its listener
+				     outlives every connection it accepted) */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in sin;
 		struct sockaddr_in6 sin6;
 	} peer, local; /* the client (real one, behind a balancer) */
-	struct conn *prev, *next; /* worker's list, most recent first */
+	TAILQ_ENTRY(conn) link; /* lc->conns, most recently active first */
 };
 
-/* Take ownership of an accepted, non-blocking socket. */
-void conn_accept(struct worker *w, const struct listener *l, int fd,
-		 const struct sockaddr *peer, socklen_t peer_len);
+/* Take ownership of an accepted, non-blocking socket from the listener
+ * bound to `bound`. The new connection, or NULL (fd closed) when out of
+ * memory. */
+struct conn *conn_accept(struct loop_ctx *lc, const struct addr *bound,
+			 int fd, const struct sockaddr *peer,
+			 socklen_t peer_len);
 
-/* A blocking detector's answer is back (loop thread; see probe_pool). */
-void conn_probe_done(struct probe_job *job);
+/* Close relayed connections quiet for `idle` seconds (a loop's sweep). */
+void conn_sweep_idle(struct loop_ctx *lc, double idle);
 
-/* Close relayed connections quiet for `idle` seconds (worker's sweep). */
-void conn_sweep_idle(struct worker *w, double idle);
+/* Close every connection of the loop (shutdown). */
+void conn_close_all(struct loop_ctx *lc, const char *reason);
 
 /* Log the closing line and free everything. `c` is gone afterwards. */
 void conn_close(struct conn *c, const char *reason);

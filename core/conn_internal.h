@@ -8,13 +8,14 @@
 /* conn.c */
 /* Arm a side's watcher for `events`, touching libev only on change. */
 void side_arm(struct conn *c, struct side *s, int events);
-/* Stop a side's watcher, close its socket, drop what it had pending. */
+/* Stop a side's watcher, close its socket, drop what it had pending:
+ * conn_close() for both sides, connect_retry() for a failed address. */
 void side_close(struct conn *c, struct side *s);
 /* (Re)start the connection's one timer. */
 void timer_arm(struct conn *c, double seconds);
-/* Close with "what:strerror(err)" as the reason. */
+/* Close with "what:strerror(err)" as the reason (c is gone). */
 void conn_fail(struct conn *c, const char *what, int err);
-/* Move c to the head of its worker's activity list. */
+/* Move c to the head of its loop's activity list. */
 void conn_touch(struct conn *c);
 
 /* conn_probe.c */

@@ -12,8 +12,10 @@
 #include <sys/socket.h>
 
 #include "conn_internal.h"
+#include "decide.h"
 #include "log.h"
 #include "proxyproto.h"
+#include "stats.h"
 
 /* A route key for the log: normalised, and never able to break the
  * key=value line (client-supplied bytes). */
@@ -61,42 +63,14 @@ void
 conn_route(struct conn *c, int outcome, int det,
 	   const struct pmx_probe_result *res, struct probe_job *job)
 {
-	const struct backend *b = NULL;
+	const struct backend *b;
 
 	if (outcome == PROBE_MATCH) {
-		const struct detector_inst *d = &c->gen->dets[det];
-
 		c->det = (int16_t)det;
-		__atomic_add_fetch(&c->gen->dets[det].matches, 1,
-				   __ATOMIC_RELAXED);
 		if (res->key[0])
 			c->key = log_key_dup(res->key);
-		if (res->backend[0]) {
-			char err[256] = "out of memory";
-			if (job != NULL) {
-				/* Resolved on the pool thread. */
-				c->own_backend = job->backend;
-				job->backend = NULL;
-				snprintf(err, sizeof(err), "%s",
-					 job->backend_err);
-			} else if ((c->own_backend = calloc(
-					    1, sizeof(*c->own_backend))) !=
-					   NULL &&
-				   backend_from_text(res->backend, 0,
-						     c->own_backend, err,
-						     sizeof(err)) < 0) {
-				free(c->own_backend);
-				c->own_backend = NULL;
-			}
-			if (c->own_backend == NULL)
-				log_warn("conn=%llu detector=%s returned a bad "
-					 "backend '%s': %s",
-					 (unsigned long long)c->id, d->name,
-					 res->backend, err);
-			b = c->own_backend;
-		}
-		if (b == NULL && d->routes != NULL)
-			b = route_lookup(d->routes, res->key, res->alpn);
+		b = decide_backend(c->gen, det, res, PMX_TRANSPORT_TCP, job,
+				   &c->own_backend, "conn", c->id);
 		if (b != NULL) {
 			conn_connect(c, b, VIA_DETECTOR);
 			return;
@@ -105,15 +79,19 @@ conn_route(struct conn *c, int outcome, int det,
 	if (c->gen->fallback == NULL) {
 		if (outcome == PROBE_MATCH)
 			conn_reject(c, PMX_REJECT_NO_ROUTE, res);
-		worker_count_outcome(-1);
+		stats_count(STATS_UNSERVED);
 		conn_close(c, outcome == PROBE_MATCH ? "no_route"
 						     : "unrecognised");
 		return;
 	}
-	worker_count_outcome(VIA_FALLBACK);
+	stats_count(STATS_FALLBACK);
 	conn_connect(c, c->gen->fallback, VIA_FALLBACK);
 }
 
+static void conn_probe_done(struct probe_job *job);
+
+/* Run the detection chain on the bytes so far (`final`: decide now). May
+ * close c. */
 void
 probe_decide(struct conn *c, int final)
 {
@@ -126,11 +104,10 @@ probe_decide(struct conn *c, int final)
 		.peer_len = c->peer.sa.sa_family == AF_INET6
 				    ? sizeof(struct sockaddr_in6)
 				    : sizeof(struct sockaddr_in),
-		.local = (const struct sockaddr *)&c->listener->addr.ss,
-		.local_len = c->listener->addr.len,
+		.local = (const struct sockaddr *)&c->bound->ss,
+		.local_len = c->bound->len,
 	};
 	struct pmx_probe_result res;
-	struct probe_pool *pool;
 	int det = -1, outcome;
 
 	if (c->job != NULL) {
@@ -140,31 +117,14 @@ probe_decide(struct conn *c, int final)
 		return;
 	}
 	in.final = final | c->want_final;
-	outcome = probe_run(c->gen, &c->pstate, &in, &res, &det);
-	if (outcome == PROBE_WAIT)
-		return;
-	if (outcome == PROBE_ASYNC) {
-		pool = worker_pool(c->w);
-		c->job = pool ? probe_job_new(c->gen, det, &in, c,
-					      conn_probe_done)
-			      : NULL;
-		if (c->job == NULL) {
-			/* No thread to run it on: it declines. */
-			log_error("conn=%llu detector=%s: cannot run it off "
-				  "the loop; skipping it",
-				  (unsigned long long)c->id,
-				  c->gen->dets[det].name);
-			c->pstate.declined |= 1ull << det;
-			probe_decide(c, final);
-			return;
-		}
-		probe_pool_submit(pool, c->job);
-		return;
-	}
-	conn_route(c, outcome, det, &res, NULL);
+	outcome = decide_run(c->lc, c->gen, &c->pstate, &in, &res, &det, c,
+			     conn_probe_done, &c->job);
+	if (outcome == PROBE_MATCH || outcome == PROBE_NONE)
+		conn_route(c, outcome, det, &res, NULL);
 }
 
-void
+/* A blocking detector's answer, back on the loop. */
+static void
 conn_probe_done(struct probe_job *job)
 {
 	struct conn *c = job->owner;
@@ -238,7 +198,7 @@ probe_read(struct conn *c)
 	}
 	if (p == NULL) {
 		uint32_t cap = (uint32_t)c->gen->cfg->probe_buffer;
-		p = c->probe = worker_pbuf_get(c->w, cap);
+		p = c->probe = pbuf_get(&c->lc->pbufs, cap);
 		if (p == NULL) {
 			conn_close(c, "out_of_memory");
 			return;
@@ -272,7 +232,7 @@ probe_read(struct conn *c)
 		 * deadline (counted from accept) to say enough. */
 		const struct config *cfg = c->gen->cfg;
 		timer_arm(c, cfg->probe_deadline -
-				     (ev_now(c->w->loop) - c->started));
+				     (ev_now(c->lc->loop) - c->started));
 	}
 	probe_decide(c, p->len == p->cap);
 }

@@ -119,8 +119,8 @@ connecting_read(struct conn *c)
 	ssize_t n;
 
 	if (p == NULL) /* a silent client on its way to on_timeout */
-		p = c->probe = worker_pbuf_get(
-			c->w, (uint32_t)c->gen->cfg->probe_buffer);
+		p = c->probe = pbuf_get(&c->lc->pbufs,
+					(uint32_t)c->gen->cfg->probe_buffer);
 	if (p == NULL || p->len == p->cap) {
 		side_arm(c, &c->client, 0); /* full: wait for the backend */
 		return;
@@ -161,15 +161,14 @@ proxy_out_prepend(struct conn *c)
 		errno = EINVAL;
 		return -1;
 	}
-	b = malloc(sizeof(*b) + (size_t)n + have);
+	b = pbuf_new((uint32_t)n + have);
 	if (b == NULL)
 		return -1;
-	b->off = 0;
-	b->len = b->cap = (uint32_t)n + have;
 	memcpy(b->data, head, (size_t)n);
 	if (have)
 		memcpy(b->data + n, c->probe->data, have);
-	worker_pbuf_put(c->w, c->probe);
+	b->len = (uint32_t)n + have;
+	pbuf_put(&c->lc->pbufs, c->probe);
 	c->probe = b;
 	return 0;
 }
@@ -210,7 +209,7 @@ void
 relay_start(struct conn *c)
 {
 	c->state = CONN_RELAY;
-	ev_timer_stop(c->w->loop, &c->timer);
+	ev_timer_stop(c->lc->loop, &c->timer);
 	conn_touch(c);
 	sockopt_client(c->client.fd, c->backend->priority);
 	c->zerocopy = c->backend->priority != PRIO_LATENCY;
@@ -221,7 +220,7 @@ relay_start(struct conn *c)
 	/* The probe bytes go first, unchanged (after a PROXY header). */
 	c->server.out = c->probe;
 	c->probe = NULL;
-	if (c->server.out != NULL && relay_flush(c->w, &c->server) < 0) {
+	if (c->server.out != NULL && relay_flush(c->lc, &c->server) < 0) {
 		conn_fail(c, "server_error", errno);
 		return;
 	}
@@ -235,14 +234,14 @@ relay_event(struct conn *c, struct side *self, struct side *other,
 	int which = 0;
 
 	conn_touch(c);
-	if ((revents & EV_WRITE) && relay_flush(c->w, self) < 0) {
+	if ((revents & EV_WRITE) && relay_flush(c->lc, self) < 0) {
 		conn_fail(c, self == &c->client ? "client_error"
 						: "server_error",
 			  errno);
 		return;
 	}
 	if ((revents & EV_READ) && !side_pending(other) && !self->eof &&
-	    relay_pump(c->w, self, other, c->zerocopy, &which) < 0) {
+	    relay_pump(c->lc, self, other, c->zerocopy, &which) < 0) {
 		int client_side = (self == &c->client) == (which == 0);
 		conn_fail(c, client_side ? "client_error" : "server_error",
 			  errno);

@@ -13,7 +13,14 @@
 #include "log.h"
 #include "probe.h"
 
-static uint64_t next_generation_id = 1;
+/* Default detectors when PORTMUX.detectors is not set: "plugin=SECTION"
+ * pairs in probe order, each enabled when its section is in the config.
+ * One source: the Makefile's DEFAULT_DETECTORS. */
+#ifndef PMX_DEFAULT_DETECTORS
+#error "PMX_DEFAULT_DETECTORS is set by the Makefile (DEFAULT_DETECTORS)"
+#endif
+
+static uint64_t next_generation_id; /* atomic: reload builds too */
 
 /* ---- host services handed to plugins ---- */
 
@@ -98,14 +105,80 @@ generation_plugin_dirs(const struct config *cfg, const char **dirs,
 	return n;
 }
 
+/* ---- freeing ---- */
+
+static void
+detector_inst_free(struct detector_inst *d)
+{
+	if (d->created && d->plugin->desc->destroy)
+		d->plugin->desc->destroy(d->instance);
+	free(d->host.prefix);
+	free(d->name);
+	free(d->section);
+}
+
+static void
+generation_free(struct generation *g)
+{
+	for (size_t i = 0; i < g->ndets; i++)
+		detector_inst_free(&g->dets[i]);
+	free(g->dets);
+	/* After the detectors, which borrowed them. */
+	for (size_t i = 0; i < g->ntables; i++)
+		route_table_free(g->tables[i]);
+	free(g->tables);
+	config_free(g->cfg);
+	free(g);
+}
+
+/* Workers share generations: the count is atomic, and whichever thread
+ * drops the last reference frees it (detector destroy() is thread-safe). */
+void
+generation_ref(struct generation *g)
+{
+	__atomic_add_fetch(&g->refs, 1, __ATOMIC_RELAXED);
+}
+
+void
+generation_unref(struct generation *g)
+{
+	if (g != NULL && __atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		generation_free(g);
+}
+
+const struct route_table *
+generation_table(const struct generation *g, const char *section)
+{
+	for (size_t i = 0; i < g->ntables; i++)
+		if (strcasecmp(g->tables[i]->section, section) == 0)
+			return g->tables[i];
+	return NULL;
+}
+
 /* ---- building ---- */
 
+/* A detector the configuration asks for (or the default list offers). */
 struct wanted {
 	char *name;    /* instance name */
 	char *plugin;  /* plugin file name */
 	char *label;   /* NULL or instance label */
-	char *section; /* expected section for default entries, or NULL */
-	const struct pmx_node *node;
+	char *section; /* default entries: the section that enables it */
+	const struct pmx_node *node; /* where it was asked for, or NULL */
+};
+
+/* What a build works with, step after step. */
+struct build {
+	struct generation *g; /* being built; owns what is made */
+	struct config *cfg;
+	const char *dirs[4];  /* plugin directories */
+	size_t ndirs;
+	struct wanted *defaults; /* the build's default list */
+	size_t ndefaults;
+	struct wanted *want; /* the detectors to run, in order */
+	size_t nwant;
+	char *err;
+	size_t errlen;
+	char msg[1024];
 };
 
 static void
@@ -120,7 +193,14 @@ wanted_free(struct wanted *w, size_t n)
 	free(w);
 }
 
-/* Parse PMX_DEFAULT_DETECTORS into a list. */
+static int
+oom(struct build *b)
+{
+	snprintf(b->err, b->errlen, "out of memory");
+	return -1;
+}
+
+/* PMX_DEFAULT_DETECTORS ("plugin=SECTION,...") into a list. */
 static struct wanted *
 default_list(size_t *count)
 {
@@ -155,6 +235,44 @@ default_list(size_t *count)
 	return list;
 }
 
+/* Step 1: which detectors, in which order — PORTMUX.detectors, else the
+ * default list filtered by the sections present. */
+static int
+choose_detectors(struct build *b)
+{
+	const struct config *cfg = b->cfg;
+	size_t n = cfg->detectors ? cfg->ndetectors : b->ndefaults;
+
+	b->want = calloc(n + 1, sizeof(*b->want));
+	if (b->want == NULL)
+		return oom(b);
+	for (size_t i = 0; i < n; i++) {
+		struct wanted *w = &b->want[b->nwant];
+
+		if (cfg->detectors != NULL) {
+			const struct detector_ref *d = &cfg->detectors[i];
+			w->name = strdup(d->name);
+			w->plugin = strdup(d->plugin);
+			w->label = d->label ? strdup(d->label) : NULL;
+			w->node = d->node;
+		} else {
+			const struct wanted *d = &b->defaults[i];
+			if (d->section == NULL ||
+			    config_section(cfg, d->section, NULL) == NULL)
+				continue;
+			w->name = strdup(d->name);
+			w->plugin = strdup(d->plugin);
+			w->section = strdup(d->section);
+		}
+		b->nwant++;
+	}
+	if (b->nwant > PROBE_MAX_DETECTORS)
+		return node_error(cfg->detectors[0].node, b->err, b->errlen,
+				  "detectors: at most %d detectors",
+				  PROBE_MAX_DETECTORS);
+	return 0;
+}
+
 static char *
 section_name(const struct plugin *p, const char *label)
 {
@@ -167,79 +285,192 @@ section_name(const struct plugin *p, const char *label)
 	return s;
 }
 
-static void
-detector_inst_free(struct detector_inst *d)
-{
-	if (d->created && d->plugin->desc->destroy)
-		d->plugin->desc->destroy(d->instance);
-	route_table_free(d->routes);
-	free(d->host.prefix);
-	free(d->name);
-	free(d->section);
-}
-
-static void
-generation_free(struct generation *g)
-{
-	/* Tables a detector owns go with it; the others (route-only
-	 * sections) here. Decide before the detectors are freed. */
-	for (size_t i = 0; i < g->ntables; i++) {
-		int owned = 0;
-		for (size_t j = 0; j < g->ndets; j++)
-			owned |= g->dets[j].routes == g->tables[i];
-		if (!owned)
-			route_table_free(g->tables[i]);
-	}
-	free(g->tables);
-	for (size_t i = 0; i < g->ndets; i++)
-		detector_inst_free(&g->dets[i]);
-	free(g->dets);
-	config_free(g->cfg);
-	free(g);
-}
-
-/* Workers share generations: the count is atomic, and whichever thread
- * drops the last reference frees it (detector destroy() is thread-safe). */
-void
-generation_ref(struct generation *g)
-{
-	__atomic_add_fetch(&g->refs, 1, __ATOMIC_RELAXED);
-}
-
-void
-generation_unref(struct generation *g)
-{
-	if (g != NULL && __atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) == 0)
-		generation_free(g);
-}
-
-const struct route_table *
-generation_table(const struct generation *g, const char *section)
-{
-	for (size_t i = 0; i < g->ntables; i++)
-		if (strcasecmp(g->tables[i]->section, section) == 0)
-			return g->tables[i];
-	return NULL;
-}
-
+/* Step 2: load their plugins (nothing is created yet); no two instances
+ * may read one section. */
 static int
-add_table(struct generation *g, struct route_table *t)
+load_detectors(struct build *b)
 {
-	struct route_table **grown =
-		realloc(g->tables, (g->ntables + 1) * sizeof(*grown));
+	struct generation *g = b->g;
 
-	if (grown == NULL)
-		return -1;
-	g->tables = grown;
-	g->tables[g->ntables++] = t;
+	g->dets = calloc(b->nwant + 1, sizeof(*g->dets));
+	if (g->dets == NULL)
+		return oom(b);
+	for (size_t i = 0; i < b->nwant; i++) {
+		const struct wanted *w = &b->want[i];
+		struct detector_inst *d = &g->dets[i];
+		const struct plugin *p = plugin_load(b->dirs, b->ndirs,
+						     w->plugin, b->msg,
+						     sizeof(b->msg));
+
+		if (p == NULL && w->node)
+			return node_error(w->node, b->err, b->errlen, "%s",
+					  b->msg);
+		if (p == NULL) {
+			snprintf(b->err, b->errlen, "%s", b->msg);
+			return -1;
+		}
+		d->plugin = p;
+		d->name = strdup(w->name);
+		d->section = section_name(p, w->label);
+		g->ndets++;
+		if (d->name == NULL || d->section == NULL)
+			return oom(b);
+		d->config = config_section(b->cfg, d->section, NULL);
+		host_ctx_init(&d->host, d->name, b->cfg->dir);
+		for (size_t j = 0; j < i; j++)
+			if (strcasecmp(g->dets[j].section, d->section) == 0)
+				return node_error(
+					w->node, b->err, b->errlen,
+					"detectors: '%s' and '%s' would both "
+					"read section %s (give one a label: "
+					"%s:NAME)",
+					g->dets[j].name, d->name, d->section,
+					d->plugin->name);
+	}
 	return 0;
 }
 
-/* Resolve on_timeout / fallback to a backend (NULL = close). */
+/* The enabled detector reading section `name`, or NULL. */
+static struct detector_inst *
+section_reader(struct generation *g, const char *name)
+{
+	struct detector_inst *reader = NULL;
+
+	for (size_t i = 0; i < g->ndets; i++)
+		if (strcasecmp(g->dets[i].section, name) == 0)
+			reader = &g->dets[i];
+	return reader;
+}
+
+/*
+ * A section no enabled detector reads is still a route table when a
+ * default detector would read it as one (on_timeout / fallback may name
+ * it); anything else is a mistake. 0 when it is a route table.
+ */
 static int
-resolve_target(struct generation *g, const struct target *t,
-	       const struct backend **out, const char **label, char *err,
-	       size_t errlen, const char *what)
+check_unread_section(struct build *b, const struct pmx_node *key)
+{
+	const char *name = node_scalar(key);
+
+	for (size_t i = 0; i < b->ndefaults; i++) {
+		const struct wanted *d = &b->defaults[i];
+		const struct plugin *p;
+
+		if (d->section == NULL || strcasecmp(d->section, name))
+			continue;
+		p = plugin_load(b->dirs, b->ndirs, d->plugin, b->msg,
+				sizeof(b->msg));
+		if (p == NULL)
+			return node_error(key, b->err, b->errlen,
+					  "section %s needs detector '%s': %s",
+					  name, d->plugin, b->msg);
+		if (!(p->desc->flags & PMX_DF_ROUTES))
+			return node_error(key, b->err, b->errlen,
+					  "section %s is not used: add '%s' "
+					  "to PORTMUX.detectors",
+					  name, p->name);
+		return 0;
+	}
+	return node_error(key, b->err, b->errlen,
+			  "unknown section '%s' (no enabled detector reads it)",
+			  name);
+}
+
+/* Step 3: every section is read by someone; route sections become route
+ * tables, owned by the generation and lent to their detector. */
+static int
+parse_route_tables(struct build *b)
+{
+	const struct config *cfg = b->cfg;
+	struct generation *g = b->g;
+
+	g->tables = calloc(cfg->nsections + 1, sizeof(*g->tables));
+	if (g->tables == NULL)
+		return oom(b);
+	for (size_t s = 0; s < cfg->nsections; s++) {
+		const struct pmx_node *key = cfg->section_keys[s];
+		const char *name = node_scalar(key);
+		struct detector_inst *reader = section_reader(g, name);
+		struct route_table *t;
+
+		if (reader != NULL &&
+		    !(reader->plugin->desc->flags & PMX_DF_ROUTES))
+			continue; /* the plugin's own options */
+		if (reader == NULL && check_unread_section(b, key) < 0)
+			return -1;
+		t = route_table_parse(name, cfg->section_vals[s], b->err,
+				      b->errlen);
+		if (t == NULL)
+			return -1;
+		g->tables[g->ntables++] = t;
+		if (reader != NULL)
+			reader->routes = t;
+	}
+	return 0;
+}
+
+/* Step 4: create the instances, in order. */
+static int
+create_instances(struct build *b)
+{
+	const struct config *cfg = b->cfg;
+	struct generation *g = b->g;
+
+	for (size_t i = 0; i < g->ndets; i++) {
+		struct detector_inst *d = &g->dets[i];
+		const struct pmx_detector *desc = d->plugin->desc;
+		size_t plen = strlen(cfg->path);
+
+		if ((desc->flags & PMX_DF_ROUTES) && d->routes == NULL)
+			return node_error(b->want[i].node ? b->want[i].node
+							  : cfg->tree->root,
+					  b->err, b->errlen,
+					  "detector '%s' is enabled but the "
+					  "config has no %s section with its "
+					  "routes",
+					  d->name, d->section);
+		b->msg[0] = '\0';
+		if (desc->create(&d->host.host, d->config, &d->instance,
+				 b->msg, sizeof(b->msg)) == 0) {
+			d->created = 1;
+			continue;
+		}
+		/* A located message already names the file. */
+		if (strncmp(b->msg, cfg->path, plen) == 0 &&
+		    b->msg[plen] == ':')
+			snprintf(b->err, b->errlen, "%s (detector %s, %s)",
+				 b->msg, d->name, d->plugin->path);
+		else
+			snprintf(b->err, b->errlen,
+				 "plugin %s: create failed: %s",
+				 d->plugin->path,
+				 b->msg[0] ? b->msg : "(no reason given)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Step 5: UDP is wanted when asked for, or (auto) when a detector that
+ * reads datagrams has a route for them (e.g. OPENVPN: "udp"). */
+static int
+wants_udp(const struct generation *g)
+{
+	if (g->cfg->udp >= 0)
+		return g->cfg->udp;
+	for (size_t i = 0; i < g->ndets; i++) {
+		const struct detector_inst *d = &g->dets[i];
+		if ((d->plugin->desc->flags & PMX_DF_UDP) && d->routes &&
+		    route_has_key(d->routes, "udp"))
+			return 1;
+	}
+	return 0;
+}
+
+/* on_timeout / fallback as configured, to a backend (NULL = close). */
+static int
+resolve_target(struct build *b, const struct target *t,
+	       const struct backend **out, const char **label,
+	       const char *what)
 {
 	const struct route_table *table;
 
@@ -254,14 +485,14 @@ resolve_target(struct generation *g, const struct target *t,
 		*label = t->backend.text;
 		return 0;
 	case TARGET_SECTION:
-		table = generation_table(g, t->section);
+		table = generation_table(b->g, t->section);
 		if (table == NULL)
-			return node_error(t->node, err, errlen,
+			return node_error(t->node, b->err, b->errlen,
 					  "%s: section '%s' has no routes",
 					  what, t->section);
 		*out = route_lookup(table, "", NULL);
 		if (*out == NULL)
-			return node_error(t->node, err, errlen,
+			return node_error(t->node, b->err, b->errlen,
 					  "%s: section '%s' has no \"default\" "
 					  "route",
 					  what, t->section);
@@ -271,240 +502,76 @@ resolve_target(struct generation *g, const struct target *t,
 	return 0;
 }
 
+/* Unset on_timeout: the default route of the first detector whose
+ * clients may wait for the server to speak first (SSH). */
+static void
+default_on_timeout(struct generation *g)
+{
+	g->on_timeout_label = "close";
+	for (size_t i = 0; i < g->ndets; i++) {
+		const struct detector_inst *d = &g->dets[i];
+		if ((d->plugin->desc->flags & PMX_DF_ON_TIMEOUT) &&
+		    d->routes != NULL) {
+			g->on_timeout = route_lookup(d->routes, "", NULL);
+			g->on_timeout_label = d->section;
+			return;
+		}
+	}
+}
+
+/* Step 6: where silent and unclaimed clients go. */
+static int
+resolve_targets(struct build *b)
+{
+	struct generation *g = b->g;
+
+	if (b->cfg->on_timeout.kind == TARGET_UNSET)
+		default_on_timeout(g);
+	else if (resolve_target(b, &b->cfg->on_timeout, &g->on_timeout,
+				&g->on_timeout_label, "on_timeout") < 0)
+		return -1;
+	return resolve_target(b, &b->cfg->fallback, &g->fallback,
+			      &g->fallback_label, "fallback");
+}
+
 struct generation *
 generation_build(struct config *cfg, char *err, size_t errlen)
 {
-	struct generation *g = calloc(1, sizeof(*g));
-	const char *dirs[4];
-	size_t ndirs;
-	struct wanted *defaults = NULL, *want = NULL;
-	size_t ndefaults = 0, nwant = 0;
-	char msg[1024];
+	struct build b = {.cfg = cfg, .err = err, .errlen = errlen};
+	int rc;
 
-	if (g == NULL) {
+	b.g = calloc(1, sizeof(*b.g));
+	if (b.g == NULL) {
 		config_free(cfg);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	g->refs = 1;
-	g->id = next_generation_id++;
-	g->cfg = cfg;
-	ndirs = generation_plugin_dirs(cfg, dirs, 4);
-	defaults = default_list(&ndefaults);
+	b.g->refs = 1;
+	b.g->id = __atomic_add_fetch(&next_generation_id, 1,
+				     __ATOMIC_RELAXED);
+	b.g->cfg = cfg;
+	b.ndirs = generation_plugin_dirs(cfg, b.dirs, 4);
+	b.defaults = default_list(&b.ndefaults);
 
-	/* 1. Which detectors, in which order. */
-	if (cfg->detectors != NULL) {
-		want = calloc(cfg->ndetectors, sizeof(*want));
-		if (want == NULL)
-			goto oom;
-		for (size_t i = 0; i < cfg->ndetectors; i++) {
-			const struct detector_ref *d = &cfg->detectors[i];
-			want[i].name = strdup(d->name);
-			want[i].plugin = strdup(d->plugin);
-			want[i].label = d->label ? strdup(d->label) : NULL;
-			want[i].node = d->node;
-			nwant++;
-		}
-	} else {
-		want = calloc(ndefaults + 1, sizeof(*want));
-		if (want == NULL)
-			goto oom;
-		for (size_t i = 0; i < ndefaults; i++) {
-			if (defaults[i].section == NULL ||
-			    config_section(cfg, defaults[i].section, NULL) ==
-				    NULL)
-				continue;
-			want[nwant].name = strdup(defaults[i].name);
-			want[nwant].plugin = strdup(defaults[i].plugin);
-			want[nwant].section = strdup(defaults[i].section);
-			nwant++;
-		}
+	rc = choose_detectors(&b);
+	if (rc == 0)
+		rc = load_detectors(&b);
+	if (rc == 0)
+		rc = parse_route_tables(&b);
+	if (rc == 0)
+		rc = create_instances(&b);
+	if (rc == 0)
+		rc = resolve_targets(&b);
+	if (rc == 0)
+		b.g->udp = wants_udp(b.g);
+
+	wanted_free(b.want, b.nwant);
+	wanted_free(b.defaults, b.ndefaults);
+	if (rc < 0) {
+		generation_free(b.g);
+		return NULL;
 	}
-
-	if (nwant > PROBE_MAX_DETECTORS) {
-		node_error(cfg->detectors[0].node, err, errlen,
-			   "detectors: at most %d detectors",
-			   PROBE_MAX_DETECTORS);
-		goto fail;
-	}
-
-	/* 2. Load their plugins and create nothing yet. */
-	g->dets = calloc(nwant + 1, sizeof(*g->dets));
-	if (g->dets == NULL)
-		goto oom;
-	for (size_t i = 0; i < nwant; i++) {
-		struct detector_inst *d = &g->dets[i];
-		const struct plugin *p =
-			plugin_load(dirs, ndirs, want[i].plugin, msg,
-				    sizeof(msg));
-
-		if (p == NULL) {
-			if (want[i].node)
-				node_error(want[i].node, err, errlen, "%s",
-					   msg);
-			else
-				snprintf(err, errlen, "%s", msg);
-			goto fail;
-		}
-		d->plugin = p;
-		d->name = strdup(want[i].name);
-		d->section = section_name(p, want[i].label);
-		g->ndets++;
-		if (d->name == NULL || d->section == NULL)
-			goto oom;
-		d->config = config_section(cfg, d->section, NULL);
-		host_ctx_init(&d->host, d->name, cfg->dir);
-		for (size_t j = 0; j < i; j++) {
-			if (strcasecmp(g->dets[j].section, d->section) == 0) {
-				node_error(want[i].node, err, errlen,
-					   "detectors: '%s' and '%s' would "
-					   "both read section %s (give one a "
-					   "label: %s:NAME)",
-					   g->dets[j].name, d->name, d->section,
-					   d->plugin->name);
-				goto fail;
-			}
-		}
-	}
-
-	/* 3. Every section must be read by someone. Sections of default
-	 * detectors that are not enabled still count as route tables (for
-	 * on_timeout / fallback). */
-	for (size_t s = 0; s < cfg->nsections; s++) {
-		const char *sname = node_scalar(cfg->section_keys[s]);
-		const struct pmx_node *sval = cfg->section_vals[s];
-		struct detector_inst *owner = NULL;
-		const struct plugin *p = NULL;
-		struct route_table *t;
-
-		for (size_t i = 0; i < g->ndets; i++)
-			if (strcasecmp(g->dets[i].section, sname) == 0)
-				owner = &g->dets[i];
-		if (owner != NULL) {
-			if (!(owner->plugin->desc->flags & PMX_DF_ROUTES))
-				continue; /* the plugin's own options */
-		} else {
-			for (size_t i = 0; i < ndefaults && p == NULL; i++) {
-				if (defaults[i].section == NULL ||
-				    strcasecmp(defaults[i].section, sname))
-					continue;
-				p = plugin_load(dirs, ndirs,
-						defaults[i].plugin, msg,
-						sizeof(msg));
-				if (p == NULL) {
-					node_error(cfg->section_keys[s], err,
-						   errlen,
-						   "section %s needs detector "
-						   "'%s': %s",
-						   sname, defaults[i].plugin,
-						   msg);
-					goto fail;
-				}
-				if (!(p->desc->flags & PMX_DF_ROUTES)) {
-					node_error(cfg->section_keys[s], err,
-						   errlen,
-						   "section %s is not used: "
-						   "add '%s' to "
-						   "PORTMUX.detectors",
-						   sname, p->name);
-					goto fail;
-				}
-			}
-			if (p == NULL) {
-				node_error(cfg->section_keys[s], err, errlen,
-					   "unknown section '%s' (no enabled "
-					   "detector reads it)",
-					   sname);
-				goto fail;
-			}
-		}
-		t = route_table_parse(sname, sval, err, errlen);
-		if (t == NULL)
-			goto fail;
-		if (add_table(g, t) < 0) {
-			route_table_free(t);
-			goto oom;
-		}
-		if (owner != NULL)
-			owner->routes = t;
-	}
-
-	/* 4. Create the instances, in order. */
-	for (size_t i = 0; i < g->ndets; i++) {
-		struct detector_inst *d = &g->dets[i];
-		const struct pmx_detector *desc = d->plugin->desc;
-
-		if ((desc->flags & PMX_DF_ROUTES) && d->routes == NULL) {
-			const struct pmx_node *at =
-				want[i].node ? want[i].node
-					     : cfg->tree->root;
-			node_error(at, err, errlen,
-				   "detector '%s' is enabled but the config "
-				   "has no %s section with its routes",
-				   d->name, d->section);
-			goto fail;
-		}
-		msg[0] = '\0';
-		if (desc->create(&d->host.host, d->config, &d->instance, msg,
-				 sizeof(msg)) != 0) {
-			if (strncmp(msg, cfg->path, strlen(cfg->path)) == 0 &&
-			    msg[strlen(cfg->path)] == ':')
-				snprintf(err, errlen, "%s (detector %s, %s)",
-					 msg, d->name, d->plugin->path);
-			else
-				snprintf(err, errlen,
-					 "plugin %s: create failed: %s",
-					 d->plugin->path,
-					 msg[0] ? msg : "(no reason given)");
-			goto fail;
-		}
-		d->created = 1;
-	}
-
-	/* 5. UDP is wanted when asked for, or (auto) when a detector that
-	 * reads datagrams has a route for them (e.g. OPENVPN: "udp"). */
-	g->udp = cfg->udp > 0;
-	for (size_t i = 0; cfg->udp < 0 && i < g->ndets; i++) {
-		const struct detector_inst *d = &g->dets[i];
-		if ((d->plugin->desc->flags & PMX_DF_UDP) && d->routes &&
-		    route_has_key(d->routes, "udp"))
-			g->udp = 1;
-	}
-
-	/* 6. Where silent and unclaimed clients go. */
-	if (cfg->on_timeout.kind == TARGET_UNSET) {
-		for (size_t i = 0; i < g->ndets; i++) {
-			if ((g->dets[i].plugin->desc->flags &
-			     PMX_DF_ON_TIMEOUT) &&
-			    g->dets[i].routes != NULL) {
-				g->on_timeout =
-					route_lookup(g->dets[i].routes, "",
-						     NULL);
-				g->on_timeout_label = g->dets[i].section;
-				break;
-			}
-		}
-		if (g->on_timeout == NULL)
-			g->on_timeout_label = "close";
-	} else if (resolve_target(g, &cfg->on_timeout, &g->on_timeout,
-				  &g->on_timeout_label, err, errlen,
-				  "on_timeout") < 0) {
-		goto fail;
-	}
-	if (resolve_target(g, &cfg->fallback, &g->fallback,
-			   &g->fallback_label, err, errlen, "fallback") < 0)
-		goto fail;
-
-	wanted_free(want, nwant);
-	wanted_free(defaults, ndefaults);
-	return g;
-oom:
-	snprintf(err, errlen, "out of memory");
-fail:
-	wanted_free(want, nwant);
-	wanted_free(defaults, ndefaults);
-	generation_free(g);
-	return NULL;
+	return b.g;
 }
 
 static void

@@ -28,7 +28,9 @@ struct detector_inst {
 	const struct plugin *plugin;
 	char *section;                 /* config section it reads */
 	const struct pmx_node *config; /* that section, NULL if absent */
-	struct route_table *routes;    /* PMX_DF_ROUTES only */
+	/* PMX_DF_ROUTES only: its section's table, borrowed from the
+	 * generation's `tables` */
+	const struct route_table *routes;
 	struct host_ctx host;
 	void *instance;
 	int created;
@@ -41,7 +43,8 @@ struct generation {
 	struct config *cfg;
 	struct detector_inst *dets; /* in probe order */
 	size_t ndets;
-	struct route_table **tables; /* every route section */
+	struct route_table **tables; /* every route section; owned (the one
+					place they are freed) */
 	size_t ntables;
 	const struct backend *on_timeout; /* NULL: close */
 	const struct backend *fallback;   /* NULL: close */
@@ -50,12 +53,6 @@ struct generation {
 	const char *fallback_label;
 };
 
-/* Default detectors when PORTMUX.detectors is not set: "plugin=SECTION"
- * pairs, in probe order; a detector is enabled when its section is in the
- * config. Set at build time (Makefile DEFAULT_DETECTORS). */
-#ifndef PMX_DEFAULT_DETECTORS
-#define PMX_DEFAULT_DETECTORS "ssh=SSH,http=HTTP"
-#endif
 #ifndef PMX_PLUGIN_DIR
 #define PMX_PLUGIN_DIR "/usr/local/lib/portmux"
 #endif

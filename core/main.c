@@ -17,6 +17,7 @@
 #include "privs.h"
 #include "reload.h"
 #include "resolve.h"
+#include "stats.h"
 #include "version.h"
 #include "worker.h"
 
@@ -140,10 +141,10 @@ reload_apply(struct generation *g, const char *err)
 static void
 status_text(char *buf, size_t len)
 {
-	struct worker_stats st;
+	struct stats st;
 	size_t off;
 
-	worker_stats(&st);
+	stats_read(&st);
 	off = (size_t)snprintf(buf, len, "connections=%ld accepted=%llu",
 			       st.open, (unsigned long long)st.accepted);
 	for (size_t i = 0; i < running->ndets && off < len; i++)
@@ -286,61 +287,59 @@ raise_fd_limit(const struct config *cfg, int nworkers_wanted)
 			 (unsigned long long)rl.rlim_cur);
 }
 
-/* Bind every worker's sockets, then start their threads. */
+/* Stop every worker set up so far and free them: the one way workers
+ * end, after a failed start-up as after a normal stop (their threads have
+ * ended then, and the stop request finds nothing to do). */
+static void
+workers_end(void)
+{
+	for (int i = 0; i < nworkers; i++)
+		worker_post_stop(&workers[i], 0);
+	for (int i = 0; i < nworkers; i++)
+		worker_join(&workers[i]);
+	free(workers);
+	workers = NULL;
+	nworkers = 0;
+}
+
+/* Bind every worker's sockets, drop root, then start their threads. */
 static int
 start_workers(struct generation *g, char *err, size_t errlen)
 {
-	nworkers = worker_count(g->cfg);
-	raise_fd_limit(g->cfg, nworkers);
-	workers = calloc((size_t)nworkers, sizeof(*workers));
+	int n = worker_count(g->cfg);
+
+	raise_fd_limit(g->cfg, n);
+	workers = calloc((size_t)n, sizeof(*workers));
 	if (workers == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (int i = 0; i < nworkers; i++) {
-		if (worker_init(&workers[i], i, g, nworkers > 1, &activation,
-				err, errlen) < 0) {
-			for (int j = 0; j < i; j++)
-				worker_join(&workers[j]);
-			free(workers);
-			workers = NULL;
-			return -1;
-		}
-		workers[i].on_exit = worker_exited;
+	for (nworkers = 0; nworkers < n; nworkers++) {
+		if (worker_init(&workers[nworkers], nworkers, g, n > 1,
+				&activation, err, errlen) < 0)
+			goto fail;
+		workers[nworkers].on_exit = worker_exited;
 	}
 	/* Every socket is bound: root is no longer needed. */
-	if (g->cfg->user != NULL &&
-	    privs_drop(g->cfg->user, err, errlen) < 0) {
-		for (int j = 0; j < nworkers; j++)
-			worker_join(&workers[j]);
-		free(workers);
-		workers = NULL;
-		return -1;
-	}
-	workers_left = nworkers;
-	for (int i = 0; i < nworkers; i++) {
+	if (g->cfg->user != NULL && privs_drop(g->cfg->user, err, errlen) < 0)
+		goto fail;
+	workers_left = n;
+	for (int i = 0; i < n; i++) {
 		if (worker_start(&workers[i]) < 0) {
 			snprintf(err, errlen, "cannot start worker threads");
-			for (int j = 0; j < nworkers; j++)
-				worker_post_stop(&workers[j], 0);
-			for (int j = 0; j < nworkers; j++)
-				worker_join(&workers[j]);
-			free(workers);
-			workers = NULL;
-			return -1;
+			goto fail;
 		}
 	}
 	return 0;
+fail:
+	workers_end();
+	return -1;
 }
 
-int
-main(int argc, char **argv)
+/* Options into opts; -1 to exit with status *status (usage, -V, -h). */
+static int
+parse_args(int argc, char **argv, int *status)
 {
-	struct generation *g;
-	struct ev_loop *loop;
-	ev_signal sighup, sigterm, sigint, sigusr1;
-	ev_timer status_timer;
-	char err[1024], names[512];
 	int c;
 
 	opts.config = CONFIG_DEFAULT_PATH;
@@ -357,7 +356,8 @@ main(int argc, char **argv)
 					"portmux: -p: '%s' is not a port "
 					"(1 to 65535)\n",
 					optarg);
-				return 2;
+				*status = 2;
+				return -1;
 			}
 			opts.port = (int)p;
 			break;
@@ -371,65 +371,69 @@ main(int argc, char **argv)
 		case 'V':
 			printf("portmux %s (detector ABI %u)\n",
 			       PORTMUX_VERSION, PMX_DETECTOR_ABI_VERSION);
-			return 0;
+			*status = 0;
+			return -1;
 		case 'h':
 			usage(stdout);
-			return 0;
+			*status = 0;
+			return -1;
 		default:
 			usage(stderr);
-			return 2;
+			*status = 2;
+			return -1;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "portmux: unexpected argument '%s'\n",
 			argv[optind]);
 		usage(stderr);
-		return 2;
+		*status = 2;
+		return -1;
 	}
-	log_set_level(LOG_INFO + opts.verbose);
-	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
 
-	g = load_generation();
-	if (g == NULL) {
-		plugin_unload_all();
-		return 1;
-	}
-	describe(g, names, sizeof(names));
-	if (opts.test_only) {
-		printf("portmux: configuration %s is ok (detectors: %s)\n",
-		       opts.config, names[0] ? names : "none");
-		generation_unref(g);
-		plugin_unload_all();
-		return 0;
-	}
-	apply_log_level(g);
+/* The main thread's watchers: signals, the end of workers, status. */
+static struct {
+	ev_signal sighup, sigterm, sigint, sigusr1;
+	ev_timer status_timer;
+} mw;
 
-	main_loop = loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
+static void
+main_watchers_start(struct ev_loop *loop)
+{
 	ev_async_init(&worker_done, worker_done_cb);
 	ev_async_start(loop, &worker_done);
-	running = g; /* our start-up reference */
 	/* Signals first: once workers serve, a SIGTERM must find its
 	 * handler (libev holds it until the loop runs). */
-	ev_signal_init(&sighup, sighup_cb, SIGHUP);
-	ev_signal_init(&sigterm, stop_cb, SIGTERM);
-	ev_signal_init(&sigint, stop_cb, SIGINT);
-	ev_signal_init(&sigusr1, sigusr1_cb, SIGUSR1);
-	ev_signal_start(loop, &sighup);
-	ev_signal_start(loop, &sigterm);
-	ev_signal_start(loop, &sigint);
-	ev_signal_start(loop, &sigusr1);
-	if (activation_take(&activation, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		generation_unref(g);
-		plugin_unload_all();
-		return 1;
-	}
-	if (start_workers(g, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		generation_unref(g);
-		plugin_unload_all();
-		return 1;
-	}
+	ev_signal_init(&mw.sighup, sighup_cb, SIGHUP);
+	ev_signal_init(&mw.sigterm, stop_cb, SIGTERM);
+	ev_signal_init(&mw.sigint, stop_cb, SIGINT);
+	ev_signal_init(&mw.sigusr1, sigusr1_cb, SIGUSR1);
+	ev_signal_start(loop, &mw.sighup);
+	ev_signal_start(loop, &mw.sigterm);
+	ev_signal_start(loop, &mw.sigint);
+	ev_signal_start(loop, &mw.sigusr1);
+	ev_timer_init(&mw.status_timer, status_timer_cb, 5.0, 5.0);
+}
+
+static void
+main_watchers_stop(struct ev_loop *loop)
+{
+	ev_signal_stop(loop, &mw.sighup);
+	ev_signal_stop(loop, &mw.sigterm);
+	ev_signal_stop(loop, &mw.sigint);
+	ev_signal_stop(loop, &mw.sigusr1);
+	ev_timer_stop(loop, &mw.status_timer);
+	ev_async_stop(loop, &worker_done);
+}
+
+static void
+log_started(const struct generation *g)
+{
+	char names[512];
+
+	describe(g, names, sizeof(names));
 	for (size_t i = 0; i < activation.n; i++)
 		if (!activation.sockets[i].udp)
 			log_info("listening on %s (from systemd)",
@@ -440,34 +444,75 @@ main(int argc, char **argv)
 		 "on_timeout=%s fallback=%s",
 		 PORTMUX_VERSION, nworkers, names[0] ? names : "none",
 		 g->on_timeout_label, g->fallback_label);
+}
 
+/* Serve with `running` until the workers have stopped. 0, or -1 when
+ * start-up failed (logged). */
+static int
+serve(void)
+{
+	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
+	char err[1024];
+	int rc = -1;
+
+	main_loop = loop;
+	main_watchers_start(loop);
+	if (activation_take(&activation, err, sizeof(err)) < 0 ||
+	    start_workers(running, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	log_started(running);
 	reload_init(loop, opts.config, opts.port, reload_apply);
 	resolve_init(loop, current_generation);
-	ev_timer_init(&status_timer, status_timer_cb, 5.0, 5.0);
 	if (getenv("NOTIFY_SOCKET") != NULL)
-		ev_timer_start(loop, &status_timer);
+		ev_timer_start(loop, &mw.status_timer);
 	notify_systemd("READY=1\nSTATUS=serving on %s (%d workers)",
 		       activation.n ? activation.sockets[0].text
-				    : g->cfg->listen[0].text,
+				    : running->cfg->listen[0].text,
 		       nworkers);
 
 	ev_run(loop, 0);
 
 	reload_fini();
 	resolve_fini();
-	for (int i = 0; i < nworkers; i++)
-		worker_join(&workers[i]);
-	free(workers);
+	workers_end();
+	rc = 0;
+out:
 	activation_release(&activation);
-	generation_unref(running);
-	ev_signal_stop(loop, &sighup);
-	ev_signal_stop(loop, &sigterm);
-	ev_signal_stop(loop, &sigint);
-	ev_signal_stop(loop, &sigusr1);
-	ev_timer_stop(loop, &status_timer);
-	ev_async_stop(loop, &worker_done);
+	main_watchers_stop(loop);
 	ev_loop_destroy(loop);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	char names[512];
+	int status = 1, served = 0;
+
+	if (parse_args(argc, argv, &status) < 0)
+		return status;
+	log_set_level(LOG_INFO + opts.verbose);
+	signal(SIGPIPE, SIG_IGN);
+
+	running = load_generation(); /* our reference, until the end */
+	if (running == NULL)
+		goto out;
+	if (opts.test_only) {
+		describe(running, names, sizeof(names));
+		printf("portmux: configuration %s is ok (detectors: %s)\n",
+		       opts.config, names[0] ? names : "none");
+		status = 0;
+		goto out;
+	}
+	apply_log_level(running);
+	if (serve() == 0)
+		status = 0, served = 1;
+out:
+	generation_unref(running);
 	plugin_unload_all();
-	log_info("stopped");
-	return 0;
+	if (served)
+		log_info("stopped");
+	return status;
 }

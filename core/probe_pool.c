@@ -1,12 +1,12 @@
 /* probe_pool.c — worker threads for blocking detectors. */
 #include "probe_pool.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "thread.h"
 
 struct probe_pool {
 	pthread_mutex_t lock;
@@ -50,10 +50,7 @@ probe_job_new(struct generation *g, int index,
 void
 probe_job_free(struct probe_job *job)
 {
-	if (job->backend != NULL) {
-		backend_free(job->backend);
-		free(job->backend);
-	}
+	backend_destroy(job->backend);
 	generation_unref(job->gen);
 	free(job);
 }
@@ -62,18 +59,8 @@ probe_job_free(struct probe_job *job)
 static void
 resolve_backend(struct probe_job *job)
 {
-	job->backend = calloc(1, sizeof(*job->backend));
-	if (job->backend == NULL) {
-		snprintf(job->backend_err, sizeof(job->backend_err),
-			 "out of memory");
-		return;
-	}
-	if (backend_from_text(job->res.backend, 1, job->backend,
-			      job->backend_err,
-			      sizeof(job->backend_err)) < 0) {
-		free(job->backend);
-		job->backend = NULL;
-	}
+	job->backend = backend_new(job->res.backend, 1, job->backend_err,
+				   sizeof(job->backend_err));
 }
 
 static void *
@@ -143,7 +130,6 @@ struct probe_pool *
 probe_pool_new(struct ev_loop *loop, int threads)
 {
 	struct probe_pool *pool = calloc(1, sizeof(*pool));
-	sigset_t all, old;
 
 	if (pool == NULL)
 		return NULL;
@@ -159,18 +145,13 @@ probe_pool_new(struct ev_loop *loop, int threads)
 	ev_async_init(&pool->async, async_cb);
 	pool->async.data = pool;
 	ev_async_start(loop, &pool->async);
-	/* Signals belong to the loop thread: the pool's threads block them. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (int i = 0; i < threads; i++) {
-		if (pthread_create(&pool->threads[i], NULL, pool_thread,
-				   pool) != 0) {
+		if (thread_start(&pool->threads[i], pool_thread, pool) != 0) {
 			log_error("probe pool: cannot start thread %d", i);
 			break;
 		}
 		pool->nthreads++;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pool->nthreads == 0) {
 		probe_pool_free(pool);
 		return NULL;
@@ -178,15 +159,20 @@ probe_pool_new(struct ev_loop *loop, int threads)
 	return pool;
 }
 
-void
+int
 probe_pool_submit(struct probe_pool *pool, struct probe_job *job)
 {
 	pthread_mutex_lock(&pool->lock);
+	if (pool->stopping) {
+		pthread_mutex_unlock(&pool->lock);
+		return -1;
+	}
 	job->next = NULL;
 	*pool->todo_tail = job;
 	pool->todo_tail = &job->next;
 	pthread_cond_signal(&pool->cond);
 	pthread_mutex_unlock(&pool->lock);
+	return 0;
 }
 
 static void

@@ -50,7 +50,9 @@ struct probe_job *probe_job_new(struct generation *g, int index,
 				const struct pmx_probe_input *in, void *owner,
 				probe_done_fn done);
 void probe_job_free(struct probe_job *job);
-void probe_pool_submit(struct probe_pool *pool, struct probe_job *job);
+/* Queue a job: 0, or -1 when the pool takes no more (it is stopping); the
+ * job is still the caller's then. */
+int probe_pool_submit(struct probe_pool *pool, struct probe_job *job);
 /* The owner no longer wants the answer (loop thread). */
 static inline void
 probe_job_abandon(struct probe_job *job)

@@ -2,7 +2,7 @@
 #include "relay.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <fcntl.h> /* splice */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,55 +14,11 @@
  * read fills the scratch buffer, and back to copying when a splice brings
  * less than this. Small request/response traffic stays on plain copies. */
 #define BULK_BELOW (16 * 1024)
-#define PIPE_SIZE (1024 * 1024) /* fewer splice calls per megabyte */
-#define PIPE_POOL_MAX 64       /* idle pipes kept for reuse */
-
-/* ---- the pipe pool ---- */
-
-static int
-pipe_get(struct worker *w, int fds[2])
-{
-	if (w->npipes > 0) {
-		w->npipes--;
-		fds[0] = w->pipes[w->npipes][0];
-		fds[1] = w->pipes[w->npipes][1];
-		return 0;
-	}
-	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
-		return -1;
-	fcntl(fds[0], F_SETPIPE_SZ, PIPE_SIZE); /* best effort */
-	return 0;
-}
-
-/* An empty pipe back to the pool. */
-static void
-pipe_put(struct worker *w, struct side *s)
-{
-	if (w->npipes < PIPE_POOL_MAX) {
-		w->pipes[w->npipes][0] = s->pipe[0];
-		w->pipes[w->npipes][1] = s->pipe[1];
-		w->npipes++;
-	} else {
-		close(s->pipe[0]);
-		close(s->pipe[1]);
-	}
-	s->pipe[0] = s->pipe[1] = -1;
-}
-
-void
-relay_pipes_free(struct worker *w)
-{
-	while (w->npipes > 0) {
-		w->npipes--;
-		close(w->pipes[w->npipes][0]);
-		close(w->pipes[w->npipes][1]);
-	}
-}
 
 /* ---- writing what is pending ---- */
 
 static int
-flush_buffer(struct worker *w, struct side *dst)
+flush_buffer(struct loop_ctx *lc, struct side *dst)
 {
 	struct pbuf *b = dst->out;
 
@@ -73,7 +29,7 @@ flush_buffer(struct worker *w, struct side *dst)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		b->off += (uint32_t)n;
 	}
-	worker_pbuf_put(w, b);
+	pbuf_put(&lc->pbufs, b);
 	dst->out = NULL;
 	return 0;
 }
@@ -94,49 +50,45 @@ drain_pipe(struct side *dst)
 }
 
 static int
-flush_pipe(struct worker *w, struct side *dst)
+flush_pipe(struct loop_ctx *lc, struct side *dst)
 {
 	if (drain_pipe(dst) < 0)
 		return -1;
 	if (dst->pipe_bytes == 0)
-		pipe_put(w, dst);
+		pipe_pool_put(&lc->pipes, dst->pipe);
 	return 0;
 }
 
 int
-relay_flush(struct worker *w, struct side *dst)
+relay_flush(struct loop_ctx *lc, struct side *dst)
 {
-	if (dst->out != NULL && flush_buffer(w, dst) < 0)
+	if (dst->out != NULL && flush_buffer(lc, dst) < 0)
 		return -1;
 	if (dst->out == NULL && dst->pipe_bytes > 0)
-		return flush_pipe(w, dst);
+		return flush_pipe(lc, dst);
 	return 0;
 }
 
 /* ---- copy mode ---- */
 
+/* What dst could not take now waits in a buffer of exactly that size. */
 static int
 keep_rest(struct side *dst, const uint8_t *data, size_t len)
 {
-	struct pbuf *b = malloc(sizeof(*b) + len);
-
-	if (b == NULL) {
+	dst->out = pbuf_copy(data, len);
+	if (dst->out == NULL) {
 		errno = ENOMEM;
 		return -1;
 	}
-	b->off = 0;
-	b->len = b->cap = (uint32_t)len;
-	memcpy(b->data, data, len);
-	dst->out = b;
 	return 0;
 }
 
 static int
-pump_copy(struct worker *w, struct side *src, struct side *dst,
+pump_copy(struct loop_ctx *lc, struct side *src, struct side *dst,
 	  int zerocopy, int *which)
 {
 	for (int i = 0; i < RELAY_BUDGET; i++) {
-		ssize_t n = recv(src->fd, w->scratch, w->scratch_size, 0);
+		ssize_t n = recv(src->fd, lc->scratch, lc->scratch_size, 0);
 		ssize_t sent;
 
 		if (n == 0) {
@@ -150,7 +102,7 @@ pump_copy(struct worker *w, struct side *src, struct side *dst,
 			return -1;
 		}
 		src->bytes += (uint64_t)n;
-		sent = send(dst->fd, w->scratch, (size_t)n, MSG_NOSIGNAL);
+		sent = send(dst->fd, lc->scratch, (size_t)n, MSG_NOSIGNAL);
 		if (sent < 0) {
 			if (errno != EAGAIN && errno != EINTR) {
 				*which = 1;
@@ -160,12 +112,12 @@ pump_copy(struct worker *w, struct side *src, struct side *dst,
 		}
 		if (sent < n) {
 			*which = 1;
-			return keep_rest(dst, w->scratch + sent,
+			return keep_rest(dst, lc->scratch + sent,
 					 (size_t)(n - sent));
 		}
 		/* A short read means the socket is drained: skip the recv
 		 * that would only say EAGAIN. A full one means bulk. */
-		if ((size_t)n < w->scratch_size)
+		if ((size_t)n < lc->scratch_size)
 			return 0;
 		if (zerocopy) {
 			src->bulk = 1;
@@ -178,10 +130,10 @@ pump_copy(struct worker *w, struct side *src, struct side *dst,
 /* ---- zero-copy mode ---- */
 
 static int
-pump_splice(struct worker *w, struct side *src, struct side *dst, int *which)
+pump_splice(struct loop_ctx *lc, struct side *src, struct side *dst, int *which)
 {
-	if (dst->pipe[0] < 0 && pipe_get(w, dst->pipe) < 0)
-		return pump_copy(w, src, dst, 0, which); /* out of fds */
+	if (dst->pipe[0] < 0 && pipe_pool_get(&lc->pipes, dst->pipe) < 0)
+		return pump_copy(lc, src, dst, 0, which); /* out of fds */
 	for (int i = 0; i < RELAY_BUDGET; i++) {
 		ssize_t n = splice(src->fd, NULL, dst->pipe[1], NULL,
 				   PIPE_SIZE,
@@ -196,9 +148,9 @@ pump_splice(struct worker *w, struct side *src, struct side *dst, int *which)
 				break; /* src empty (the pipe was empty) */
 			if (errno == EINVAL && dst->pipe_bytes == 0) {
 				/* This socket cannot splice: copy instead. */
-				pipe_put(w, dst);
+				pipe_pool_put(&lc->pipes, dst->pipe);
 				src->bulk = 0;
-				return pump_copy(w, src, dst, 0, which);
+				return pump_copy(lc, src, dst, 0, which);
 			}
 			*which = 0;
 			return -1;
@@ -217,14 +169,14 @@ pump_splice(struct worker *w, struct side *src, struct side *dst, int *which)
 		}
 	}
 	if (dst->pipe_bytes == 0)
-		pipe_put(w, dst);
+		pipe_pool_put(&lc->pipes, dst->pipe);
 	return 0;
 }
 
 int
-relay_pump(struct worker *w, struct side *src, struct side *dst,
+relay_pump(struct loop_ctx *lc, struct side *src, struct side *dst,
 	   int zerocopy, int *which)
 {
-	return zerocopy && src->bulk ? pump_splice(w, src, dst, which)
-				     : pump_copy(w, src, dst, zerocopy, which);
+	return zerocopy && src->bulk ? pump_splice(lc, src, dst, which)
+				     : pump_copy(lc, src, dst, zerocopy, which);
 }

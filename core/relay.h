@@ -1,20 +1,51 @@
-/* relay.h — move bytes between the two sides of a connection.
+/* relay.h — moving bytes between the two sides of a connection.
  *
- * Copy mode reads into the worker's shared scratch buffer and writes
+ * Copy mode reads into the loop's shared scratch buffer and writes
  * straight on; only bytes a side cannot take right away are kept (in that
  * side's `out`). Zero-copy mode (throughput and both priorities, once a
  * direction carries bulk: a read filled the scratch buffer) splice()s
- * socket -> pipe -> socket; a pipe comes from the worker's pool when bytes
- * start to flow and goes back when it is empty. Either way an
- * idle connection holds no buffer and no pipe. */
+ * socket -> pipe -> socket; a pipe comes from the loop's pool when bytes
+ * start to flow and goes back when it is empty. Either way an idle
+ * connection holds no buffer and no pipe.
+ *
+ * What to do next (re-arm, pass a FIN on, finish) is the connection's
+ * business: conn_relay.c relay_update(). */
 #ifndef PMX_RELAY_H
 #define PMX_RELAY_H
 
-#include "conn.h"
+#include <ev.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "pbuf.h"
+
+/* One socket of a connection, and what waits to be written to it.
+ * Owned by its connection: conn_close() closes `fd` and `pipe` and gives
+ * `out` back; the relay only hands `out` and `pipe` back once they are
+ * empty (pbuf_put, pipe_pool_put). */
+struct side {
+	ev_io io;
+	int fd;
+	uint8_t eof;  /* read EOF from this side */
+	uint8_t shut; /* sent our FIN (SHUT_WR) to this side */
+	uint8_t bulk; /* what it sends comes in bulk: splice it */
+	int events;   /* what io is armed for (0 = stopped) */
+	struct pbuf *out;    /* bytes from the other side, not taken yet */
+	int pipe[2];         /* zero-copy: bytes on their way to this side */
+	uint32_t pipe_bytes; /* how many are in it (EAGAIN is ambiguous) */
+	uint64_t bytes;      /* read from this side */
+};
+
+/* Bytes waiting to be written to this side. */
+static inline int
+side_pending(const struct side *s)
+{
+	return s->out != NULL || s->pipe_bytes != 0;
+}
 
 /* Write what is pending for dst (its `out`, then its pipe). 0 when drained
  * or blocked (check side_pending), -1 on error. */
-int relay_flush(struct worker *w, struct side *dst);
+int relay_flush(struct loop_ctx *lc, struct side *dst);
 
 /*
  * Move bytes from src to dst (which must have nothing pending) until src
@@ -22,10 +53,7 @@ int relay_flush(struct worker *w, struct side *dst);
  * pending for dst) or the per-event budget is spent. 0, or -1 on an error
  * (errno set; *which tells the side: 0 src, 1 dst).
  */
-int relay_pump(struct worker *w, struct side *src, struct side *dst,
+int relay_pump(struct loop_ctx *lc, struct side *src, struct side *dst,
 	       int zerocopy, int *which);
-
-/* The worker's pool of idle pipes. */
-void relay_pipes_free(struct worker *w);
 
 #endif

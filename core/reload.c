@@ -2,13 +2,13 @@
 #include "reload.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "log.h"
+#include "thread.h"
 
 static struct {
 	struct ev_loop *loop;
@@ -41,18 +41,12 @@ build_thread(void *arg)
 static void
 start_build(void)
 {
-	sigset_t all, old;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
 	rl.result = NULL;
 	rl.err[0] = '\0';
-	if (pthread_create(&rl.thread, NULL, build_thread, NULL) != 0) {
+	if (thread_start(&rl.thread, build_thread, NULL) != 0)
 		log_error("reload: cannot start a thread; not reloading");
-	} else {
+	else
 		rl.running = 1;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void

@@ -2,12 +2,12 @@
 #include "resolve.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "thread.h"
 
 static void rearm(void);
 
@@ -123,8 +123,6 @@ rearm(void)
 static void
 timer_cb(EV_P_ ev_timer *t, int revents)
 {
-	sigset_t all, old;
-
 	(void)loop;
 	(void)t;
 	(void)revents;
@@ -132,16 +130,13 @@ timer_cb(EV_P_ ev_timer *t, int revents)
 		return;
 	rs.gen = rs.current();
 	generation_ref(rs.gen);
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (pthread_create(&rs.thread, NULL, run, NULL) == 0) {
+	if (thread_start(&rs.thread, run, NULL) == 0) {
 		rs.running = 1;
 	} else {
 		generation_unref(rs.gen);
 		rs.gen = NULL;
 		rearm();
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void

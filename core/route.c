@@ -1,4 +1,4 @@
-/* route.c — backend parsing and route lookup. */
+/* route.c — route tables: parsing and lookup. */
 #include "route.h"
 
 #include <ctype.h>
@@ -8,14 +8,6 @@
 #include <strings.h>
 
 #include "portmux/detector.h"
-
-static const char *const priority_names[] = {"latency", "throughput", "both"};
-
-const char *
-priority_name(enum priority p)
-{
-	return priority_names[p];
-}
 
 int
 route_normalize(const char *in, size_t len, char *out, size_t outlen)
@@ -58,192 +50,12 @@ route_normalize(const char *in, size_t len, char *out, size_t outlen)
 	return (int)n;
 }
 
-void
-backend_set_addrs(struct backend *b, struct addr_set *set)
-{
-	set->older = b->addrs;
-	__atomic_store_n(&b->addrs, set, __ATOMIC_RELEASE);
-}
-
-void
-backend_free(struct backend *b)
-{
-	if (b == NULL)
-		return;
-	while (b->addrs != NULL) {
-		struct addr_set *older = b->addrs->older;
-		free(b->addrs);
-		b->addrs = older;
-	}
-	free(b->text);
-	free(b->host);
-	b->text = b->host = NULL;
-}
-
-static int
-parse_priority(const struct pmx_node *node, enum priority *out, char *err,
-	       size_t errlen)
-{
-	const char *s;
-
-	if (node_string(node, &s, err, errlen) < 0)
-		return -1;
-	for (int i = 0; i < 3; i++) {
-		if (strcasecmp(s, priority_names[i]) == 0) {
-			*out = (enum priority)i;
-			return 0;
-		}
-	}
-	return node_error(node, err, errlen,
-			  "unknown priority '%s' (expected latency, "
-			  "throughput or both)",
-			  s);
-}
-
-/* Fill out->host/port from a scalar: "22", "host:port", "[v6]:port". */
-static int
-parse_target_text(const struct pmx_node *node, char *host, size_t hostlen,
-		  long *port, char *err, size_t errlen)
-{
-	char msg[256];
-
-	if (addr_split(node_scalar(node), host, hostlen, port, msg,
-		       sizeof(msg)) < 0)
-		return node_error(node, err, errlen, "%s", msg);
-	return 0;
-}
-
-int
-backend_parse(const struct pmx_node *node, struct backend *out,
-	      int allow_alpn, char **alpn, char *err, size_t errlen)
-{
-	char host[256] = "";
-	long port = 0;
-	char msg[256];
-	int n;
-
-	memset(out, 0, sizeof(*out));
-	out->priority = PRIO_BOTH;
-	if (alpn)
-		*alpn = NULL;
-	switch (node_kind(node)) {
-	case PMX_NODE_SCALAR:
-		if (parse_target_text(node, host, sizeof(host), &port, err,
-				      errlen) < 0)
-			return -1;
-		break;
-	case PMX_NODE_MAP:
-		for (size_t i = 0; i < node_size(node); i++) {
-			const struct pmx_node *k = node_key(node, i);
-			const struct pmx_node *v = node_at(node, i);
-			const char *key = node_scalar(k);
-
-			if (strcmp(key, "port") == 0) {
-				if (node_long(v, 1, 65535, &port, err,
-					      errlen) < 0)
-					return -1;
-			} else if (strcmp(key, "host") == 0) {
-				long p = 0;
-				if (node_kind(v) != PMX_NODE_SCALAR)
-					return node_error(
-						v, err, errlen,
-						"host: expected a name or "
-						"address, found %s",
-						node_kind_name(v));
-				if (parse_target_text(v, host, sizeof(host), &p,
-						      err, errlen) < 0)
-					return -1;
-				if (p != 0 && port == 0)
-					port = p;
-			} else if (strcmp(key, "priority") == 0) {
-				if (parse_priority(v, &out->priority, err,
-						   errlen) < 0)
-					return -1;
-			} else if (strcmp(key, "proxy_protocol") == 0) {
-				const char *pp;
-				if (node_string(v, &pp, err, errlen) < 0)
-					return -1;
-				if (strcmp(pp, "v1") == 0)
-					out->proxy_protocol = 1;
-				else if (strcmp(pp, "v2") == 0)
-					out->proxy_protocol = 2;
-				else if (strcmp(pp, "none") == 0)
-					out->proxy_protocol = 0;
-				else
-					return node_error(v, err, errlen,
-							  "proxy_protocol: "
-							  "expected v1, v2 or "
-							  "none, found '%s'",
-							  pp);
-			} else if (strcmp(key, "alpn") == 0 && allow_alpn) {
-				const char *s;
-				if (node_string(v, &s, err, errlen) < 0)
-					return -1;
-				free(*alpn);
-				*alpn = strdup(s);
-			} else {
-				return node_error(
-					k, err, errlen,
-					"unknown key '%s' in a route (expected "
-					"port, host, priority, "
-					"proxy_protocol%s)",
-					key, allow_alpn ? ", alpn" : "");
-			}
-		}
-		if (port == 0)
-			return node_error(node, err, errlen,
-					  "route has no port");
-		break;
-	default:
-		return node_error(node, err, errlen,
-				  "expected a port, \"host:port\" or a mapping "
-				  "with port, found %s",
-				  node_kind_name(node));
-	}
-	if (port == 0)
-		return node_error(node, err, errlen, "route has no port");
-	if (host[0] == '\0')
-		snprintf(host, sizeof(host), "127.0.0.1");
-	out->port = (uint16_t)port;
-	out->addrs = calloc(1, sizeof(*out->addrs));
-	if (out->addrs == NULL) {
-		snprintf(msg, sizeof(msg), "out of memory");
-		n = -1;
-	} else {
-		n = addr_resolve(host, out->port, out->addrs->a,
-				 BACKEND_MAX_ADDRS, msg, sizeof(msg));
-	}
-	if (n < 0) {
-		if (alpn) {
-			free(*alpn);
-			*alpn = NULL;
-		}
-		free(out->addrs);
-		out->addrs = NULL;
-		return node_error(node, err, errlen, "%s", msg);
-	}
-	out->addrs->n = n;
-	{
-		struct addr probe;
-		out->named = addr_from_literal(host, 0, &probe) < 0;
-	}
-	out->host = strdup(host);
-	{
-		char text[300];
-		snprintf(text, sizeof(text), strchr(host, ':') ? "[%s]:%u"
-							       : "%s:%u",
-			 host, out->port);
-		out->text = strdup(text);
-	}
-	return 0;
-}
-
 static void
 route_free(struct route *r)
 {
 	for (size_t i = 0; i < r->nchoices; i++) {
 		free(r->choices[i].alpn);
-		backend_free(&r->choices[i].backend);
+		backend_clear(&r->choices[i].backend);
 	}
 	free(r->choices);
 	free(r->key);
@@ -463,55 +275,6 @@ route_lookup(const struct route_table *t, const char *key, const char *alpn)
 		}
 	}
 	return t->dflt ? route_pick(t->dflt, alpn) : NULL;
-}
-
-int
-backend_from_text(const char *text, int may_block, struct backend *out,
-		  char *err, size_t errlen)
-{
-	char host[256];
-	long port;
-	int n;
-
-	memset(out, 0, sizeof(*out));
-	out->priority = PRIO_BOTH;
-	if (addr_split(text, host, sizeof(host), &port, err, errlen) < 0)
-		return -1;
-	if (port == 0) {
-		snprintf(err, errlen, "no port");
-		return -1;
-	}
-	if (host[0] == '\0' || strcmp(host, "localhost") == 0)
-		snprintf(host, sizeof(host), "127.0.0.1");
-	out->addrs = calloc(1, sizeof(*out->addrs));
-	if (out->addrs == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (addr_from_literal(host, (uint16_t)port, &out->addrs->a[0]) == 0) {
-		n = 1;
-	} else if (!may_block) {
-		snprintf(err, errlen,
-			 "'%s' is a name: only a blocking detector's answer "
-			 "is resolved (off the event loop)",
-			 host);
-		backend_free(out);
-		return -1;
-	} else if ((n = addr_resolve(host, (uint16_t)port, out->addrs->a,
-				     BACKEND_MAX_ADDRS, err, errlen)) < 0) {
-		backend_free(out);
-		return -1;
-	}
-	out->addrs->n = n;
-	out->port = (uint16_t)port;
-	out->host = strdup(host);
-	out->text = strdup(text);
-	if (out->host == NULL || out->text == NULL) {
-		backend_free(out);
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	return 0;
 }
 
 int

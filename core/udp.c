@@ -2,7 +2,6 @@
 #include "udp.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,16 +9,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "decide.h"
 #include "log.h"
 #include "probe.h"
 #include "probe_pool.h"
-#include "sockopt.h"
-#include "worker.h"
 
 #define UDP_DATAGRAM_MAX 65536
 #define UDP_BATCH 64 /* datagrams per event: fairness */
-#define UDP_QUEUE_MAX 16 /* datagrams kept while a flow is being decided */
+#define UDP_QUEUE_MAX 16 /* datagrams kept while a flow is being decided,
+			   the first one included */
 #define SWEEP_INTERVAL 1.0
+#define UDP_BUCKETS 1024
 
 union peer {
 	struct sockaddr sa;
@@ -29,7 +29,7 @@ union peer {
 
 /* A datagram kept while its flow is being decided. */
 struct dgram {
-	struct dgram *next;
+	STAILQ_ENTRY(dgram) next;
 	size_t len;
 	uint8_t data[];
 };
@@ -49,7 +49,8 @@ struct udp_flow {
 	struct backend *own_backend;   /* a detector's explicit answer */
 	struct probe_state pstate;
 	struct probe_job *job;         /* a blocking detector deciding */
-	struct dgram *queue, **queue_tail;
+	STAILQ_HEAD(, dgram) queue;    /* while deciding, the first one
+					  included */
 	int nqueue;
 	union peer client;
 	socklen_t client_len;
@@ -57,7 +58,7 @@ struct udp_flow {
 	uint64_t id, up, down;
 	int16_t det;
 	struct udp_flow *hnext;           /* hash chain */
-	struct udp_flow *prev, *next;     /* LRU list */
+	TAILQ_ENTRY(udp_flow) lru;        /* l->lru */
 };
 
 static uint64_t next_flow_id; /* atomic: all workers */
@@ -96,39 +97,31 @@ peer_equal(const union peer *a, const union peer *b)
 }
 
 static void
-lru_unlink(struct udp_listener *l, struct udp_flow *f)
-{
-	if (f->prev)
-		f->prev->next = f->next;
-	else
-		l->lru_head = f->next;
-	if (f->next)
-		f->next->prev = f->prev;
-	else
-		l->lru_tail = f->prev;
-	f->prev = f->next = NULL;
-}
-
-static void
-lru_front(struct udp_listener *l, struct udp_flow *f)
-{
-	f->next = l->lru_head;
-	f->prev = NULL;
-	if (l->lru_head)
-		l->lru_head->prev = f;
-	l->lru_head = f;
-	if (l->lru_tail == NULL)
-		l->lru_tail = f;
-}
-
-static void
 flow_touch(struct udp_flow *f)
 {
-	f->last = ev_now(f->l->w->loop);
-	if (f->l->lru_head != f) {
-		lru_unlink(f->l, f);
-		lru_front(f->l, f);
+	struct udp_listener *l = f->l;
+
+	f->last = ev_now(l->lc->loop);
+	if (TAILQ_FIRST(&l->lru) != f) {
+		TAILQ_REMOVE(&l->lru, f, lru);
+		TAILQ_INSERT_HEAD(&l->lru, f, lru);
 	}
+}
+
+/* Empty the flow's queue, sending each datagram to the backend first when
+ * `send_them`. */
+static void
+queue_clear(struct udp_flow *f, int send_them)
+{
+	struct dgram *d;
+
+	while ((d = STAILQ_FIRST(&f->queue)) != NULL) {
+		STAILQ_REMOVE_HEAD(&f->queue, next);
+		if (send_them)
+			(void)send(f->fd, d->data, d->len, 0);
+		free(d);
+	}
+	f->nqueue = 0;
 }
 
 static void
@@ -149,26 +142,19 @@ flow_free(struct udp_flow *f, const char *reason)
 	while (*pp != f)
 		pp = &(*pp)->hnext;
 	*pp = f->hnext;
-	lru_unlink(l, f);
+	TAILQ_REMOVE(&l->lru, f, lru);
 	if (f->fd >= 0)
 		l->nflows--;
 	else
 		l->ndeciding--;
 	if (f->fd >= 0) {
-		ev_io_stop(l->w->loop, &f->io);
+		ev_io_stop(l->lc->loop, &f->io);
 		close(f->fd);
 	}
 	if (f->job != NULL)
 		probe_job_abandon(f->job); /* the pool frees it */
-	while (f->queue != NULL) {
-		struct dgram *d = f->queue;
-		f->queue = d->next;
-		free(d);
-	}
-	if (f->own_backend != NULL) {
-		backend_free(f->own_backend);
-		free(f->own_backend);
-	}
+	queue_clear(f, 0);
+	backend_destroy(f->own_backend);
 	generation_unref(f->gen);
 	free(f);
 }
@@ -178,12 +164,12 @@ static void
 flow_cb(EV_P_ ev_io *io, int revents)
 {
 	struct udp_flow *f = (struct udp_flow *)io;
-	uint8_t *buf = f->l->w->scratch;
+	uint8_t *buf = f->l->lc->scratch;
 
 	(void)loop;
 	(void)revents;
 	for (int i = 0; i < UDP_BATCH; i++) {
-		ssize_t n = recv(f->fd, buf, f->l->w->scratch_size, 0);
+		ssize_t n = recv(f->fd, buf, f->l->lc->scratch_size, 0);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -212,17 +198,15 @@ flow_find(struct udp_listener *l, const union peer *p)
 	return f;
 }
 
-static void flow_decide(struct udp_flow *f);
-
 /* The table is full: the least recently active connected flow goes (a
  * flow still being decided never pushes a live one out). */
 static void
 flow_make_room(struct udp_listener *l, struct udp_flow *keep)
 {
-	struct udp_flow *f = l->lru_tail;
+	struct udp_flow *f = TAILQ_LAST(&l->lru, udp_lru);
 
 	while (f != NULL && (f->fd < 0 || f == keep))
-		f = f->prev;
+		f = TAILQ_PREV(f, udp_lru, lru);
 	if (f != NULL)
 		flow_free(f, "evicted");
 }
@@ -259,15 +243,8 @@ flow_connect(struct udp_flow *f, const struct backend *b)
 	f->l->ndeciding--;
 	f->l->nflows++;
 	ev_io_init(&f->io, flow_cb, fd, EV_READ);
-	ev_io_start(f->l->w->loop, &f->io);
-	while (f->queue != NULL) {
-		struct dgram *d = f->queue;
-		f->queue = d->next;
-		(void)send(f->fd, d->data, d->len, 0);
-		free(d);
-	}
-	f->queue_tail = &f->queue;
-	f->nqueue = 0;
+	ev_io_start(f->l->lc->loop, &f->io);
+	queue_clear(f, 1);
 }
 
 /* A detector's answer: its explicit backend, or its route table's. */
@@ -275,40 +252,19 @@ static void
 flow_route(struct udp_flow *f, int det, const struct pmx_probe_result *res,
 	   struct probe_job *job)
 {
-	const struct detector_inst *d = &f->gen->dets[det];
-	const struct backend *b = NULL;
-	char err[256] = "out of memory";
+	const struct backend *b;
 
 	f->det = (int16_t)det;
-	__atomic_add_fetch(&f->gen->dets[det].matches, 1, __ATOMIC_RELAXED);
-	if (res->backend[0]) {
-		if (job != NULL) { /* resolved on the pool thread */
-			f->own_backend = job->backend;
-			job->backend = NULL;
-			snprintf(err, sizeof(err), "%s", job->backend_err);
-		} else if ((f->own_backend = calloc(
-				    1, sizeof(*f->own_backend))) != NULL &&
-			   backend_from_text(res->backend, 0, f->own_backend,
-					     err, sizeof(err)) < 0) {
-			free(f->own_backend);
-			f->own_backend = NULL;
-		}
-		if (f->own_backend == NULL)
-			log_warn("udp=%llu detector=%s returned a bad backend "
-				 "'%s': %s",
-				 (unsigned long long)f->id, d->name,
-				 res->backend, err);
-		b = f->own_backend;
-	} else if (d->routes != NULL) {
-		b = route_lookup(d->routes, res->key[0] ? res->key : "udp",
-				 res->alpn);
-	}
+	b = decide_backend(f->gen, det, res, PMX_TRANSPORT_UDP, job,
+			   &f->own_backend, "udp", f->id);
 	if (b == NULL) {
 		flow_free(f, "no_route");
 		return;
 	}
 	flow_connect(f, b);
 }
+
+static void flow_decide(struct udp_flow *f);
 
 /* A blocking detector's answer, back on the loop. */
 static void
@@ -318,12 +274,28 @@ flow_probe_done(struct probe_job *job)
 	int r;
 
 	f->job = NULL;
-	r = probe_apply(&f->pstate, job->index, job->verdict, 1);
+	r = probe_apply(&f->pstate, job->index, job->verdict, job->in.final);
 	if (r == PROBE_MATCH)
 		flow_route(f, job->index, &job->res, job);
 	else
 		flow_decide(f); /* on to the next detectors */
 	probe_job_free(job);
+}
+
+/* Nobody claims the datagram: drop the flow, and say so now and then
+ * (the source address of a datagram may be forged). */
+static void
+flow_unclaimed(struct udp_flow *f)
+{
+	unsigned long dropped;
+	char client[ADDR_TEXT_MAX];
+
+	if (log_ratelimit_ok(&f->l->drop_rl, &dropped))
+		log_info("udp: datagram from %s claimed by no detector, "
+			 "dropped (%lu similar suppressed)",
+			 addr_format(&f->client.sa, client, sizeof(client)),
+			 dropped);
+	flow_free(f, "unclaimed");
 }
 
 /* Run the detectors on the flow's first datagram (whole, so final). */
@@ -332,9 +304,9 @@ flow_decide(struct udp_flow *f)
 {
 	struct udp_listener *l = f->l;
 	struct pmx_probe_input in = {
-		.data = f->queue->data,
-		.len = f->queue->len,
-		.capacity = f->queue->len,
+		.data = STAILQ_FIRST(&f->queue)->data,
+		.len = STAILQ_FIRST(&f->queue)->len,
+		.capacity = STAILQ_FIRST(&f->queue)->len,
 		.final = 1,
 		.transport = PMX_TRANSPORT_UDP,
 		.peer = &f->client.sa,
@@ -343,62 +315,45 @@ flow_decide(struct udp_flow *f)
 		.local_len = l->addr.len,
 	};
 	struct pmx_probe_result res;
-	struct probe_pool *pool;
 	int det = -1;
-	int outcome = probe_run(f->gen, &f->pstate, &in, &res, &det);
+	int outcome = decide_run(l->lc, f->gen, &f->pstate, &in, &res, &det, f,
+				 flow_probe_done, &f->job);
 
-	if (outcome == PROBE_MATCH) {
+	if (outcome == PROBE_MATCH)
 		flow_route(f, det, &res, NULL);
-	} else if (outcome == PROBE_ASYNC &&
-		   (pool = worker_pool(l->w)) != NULL &&
-		   (f->job = probe_job_new(f->gen, det, &in, f,
-					   flow_probe_done)) != NULL) {
-		probe_pool_submit(pool, f->job);
-	} else if (outcome == PROBE_ASYNC) {
-		f->pstate.declined |= 1ull << det; /* cannot run it */
-		flow_decide(f);
-	} else {
-		unsigned long dropped;
-		char client[ADDR_TEXT_MAX];
-		if (log_ratelimit_ok(&l->drop_rl, &dropped))
-			log_info("udp: datagram from %s claimed by no "
-				 "detector, dropped (%lu similar suppressed)",
-				 addr_format(&f->client.sa, client,
-					     sizeof(client)),
-				 dropped);
-		flow_free(f, "unclaimed");
-	}
+	else if (outcome != PROBE_ASYNC)
+		flow_unclaimed(f);
 }
 
 /* A new client address: its flow, deciding. */
 static struct udp_flow *
 flow_new(struct udp_listener *l, const union peer *p, socklen_t plen)
 {
-	struct worker *w = l->w;
+	struct loop_ctx *lc = l->lc;
 	struct udp_flow *f;
 	size_t h;
 
 	/* Undecided flows are bounded on their own: datagrams from many
 	 * addresses that nobody claims cannot fill memory. */
-	if ((long)l->ndeciding >= w->gen->cfg->udp_max_flows)
+	if ((long)l->ndeciding >= lc->gen->cfg->udp_max_flows)
 		return NULL;
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return NULL;
 	f->fd = -1;
 	f->l = l;
-	f->gen = w->gen;
+	f->gen = lc->gen;
 	generation_ref(f->gen);
 	f->det = -1;
-	f->queue_tail = &f->queue;
+	STAILQ_INIT(&f->queue);
 	memcpy(&f->client, p, plen);
 	f->client_len = plen;
 	f->id = __atomic_add_fetch(&next_flow_id, 1, __ATOMIC_RELAXED);
-	f->started = f->last = ev_now(w->loop);
+	f->started = f->last = ev_now(lc->loop);
 	h = peer_hash(p, l->nbuckets);
 	f->hnext = l->buckets[h];
 	l->buckets[h] = f;
-	lru_front(l, f);
+	TAILQ_INSERT_HEAD(&l->lru, f, lru);
 	l->ndeciding++;
 	return f;
 }
@@ -415,11 +370,9 @@ flow_enqueue(struct udp_flow *f, const uint8_t *data, size_t len)
 	d = malloc(sizeof(*d) + len);
 	if (d == NULL)
 		return 0;
-	d->next = NULL;
 	d->len = len;
 	memcpy(d->data, data, len);
-	*f->queue_tail = d;
-	f->queue_tail = &d->next;
+	STAILQ_INSERT_TAIL(&f->queue, d, next);
 	return ++f->nqueue == 1;
 }
 
@@ -427,14 +380,14 @@ static void
 listener_cb(EV_P_ ev_io *io, int revents)
 {
 	struct udp_listener *l = (struct udp_listener *)io;
-	uint8_t *buf = l->w->scratch;
+	uint8_t *buf = l->lc->scratch;
 
 	(void)loop;
 	(void)revents;
 	for (int i = 0; i < UDP_BATCH; i++) {
 		union peer p;
 		socklen_t plen = sizeof(p);
-		ssize_t n = recvfrom(l->fd, buf, l->w->scratch_size, 0, &p.sa,
+		ssize_t n = recvfrom(l->fd, buf, l->lc->scratch_size, 0, &p.sa,
 				     &plen);
 		struct udp_flow *f;
 
@@ -461,98 +414,51 @@ sweep_cb(EV_P_ ev_timer *t, int revents)
 {
 	struct udp_listener *l = t->data;
 	ev_tstamp now = ev_now(EV_A);
-	double idle = l->w->gen->cfg->udp_timeout;
+	double idle = l->lc->gen->cfg->udp_timeout;
+	struct udp_flow *f;
 
 	(void)revents;
-	while (l->lru_tail != NULL && now - l->lru_tail->last >= idle)
-		flow_free(l->lru_tail, "idle");
-}
-
-static int
-listener_open(struct udp_listener *l, int shared, char *err, size_t errlen)
-{
-	l->fd = sockopt_bound_socket(&l->addr, SOCK_DGRAM, shared);
-	if (l->fd < 0) {
-		snprintf(err, errlen, "cannot listen on udp %s: %s", l->text,
-			 strerror(errno));
-		return -1;
-	}
-	return 0;
+	while ((f = TAILQ_LAST(&l->lru, udp_lru)) != NULL &&
+	       now - f->last >= idle)
+		flow_free(f, "idle");
 }
 
 int
-udp_start(struct worker *w, int shared, const struct activation *act,
-	  char *err, size_t errlen)
+udp_listener_start(struct udp_listener *l, struct loop_ctx *lc, int fd,
+		   const struct addr *a, const char *text)
 {
-	const struct config *cfg = w->gen->cfg;
-	int adopted = act != NULL && act->n > 0;
-	size_t n = adopted ? (w->index == 0 ? act->nudp : 0)
-			   : (w->gen->udp ? cfg->nlisten : 0);
-
-	if (n == 0)
-		return 0;
-	w->udp = calloc(n, sizeof(*w->udp));
-	if (w->udp == NULL) {
-		snprintf(err, errlen, "out of memory");
+	memset(l, 0, sizeof(*l));
+	l->fd = fd;
+	l->lc = lc;
+	l->addr = *a;
+	snprintf(l->text, sizeof(l->text), "%s", text);
+	l->nbuckets = UDP_BUCKETS;
+	l->buckets = calloc(l->nbuckets, sizeof(*l->buckets));
+	if (l->buckets == NULL) {
+		close(fd);
+		l->fd = -1;
 		return -1;
 	}
-	for (size_t i = 0, k = 0; i < n; i++) {
-		struct udp_listener *l = &w->udp[i];
-
-		l->w = w;
-		l->fd = -1;
-		l->nbuckets = 1024;
-		l->buckets = calloc(l->nbuckets, sizeof(*l->buckets));
-		if (adopted) {
-			while (!act->sockets[k].udp)
-				k++;
-			l->addr = act->sockets[k].addr;
-			memcpy(l->text, act->sockets[k].text, sizeof(l->text));
-			l->fd = fcntl(act->sockets[k++].fd, F_DUPFD_CLOEXEC, 0);
-			if (l->fd < 0)
-				snprintf(err, errlen,
-					 "socket from systemd (udp %s): %s",
-					 l->text, strerror(errno));
-		} else {
-			l->addr = cfg->listen[i].addr;
-			memcpy(l->text, cfg->listen[i].text, sizeof(l->text));
-			if (l->buckets != NULL)
-				listener_open(l, shared, err, errlen);
-		}
-		if (l->buckets == NULL || l->fd < 0) {
-			if (l->fd >= 0)
-				close(l->fd);
-			free(l->buckets);
-			udp_stop(w);
-			return -1;
-		}
-		w->nudp++;
-		ev_io_init(&l->io, listener_cb, l->fd, EV_READ);
-		ev_io_start(w->loop, &l->io);
-		ev_timer_init(&l->sweep, sweep_cb, SWEEP_INTERVAL,
-			      SWEEP_INTERVAL);
-		l->sweep.data = l;
-		ev_timer_start(w->loop, &l->sweep);
-		if (w->index == 0)
-			log_info("listening on udp %s%s", l->text,
-				 adopted ? " (from systemd)" : "");
-	}
+	TAILQ_INIT(&l->lru);
+	ev_io_init(&l->io, listener_cb, l->fd, EV_READ);
+	ev_io_start(lc->loop, &l->io);
+	ev_timer_init(&l->sweep, sweep_cb, SWEEP_INTERVAL, SWEEP_INTERVAL);
+	l->sweep.data = l;
+	ev_timer_start(lc->loop, &l->sweep);
 	return 0;
 }
 
 void
-udp_stop(struct worker *w)
+udp_listener_stop(struct udp_listener *l)
 {
-	for (size_t i = 0; i < w->nudp; i++) {
-		struct udp_listener *l = &w->udp[i];
-		while (l->lru_head != NULL)
-			flow_free(l->lru_head, "shutdown");
-		ev_io_stop(w->loop, &l->io);
-		ev_timer_stop(w->loop, &l->sweep);
-		close(l->fd);
-		free(l->buckets);
-	}
-	free(w->udp);
-	w->udp = NULL;
-	w->nudp = 0;
+	if (l->fd < 0)
+		return;
+	while (!TAILQ_EMPTY(&l->lru))
+		flow_free(TAILQ_FIRST(&l->lru), "shutdown");
+	ev_io_stop(l->lc->loop, &l->io);
+	ev_timer_stop(l->lc->loop, &l->sweep);
+	close(l->fd);
+	l->fd = -1;
+	free(l->buckets);
+	l->buckets = NULL;
 }

@@ -1,44 +1,48 @@
-/* udp.h — UDP on the listening addresses: the first datagram of each new
+/* udp.h — UDP on a listening address: the first datagram of each new
  * client address is shown to the UDP-capable detectors; a match opens a
  * flow (a socket connected to the backend) and datagrams are relayed both
  * ways until the flow has been idle for udp_timeout. The flow table has a
- * size limit; when full, the least recently active flow makes room. */
+ * size limit; when full, the least recently active flow makes room.
+ *
+ * Ownership: a listener owns its socket (given to udp_listener_start) and
+ * its flows; a flow owns its backend socket, its queued datagrams, its
+ * explicit backend and a generation reference. flow_free() in udp.c is the
+ * one place a flow ends. */
 #ifndef PMX_UDP_H
 #define PMX_UDP_H
 
 #include <ev.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
-#include "activation.h"
 #include "addr.h"
 #include "log.h"
+#include "loop.h"
 
-struct worker;
 struct udp_flow;
+TAILQ_HEAD(udp_lru, udp_flow);
 
 struct udp_listener {
 	ev_io io;
 	int fd;
-	struct worker *w;
+	struct loop_ctx *lc;
 	struct addr addr;
 	char text[ADDR_TEXT_MAX];
 	struct udp_flow **buckets; /* hash of client address -> flow */
 	size_t nbuckets;
 	size_t nflows;    /* connected flows: udp_max_flows bounds them */
 	size_t ndeciding; /* flows whose first datagram is being judged */
-	struct udp_flow *lru_head, *lru_tail; /* most recent first */
+	struct udp_lru lru; /* every flow, most recently active first */
 	ev_timer sweep;
 	struct log_ratelimit drop_rl;
 };
 
-/* Open UDP sockets on every TCP listen address of w (if the generation
- * wants UDP), with SO_REUSEPORT when `shared` (several workers: the
- * kernel keeps each client address on one socket). With sockets from
- * systemd (`act`), worker 0 alone reads its UDP ones, so all of a client's
- * datagrams meet one flow table. -1 with err. */
-int udp_start(struct worker *w, int shared, const struct activation *act,
-	      char *err, size_t errlen);
-void udp_stop(struct worker *w);
+/* Serve datagrams on `fd` (a bound, non-blocking UDP socket for `a`, which
+ * the listener now owns) on lc's loop. 0, or -1 out of memory (fd closed). */
+int udp_listener_start(struct udp_listener *l, struct loop_ctx *lc, int fd,
+		       const struct addr *a, const char *text);
+/* End every flow, stop and close the socket. */
+void udp_listener_stop(struct udp_listener *l);
 
 #endif

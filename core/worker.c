@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,45 +11,23 @@
 #include <unistd.h>
 
 #include "conn.h"
-#include "relay.h"
 #include "sockopt.h"
-#include "udp.h"
+#include "stats.h"
+#include "thread.h"
 
 #define ACCEPT_BATCH 64
 #define ACCEPT_RETRY 0.1 /* seconds between retries of a paused accept */
-#define SCRATCH_SIZE (64 * 1024)
 
-/* Connections of all workers, against max_connections. */
-static long total_conns;
-static uint64_t conn_ids;
+#define WORKER_OF(lcp) \
+	((struct worker *)((char *)(lcp)-offsetof(struct worker, lc)))
 
-static uint64_t n_on_timeout, n_fallback, n_unserved;
-
-uint64_t
-worker_next_conn_id(void)
+static const struct config *
+cfg_of(const struct worker *w)
 {
-	return __atomic_add_fetch(&conn_ids, 1, __ATOMIC_RELAXED);
+	return w->lc.gen->cfg;
 }
 
-void
-worker_count_outcome(int via)
-{
-	uint64_t *n = via == VIA_ON_TIMEOUT ? &n_on_timeout
-		      : via == VIA_FALLBACK ? &n_fallback
-					    : &n_unserved;
-
-	__atomic_add_fetch(n, 1, __ATOMIC_RELAXED);
-}
-
-void
-worker_stats(struct worker_stats *out)
-{
-	out->open = __atomic_load_n(&total_conns, __ATOMIC_RELAXED);
-	out->accepted = __atomic_load_n(&conn_ids, __ATOMIC_RELAXED);
-	out->on_timeout = __atomic_load_n(&n_on_timeout, __ATOMIC_RELAXED);
-	out->fallback = __atomic_load_n(&n_fallback, __ATOMIC_RELAXED);
-	out->unserved = __atomic_load_n(&n_unserved, __ATOMIC_RELAXED);
-}
+/* ---- accepting ---- */
 
 static void
 listeners_start(struct worker *w, int on)
@@ -90,8 +67,7 @@ accept_resume(struct worker *w)
 static int
 at_capacity(const struct worker *w)
 {
-	return __atomic_load_n(&total_conns, __ATOMIC_RELAXED) >=
-	       w->gen->cfg->max_connections;
+	return stats_open() >= cfg_of(w)->max_connections;
 }
 
 static void
@@ -106,20 +82,14 @@ accept_timer_cb(EV_P_ ev_timer *t, int revents)
 	accept_resume(w);
 }
 
-void
-worker_conn_opened(struct worker *w)
+/* The loop context's hook: a connection ended. */
+static void
+conn_closed(struct loop_ctx *lc)
 {
-	w->nconns++;
-	__atomic_add_fetch(&total_conns, 1, __ATOMIC_RELAXED);
-}
+	struct worker *w = WORKER_OF(lc);
 
-void
-worker_conn_closed(struct worker *w)
-{
-	w->nconns--;
-	__atomic_sub_fetch(&total_conns, 1, __ATOMIC_RELAXED);
 	if (w->draining) {
-		if (w->nconns == 0)
+		if (lc->nconns == 0)
 			ev_break(w->loop, EVBREAK_ALL);
 		return;
 	}
@@ -127,10 +97,32 @@ worker_conn_closed(struct worker *w)
 		accept_resume(w);
 }
 
+/* accept4 failed: nothing to take now, or pause when fds or memory ran
+ * out (said once a second at most). */
+static void
+accept_failed(struct worker *w, const struct tcp_listener *l)
+{
+	unsigned long dropped;
+
+	if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED ||
+	    errno == EPROTO)
+		return;
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+	    errno == ENOMEM) {
+		if (log_ratelimit_ok(&w->accept_rl, &dropped))
+			log_warn("accept failed on %s: %s; pausing accept "
+				 "(%lu similar suppressed)",
+				 l->text, strerror(errno), dropped);
+		accept_pause(w, 1);
+		return;
+	}
+	log_error("accept failed on %s: %s", l->text, strerror(errno));
+}
+
 static void
 accept_cb(EV_P_ ev_io *io, int revents)
 {
-	struct listener *l = (struct listener *)io;
+	struct tcp_listener *l = (struct tcp_listener *)io;
 	struct worker *w = l->w;
 	unsigned long dropped;
 
@@ -145,37 +137,25 @@ accept_cb(EV_P_ ev_io *io, int revents)
 			if (log_ratelimit_ok(&w->accept_rl, &dropped))
 				log_warn("accept paused: max_connections=%ld "
 					 "reached",
-					 w->gen->cfg->max_connections);
+					 cfg_of(w)->max_connections);
 			accept_pause(w, 2);
 			return;
 		}
 		fd = accept4(l->fd, (struct sockaddr *)&peer, &plen,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EAGAIN || errno == EINTR ||
-			    errno == ECONNABORTED || errno == EPROTO)
-				return;
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
-				if (log_ratelimit_ok(&w->accept_rl, &dropped))
-					log_warn("accept failed on %s: %s; "
-						 "pausing accept (%lu similar "
-						 "suppressed)",
-						 l->text, strerror(errno),
-						 dropped);
-				accept_pause(w, 1);
-				return;
-			}
-			log_error("accept failed on %s: %s", l->text,
-				  strerror(errno));
+			accept_failed(w, l);
 			return;
 		}
-		conn_accept(w, l, fd, (struct sockaddr *)&peer, plen);
+		conn_accept(&w->lc, &l->addr, fd, (struct sockaddr *)&peer,
+			    plen);
 	}
 }
 
+/* ---- listening sockets ---- */
+
 static int
-listener_open(struct listener *l, int shared, int keepalive, char *err,
+listener_open(struct tcp_listener *l, int shared, int keepalive, char *err,
 	      size_t errlen)
 {
 	int fd = sockopt_bound_socket(&l->addr, SOCK_STREAM, shared);
@@ -192,40 +172,10 @@ listener_open(struct listener *l, int shared, int keepalive, char *err,
 	return 0;
 }
 
-/* One timer per worker for idle_timeout, whatever the number of
- * connections: it looks at the least recently active ones only. */
-static void
-idle_timer_cb(EV_P_ ev_timer *t, int revents)
-{
-	struct worker *w = t->data;
-
-	(void)loop;
-	(void)revents;
-	if (w->gen->cfg->idle_timeout > 0)
-		conn_sweep_idle(w, w->gen->cfg->idle_timeout);
-}
-
-static void
-idle_timer_setup(struct worker *w)
-{
-	double idle = w->gen->cfg->idle_timeout;
-	double every = idle / 4 < 1.0 ? idle / 4 : 1.0;
-
-	ev_timer_stop(w->loop, &w->idle_timer);
-	if (idle <= 0)
-		return;
-	ev_timer_set(&w->idle_timer, every, every);
-	ev_timer_start(w->loop, &w->idle_timer);
-}
-
-static void listeners_close(struct worker *w);
-static void wake_cb(EV_P_ ev_async *a, int revents);
-static void drain_timer_cb(EV_P_ ev_timer *t, int revents);
-
 /* A socket systemd passed, shared by every worker (each has its own
  * descriptor for it): the kernel hands each connection to one of them. */
 static int
-listener_adopt(struct listener *l, const struct activated_socket *s,
+listener_adopt(struct tcp_listener *l, const struct activated_socket *s,
 	       int keepalive, char *err, size_t errlen)
 {
 	l->fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
@@ -240,27 +190,22 @@ listener_adopt(struct listener *l, const struct activated_socket *s,
 	return 0;
 }
 
-int
-worker_init(struct worker *w, int index, struct generation *g, int shared,
-	    const struct activation *act, char *err, size_t errlen)
+/* The TCP listeners: systemd's sockets, or the configured addresses. */
+static int
+listeners_open(struct worker *w, int shared, const struct activation *act,
+	       char *err, size_t errlen)
 {
-	const struct config *cfg = g->cfg;
+	const struct config *cfg = cfg_of(w);
 	int adopted = act != NULL && act->n > 0;
-	size_t nlisten = adopted ? act->ntcp : cfg->nlisten;
+	size_t n = adopted ? act->ntcp : cfg->nlisten;
 
-	memset(w, 0, sizeof(*w));
-	w->index = index;
-	w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
-	w->scratch_size = SCRATCH_SIZE;
-	w->scratch = malloc(w->scratch_size);
-	w->listeners = calloc(nlisten + 1, sizeof(*w->listeners));
-	if (w->loop == NULL || w->scratch == NULL || w->listeners == NULL) {
+	w->listeners = calloc(n + 1, sizeof(*w->listeners));
+	if (w->listeners == NULL) {
 		snprintf(err, errlen, "out of memory");
-		goto fail;
+		return -1;
 	}
-	pthread_mutex_init(&w->lock, NULL);
-	for (size_t i = 0, k = 0; i < nlisten; i++) {
-		struct listener *l = &w->listeners[i];
+	for (size_t i = 0, k = 0; i < n; i++) {
+		struct tcp_listener *l = &w->listeners[i];
 
 		l->w = w;
 		if (adopted) {
@@ -269,88 +214,135 @@ worker_init(struct worker *w, int index, struct generation *g, int shared,
 			if (listener_adopt(l, &act->sockets[k++],
 					   cfg->tcp_keepalive, err,
 					   errlen) < 0)
-				goto fail;
+				return -1;
 		} else {
 			l->addr = cfg->listen[i].addr;
 			memcpy(l->text, cfg->listen[i].text, sizeof(l->text));
 			if (listener_open(l, shared, cfg->tcp_keepalive, err,
 					  errlen) < 0)
-				goto fail;
+				return -1;
 		}
 		w->nlisteners++;
 		ev_io_init(&l->io, accept_cb, l->fd, EV_READ);
 	}
-	ev_init(&w->accept_timer, accept_timer_cb);
-	w->accept_timer.data = w;
-	ev_init(&w->drain_timer, drain_timer_cb);
-	w->drain_timer.data = w;
-	ev_init(&w->idle_timer, idle_timer_cb);
-	w->idle_timer.data = w;
-	ev_async_init(&w->wake, wake_cb);
-	w->wake.data = w;
-	ev_async_start(w->loop, &w->wake);
-	generation_ref(g);
-	w->gen = g;
-	idle_timer_setup(w);
-	if (udp_start(w, shared, act, err, errlen) < 0)
-		goto fail;
-	listeners_start(w, 1);
 	return 0;
-fail:
-	listeners_close(w);
-	free(w->listeners);
-	free(w->scratch);
-	if (w->gen)
-		generation_unref(w->gen);
-	if (w->loop)
-		ev_loop_destroy(w->loop);
-	memset(w, 0, sizeof(*w));
-	return -1;
-}
-
-struct pbuf *
-worker_pbuf_get(struct worker *w, uint32_t cap)
-{
-	struct pbuf *b;
-
-	if (w->npbufs > 0 && w->pbufs[w->npbufs - 1]->cap == cap)
-		b = w->pbufs[--w->npbufs];
-	else if ((b = malloc(sizeof(*b) + cap)) == NULL)
-		return NULL;
-	b->off = b->len = 0;
-	b->cap = cap;
-	return b;
-}
-
-void
-worker_pbuf_put(struct worker *w, struct pbuf *b)
-{
-	if (b == NULL)
-		return;
-	if (b->cap == (uint32_t)w->gen->cfg->probe_buffer &&
-	    w->npbufs < sizeof(w->pbufs) / sizeof(w->pbufs[0]))
-		w->pbufs[w->npbufs++] = b;
-	else
-		free(b);
 }
 
 static void
-pbufs_free(struct worker *w)
+listeners_close(struct worker *w)
 {
-	while (w->npbufs > 0)
-		free(w->pbufs[--w->npbufs]);
+	for (size_t i = 0; i < w->nlisteners; i++) {
+		ev_io_stop(w->loop, &w->listeners[i].io);
+		close(w->listeners[i].fd);
+	}
+	w->nlisteners = 0;
 }
 
-struct probe_pool *
-worker_pool(struct worker *w)
+/* One UDP socket: systemd's (dup'ed), or bound to a configured address. */
+static int
+udp_socket(const struct activated_socket *s, const struct listen_addr *a,
+	   int shared, char *err, size_t errlen)
 {
-	if (w->pool == NULL)
-		w->pool = probe_pool_new(w->loop,
-					 (int)w->gen->cfg->probe_threads);
-	return w->pool;
+	int fd = s ? fcntl(s->fd, F_DUPFD_CLOEXEC, 0)
+		   : sockopt_bound_socket(&a->addr, SOCK_DGRAM, shared);
+
+	if (fd < 0 && s)
+		snprintf(err, errlen, "socket from systemd (udp %s): %s",
+			 s->text, strerror(errno));
+	else if (fd < 0)
+		snprintf(err, errlen, "cannot listen on udp %s: %s", a->text,
+			 strerror(errno));
+	return fd;
+}
+
+/* UDP on every listen address when the generation wants it. With sockets
+ * from systemd, worker 0 alone reads its UDP ones, so all of a client's
+ * datagrams meet one flow table. */
+static int
+udp_open(struct worker *w, int shared, const struct activation *act,
+	 char *err, size_t errlen)
+{
+	const struct config *cfg = cfg_of(w);
+	int adopted = act != NULL && act->n > 0;
+	size_t n = adopted ? (w->index == 0 ? act->nudp : 0)
+			   : (w->lc.gen->udp ? cfg->nlisten : 0);
+
+	if (n == 0)
+		return 0;
+	w->udp = calloc(n, sizeof(*w->udp));
+	if (w->udp == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0, k = 0; i < n; i++) {
+		const struct activated_socket *s = NULL;
+		struct addr a;
+		const char *text;
+		int fd;
+
+		if (adopted) {
+			while (!act->sockets[k].udp)
+				k++;
+			s = &act->sockets[k++];
+		}
+		fd = udp_socket(s, adopted ? NULL : &cfg->listen[i], shared,
+				err, errlen);
+		if (fd < 0)
+			return -1;
+		a = s ? s->addr : cfg->listen[i].addr;
+		text = s ? s->text : cfg->listen[i].text;
+		if (udp_listener_start(&w->udp[i], &w->lc, fd, &a, text) < 0) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		w->nudp++;
+		if (w->index == 0)
+			log_info("listening on udp %s%s", text,
+				 adopted ? " (from systemd)" : "");
+	}
+	return 0;
+}
+
+static void
+udp_close(struct worker *w)
+{
+	for (size_t i = 0; i < w->nudp; i++)
+		udp_listener_stop(&w->udp[i]);
+	w->nudp = 0;
+}
+
+/* ---- idle sweep ---- */
+
+/* One timer per worker for idle_timeout, whatever the number of
+ * connections: it looks at the least recently active ones only. */
+static void
+idle_timer_cb(EV_P_ ev_timer *t, int revents)
+{
+	struct worker *w = t->data;
+
+	(void)loop;
+	(void)revents;
+	if (cfg_of(w)->idle_timeout > 0)
+		conn_sweep_idle(&w->lc, cfg_of(w)->idle_timeout);
+}
+
+static void
+idle_timer_setup(struct worker *w)
+{
+	double idle = cfg_of(w)->idle_timeout;
+	double every = idle / 4 < 1.0 ? idle / 4 : 1.0;
+
+	ev_timer_stop(w->loop, &w->idle_timer);
+	if (idle <= 0)
+		return;
+	ev_timer_set(&w->idle_timer, every, every);
+	ev_timer_start(w->loop, &w->idle_timer);
 }
 
 /* ---- mailbox ---- */
+
+static void wake_cb(EV_P_ ev_async *a, int revents);
+static void drain_timer_cb(EV_P_ ev_timer *t, int revents);
 
 void
 worker_post_generation(struct worker *w, struct generation *g)
@@ -377,34 +369,38 @@ worker_post_stop(struct worker *w, double drain_seconds)
 }
 
 static void
-listeners_close(struct worker *w)
-{
-	for (size_t i = 0; i < w->nlisteners; i++) {
-		ev_io_stop(w->loop, &w->listeners[i].io);
-		close(w->listeners[i].fd);
-	}
-	w->nlisteners = 0;
-}
-
-static void
-close_all(struct worker *w, const char *reason)
-{
-	while (w->conns != NULL)
-		conn_close(w->conns, reason);
-}
-
-static void
 drain_timer_cb(EV_P_ ev_timer *t, int revents)
 {
 	struct worker *w = t->data;
 
 	(void)revents;
-	if (w->nconns > 0)
+	if (w->lc.nconns > 0)
 		log_info("worker=%d drain time over: closing %ld "
 			 "connections",
-			 w->index, w->nconns);
-	close_all(w, "shutdown");
+			 w->index, w->lc.nconns);
+	conn_close_all(&w->lc, "shutdown");
 	ev_break(EV_A_ EVBREAK_ALL);
+}
+
+/* A stop was asked: no new connections or datagrams; live connections
+ * may finish for up to `drain` seconds. */
+static void
+worker_drain(struct worker *w, double drain)
+{
+	if (!w->draining) {
+		w->draining = 1;
+		listeners_close(w);
+		ev_timer_stop(w->loop, &w->accept_timer);
+		udp_close(w);
+	}
+	ev_timer_stop(w->loop, &w->drain_timer);
+	if (w->lc.nconns == 0 || drain <= 0) {
+		conn_close_all(&w->lc, "shutdown");
+		ev_break(w->loop, EVBREAK_ALL);
+		return;
+	}
+	ev_timer_set(&w->drain_timer, drain, 0);
+	ev_timer_start(w->loop, &w->drain_timer);
 }
 
 static void
@@ -415,6 +411,7 @@ wake_cb(EV_P_ ev_async *a, int revents)
 	int stop;
 	double drain;
 
+	(void)loop;
 	(void)revents;
 	pthread_mutex_lock(&w->lock);
 	g = w->next_gen;
@@ -423,30 +420,67 @@ wake_cb(EV_P_ ev_async *a, int revents)
 	drain = w->drain_seconds;
 	pthread_mutex_unlock(&w->lock);
 	if (g != NULL) {
-		generation_unref(w->gen);
-		w->gen = g; /* the mailbox's reference becomes ours */
+		/* The mailbox's reference becomes the loop's. */
+		loop_ctx_set_generation(&w->lc, g);
 		idle_timer_setup(w);
 	}
-	if (!stop)
-		return;
-	if (!w->draining) {
-		/* No new connections or datagrams; live ones may finish. */
-		w->draining = 1;
-		listeners_close(w);
-		ev_timer_stop(EV_A_ & w->accept_timer);
-		udp_stop(w);
-	}
-	ev_timer_stop(EV_A_ & w->drain_timer);
-	if (w->nconns == 0 || drain <= 0) {
-		close_all(w, "shutdown");
-		ev_break(EV_A_ EVBREAK_ALL);
-		return;
-	}
-	ev_timer_set(&w->drain_timer, drain, 0);
-	ev_timer_start(EV_A_ & w->drain_timer);
+	if (stop)
+		worker_drain(w, drain);
 }
 
-/* ---- the thread ---- */
+/* ---- life ---- */
+
+/* Everything the loop owns, freed on the loop's thread once it stopped
+ * (or by worker_join when the thread never ran). */
+static void
+worker_release(struct worker *w)
+{
+	conn_close_all(&w->lc, "shutdown");
+	listeners_close(w);
+	udp_close(w);
+	ev_timer_stop(w->loop, &w->accept_timer);
+	ev_timer_stop(w->loop, &w->drain_timer);
+	ev_timer_stop(w->loop, &w->idle_timer);
+	ev_async_stop(w->loop, &w->wake);
+	/* After the connections and flows abandoned their probe jobs. */
+	loop_ctx_fini(&w->lc);
+}
+
+int
+worker_init(struct worker *w, int index, struct generation *g, int shared,
+	    const struct activation *act, char *err, size_t errlen)
+{
+	memset(w, 0, sizeof(*w));
+	w->index = index;
+	pthread_mutex_init(&w->lock, NULL);
+	w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
+	if (w->loop == NULL || loop_ctx_init(&w->lc, w->loop, g) < 0) {
+		snprintf(err, errlen, "out of memory");
+		if (w->loop)
+			ev_loop_destroy(w->loop);
+		pthread_mutex_destroy(&w->lock);
+		memset(w, 0, sizeof(*w));
+		return -1;
+	}
+	w->lc.on_conn_closed = conn_closed;
+	ev_init(&w->accept_timer, accept_timer_cb);
+	w->accept_timer.data = w;
+	ev_init(&w->drain_timer, drain_timer_cb);
+	w->drain_timer.data = w;
+	ev_init(&w->idle_timer, idle_timer_cb);
+	w->idle_timer.data = w;
+	ev_async_init(&w->wake, wake_cb);
+	w->wake.data = w;
+	ev_async_start(w->loop, &w->wake);
+	idle_timer_setup(w);
+	if (listeners_open(w, shared, act, err, errlen) < 0 ||
+	    udp_open(w, shared, act, err, errlen) < 0) {
+		worker_join(w); /* never started: frees what was made */
+		return -1;
+	}
+	listeners_start(w, 1);
+	return 0;
+}
 
 static void *
 worker_main(void *arg)
@@ -454,18 +488,7 @@ worker_main(void *arg)
 	struct worker *w = arg;
 
 	ev_run(w->loop, 0);
-	/* Everything the loop owned is freed here, on its own thread. */
-	close_all(w, "shutdown");
-	listeners_close(w);
-	udp_stop(w);
-	ev_timer_stop(w->loop, &w->accept_timer);
-	ev_timer_stop(w->loop, &w->drain_timer);
-	ev_timer_stop(w->loop, &w->idle_timer);
-	ev_async_stop(w->loop, &w->wake);
-	probe_pool_free(w->pool); /* after the connections abandoned jobs */
-	w->pool = NULL;
-	relay_pipes_free(w);
-	pbufs_free(w);
+	worker_release(w);
 	if (w->on_exit)
 		w->on_exit(w);
 	return NULL;
@@ -474,16 +497,7 @@ worker_main(void *arg)
 int
 worker_start(struct worker *w)
 {
-	sigset_t all, old;
-	int rc;
-
-	/* Signals are the main thread's: block them before the thread is
-	 * born so it inherits the mask. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(&w->thread, NULL, worker_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0)
+	if (thread_start(&w->thread, worker_main, w) != 0)
 		return -1;
 	w->started = 1;
 	return 0;
@@ -492,21 +506,23 @@ worker_start(struct worker *w)
 void
 worker_join(struct worker *w)
 {
+	if (w->loop == NULL)
+		return; /* never set up, or joined already */
 	if (w->started)
 		pthread_join(w->thread, NULL);
+	else
+		worker_release(w);
 	w->started = 0;
 	pthread_mutex_lock(&w->lock);
 	if (w->next_gen != NULL)
 		generation_unref(w->next_gen);
 	w->next_gen = NULL;
 	pthread_mutex_unlock(&w->lock);
-	generation_unref(w->gen);
-	w->gen = NULL;
 	ev_loop_destroy(w->loop);
 	w->loop = NULL;
 	pthread_mutex_destroy(&w->lock);
 	free(w->listeners);
-	free(w->scratch);
+	free(w->udp);
 	w->listeners = NULL;
-	w->scratch = NULL;
+	w->udp = NULL;
 }

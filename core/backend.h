@@ -1,0 +1,79 @@
+/* backend.h — where a connection goes: a host and port with its current
+ * addresses, and how to treat the connection (priority, PROXY protocol).
+ *
+ * Two kinds, two free paths:
+ *  - configured backends live inside a route (route.h) or a target
+ *    (config.h), are filled by backend_parse() and emptied by
+ *    backend_clear() when their generation goes;
+ *  - a detector's explicit answer ("host:port") is a backend of its own,
+ *    made by backend_new() for one connection or flow and freed by
+ *    backend_destroy() when that ends. */
+#ifndef PMX_BACKEND_H
+#define PMX_BACKEND_H
+
+#include <stdint.h>
+
+#include "addr.h"
+#include "yaml_tree.h"
+
+#define BACKEND_MAX_ADDRS 8
+
+enum priority { PRIO_LATENCY = 0, PRIO_THROUGHPUT = 1, PRIO_BOTH = 2 };
+
+/* A backend's addresses at one moment, tried in order. Immutable once
+ * published. */
+struct addr_set {
+	int n;
+	struct addr a[BACKEND_MAX_ADDRS];
+	struct addr_set *older; /* retired sets, freed with the backend */
+};
+
+struct backend {
+	char *text; /* "host:port" as configured, for logs */
+	char *host;
+	uint16_t port;
+	enum priority priority;
+	uint8_t proxy_protocol; /* 0, or PROXY protocol version 1 / 2 */
+	uint8_t named;          /* host is a name: re-resolved from time to
+				   time (resolve.c) */
+	uint8_t unresolved;     /* the last look-up failed (resolve.c) */
+	/* Current addresses; read with backend_addrs(). A re-resolution
+	 * publishes a new set and keeps the old one alive until the backend
+	 * (its generation) is freed, so a connection still trying an old set
+	 * never sees it freed — no locks on the connect path. */
+	struct addr_set *addrs;
+};
+
+/* The current address set (an acquire load: safe from any thread). */
+static inline const struct addr_set *
+backend_addrs(const struct backend *b)
+{
+	return __atomic_load_n(&b->addrs, __ATOMIC_ACQUIRE);
+}
+
+/* Publish `set` as b's addresses; the previous set is retired (kept until
+ * backend_clear). Only one thread may replace a backend's set at a time. */
+void backend_set_addrs(struct backend *b, struct addr_set *set);
+
+/*
+ * Parse a configured backend into *out: a port number, "host:port" /
+ * "[v6]:port", or a mapping {port, host, priority, proxy_protocol} (and
+ * `alpn` when `allow_alpn`: stored in *alpn, which the caller frees).
+ * Resolves names (blocking). 0, or -1 with a located message in err.
+ */
+int backend_parse(const struct pmx_node *node, struct backend *out,
+		  int allow_alpn, char **alpn, char *err, size_t errlen);
+/* Free what a parsed backend holds (not *b itself). */
+void backend_clear(struct backend *b);
+
+/*
+ * A backend of its own from "host:port" / "[v6]:port" text (a detector's
+ * explicit answer). A host name is resolved only when `may_block` (off the
+ * event loop); otherwise only addresses (and localhost) are accepted.
+ * NULL with a message in err.
+ */
+struct backend *backend_new(const char *text, int may_block, char *err,
+			    size_t errlen);
+void backend_destroy(struct backend *b);
+
+#endif

@@ -1,0 +1,95 @@
+/* decide.c — detection chain with blocking detectors off the loop, and a
+ * match turned into a backend. */
+#include "decide.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+struct probe_job *
+decide_offload(struct probe_pool *pool, struct generation *g,
+	       struct probe_state *st, int det,
+	       const struct pmx_probe_input *in, void *owner,
+	       probe_done_fn done)
+{
+	struct probe_job *job = NULL;
+
+	if (pool != NULL &&
+	    (job = probe_job_new(g, det, in, owner, done)) != NULL &&
+	    probe_pool_submit(pool, job) < 0) {
+		probe_job_free(job);
+		job = NULL;
+	}
+	if (job == NULL) {
+		log_error("detector=%s: cannot run it off the loop; skipping "
+			  "it",
+			  g->dets[det].name);
+		st->declined |= 1ull << det;
+	}
+	return job;
+}
+
+enum probe_outcome
+decide_run(struct loop_ctx *lc, struct generation *g, struct probe_state *st,
+	   const struct pmx_probe_input *in, struct pmx_probe_result *res,
+	   int *det, void *owner, probe_done_fn done, struct probe_job **job)
+{
+	enum probe_outcome outcome;
+
+	*job = NULL;
+	/* Each round either ends or marks one more detector declined. */
+	while ((outcome = probe_run(g, st, in, res, det)) == PROBE_ASYNC) {
+		*job = decide_offload(loop_probe_pool(lc), g, st, *det, in,
+				      owner, done);
+		if (*job != NULL)
+			break;
+	}
+	return outcome;
+}
+
+/* A detector's explicit answer as a backend of the caller's; NULL (and
+ * logged) when it is not usable. */
+static struct backend *
+explicit_backend(const struct detector_inst *d,
+		 const struct pmx_probe_result *res, struct probe_job *job,
+		 const char *kind, uint64_t id)
+{
+	struct backend *b;
+	char err[256];
+
+	if (job != NULL) {
+		/* Made (and any name resolved) on the pool thread. */
+		b = job->backend;
+		job->backend = NULL;
+		snprintf(err, sizeof(err), "%s", job->backend_err);
+	} else {
+		b = backend_new(res->backend, 0, err, sizeof(err));
+	}
+	if (b == NULL)
+		log_warn("%s=%llu detector=%s returned a bad backend '%s': %s",
+			 kind, (unsigned long long)id, d->name, res->backend,
+			 err);
+	return b;
+}
+
+const struct backend *
+decide_backend(struct generation *g, int det,
+	       const struct pmx_probe_result *res,
+	       enum pmx_transport transport, struct probe_job *job,
+	       struct backend **own, const char *kind, uint64_t id)
+{
+	struct detector_inst *d = &g->dets[det];
+	const char *key = res->key;
+
+	__atomic_add_fetch(&d->matches, 1, __ATOMIC_RELAXED);
+	*own = NULL;
+	if (res->backend[0] &&
+	    (*own = explicit_backend(d, res, job, kind, id)) != NULL)
+		return *own;
+	if (d->routes == NULL)
+		return NULL;
+	if (key[0] == '\0' && transport == PMX_TRANSPORT_UDP)
+		key = "udp";
+	return route_lookup(d->routes, key, res->alpn);
+}

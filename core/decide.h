@@ -1,0 +1,67 @@
+/* decide.h — from the bytes a client sent to a backend, for TCP
+ * connections and UDP flows alike:
+ *
+ *   decide_run()     the detection chain (probe.h) on the bytes so far; a
+ *                    blocking detector whose turn it is goes to the loop's
+ *                    probe pool, or declines when it cannot run there
+ *                    (decide_offload: the one place that says so);
+ *   decide_backend() a detector's MATCH turned into a backend: its explicit
+ *                    "host:port" answer, or its route table.
+ *
+ * What happens with the backend (connect, relay) or without one (fallback,
+ * close, drop) is the caller's. */
+#ifndef PMX_DECIDE_H
+#define PMX_DECIDE_H
+
+#include <stdint.h>
+
+#include "generation.h"
+#include "loop.h"
+#include "probe.h"
+#include "probe_pool.h"
+
+/*
+ * Run the chain on `in` (see probe_run). When a blocking detector's turn
+ * comes it runs on lc's probe pool: PROBE_ASYNC, *job is the job in flight
+ * and `done(job)` gets its answer on the loop (owner: the connection or
+ * flow). Otherwise PROBE_WAIT, PROBE_MATCH (*det and *res set) or
+ * PROBE_NONE, and *job is NULL.
+ */
+enum probe_outcome decide_run(struct loop_ctx *lc, struct generation *g,
+			      struct probe_state *st,
+			      const struct pmx_probe_input *in,
+			      struct pmx_probe_result *res, int *det,
+			      void *owner, probe_done_fn done,
+			      struct probe_job **job);
+
+/*
+ * Blocking detector `det` of g is to decide about `in`: a job on `pool`.
+ * When it cannot run there — no pool (no thread could start), no memory,
+ * or the pool refuses it — it counts as having said NO_MATCH: that is
+ * recorded in *st, logged, and NULL returned, so the chain goes on with
+ * the next detectors.
+ */
+struct probe_job *decide_offload(struct probe_pool *pool,
+				 struct generation *g, struct probe_state *st,
+				 int det, const struct pmx_probe_input *in,
+				 void *owner, probe_done_fn done);
+
+/*
+ * Detector `det` of g matched with `res` (its job's, when it ran on the
+ * pool: a name in its explicit answer was resolved there). Counts the
+ * match and returns the backend:
+ *  - its explicit answer (res->backend), made into a backend of the
+ *    caller's: *own is set, freed with backend_destroy();
+ *  - else, or when that answer is not a usable "host:port" (logged as
+ *    `kind`=id, e.g. conn=7 or udp=3), its route table by res->key — for
+ *    UDP an empty key means the route "udp" — then the table's default.
+ * NULL when there is none: the caller falls back or gives up.
+ */
+const struct backend *decide_backend(struct generation *g, int det,
+				     const struct pmx_probe_result *res,
+				     enum pmx_transport transport,
+				     struct probe_job *job,
+				     struct backend **own, const char *kind,
+				     uint64_t id);
+
+#endif

@@ -1,0 +1,50 @@
+/* loop.c — the per-loop context. */
+#include "loop.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int
+loop_ctx_init(struct loop_ctx *lc, struct ev_loop *loop,
+	      struct generation *g)
+{
+	memset(lc, 0, sizeof(*lc));
+	lc->scratch_size = LOOP_SCRATCH_SIZE;
+	lc->scratch = malloc(lc->scratch_size);
+	if (lc->scratch == NULL)
+		return -1;
+	lc->loop = loop;
+	TAILQ_INIT(&lc->conns);
+	generation_ref(g);
+	lc->gen = g;
+	return 0;
+}
+
+void
+loop_ctx_fini(struct loop_ctx *lc)
+{
+	probe_pool_free(lc->pool);
+	lc->pool = NULL;
+	pipe_pool_clear(&lc->pipes);
+	pbuf_cache_clear(&lc->pbufs);
+	free(lc->scratch);
+	lc->scratch = NULL;
+	generation_unref(lc->gen);
+	lc->gen = NULL;
+}
+
+void
+loop_ctx_set_generation(struct loop_ctx *lc, struct generation *g)
+{
+	generation_unref(lc->gen);
+	lc->gen = g;
+}
+
+struct probe_pool *
+loop_probe_pool(struct loop_ctx *lc)
+{
+	if (lc->pool == NULL)
+		lc->pool = probe_pool_new(lc->loop,
+					  (int)lc->gen->cfg->probe_threads);
+	return lc->pool;
+}
