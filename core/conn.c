@@ -151,6 +151,30 @@ conn_close_all(struct loop_ctx *lc, const char *reason)
 		conn_close(TAILQ_FIRST(&lc->conns), reason);
 }
 
+/*
+ * The detector that matched c may have words for a client it cannot serve
+ * (an HTTP error, a TLS alert): send them, best effort, before closing.
+ */
+void
+conn_reject(struct conn *c, int why, const struct pmx_probe_result *res)
+{
+	const struct pmx_detector *d;
+	uint8_t buf[512];
+	size_t n;
+
+	if (c->det < 0)
+		return;
+	d = c->gen->dets[c->det].plugin->desc;
+	if (d->struct_size < offsetof(struct pmx_detector, reject) +
+				     sizeof(d->reject) ||
+	    d->reject == NULL)
+		return;
+	n = d->reject(c->gen->dets[c->det].instance, why, res, buf,
+		      sizeof(buf));
+	if (n > 0 && n <= sizeof(buf))
+		(void)send(c->client.fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 /* Close with "reason: strerror(err)". */
 void
 conn_fail(struct conn *c, const char *what, int err)
@@ -228,20 +252,8 @@ timer_cb(EV_P_ ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
-	if (c->state == CONN_PROBING) {
-		if (c->probe == NULL || c->probe->len == 0) {
-			/* Silent client: it waits for the server to speak. */
-			if (c->gen->on_timeout == NULL) {
-				conn_close(c, "probe_timeout");
-				return;
-			}
-			stats_count(STATS_ON_TIMEOUT);
-			conn_connect(c, c->gen->on_timeout, VIA_ON_TIMEOUT);
-			return;
-		}
-		/* Talking, but not enough by the deadline: decide now. */
-		probe_decide(c, 1);
-	} else if (c->state == CONN_CONNECTING) {
+	if (c->state == CONN_PROBING)
+		probe_timer(c);
+	else if (c->state == CONN_CONNECTING)
 		connect_timed_out(c);
-	}
 }

@@ -1,11 +1,21 @@
-/* conn_internal.h — what the three parts of a connection's code share
- * (conn.c, conn_probe.c, conn_relay.c). Not for the rest of the core. */
+/* conn_internal.h — what the three parts of a connection's code share:
+ *
+ *   conn.c        life: accept, event dispatch by state, idle sweep, close
+ *   conn_probe.c  PROBING: read, strip a balancer's PROXY header, decide
+ *                 (decide.h), route or answer a client it cannot serve
+ *   conn_relay.c  CONNECTING and RELAY: each backend address in turn, then
+ *                 the probe bytes and both directions (relay.h)
+ *
+ * Not for the rest of the core. A function marked "may close c" can end
+ * the connection (conn.h, "Closing"): its caller returns right after it
+ * and touches c no more. */
 #ifndef PMX_CONN_INTERNAL_H
 #define PMX_CONN_INTERNAL_H
 
 #include "conn.h"
 
-/* conn.c */
+/* ---- conn.c ---- */
+
 /* Arm a side's watcher for `events`, touching libev only on change. */
 void side_arm(struct conn *c, struct side *s, int events);
 /* Stop a side's watcher, close its socket, drop what it had pending:
@@ -13,32 +23,39 @@ void side_arm(struct conn *c, struct side *s, int events);
 void side_close(struct conn *c, struct side *s);
 /* (Re)start the connection's one timer. */
 void timer_arm(struct conn *c, double seconds);
-/* Close with "what:strerror(err)" as the reason (c is gone). */
+/* Close with "what:strerror(err)" as the reason. Closes c. */
 void conn_fail(struct conn *c, const char *what, int err);
+/* Send the matched detector's words for a client PortMux cannot serve
+ * (an HTTP error, a TLS alert), best effort; the caller closes c. */
+void conn_reject(struct conn *c, int why, const struct pmx_probe_result *res);
 /* Move c to the head of its loop's activity list. */
 void conn_touch(struct conn *c);
 
-/* conn_probe.c */
-void probe_read(struct conn *c);
-/* Run the detection chain on the bytes so far (`final`: decide now). */
-void probe_decide(struct conn *c, int final);
-/* A decision: route to a backend (connecting), fall back, or close. `job`
- * is the blocking detector's job when the answer came from one. */
-void conn_route(struct conn *c, int outcome, int det,
-		const struct pmx_probe_result *res, struct probe_job *job);
-/* Send the matched detector's words for a client it cannot serve. */
-void conn_reject(struct conn *c, int why, const struct pmx_probe_result *res);
+/* ---- conn_probe.c ---- */
 
-/* conn_relay.c */
+/* The client is readable. May close c. */
+void probe_read(struct conn *c);
+/* The probing timer fired (probe_timeout or probe_deadline). May close
+ * c. */
+void probe_timer(struct conn *c);
+
+/* ---- conn_relay.c ---- */
+
+/* Connect to b (each of its addresses in turn). May close c. */
 void conn_connect(struct conn *c, const struct backend *b,
 		  enum conn_via via);
-/* Client bytes that arrive while connecting join the probe bytes. */
+/* Client bytes that arrive while connecting join the probe bytes. May
+ * close c. */
 void connecting_read(struct conn *c);
-/* The server socket became writable: connected, or try the next address. */
+/* The server socket became writable: connected, or try the next address.
+ * May close c. */
 void connect_done(struct conn *c);
-/* connect_timeout passed: try the next address. */
+/* connect_timeout passed: try the next address. May close c. */
 void connect_timed_out(struct conn *c);
+/* The backend socket (c->server.fd) is connected: replay the probe bytes
+ * (after a PROXY header when the route asks), then relay. May close c. */
 void relay_start(struct conn *c);
+/* A relay socket is ready. May close c. */
 void relay_event(struct conn *c, struct side *self, struct side *other,
 		 int revents);
 

@@ -1,7 +1,8 @@
 /* conn_probe.c — the probing phase: read what the client sends, strip a
- * trusted balancer's PROXY header, run the detection chain (blocking
- * detectors through the probe pool), and turn the answer into a backend,
- * or answer a client that cannot be served. */
+ * trusted balancer's PROXY header, run the detection chain (decide.h:
+ * blocking detectors through the probe pool), and go where the answer
+ * leads — a backend, fallback, on_timeout for a silent client — or close
+ * (after the detector's words for a client it cannot serve). */
 #include "conn.h"
 
 #include <errno.h>
@@ -34,32 +35,8 @@ log_key_dup(const char *key)
 	return strdup(norm);
 }
 
-/*
- * The detector that matched c may have words for a client it cannot serve
- * (an HTTP error, a TLS alert): send them, best effort, before closing.
- */
-void
-conn_reject(struct conn *c, int why, const struct pmx_probe_result *res)
-{
-	const struct pmx_detector *d;
-	uint8_t buf[512];
-	size_t n;
-
-	if (c->det < 0)
-		return;
-	d = c->gen->dets[c->det].plugin->desc;
-	if (d->struct_size < offsetof(struct pmx_detector, reject) +
-				     sizeof(d->reject) ||
-	    d->reject == NULL)
-		return;
-	n = d->reject(c->gen->dets[c->det].instance, why, res, buf,
-		      sizeof(buf));
-	if (n > 0 && n <= sizeof(buf))
-		(void)send(c->client.fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-}
-
-/* Route a detector's answer to a backend, or fall back. */
-void
+/* Route a detector's answer to a backend, or fall back. May close c. */
+static void
 conn_route(struct conn *c, int outcome, int det,
 	   const struct pmx_probe_result *res, struct probe_job *job)
 {
@@ -92,7 +69,7 @@ static void conn_probe_done(struct probe_job *job);
 
 /* Run the detection chain on the bytes so far (`final`: decide now). May
  * close c. */
-void
+static void
 probe_decide(struct conn *c, int final)
 {
 	struct pmx_probe_input in = {
@@ -235,4 +212,22 @@ probe_read(struct conn *c)
 				     (ev_now(c->lc->loop) - c->started));
 	}
 	probe_decide(c, p->len == p->cap);
+}
+
+/* The probing timer fired: a silent client goes to on_timeout (it waits
+ * for the server to speak first), a talking one is decided on what it
+ * sent by the deadline. May close c. */
+void
+probe_timer(struct conn *c)
+{
+	if (c->probe != NULL && c->probe->len > 0) {
+		probe_decide(c, 1);
+		return;
+	}
+	if (c->gen->on_timeout == NULL) {
+		conn_close(c, "probe_timeout");
+		return;
+	}
+	stats_count(STATS_ON_TIMEOUT);
+	conn_connect(c, c->gen->on_timeout, VIA_ON_TIMEOUT);
 }

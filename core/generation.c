@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "probe.h"
 
 /* Default detectors when PORTMUX.detectors is not set: "plugin=SECTION"
  * pairs in probe order, each enabled when its section is in the config.
@@ -266,10 +265,10 @@ choose_detectors(struct build *b)
 		}
 		b->nwant++;
 	}
-	if (b->nwant > PROBE_MAX_DETECTORS)
+	if (b->nwant > GENERATION_MAX_DETECTORS)
 		return node_error(cfg->detectors[0].node, b->err, b->errlen,
 				  "detectors: at most %d detectors",
-				  PROBE_MAX_DETECTORS);
+				  GENERATION_MAX_DETECTORS);
 	return 0;
 }
 

@@ -13,6 +13,9 @@
 #include "plugin.h"
 #include "route.h"
 
+/* Detectors one generation may run (PORTMUX.detectors). */
+#define GENERATION_MAX_DETECTORS 64
+
 struct host_ctx {
 	struct pmx_host host; /* first: a host pointer is a host_ctx pointer */
 	char *prefix;         /* "detector=NAME " for log lines */

@@ -5,6 +5,9 @@
 
 #include "log.h"
 
+_Static_assert(GENERATION_MAX_DETECTORS <= 64,
+	       "probe_state.declined has a bit per detector");
+
 const char *
 probe_verdict_name(int verdict)
 {
@@ -25,10 +28,7 @@ probe_run(const struct generation *g, struct probe_state *st,
 	  const struct pmx_probe_input *in, struct pmx_probe_result *res,
 	  int *index)
 {
-	size_t n = g->ndets < PROBE_MAX_DETECTORS ? g->ndets
-						  : PROBE_MAX_DETECTORS;
-
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < g->ndets; i++) {
 		const struct detector_inst *d = &g->dets[i];
 		int verdict;
 

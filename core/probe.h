@@ -21,10 +21,9 @@ enum probe_outcome {
 			    run it off the loop, then probe_apply() */
 };
 
-#define PROBE_MAX_DETECTORS 64
-
 struct probe_state {
-	uint64_t declined; /* bit i: detector i said NO_MATCH */
+	uint64_t declined; /* bit i: detector i said NO_MATCH (a generation
+			      has at most GENERATION_MAX_DETECTORS = 64) */
 };
 
 enum probe_outcome probe_run(const struct generation *g,
