@@ -12,7 +12,8 @@
 #define DESC_MIN_SIZE \
 	(offsetof(struct pmx_detector, destroy) + sizeof(void (*)(void *)))
 
-static struct plugin *loaded; /* main thread only */
+static struct plugin *loaded; /* one configuration build at a time: start-up
+				  on the main thread, then reloads */
 
 int
 plugin_check(const struct pmx_detector *d, const char *path, const char *name,
