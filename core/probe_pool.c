@@ -8,11 +8,13 @@
 #include "log.h"
 #include "thread.h"
 
+STAILQ_HEAD(job_queue, probe_job);
+
 struct probe_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct probe_job *todo, **todo_tail; /* FIFO */
-	struct probe_job *done;              /* LIFO, reversed on delivery */
+	struct job_queue todo; /* waiting for a thread, oldest first */
+	struct job_queue done; /* answered, in completion order */
 	int stopping;
 	int nthreads;
 	pthread_t *threads;
@@ -72,14 +74,12 @@ pool_thread(void *arg)
 	for (;;) {
 		struct probe_job *job;
 
-		while (pool->todo == NULL && !pool->stopping)
+		while (STAILQ_EMPTY(&pool->todo) && !pool->stopping)
 			pthread_cond_wait(&pool->cond, &pool->lock);
 		if (pool->stopping)
 			break;
-		job = pool->todo;
-		pool->todo = job->next;
-		if (pool->todo == NULL)
-			pool->todo_tail = &pool->todo;
+		job = STAILQ_FIRST(&pool->todo);
+		STAILQ_REMOVE_HEAD(&pool->todo, next);
 		pthread_mutex_unlock(&pool->lock);
 
 		const struct detector_inst *d = &job->gen->dets[job->index];
@@ -90,8 +90,7 @@ pool_thread(void *arg)
 			resolve_backend(job);
 
 		pthread_mutex_lock(&pool->lock);
-		job->next = pool->done;
-		pool->done = job;
+		STAILQ_INSERT_TAIL(&pool->done, job, next);
 		ev_async_send(pool->loop, &pool->async);
 	}
 	pthread_mutex_unlock(&pool->lock);
@@ -102,23 +101,17 @@ static void
 async_cb(EV_P_ ev_async *a, int revents)
 {
 	struct probe_pool *pool = a->data;
-	struct probe_job *list, *rev = NULL;
+	struct probe_job *job;
+	struct job_queue answered = STAILQ_HEAD_INITIALIZER(answered);
 
 	(void)loop;
 	(void)revents;
 	pthread_mutex_lock(&pool->lock);
-	list = pool->done;
-	pool->done = NULL;
+	STAILQ_CONCAT(&answered, &pool->done);
 	pthread_mutex_unlock(&pool->lock);
-	while (list != NULL) { /* deliver in completion order */
-		struct probe_job *next = list->next;
-		list->next = rev;
-		rev = list;
-		list = next;
-	}
-	while (rev != NULL) {
-		struct probe_job *job = rev;
-		rev = job->next;
+	/* In completion order; a callback may submit new jobs. */
+	while ((job = STAILQ_FIRST(&answered)) != NULL) {
+		STAILQ_REMOVE_HEAD(&answered, next);
 		if (job->owner != NULL)
 			job->done(job);
 		else
@@ -140,7 +133,8 @@ probe_pool_new(struct ev_loop *loop, int threads)
 	}
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->cond, NULL);
-	pool->todo_tail = &pool->todo;
+	STAILQ_INIT(&pool->todo);
+	STAILQ_INIT(&pool->done);
 	pool->loop = loop;
 	ev_async_init(&pool->async, async_cb);
 	pool->async.data = pool;
@@ -167,21 +161,20 @@ probe_pool_submit(struct probe_pool *pool, struct probe_job *job)
 		pthread_mutex_unlock(&pool->lock);
 		return -1;
 	}
-	job->next = NULL;
-	*pool->todo_tail = job;
-	pool->todo_tail = &job->next;
+	STAILQ_INSERT_TAIL(&pool->todo, job, next);
 	pthread_cond_signal(&pool->cond);
 	pthread_mutex_unlock(&pool->lock);
 	return 0;
 }
 
 static void
-free_list(struct probe_job *job)
+free_queue(struct job_queue *q)
 {
-	while (job != NULL) {
-		struct probe_job *next = job->next;
+	struct probe_job *job;
+
+	while ((job = STAILQ_FIRST(q)) != NULL) {
+		STAILQ_REMOVE_HEAD(q, next);
 		probe_job_free(job);
-		job = next;
 	}
 }
 
@@ -197,8 +190,8 @@ probe_pool_free(struct probe_pool *pool)
 	for (int i = 0; i < pool->nthreads; i++)
 		pthread_join(pool->threads[i], NULL);
 	ev_async_stop(pool->loop, &pool->async);
-	free_list(pool->todo);
-	free_list(pool->done);
+	free_queue(&pool->todo);
+	free_queue(&pool->done);
 	pthread_mutex_destroy(&pool->lock);
 	pthread_cond_destroy(&pool->cond);
 	free(pool->threads);

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "generation.h"
 
@@ -20,7 +21,7 @@ struct probe_job;
 typedef void (*probe_done_fn)(struct probe_job *job);
 
 struct probe_job {
-	struct probe_job *next;
+	STAILQ_ENTRY(probe_job) next; /* the pool's todo or done queue */
 	void *owner;           /* loop thread: NULL once abandoned */
 	probe_done_fn done;    /* called on the loop with the answer */
 	struct generation *gen; /* one ref, taken and dropped on the loop */
