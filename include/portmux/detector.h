@@ -20,7 +20,8 @@
  *
  * ABI changelog (PMX_DETECTOR_ABI_VERSION):
  *  1 — first version: descriptor, host services, probe input/result.
- *      Appended since (check struct_size): descriptor `reject`.
+ *      Appended since (check struct_size): descriptor `reject`; host
+ *      `node_long`, `node_string`.
  * Fields are only ever appended; `struct_size` tells which are present.
  */
 #ifndef PORTMUX_DETECTOR_H
@@ -148,6 +149,25 @@ struct pmx_host {
 			 size_t errlen);
 	/* Directory of the configuration file (for relative paths). */
 	const char *config_dir;
+
+	/*
+	 * Appended to ABI 1: an older core's host ends before them. A plugin
+	 * that must also run on such a core checks, before using either,
+	 *   host->struct_size >= offsetof(struct pmx_host, node_long) +
+	 *                        sizeof(host->node_long)
+	 * (and the same with node_string), and otherwise reads the value
+	 * with node_scalar() and reports errors with node_error().
+	 */
+	/* An integer in [min, max]. Returns 0 and stores it, or -1 with a
+	 * located message in err (not a scalar, not a whole number, out of
+	 * range). */
+	int (*node_long)(const struct pmx_node *node, long min, long max,
+			 long *out, char *err, size_t errlen);
+	/* The text of a scalar (numbers are strings too). Returns 0 and
+	 * stores a pointer valid only during create(), or -1 with a located
+	 * message in err (a mapping, a list, a null, or no node at all). */
+	int (*node_string)(const struct pmx_node *node, const char **out,
+			   char *err, size_t errlen);
 };
 
 /* What a probe sees. Borrowed for the duration of the call only. */
