@@ -7,6 +7,7 @@
 #   make test-asan  the same tests under AddressSanitizer + UBSan
 #   make test-tsan  the integration tests under ThreadSanitizer
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make uninstall  the same variables: removes what install installed
 #
 # Knobs: CC, CFLAGS (user additions), BUILD (output dir), SANITIZE=1, V=1.
 
@@ -263,10 +264,17 @@ install: all
 		$(DESTDIR)$(UNITDIR)/portmux.service
 	install -m 644 systemd/portmux.socket $(DESTDIR)$(UNITDIR)/
 
+# Removes what install put there, file by file: third-party plugins in
+# PLUGINDIR and the configuration in SYSCONFDIR stay (and so do their
+# directories, which go only when empty).
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/portmux $(DESTDIR)$(UNITDIR)/portmux.service \
+	rm -f $(DESTDIR)$(BINDIR)/portmux \
+		$(PLUGINS:%=$(DESTDIR)$(PLUGINDIR)/%.so) \
+		$(DESTDIR)$(INCLUDEDIR)/portmux/detector.h \
+		$(DESTDIR)$(UNITDIR)/portmux.service \
 		$(DESTDIR)$(UNITDIR)/portmux.socket
-	rm -rf $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)/portmux
+	@rmdir $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)/portmux \
+		$(DESTDIR)$(SYSCONFDIR)/portmux 2>/dev/null || true
 
 clean:
 	rm -rf build build-asan build-tsan build-clang build-fuzz

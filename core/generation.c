@@ -57,6 +57,8 @@ host_ctx_init(struct host_ctx *ctx, const char *name, const char *config_dir)
 	ctx->host.node_double = node_double;
 	ctx->host.node_bool = node_bool;
 	ctx->host.config_dir = config_dir;
+	ctx->host.node_long = node_long;
+	ctx->host.node_string = node_string;
 }
 
 /* ---- plugin directories ---- */

@@ -83,6 +83,27 @@ stub_bool(const struct pmx_node *n, int *o, char *e, size_t l)
 	(void)l;
 	return -1;
 }
+static int
+stub_long(const struct pmx_node *n, long lo, long hi, long *out, char *e,
+	  size_t l)
+{
+	(void)n;
+	(void)lo;
+	(void)hi;
+	(void)out;
+	(void)e;
+	(void)l;
+	return -1;
+}
+static int
+stub_string(const struct pmx_node *n, const char **out, char *e, size_t l)
+{
+	(void)n;
+	(void)out;
+	(void)e;
+	(void)l;
+	return -1;
+}
 
 static const struct pmx_host host = {
     .abi_version = PMX_DETECTOR_ABI_VERSION,
@@ -99,6 +120,8 @@ static const struct pmx_host host = {
     .node_double = stub_double,
     .node_bool = stub_bool,
     .config_dir = ".",
+    .node_long = stub_long,
+    .node_string = stub_string,
 };
 
 static const struct pmx_detector *det;

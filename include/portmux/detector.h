@@ -15,12 +15,16 @@
  *    call that received them returns.
  *  - No globals: all state hangs off the instance returned by create(). An
  *    instance is read-only after create(), so probe() may run concurrently.
+ *    Instances of different generations (the old and the new around a
+ *    reload) live at the same time: create(), probe() and destroy() may
+ *    run at once on different threads (see each callback below).
  *  - Nothing is allocated by the plugin for the core or freed across the
  *    boundary: results are written into caller-owned storage.
  *
  * ABI changelog (PMX_DETECTOR_ABI_VERSION):
  *  1 — first version: descriptor, host services, probe input/result.
- *      Appended since (check struct_size): descriptor `reject`.
+ *      Appended since (check struct_size): descriptor `reject`; host
+ *      `node_long`, `node_string`.
  * Fields are only ever appended; `struct_size` tells which are present.
  */
 #ifndef PORTMUX_DETECTOR_H
@@ -148,6 +152,25 @@ struct pmx_host {
 			 size_t errlen);
 	/* Directory of the configuration file (for relative paths). */
 	const char *config_dir;
+
+	/*
+	 * Appended to ABI 1: an older core's host ends before them. A plugin
+	 * that must also run on such a core checks, before using either,
+	 *   host->struct_size >= offsetof(struct pmx_host, node_long) +
+	 *                        sizeof(host->node_long)
+	 * (and the same with node_string), and otherwise reads the value
+	 * with node_scalar() and reports errors with node_error().
+	 */
+	/* An integer in [min, max]. Returns 0 and stores it, or -1 with a
+	 * located message in err (not a scalar, not a whole number, out of
+	 * range). */
+	int (*node_long)(const struct pmx_node *node, long min, long max,
+			 long *out, char *err, size_t errlen);
+	/* The text of a scalar (numbers are strings too). Returns 0 and
+	 * stores a pointer valid only during create(), or -1 with a located
+	 * message in err (a mapping, a list, a null, or no node at all). */
+	int (*node_string)(const struct pmx_node *node, const char **out,
+			   char *err, size_t errlen);
 };
 
 /* What a probe sees. Borrowed for the duration of the call only. */
@@ -214,8 +237,16 @@ struct pmx_detector {
 	 * Make an instance from the detector's config section (NULL when the
 	 * section is absent). On success store it in *instance and return 0.
 	 * On bad configuration write a message (use host->node_error for a
-	 * location) into err and return -1. Called on the main thread at
-	 * start-up and on reload. REQUIRED.
+	 * location) into err and return -1. REQUIRED.
+	 *
+	 * Called once per configured instance, one after another in the
+	 * configured order (never two create() at once): on the main thread
+	 * at start-up (and by `portmux -t`), and on a reload's build thread
+	 * after SIGHUP; never on an event loop (so it may read the files its
+	 * options name). While a reload's create() runs, the running
+	 * generation's instances, of this same plugin too, are being probed
+	 * and older ones destroyed on other threads: keep every bit of state
+	 * in the instance, none in globals.
 	 */
 	int (*create)(const struct pmx_host *host,
 		      const struct pmx_node *section, void **instance,
@@ -224,14 +255,29 @@ struct pmx_detector {
 	/*
 	 * Decide about the bytes so far. MUST NOT block (unless
 	 * PMX_DF_BLOCKING), do I/O, or keep pointers into `in`. On MATCH fill
-	 * `out`. May be called concurrently on one instance. REQUIRED.
+	 * `out`. REQUIRED.
+	 *
+	 * Called on the worker threads' event loops; with several workers
+	 * (`workers: auto`) several calls on the same instance run at once.
+	 * A PMX_DF_BLOCKING detector is called instead on the probe-pool
+	 * threads, never on an event loop, again several at once. So the
+	 * instance is read-only here (or uses atomics / its own locks).
 	 */
 	enum pmx_verdict (*probe)(void *instance,
 				  const struct pmx_probe_input *in,
 				  struct pmx_probe_result *out);
 
-	/* Free an instance. Called once for every successful create(), after
-	 * the last probe on it has returned. May be NULL. */
+	/*
+	 * Free an instance. May be NULL. Called once for every successful
+	 * create(), after every probe() and reject() on that instance has
+	 * returned, on whichever thread drops the last reference to its
+	 * generation: a worker's event-loop thread (the last connection of
+	 * an old generation closed), the main thread (reload, shutdown,
+	 * `portmux -t`), or a reload's build thread when building the new
+	 * generation failed after this instance was created. An old
+	 * generation's destroy() may run while a new one's create() and
+	 * probe() run on other threads.
+	 */
 	void (*destroy)(void *instance);
 
 	/*
@@ -240,8 +286,10 @@ struct pmx_detector {
 	 * unserved — an HTTP error, a TLS alert — instead of a bare close.
 	 * `res` is the match's result for PMX_REJECT_NO_ROUTE, NULL for
 	 * PMX_REJECT_BACKEND_DOWN. Write at most `cap` bytes to buf and
-	 * return how many (0: just close). Called on the event loop: quick,
-	 * no I/O, like probe().
+	 * return how many (0: just close). Called on a worker's event-loop
+	 * thread (several at once on one instance, also for a
+	 * PMX_DF_BLOCKING detector) and never after destroy(): quick, no
+	 * I/O, like a non-blocking probe().
 	 */
 	size_t (*reject)(void *instance, int why,
 			 const struct pmx_probe_result *res, uint8_t *buf,

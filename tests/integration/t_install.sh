@@ -1,7 +1,9 @@
 # make install honours DESTDIR and PREFIX: binary, plugins, the public
 # header, the example config and script (never overwriting a config that is
 # there), the systemd unit with the binary's path; the installed binary
-# checks the installed config with the installed plugins.
+# checks the installed config with the installed plugins. make uninstall
+# removes exactly those files: a third-party plugin, a user's header and
+# the configuration stay, and the directories go once empty.
 . "$(dirname "$0")/lib.sh"
 
 [ -f "$TOP/Makefile" ] || { echo "SKIP: not in a source tree"; exit 77; }
@@ -10,11 +12,12 @@ D=$T/root
 make -s -j2 -C "$TOP" install BUILD="$T/build" DESTDIR="$D" PREFIX=/usr \
 	SYSCONFDIR=/etc UNITDIR=/lib/systemd/system >"$T/install.log" 2>&1 ||
 	{ cat "$T/install.log" >&2; fail "make install failed"; }
-for f in usr/bin/portmux usr/lib/portmux/http.so usr/lib/portmux/ssh.so \
-	usr/lib/portmux/tls.so usr/lib/portmux/openvpn.so \
-	usr/lib/portmux/python.so usr/include/portmux/detector.h \
-	etc/portmux/config.yaml etc/portmux/script.py \
-	lib/systemd/system/portmux.service lib/systemd/system/portmux.socket; do
+# What install puts there besides the configuration (uninstall's list).
+INSTALLED="usr/bin/portmux usr/lib/portmux/http.so usr/lib/portmux/ssh.so
+	usr/lib/portmux/tls.so usr/lib/portmux/openvpn.so
+	usr/lib/portmux/python.so usr/include/portmux/detector.h
+	lib/systemd/system/portmux.service lib/systemd/system/portmux.socket"
+for f in $INSTALLED etc/portmux/config.yaml etc/portmux/script.py; do
 	[ -e "$D/$f" ] || fail "not installed: /$f"
 done
 grep -q "^ExecStart=/usr/bin/portmux -c /etc/portmux/config.yaml$" \
@@ -28,3 +31,30 @@ echo "# mine" >"$D/etc/portmux/config.yaml"
 make -s -C "$TOP" install BUILD="$T/build" DESTDIR="$D" PREFIX=/usr \
 	SYSCONFDIR=/etc UNITDIR=/lib/systemd/system >/dev/null 2>&1
 assert_eq "$(cat "$D/etc/portmux/config.yaml")" "# mine" "config kept"
+
+# Uninstall: exactly what install installed goes.
+echo "not ours" >"$D/usr/lib/portmux/thirdparty.so"
+echo "/* mine */" >"$D/usr/include/portmux/mine.h"
+uninstall() {
+	make -s -C "$TOP" uninstall BUILD="$T/build" DESTDIR="$D" PREFIX=/usr \
+		SYSCONFDIR=/etc UNITDIR=/lib/systemd/system \
+		>"$T/uninstall.log" 2>&1 ||
+		{ cat "$T/uninstall.log" >&2; fail "make uninstall failed"; }
+}
+uninstall
+for f in $INSTALLED; do
+	[ ! -e "$D/$f" ] || fail "not uninstalled: /$f"
+done
+assert_eq "$(cat "$D/usr/lib/portmux/thirdparty.so")" "not ours" \
+	"third-party plugin kept"
+assert_eq "$(cat "$D/usr/include/portmux/mine.h")" "/* mine */" \
+	"user's header kept"
+assert_eq "$(cat "$D/etc/portmux/config.yaml")" "# mine" "config kept"
+[ -e "$D/etc/portmux/script.py" ] || fail "uninstall removed script.py"
+[ -d "$D/usr/bin" ] || fail "uninstall removed /usr/bin"
+# Their directories go once nothing else is in them; twice is fine.
+rm "$D/usr/lib/portmux/thirdparty.so" "$D/usr/include/portmux/mine.h"
+uninstall
+[ ! -e "$D/usr/lib/portmux" ] || fail "empty plugin directory kept"
+[ ! -e "$D/usr/include/portmux" ] || fail "empty include directory kept"
+[ -d "$D/etc/portmux" ] || fail "config directory removed"
