@@ -86,11 +86,14 @@ guard_cb(EV_P_ ev_timer *w, int revents)
 	(void)revents;
 }
 
+/* A listener with udp_max_flows and udp_timeout as given. The detector is
+ * t_prefix ("HELLO" with the test's backend), or python.so running
+ * tests/python/`script` when it is not NULL. */
 static void
-ut_open(struct ut *t, int max_flows, const char *timeout)
+ut_open(struct ut *t, int max_flows, const char *timeout, const char *script)
 {
 	const char *dir = getenv("PORTMUX_TEST_PLUGINS");
-	char yaml[1024], err[1024];
+	char yaml[8192], err[1024], rel[256], path[4096];
 	struct addr a;
 	int lfd;
 
@@ -99,13 +102,22 @@ ut_open(struct ut *t, int max_flows, const char *timeout)
 	t->fds_before = count_fds();
 	log_set_level(LOG_WARN);
 	t->backend = udp_socket(&t->baddr);
-	snprintf(yaml, sizeof(yaml),
-		 "PORTMUX:\n  port: 1\n  plugin_dir: %s\n"
-		 "  detectors: [t_prefix]\n"
-		 "  udp_max_flows: %d\n  udp_timeout: %s\n"
-		 "T_PREFIX:\n  match: HELLO\n"
-		 "  backend: \"127.0.0.1:%u\"\n",
-		 dir, max_flows, timeout, ntohs(t->baddr.sin_port));
+	if (script == NULL) {
+		snprintf(yaml, sizeof(yaml),
+			 "PORTMUX:\n  port: 1\n  plugin_dir: %s\n"
+			 "  detectors: [t_prefix]\n"
+			 "  udp_max_flows: %d\n  udp_timeout: %s\n"
+			 "T_PREFIX:\n  match: HELLO\n"
+			 "  backend: \"127.0.0.1:%u\"\n",
+			 dir, max_flows, timeout, ntohs(t->baddr.sin_port));
+	} else {
+		snprintf(rel, sizeof(rel), "tests/python/%s", script);
+		snprintf(yaml, sizeof(yaml),
+			 "PORTMUX:\n  port: 1\n  detectors: [python]\n"
+			 "  udp_max_flows: %d\n  udp_timeout: %s\n"
+			 "PYTHON:\n  script: %s\n  timeout: 5\n",
+			 max_flows, timeout, tu_src(rel, path, sizeof(path)));
+	}
 	t->g = tu_generation(yaml, err, sizeof(err));
 	ck_assert_msg(t->g != NULL, "%s", err);
 	ck_assert_int_eq(t->g->cfg->udp_max_flows, max_flows);
@@ -234,7 +246,7 @@ START_TEST(test_udp__flow_both_ways)
 	struct ut t;
 	int c;
 
-	ut_open(&t, 3, "60");
+	ut_open(&t, 3, "60", NULL);
 	c = client(&t, &self);
 	say(c, "HELLO one");
 	backend_hears(&t, "HELLO one", &from);
@@ -267,7 +279,8 @@ END_TEST
 
 /* udp_max_flows = 3 and a fourth client: the least recently active flow
  * goes. Activity order decides, not age: flow 0 is touched again before
- * the fourth comes, so flow 1 is the one evicted. A flow's presence is
+ * the fourth comes, so flow 1 is the one evicted; then a reply to flow 0
+ * saves it from the next eviction. A flow's presence is
  * seen from outside: its datagrams reach the backend whatever they hold,
  * while an unknown client's "ping" is claimed by no detector. */
 START_TEST(test_udp__lru_eviction)
@@ -277,7 +290,7 @@ START_TEST(test_udp__lru_eviction)
 	struct ut t;
 	int c[4];
 
-	ut_open(&t, 3, "60");
+	ut_open(&t, 3, "60", NULL);
 	for (int i = 0; i < 3; i++) {
 		c[i] = client(&t, &self[i]);
 		snprintf(text, sizeof(text), "HELLO %d", i);
@@ -315,21 +328,26 @@ START_TEST(test_udp__lru_eviction)
 	ck_assert_uint_eq(t.l.nflows, 3);
 	ck_assert_uint_eq(t.l.ndeciding, 0);
 
-	/* Client 1 comes back: a new flow, and now flow 0 is the least
-	 * recently active. */
+	/* Flow 0 is the least recently active now, but a reply from the
+	 * backend counts as activity: then flow 2 is. */
+	ck_assert_int_eq(sendto(t.backend, "to 0", 4, 0,
+				(struct sockaddr *)&from[0], sizeof(from[0])),
+			 4);
+	client_hears(&t, c[0], "to 0");
+	/* Client 1 comes back: a new flow, flow 2 makes room. */
 	say(c[1], "HELLO 1 again");
 	backend_hears(&t, "HELLO 1 again", &from[1]);
 	ck_assert_uint_eq(t.l.nflows, 3);
-	say(c[0], "ping 0 gone");
+	say(c[2], "ping 2 gone");
+	say(c[0], "ping 0 kept");
+	backend_hears(&t, "ping 0 kept", &f);
+	ck_assert_uint_eq(f.sin_port, from[0].sin_port);
 	say(c[1], "ping 1 back");
 	backend_hears(&t, "ping 1 back", &f);
 	ck_assert_uint_eq(f.sin_port, from[1].sin_port);
 	backend_silent(&t);
-	/* Replies reach the clients of live flows. */
-	ck_assert_int_eq(sendto(t.backend, "to 3", 4, 0,
-				(struct sockaddr *)&from[3], sizeof(from[3])),
-			 4);
-	client_hears(&t, c[3], "to 3");
+	ck_assert_uint_eq(t.l.nflows, 3);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
 
 	ut_close(&t);
 	for (int i = 0; i < 4; i++)
@@ -346,7 +364,7 @@ START_TEST(test_udp__unclaimed_dropped)
 	struct ut t;
 	int c, d, queued = 1;
 
-	ut_open(&t, 3, "60");
+	ut_open(&t, 3, "60", NULL);
 	c = client(&t, &self);
 	say(c, "nope");
 	DRIVE_UNTIL(&t, queued == 0,
@@ -385,7 +403,7 @@ START_TEST(test_udp__idle_sweep)
 	struct ut t;
 	int a, b;
 
-	ut_open(&t, 3, "0.3");
+	ut_open(&t, 3, "0.3", NULL);
 	a = client(&t, &sa);
 	b = client(&t, &sb);
 	say(a, "HELLO a");
@@ -435,7 +453,7 @@ START_TEST(test_udp__stop_frees_everything)
 	struct ut t;
 	int c[3];
 
-	ut_open(&t, 3, "60");
+	ut_open(&t, 3, "60", NULL);
 	for (int i = 0; i < 3; i++) {
 		c[i] = client(&t, &self[i]);
 		snprintf(text, sizeof(text), "HELLO %d", i);
@@ -463,12 +481,146 @@ START_TEST(test_udp__stop_frees_everything)
 }
 END_TEST
 
+/* ---- flows being decided (a blocking detector: python.so) ---- */
+
+/* "FAST|SLOW 127.0.0.1:<backend port> tag" for tests/python/udp_decide.py */
+static void
+say_py(struct ut *t, int fd, const char *how, const char *tag, char *text,
+       size_t cap)
+{
+	snprintf(text, cap, "%s 127.0.0.1:%u %s", how,
+		 ntohs(t->baddr.sin_port), tag);
+	say(fd, text);
+}
+
+/* While a new client's flow is decided (a second), the live flows keep
+ * working and none is evicted; its later datagrams wait and follow the
+ * first; once it connects, the least recently active live flow goes. */
+START_TEST(test_udp__deciding_never_evicts_live)
+{
+	struct sockaddr_in self[3], from[3], f;
+	char text[3][128];
+	struct ut t;
+	int c[3];
+
+	ut_open(&t, 2, "60", "udp_decide.py");
+	for (int i = 0; i < 2; i++) {
+		c[i] = client(&t, &self[i]);
+		say_py(&t, c[i], "FAST", i ? "one" : "zero", text[i],
+		       sizeof(text[i]));
+		backend_hears(&t, text[i], &from[i]);
+	}
+	DRIVE_UNTIL(&t, t.l.ndeciding == 0, {});
+	ck_assert_uint_eq(t.l.nflows, 2);
+
+	c[2] = client(&t, &self[2]);
+	say_py(&t, c[2], "SLOW", "two", text[2], sizeof(text[2]));
+	DRIVE_UNTIL(&t, t.l.ndeciding == 1, {});
+	say(c[2], "queued a");
+	say(c[2], "queued b");
+	/* The table is full, and a flow is being decided: live ones stay
+	 * and work both ways. Flow 1 is the most recent afterwards (a reply
+	 * counts as activity too). */
+	say(c[0], "ping 0");
+	backend_hears(&t, "ping 0", &f);
+	ck_assert_uint_eq(f.sin_port, from[0].sin_port);
+	ck_assert_int_eq(sendto(t.backend, "to 0", 4, 0,
+				(struct sockaddr *)&from[0], sizeof(from[0])),
+			 4);
+	client_hears(&t, c[0], "to 0");
+	say(c[1], "ping 1");
+	backend_hears(&t, "ping 1", &f);
+	ck_assert_uint_eq(f.sin_port, from[1].sin_port);
+	ck_assert_msg(t.l.ndeciding == 1 && t.l.nflows == 2,
+		      "decided too early (ndeciding %zu, nflows %zu): a "
+		      "loaded machine?",
+		      t.l.ndeciding, t.l.nflows);
+
+	/* Decided: the first datagram, then the queued ones, in order. */
+	backend_hears(&t, text[2], &from[2]);
+	backend_hears(&t, "queued a", &f);
+	ck_assert_uint_eq(f.sin_port, from[2].sin_port);
+	backend_hears(&t, "queued b", &f);
+	ck_assert_uint_eq(f.sin_port, from[2].sin_port);
+	ck_assert_uint_eq(t.l.nflows, 2);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+
+	/* Flow 0 (touched before flow 1) made room. */
+	say(c[0], "ping 0 gone"); /* a new flow, claimed by nobody */
+	say(c[1], "ping 1 live");
+	backend_hears(&t, "ping 1 live", &f);
+	ck_assert_uint_eq(f.sin_port, from[1].sin_port);
+	DRIVE_UNTIL(&t, t.l.ndeciding == 0, {});
+	backend_silent(&t);
+	ck_assert_uint_eq(t.l.nflows, 2);
+	ut_close(&t);
+	for (int i = 0; i < 3; i++)
+		close(c[i]);
+}
+END_TEST
+
+/* Flows being decided are bounded by udp_max_flows on their own: a new
+ * client beyond that is dropped (not queued, not decided). Stopping the
+ * listener with a decision in flight abandons its job. */
+START_TEST(test_udp__deciding_bounded_and_stopped)
+{
+	struct sockaddr_in self[4], f;
+	char text[4][128];
+	int c[4], queued = 1, heard[2] = {0, 0};
+	struct ut t;
+
+	ut_open(&t, 2, "60", "udp_decide.py");
+	for (int i = 0; i < 3; i++) {
+		c[i] = client(&t, &self[i]);
+		say_py(&t, c[i], "SLOW", i == 0 ? "a" : i == 1 ? "b" : "c",
+		       text[i], sizeof(text[i]));
+	}
+	DRIVE_UNTIL(&t, queued == 0,
+		    ck_assert_int_eq(ioctl(t.l.fd, FIONREAD, &queued), 0));
+	ck_assert_uint_eq(t.l.ndeciding, 2);
+	ck_assert_uint_eq(t.l.nflows, 0);
+	/* The two decided ones reach the backend (in either order), the
+	 * third never does. */
+	for (int n = 0; n < 2; n++) {
+		char buf[256];
+		socklen_t flen = sizeof(f);
+		ssize_t k = -1;
+
+		DRIVE_UNTIL(&t,
+			    (k = recvfrom(t.backend, buf, sizeof(buf) - 1, 0,
+					  (struct sockaddr *)&f, &flen)) >= 0,
+			    flen = sizeof(f));
+		buf[k] = '\0';
+		if (strcmp(buf, text[0]) == 0)
+			heard[0]++;
+		else if (strcmp(buf, text[1]) == 0)
+			heard[1]++;
+		else
+			ck_abort_msg("the backend heard '%s'", buf);
+	}
+	ck_assert(heard[0] == 1 && heard[1] == 1);
+	DRIVE_UNTIL(&t, t.l.ndeciding == 0, {});
+	ck_assert_uint_eq(t.l.nflows, 2);
+	backend_silent(&t);
+
+	/* A decision in flight when the listener stops. */
+	c[3] = client(&t, &self[3]);
+	say_py(&t, c[3], "SLOW", "d", text[3], sizeof(text[3]));
+	DRIVE_UNTIL(&t, t.l.ndeciding == 1, {});
+	ut_stop(&t);
+	ut_close(&t);
+	for (int i = 0; i < 4; i++)
+		close(c[i]);
+}
+END_TEST
+
 Suite *make_suite_udp(void);
 Suite *
 make_suite_udp(void)
 {
 	Suite *s = suite_create("udp");
 	TCase *tc = tcase_create("flows");
+	TCase *td = tcase_create("deciding");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_udp__flow_both_ways);
@@ -477,5 +629,9 @@ make_suite_udp(void)
 	tcase_add_test(tc, test_udp__idle_sweep);
 	tcase_add_test(tc, test_udp__stop_frees_everything);
 	suite_add_tcase(s, tc);
+	tcase_set_timeout(td, 60);
+	tcase_add_test(td, test_udp__deciding_never_evicts_live);
+	tcase_add_test(td, test_udp__deciding_bounded_and_stopped);
+	suite_add_tcase(s, td);
 	return s;
 }
