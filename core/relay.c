@@ -139,9 +139,15 @@ pump_splice(struct loop_ctx *lc, struct side *src, struct side *dst, int *which)
 				   PIPE_SIZE,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 
-		if (n == 0) {
-			src->eof = 1;
-			break;
+		if (n == 0 || (n < 0 && errno == EAGAIN && i == 0)) {
+			/* EOF, a spurious wake-up, or TCP urgent data:
+			 * splice() stops at its mark, where recv() steps
+			 * over it, and says 0 if a FIN is queued behind
+			 * (EAGAIN if not, the socket still readable). recv()
+			 * tells; the pipe is empty at the top of a round. */
+			pipe_pool_put(&lc->pipes, dst->pipe);
+			src->bulk = 0;
+			return pump_copy(lc, src, dst, 1, which);
 		}
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)

@@ -1,0 +1,637 @@
+/* check_udp.c — the UDP listener and its flow table (udp.c) on loopback
+ * sockets and a real libev loop: a claimed datagram opens a flow both
+ * ways, the least recently active flow makes room at udp_max_flows, an
+ * unclaimed datagram leaves nothing behind, idle flows are swept, and
+ * stopping the listener frees everything.
+ *
+ * The detector is the t_prefix test plugin: datagrams starting with
+ * "HELLO" match, with an explicit backend (a socket of the test). The
+ * loop is turned with EVRUN_ONCE next to a 10 ms guard timer, each wait
+ * bounded in time. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+#include "testutil.h"
+#include "udp.h"
+
+#define WAIT_MAX 10.0
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* A non-blocking UDP socket bound to 127.0.0.1:0; its address in *a. */
+static int
+udp_socket(struct sockaddr_in *a)
+{
+	socklen_t len = sizeof(*a);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	memset(a, 0, sizeof(*a));
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)a, sizeof(*a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)a, &len), 0);
+	return fd;
+}
+
+struct ut {
+	int fds_before;
+	struct generation *g;
+	struct ev_loop *loop;
+	struct loop_ctx lc;
+	struct udp_listener l;
+	struct sockaddr_in laddr; /* the listener's */
+	int backend;
+	struct sockaddr_in baddr;
+	ev_timer guard;
+	int stopped;
+};
+
+static void
+guard_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+}
+
+/* A listener with udp_max_flows and udp_timeout as given. The detector is
+ * t_prefix ("HELLO" with the test's backend), or python.so running
+ * tests/python/`script` when it is not NULL. */
+static void
+ut_open(struct ut *t, int max_flows, const char *timeout, const char *script)
+{
+	const char *dir = getenv("PORTMUX_TEST_PLUGINS");
+	char yaml[8192], err[1024], rel[256], path[4096];
+	struct addr a;
+	int lfd;
+
+	ck_assert_msg(dir != NULL, "PORTMUX_TEST_PLUGINS is not set");
+	memset(t, 0, sizeof(*t));
+	t->fds_before = count_fds();
+	log_set_level(LOG_WARN);
+	t->backend = udp_socket(&t->baddr);
+	if (script == NULL) {
+		snprintf(yaml, sizeof(yaml),
+			 "PORTMUX:\n  port: 1\n  plugin_dir: %s\n"
+			 "  detectors: [t_prefix]\n"
+			 "  udp_max_flows: %d\n  udp_timeout: %s\n"
+			 "T_PREFIX:\n  match: HELLO\n"
+			 "  backend: \"127.0.0.1:%u\"\n",
+			 dir, max_flows, timeout, ntohs(t->baddr.sin_port));
+	} else {
+		snprintf(rel, sizeof(rel), "tests/python/%s", script);
+		snprintf(yaml, sizeof(yaml),
+			 "PORTMUX:\n  port: 1\n  detectors: [python]\n"
+			 "  udp_max_flows: %d\n  udp_timeout: %s\n"
+			 "PYTHON:\n  script: %s\n  timeout: 5\n",
+			 max_flows, timeout, tu_src(rel, path, sizeof(path)));
+	}
+	t->g = tu_generation(yaml, err, sizeof(err));
+	ck_assert_msg(t->g != NULL, "%s", err);
+	ck_assert_int_eq(t->g->cfg->udp_max_flows, max_flows);
+	t->loop = ev_loop_new(EVFLAG_AUTO);
+	ck_assert_ptr_nonnull(t->loop);
+	ck_assert_int_eq(loop_ctx_init(&t->lc, t->loop, t->g), 0);
+	ev_timer_init(&t->guard, guard_cb, 0.01, 0.01);
+	ev_timer_start(t->loop, &t->guard);
+	lfd = udp_socket(&t->laddr);
+	memset(&a, 0, sizeof(a));
+	memcpy(&a.ss, &t->laddr, sizeof(t->laddr));
+	a.len = sizeof(t->laddr);
+	ck_assert_int_eq(udp_listener_start(&t->l, &t->lc, lfd, &a, "test"),
+			 0);
+}
+
+static void
+ut_stop(struct ut *t)
+{
+	if (t->stopped)
+		return;
+	udp_listener_stop(&t->l);
+	t->stopped = 1;
+	ck_assert_int_eq(t->l.fd, -1);
+	ck_assert_uint_eq(t->l.nflows, 0);
+	ck_assert_uint_eq(t->l.ndeciding, 0);
+	ck_assert(TAILQ_EMPTY(&t->l.lru));
+	ck_assert_ptr_null(t->l.buckets);
+}
+
+static void
+ut_close(struct ut *t)
+{
+	ut_stop(t);
+	ev_timer_stop(t->loop, &t->guard);
+	loop_ctx_fini(&t->lc);
+	ev_loop_destroy(t->loop);
+	generation_unref(t->g);
+	close(t->backend);
+}
+
+/* Turn the loop (waiting at most the guard's 10 ms) until `cond`. */
+#define DRIVE_UNTIL(t, cond, body) \
+	do { \
+		double dl_ = now_s() + WAIT_MAX; \
+		while (!(cond)) { \
+			ck_assert_msg(now_s() < dl_, \
+				      "timed out waiting for: %s", #cond); \
+			body; \
+			ev_run((t)->loop, EVRUN_ONCE); \
+		} \
+	} while (0)
+
+/* A client: bound to 127.0.0.1:0 and connected to the listener, so
+ * it hears the listener's address only. */
+static int
+client(struct ut *t, struct sockaddr_in *self)
+{
+	int fd = udp_socket(self);
+
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&t->laddr,
+				 sizeof(t->laddr)),
+			 0);
+	return fd;
+}
+
+static void
+say(int fd, const char *text)
+{
+	ck_assert_int_eq(send(fd, text, strlen(text), 0),
+			 (ssize_t)strlen(text));
+}
+
+/* The next datagram the backend gets: its text and where it came from
+ * (the flow's own socket). */
+static void
+backend_hears(struct ut *t, const char *text, struct sockaddr_in *from)
+{
+	char buf[256];
+	socklen_t flen = sizeof(*from);
+	ssize_t n = -1;
+
+	DRIVE_UNTIL(t,
+		    (n = recvfrom(t->backend, buf, sizeof(buf) - 1, 0,
+				  (struct sockaddr *)from, &flen)) >= 0,
+		    flen = sizeof(*from));
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, text);
+	ck_assert_uint_eq(from->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+}
+
+/* The backend has nothing (more) waiting. */
+static void
+backend_silent(struct ut *t)
+{
+	char buf[256];
+
+	ck_assert_int_eq(recv(t->backend, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+}
+
+/* Client `fd` gets `text`, sent from the listener's address. */
+static void
+client_hears(struct ut *t, int fd, const char *text)
+{
+	char buf[256];
+	struct sockaddr_in from;
+	socklen_t flen = sizeof(from);
+	ssize_t n = -1;
+
+	DRIVE_UNTIL(t,
+		    (n = recvfrom(fd, buf, sizeof(buf) - 1, 0,
+				  (struct sockaddr *)&from, &flen)) >= 0,
+		    flen = sizeof(from));
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, text);
+	ck_assert_uint_eq(from.sin_addr.s_addr, t->laddr.sin_addr.s_addr);
+	ck_assert_uint_eq(from.sin_port, t->laddr.sin_port);
+}
+
+/* ---- tests ---- */
+
+START_TEST(test_udp__flow_both_ways)
+{
+	struct sockaddr_in self, from, again;
+	struct ut t;
+	int c;
+
+	ut_open(&t, 3, "60", NULL);
+	c = client(&t, &self);
+	say(c, "HELLO one");
+	backend_hears(&t, "HELLO one", &from);
+	ck_assert_uint_eq(t.l.nflows, 1);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+	/* The flow has a socket of its own towards the backend. */
+	ck_assert_uint_ne(from.sin_port, self.sin_port);
+	ck_assert_uint_ne(from.sin_port, t.laddr.sin_port);
+
+	ck_assert_int_eq(sendto(t.backend, "reply one", 9, 0,
+				(struct sockaddr *)&from, sizeof(from)),
+			 9);
+	client_hears(&t, c, "reply one");
+
+	/* Later datagrams follow the flow, whatever they hold. */
+	say(c, "not a hello");
+	backend_hears(&t, "not a hello", &again);
+	ck_assert_uint_eq(again.sin_port, from.sin_port);
+	ck_assert_int_eq(sendto(t.backend, "reply two", 9, 0,
+				(struct sockaddr *)&from, sizeof(from)),
+			 9);
+	client_hears(&t, c, "reply two");
+	ck_assert_uint_eq(t.l.nflows, 1);
+	backend_silent(&t);
+	ut_close(&t);
+	close(c);
+	ck_assert_int_eq(count_fds(), t.fds_before);
+}
+END_TEST
+
+/* udp_max_flows = 3 and a fourth client: the least recently active flow
+ * goes. Activity order decides, not age: flow 0 is touched again before
+ * the fourth comes, so flow 1 is the one evicted; then a reply to flow 0
+ * saves it from the next eviction. A flow's presence is
+ * seen from outside: its datagrams reach the backend whatever they hold,
+ * while an unknown client's "ping" is claimed by no detector. */
+START_TEST(test_udp__lru_eviction)
+{
+	struct sockaddr_in self[4], from[4], f;
+	char text[32];
+	struct ut t;
+	int c[4];
+
+	ut_open(&t, 3, "60", NULL);
+	for (int i = 0; i < 3; i++) {
+		c[i] = client(&t, &self[i]);
+		snprintf(text, sizeof(text), "HELLO %d", i);
+		say(c[i], text);
+		backend_hears(&t, text, &from[i]);
+		ck_assert_uint_eq(t.l.nflows, (size_t)i + 1);
+	}
+	ck_assert_uint_ne(from[0].sin_port, from[1].sin_port);
+	ck_assert_uint_ne(from[1].sin_port, from[2].sin_port);
+	ck_assert_uint_ne(from[0].sin_port, from[2].sin_port);
+
+	say(c[0], "ping 0"); /* flow 0 is the most recent again */
+	backend_hears(&t, "ping 0", &f);
+	ck_assert_uint_eq(f.sin_port, from[0].sin_port);
+
+	c[3] = client(&t, &self[3]);
+	say(c[3], "HELLO 3");
+	backend_hears(&t, "HELLO 3", &from[3]);
+	ck_assert_uint_eq(t.l.nflows, 3);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+
+	/* Flow 1 is gone: its ping is dropped (the backend hears flow 0's,
+	 * sent after it, first); the others are there. */
+	say(c[1], "ping 1");
+	say(c[0], "ping 0 again");
+	backend_hears(&t, "ping 0 again", &f);
+	ck_assert_uint_eq(f.sin_port, from[0].sin_port);
+	say(c[2], "ping 2");
+	backend_hears(&t, "ping 2", &f);
+	ck_assert_uint_eq(f.sin_port, from[2].sin_port);
+	say(c[3], "ping 3");
+	backend_hears(&t, "ping 3", &f);
+	ck_assert_uint_eq(f.sin_port, from[3].sin_port);
+	backend_silent(&t);
+	ck_assert_uint_eq(t.l.nflows, 3);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+
+	/* Flow 0 is the least recently active now, but a reply from the
+	 * backend counts as activity: then flow 2 is. */
+	ck_assert_int_eq(sendto(t.backend, "to 0", 4, 0,
+				(struct sockaddr *)&from[0], sizeof(from[0])),
+			 4);
+	client_hears(&t, c[0], "to 0");
+	/* Client 1 comes back: a new flow, flow 2 makes room. */
+	say(c[1], "HELLO 1 again");
+	backend_hears(&t, "HELLO 1 again", &from[1]);
+	ck_assert_uint_eq(t.l.nflows, 3);
+	say(c[2], "ping 2 gone");
+	say(c[0], "ping 0 kept");
+	backend_hears(&t, "ping 0 kept", &f);
+	ck_assert_uint_eq(f.sin_port, from[0].sin_port);
+	say(c[1], "ping 1 back");
+	backend_hears(&t, "ping 1 back", &f);
+	ck_assert_uint_eq(f.sin_port, from[1].sin_port);
+	backend_silent(&t);
+	ck_assert_uint_eq(t.l.nflows, 3);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+
+	ut_close(&t);
+	for (int i = 0; i < 4; i++)
+		close(c[i]);
+	ck_assert_int_eq(count_fds(), t.fds_before);
+}
+END_TEST
+
+/* A datagram no detector claims is dropped with its flow; the same client
+ * can still open one later. */
+START_TEST(test_udp__unclaimed_dropped)
+{
+	struct sockaddr_in self, other, f;
+	struct ut t;
+	int c, d, queued = 1;
+
+	ut_open(&t, 3, "60", NULL);
+	c = client(&t, &self);
+	say(c, "nope");
+	DRIVE_UNTIL(&t, queued == 0,
+		    ck_assert_int_eq(ioctl(t.l.fd, FIONREAD, &queued), 0));
+	ck_assert_uint_eq(t.l.nflows, 0);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+	ck_assert(TAILQ_EMPTY(&t.l.lru));
+	backend_silent(&t);
+
+	/* Dropped in order: a claimed datagram sent after it is the first
+	 * the backend hears. */
+	d = client(&t, &other);
+	say(c, "still nope");
+	say(d, "HELLO marker");
+	backend_hears(&t, "HELLO marker", &f);
+	backend_silent(&t);
+	ck_assert_uint_eq(t.l.nflows, 1);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+
+	say(c, "HELLO at last");
+	backend_hears(&t, "HELLO at last", &f);
+	ck_assert_uint_eq(t.l.nflows, 2);
+	ut_close(&t);
+	close(c);
+	close(d);
+	ck_assert_int_eq(count_fds(), t.fds_before);
+}
+END_TEST
+
+/* Flows quiet for udp_timeout are swept; an active one stays. */
+START_TEST(test_udp__idle_sweep)
+{
+	struct sockaddr_in sa, sb, fa, fb, f;
+	double start, last_keep = 0, gone;
+	char buf[64];
+	struct ut t;
+	int a, b;
+
+	ut_open(&t, 3, "0.3", NULL);
+	a = client(&t, &sa);
+	b = client(&t, &sb);
+	say(a, "HELLO a");
+	backend_hears(&t, "HELLO a", &fa);
+	say(b, "HELLO b");
+	backend_hears(&t, "HELLO b", &fb);
+	ck_assert_uint_eq(t.l.nflows, 2);
+	start = now_s();
+	/* b keeps talking every 50 ms; a is quiet. */
+	DRIVE_UNTIL(&t, t.l.nflows == 1, {
+		if (now_s() - last_keep >= 0.05) {
+			say(b, "keep");
+			last_keep = now_s();
+		}
+		while (recv(t.backend, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			;
+	});
+	gone = now_s() - start;
+	ck_assert_msg(gone >= 0.25, "swept after %.3f s", gone);
+	/* The survivor is b's flow: its datagrams still go through; a's
+	 * non-matching one opens nothing. */
+	while (recv(t.backend, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+	say(a, "ping a");
+	say(b, "ping b");
+	backend_hears(&t, "ping b", &f);
+	ck_assert_uint_eq(f.sin_port, fb.sin_port);
+	backend_silent(&t);
+	/* Quiet too now: b goes as well. */
+	DRIVE_UNTIL(&t, t.l.nflows == 0, {});
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+	ck_assert(TAILQ_EMPTY(&t.l.lru));
+	ut_close(&t);
+	close(a);
+	close(b);
+	ck_assert_int_eq(count_fds(), t.fds_before);
+}
+END_TEST
+
+/* udp_listener_stop ends every flow: their sockets, explicit backends and
+ * generation references (ASan's leak check and the descriptor count say
+ * so); the listening port is closed. */
+START_TEST(test_udp__stop_frees_everything)
+{
+	struct sockaddr_in self[3], f;
+	char text[32], buf[16];
+	struct ut t;
+	int c[3];
+
+	ut_open(&t, 3, "60", NULL);
+	for (int i = 0; i < 3; i++) {
+		c[i] = client(&t, &self[i]);
+		snprintf(text, sizeof(text), "HELLO %d", i);
+		say(c[i], text);
+		backend_hears(&t, text, &f);
+	}
+	ck_assert_uint_eq(t.l.nflows, 3);
+	ck_assert_int_eq(t.g->refs, 1 + 1 + 3); /* test, loop, flows */
+	ut_stop(&t);
+	ck_assert_int_eq(t.g->refs, 2);
+	/* Nobody listens on the port any more: ICMP port unreachable. */
+	say(c[0], "anyone?");
+	{
+		double dl = now_s() + WAIT_MAX;
+
+		while (recv(c[0], buf, sizeof(buf), MSG_DONTWAIT) < 0 &&
+		       errno == EAGAIN)
+			ck_assert_msg(now_s() < dl, "no ICMP error");
+		ck_assert_int_eq(errno, ECONNREFUSED);
+	}
+	ut_close(&t);
+	for (int i = 0; i < 3; i++)
+		close(c[i]);
+	ck_assert_int_eq(count_fds(), t.fds_before);
+}
+END_TEST
+
+/* ---- flows being decided (a blocking detector: python.so) ---- */
+
+/* "FAST|SLOW 127.0.0.1:<backend port> tag" for tests/python/udp_decide.py */
+static void
+say_py(struct ut *t, int fd, const char *how, const char *tag, char *text,
+       size_t cap)
+{
+	snprintf(text, cap, "%s 127.0.0.1:%u %s", how,
+		 ntohs(t->baddr.sin_port), tag);
+	say(fd, text);
+}
+
+/* While a new client's flow is decided (a second), the live flows keep
+ * working and none is evicted; its later datagrams wait and follow the
+ * first; once it connects, the least recently active live flow goes. */
+START_TEST(test_udp__deciding_never_evicts_live)
+{
+	struct sockaddr_in self[3], from[3], f;
+	char text[3][128];
+	struct ut t;
+	int c[3];
+
+	ut_open(&t, 2, "60", "udp_decide.py");
+	for (int i = 0; i < 2; i++) {
+		c[i] = client(&t, &self[i]);
+		say_py(&t, c[i], "FAST", i ? "one" : "zero", text[i],
+		       sizeof(text[i]));
+		backend_hears(&t, text[i], &from[i]);
+	}
+	DRIVE_UNTIL(&t, t.l.ndeciding == 0, {});
+	ck_assert_uint_eq(t.l.nflows, 2);
+
+	c[2] = client(&t, &self[2]);
+	say_py(&t, c[2], "SLOW", "two", text[2], sizeof(text[2]));
+	DRIVE_UNTIL(&t, t.l.ndeciding == 1, {});
+	say(c[2], "queued a");
+	say(c[2], "queued b");
+	/* The table is full, and a flow is being decided: live ones stay
+	 * and work both ways. Flow 1 is the most recent afterwards (a reply
+	 * counts as activity too). */
+	say(c[0], "ping 0");
+	backend_hears(&t, "ping 0", &f);
+	ck_assert_uint_eq(f.sin_port, from[0].sin_port);
+	ck_assert_int_eq(sendto(t.backend, "to 0", 4, 0,
+				(struct sockaddr *)&from[0], sizeof(from[0])),
+			 4);
+	client_hears(&t, c[0], "to 0");
+	say(c[1], "ping 1");
+	backend_hears(&t, "ping 1", &f);
+	ck_assert_uint_eq(f.sin_port, from[1].sin_port);
+	ck_assert_msg(t.l.ndeciding == 1 && t.l.nflows == 2,
+		      "decided too early (ndeciding %zu, nflows %zu): a "
+		      "loaded machine?",
+		      t.l.ndeciding, t.l.nflows);
+
+	/* Decided: the first datagram, then the queued ones, in order. */
+	backend_hears(&t, text[2], &from[2]);
+	backend_hears(&t, "queued a", &f);
+	ck_assert_uint_eq(f.sin_port, from[2].sin_port);
+	backend_hears(&t, "queued b", &f);
+	ck_assert_uint_eq(f.sin_port, from[2].sin_port);
+	ck_assert_uint_eq(t.l.nflows, 2);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+
+	/* Flow 0 (touched before flow 1) made room. */
+	say(c[0], "ping 0 gone"); /* a new flow, claimed by nobody */
+	say(c[1], "ping 1 live");
+	backend_hears(&t, "ping 1 live", &f);
+	ck_assert_uint_eq(f.sin_port, from[1].sin_port);
+	DRIVE_UNTIL(&t, t.l.ndeciding == 0, {});
+	backend_silent(&t);
+	ck_assert_uint_eq(t.l.nflows, 2);
+	ut_close(&t);
+	for (int i = 0; i < 3; i++)
+		close(c[i]);
+}
+END_TEST
+
+/* Flows being decided are bounded by udp_max_flows on their own: a new
+ * client beyond that is dropped (not queued, not decided). Stopping the
+ * listener with a decision in flight abandons its job. */
+START_TEST(test_udp__deciding_bounded_and_stopped)
+{
+	struct sockaddr_in self[4], f;
+	char text[4][128];
+	int c[4], queued = 1, heard[2] = {0, 0};
+	struct ut t;
+
+	ut_open(&t, 2, "60", "udp_decide.py");
+	for (int i = 0; i < 3; i++) {
+		c[i] = client(&t, &self[i]);
+		say_py(&t, c[i], "SLOW", i == 0 ? "a" : i == 1 ? "b" : "c",
+		       text[i], sizeof(text[i]));
+	}
+	DRIVE_UNTIL(&t, queued == 0,
+		    ck_assert_int_eq(ioctl(t.l.fd, FIONREAD, &queued), 0));
+	ck_assert_uint_eq(t.l.ndeciding, 2);
+	ck_assert_uint_eq(t.l.nflows, 0);
+	/* The two decided ones reach the backend (in either order), the
+	 * third never does. */
+	for (int n = 0; n < 2; n++) {
+		char buf[256];
+		socklen_t flen = sizeof(f);
+		ssize_t k = -1;
+
+		DRIVE_UNTIL(&t,
+			    (k = recvfrom(t.backend, buf, sizeof(buf) - 1, 0,
+					  (struct sockaddr *)&f, &flen)) >= 0,
+			    flen = sizeof(f));
+		buf[k] = '\0';
+		if (strcmp(buf, text[0]) == 0)
+			heard[0]++;
+		else if (strcmp(buf, text[1]) == 0)
+			heard[1]++;
+		else
+			ck_abort_msg("the backend heard '%s'", buf);
+	}
+	ck_assert(heard[0] == 1 && heard[1] == 1);
+	DRIVE_UNTIL(&t, t.l.ndeciding == 0, {});
+	ck_assert_uint_eq(t.l.nflows, 2);
+	backend_silent(&t);
+
+	/* A decision in flight when the listener stops. */
+	c[3] = client(&t, &self[3]);
+	say_py(&t, c[3], "SLOW", "d", text[3], sizeof(text[3]));
+	DRIVE_UNTIL(&t, t.l.ndeciding == 1, {});
+	ut_stop(&t);
+	ut_close(&t);
+	for (int i = 0; i < 4; i++)
+		close(c[i]);
+}
+END_TEST
+
+Suite *make_suite_udp(void);
+Suite *
+make_suite_udp(void)
+{
+	Suite *s = suite_create("udp");
+	TCase *tc = tcase_create("flows");
+	TCase *td = tcase_create("deciding");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_udp__flow_both_ways);
+	tcase_add_test(tc, test_udp__lru_eviction);
+	tcase_add_test(tc, test_udp__unclaimed_dropped);
+	tcase_add_test(tc, test_udp__idle_sweep);
+	tcase_add_test(tc, test_udp__stop_frees_everything);
+	suite_add_tcase(s, tc);
+	tcase_set_timeout(td, 60);
+	tcase_add_test(td, test_udp__deciding_never_evicts_live);
+	tcase_add_test(td, test_udp__deciding_bounded_and_stopped);
+	suite_add_tcase(s, td);
+	return s;
+}
