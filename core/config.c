@@ -5,23 +5,13 @@
 #include <ctype.h>
 #include <pwd.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "log.h"
-
-#define DEFAULT_PROBE_TIMEOUT 2.0
-#define DEFAULT_PROBE_DEADLINE 10.0
-#define DEFAULT_CONNECT_TIMEOUT 5.0
-#define DEFAULT_PROBE_BUFFER 16384
-#define DEFAULT_MAX_CONNECTIONS 10000
-#define DEFAULT_PROBE_THREADS 4
-#define DEFAULT_UDP_TIMEOUT 60.0
-#define DEFAULT_UDP_MAX_FLOWS 4096
-#define DEFAULT_SHUTDOWN_TIMEOUT 10.0
-#define DEFAULT_RESOLVE_INTERVAL 60.0
 
 static void
 target_free(struct target *t)
@@ -306,19 +296,375 @@ parse_target(struct config *cfg, const struct pmx_node *node,
 	return 0;
 }
 
-static int
-parse_seconds(const struct pmx_node *v, double min, double *out, char *err,
-	      size_t errlen)
+/* ---- the PORTMUX section: one table of its keys ---- */
+
+/* What parsing PORTMUX collects besides the fields. */
+struct pm_parse {
+	struct config *cfg;
+	const struct pmx_node *ip, *port, *listen; /* where to listen */
+	const struct pmx_node *deadline;           /* for its message */
+	char *err;
+	size_t errlen;
+};
+
+enum field_type { F_NONE, F_DOUBLE, F_LONG, F_INT };
+
+/*
+ * One key of PORTMUX: how its value is read, into which field, its range
+ * and its default. Defaults apply before parsing (pm_defaults), so this
+ * table is the one place that says them.
+ */
+struct pm_key {
+	const char *name;
+	int (*read)(struct pm_parse *p, const struct pm_key *k,
+		    const struct pmx_node *v);
+	enum field_type type; /* of the field at `offset` (F_NONE: none) */
+	size_t offset;
+	double min, max;
+	double dflt;
+};
+
+static void *
+field(struct config *cfg, const struct pm_key *k)
 {
-	return node_double(v, min, 86400.0, out, err, errlen);
+	return (char *)cfg + k->offset;
+}
+
+/* Seconds in [min, max]. */
+static int
+read_seconds(struct pm_parse *p, const struct pm_key *k,
+	     const struct pmx_node *v)
+{
+	return node_double(v, k->min, k->max, field(p->cfg, k), p->err,
+			   p->errlen);
+}
+
+/* An integer in [min, max]. */
+static int
+read_long(struct pm_parse *p, const struct pm_key *k,
+	  const struct pmx_node *v)
+{
+	return node_long(v, (long)k->min, (long)k->max, field(p->cfg, k),
+			 p->err, p->errlen);
+}
+
+static int
+read_bool(struct pm_parse *p, const struct pm_key *k,
+	  const struct pmx_node *v)
+{
+	return node_bool(v, field(p->cfg, k), p->err, p->errlen);
+}
+
+static int
+read_ip(struct pm_parse *p, const struct pm_key *k, const struct pmx_node *v)
+{
+	(void)k;
+	p->ip = v;
+	if (node_kind(v) != PMX_NODE_SCALAR)
+		return node_error(v, p->err, p->errlen,
+				  "ip: expected an address, found %s",
+				  node_kind_name(v));
+	return 0;
+}
+
+static int
+read_port(struct pm_parse *p, const struct pm_key *k,
+	  const struct pmx_node *v)
+{
+	long port;
+
+	(void)k;
+	p->port = v;
+	return node_long(v, 1, 65535, &port, p->err, p->errlen);
+}
+
+static int
+read_listen(struct pm_parse *p, const struct pm_key *k,
+	    const struct pmx_node *v)
+{
+	(void)k;
+	p->listen = v;
+	return 0;
+}
+
+static int
+read_detectors(struct pm_parse *p, const struct pm_key *k,
+	       const struct pmx_node *v)
+{
+	(void)k;
+	return parse_detectors(p->cfg, v, p->err, p->errlen);
+}
+
+static int
+read_accept_proxy(struct pm_parse *p, const struct pm_key *k,
+		  const struct pmx_node *v)
+{
+	(void)k;
+	return parse_cidrs(p->cfg, v, p->err, p->errlen);
+}
+
+/* A string kept in a char * field. */
+static int
+read_string(struct pm_parse *p, const struct pm_key *k,
+	    const struct pmx_node *v)
+{
+	char **out = field(p->cfg, k);
+	const char *s;
+
+	if (node_string(v, &s, p->err, p->errlen) < 0)
+		return -1;
+	free(*out);
+	if ((*out = strdup(s)) == NULL)
+		return node_error(v, p->err, p->errlen, "oom");
+	return 0;
+}
+
+static int
+read_user(struct pm_parse *p, const struct pm_key *k,
+	  const struct pmx_node *v)
+{
+	const char *s;
+
+	if (node_string(v, &s, p->err, p->errlen) < 0)
+		return -1;
+	if (getpwnam(s) == NULL)
+		return node_error(v, p->err, p->errlen,
+				  "user: no such user '%s'", s);
+	return read_string(p, k, v);
+}
+
+/* auto (-1), true or false. */
+static int
+read_udp(struct pm_parse *p, const struct pm_key *k,
+	 const struct pmx_node *v)
+{
+	const char *s = node_scalar(v);
+
+	(void)k;
+	if (s != NULL && strcmp(s, "auto") == 0) {
+		p->cfg->udp = -1;
+		return 0;
+	}
+	if (node_bool(v, &p->cfg->udp, p->err, p->errlen) < 0)
+		return node_error(v, p->err, p->errlen,
+				  "udp: expected auto, true or false");
+	return 0;
+}
+
+/* A number of threads, or auto (0: one per CPU). */
+static int
+read_workers(struct pm_parse *p, const struct pm_key *k,
+	     const struct pmx_node *v)
+{
+	const char *s = node_scalar(v);
+
+	if (s != NULL && strcmp(s, "auto") == 0) {
+		p->cfg->workers = 0;
+		return 0;
+	}
+	if (read_long(p, k, v) < 0)
+		return node_error(v, p->err, p->errlen,
+				  "workers: expected a number of threads (1 "
+				  "to 256) or auto");
+	return 0;
+}
+
+static int
+read_resolve_interval(struct pm_parse *p, const struct pm_key *k,
+		      const struct pmx_node *v)
+{
+	if (read_seconds(p, k, v) < 0)
+		return -1;
+	if (p->cfg->resolve_interval > 0 && p->cfg->resolve_interval < 0.1)
+		return node_error(v, p->err, p->errlen,
+				  "resolve_interval: 0 (never) or at least "
+				  "0.1 s");
+	return 0;
+}
+
+static int
+read_probe_deadline(struct pm_parse *p, const struct pm_key *k,
+		    const struct pmx_node *v)
+{
+	p->deadline = v;
+	return read_seconds(p, k, v);
+}
+
+static int
+read_log_level(struct pm_parse *p, const struct pm_key *k,
+	       const struct pmx_node *v)
+{
+	const char *s;
+
+	(void)k;
+	if (node_string(v, &s, p->err, p->errlen) < 0)
+		return -1;
+	p->cfg->log_level = log_level_from_name(s);
+	if (p->cfg->log_level < 0)
+		return node_error(v, p->err, p->errlen,
+				  "log_level: unknown level '%s' (expected "
+				  "error, warn, info or debug)",
+				  s);
+	return 0;
+}
+
+/* Read once every section is known (pm_targets). */
+static int
+read_later(struct pm_parse *p, const struct pm_key *k,
+	   const struct pmx_node *v)
+{
+	(void)p;
+	(void)k;
+	(void)v;
+	return 0;
+}
+
+#define DAY 86400.0
+#define AT(f) offsetof(struct config, f)
+
+static const struct pm_key pm_keys[] = {
+	/* where to listen */
+	{"ip", read_ip, F_NONE, 0, 0, 0, 0},
+	{"port", read_port, F_NONE, 0, 0, 0, 0},
+	{"listen", read_listen, F_NONE, 0, 0, 0, 0},
+	/* detection */
+	{"detectors", read_detectors, F_NONE, 0, 0, 0, 0},
+	{"plugin_dir", read_string, F_NONE, AT(plugin_dir), 0, 0, 0},
+	{"probe_timeout", read_seconds, F_DOUBLE, AT(probe_timeout), 0.001,
+	 DAY, 2.0},
+	{"probe_deadline", read_probe_deadline, F_DOUBLE, AT(probe_deadline),
+	 0.001, DAY, 10.0},
+	{"probe_buffer", read_long, F_LONG, AT(probe_buffer), 64, 1 << 20,
+	 16384},
+	{"probe_threads", read_long, F_LONG, AT(probe_threads), 1, 64, 4},
+	{"on_timeout", read_later, F_NONE, 0, 0, 0, 0},
+	{"fallback", read_later, F_NONE, 0, 0, 0, 0},
+	/* backends */
+	{"connect_timeout", read_seconds, F_DOUBLE, AT(connect_timeout),
+	 0.001, DAY, 5.0},
+	{"resolve_interval", read_resolve_interval, F_DOUBLE,
+	 AT(resolve_interval), 0, DAY, 60.0},
+	/* limits and timers */
+	{"max_connections", read_long, F_LONG, AT(max_connections), 1,
+	 10000000, 10000},
+	{"idle_timeout", read_seconds, F_DOUBLE, AT(idle_timeout), 0, DAY, 0},
+	{"tcp_keepalive", read_bool, F_INT, AT(tcp_keepalive), 0, 0, 1},
+	{"shutdown_timeout", read_seconds, F_DOUBLE, AT(shutdown_timeout), 0,
+	 DAY, 10.0},
+	{"workers", read_workers, F_LONG, AT(workers), 1, 256, 0},
+	/* UDP */
+	{"udp", read_udp, F_INT, AT(udp), 0, 0, -1},
+	{"udp_timeout", read_seconds, F_DOUBLE, AT(udp_timeout), 0.1, DAY,
+	 60.0},
+	{"udp_max_flows", read_long, F_LONG, AT(udp_max_flows), 1, 1000000,
+	 4096},
+	/* the rest */
+	{"accept_proxy", read_accept_proxy, F_NONE, 0, 0, 0, 0},
+	{"user", read_user, F_NONE, AT(user), 0, 0, 0},
+	{"log_level", read_log_level, F_INT, AT(log_level), 0, 0, -1},
+};
+
+/* Every default of the table into cfg. */
+static void
+pm_defaults(struct config *cfg)
+{
+	for (size_t i = 0; i < sizeof(pm_keys) / sizeof(pm_keys[0]); i++) {
+		const struct pm_key *k = &pm_keys[i];
+		void *f = field(cfg, k);
+
+		if (k->type == F_DOUBLE)
+			*(double *)f = k->dflt;
+		else if (k->type == F_LONG)
+			*(long *)f = (long)k->dflt;
+		else if (k->type == F_INT)
+			*(int *)f = (int)k->dflt;
+	}
+}
+
+static const struct pm_key *
+pm_key(const char *name)
+{
+	for (size_t i = 0; i < sizeof(pm_keys) / sizeof(pm_keys[0]); i++)
+		if (strcmp(pm_keys[i].name, name) == 0)
+			return &pm_keys[i];
+	return NULL;
+}
+
+/* `-p PORT` replaces the port of every listen address. */
+static void
+override_port(struct config *cfg, int port)
+{
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		struct sockaddr *sa =
+			(struct sockaddr *)&cfg->listen[i].addr.ss;
+		uint16_t p = htons((uint16_t)port);
+
+		if (sa->sa_family == AF_INET)
+			((struct sockaddr_in *)sa)->sin_port = p;
+		else
+			((struct sockaddr_in6 *)sa)->sin6_port = p;
+		addr_format(sa, cfg->listen[i].text,
+			    sizeof(cfg->listen[i].text));
+	}
+}
+
+/* The listen addresses: `listen`, or `ip` and `port`. */
+static int
+pm_listen(struct pm_parse *p, const struct pmx_node *pm, int port_override)
+{
+	long port = 0;
+
+	if (p->listen != NULL) {
+		if (p->ip != NULL || p->port != NULL)
+			return node_error(p->listen, p->err, p->errlen,
+					  "use either listen or ip/port, not "
+					  "both");
+		if (parse_listen_list(p->cfg, p->listen, p->err, p->errlen) <
+		    0)
+			return -1;
+	} else {
+		if (p->port == NULL && port_override <= 0)
+			return node_error(pm, p->err, p->errlen,
+					  "PORTMUX: no port to listen on (set "
+					  "port, or listen)");
+		if (p->port != NULL && node_long(p->port, 1, 65535, &port,
+						 p->err, p->errlen) < 0)
+			return -1;
+		if (add_listen(p->cfg, p->ip ? node_scalar(p->ip) : "0.0.0.0",
+			       port ? port : port_override, p->ip ? p->ip : pm,
+			       p->err, p->errlen) < 0)
+			return -1;
+	}
+	if (port_override > 0)
+		override_port(p->cfg, port_override);
+	return 0;
+}
+
+/* on_timeout and fallback may name a section: read once all are known. */
+static int
+pm_targets(struct pm_parse *p, const struct pmx_node *pm)
+{
+	for (size_t i = 0; i < node_size(pm); i++) {
+		const char *key = node_scalar(node_key(pm, i));
+		const struct pmx_node *v = node_at(pm, i);
+
+		if (strcmp(key, "on_timeout") == 0 &&
+		    parse_target(p->cfg, v, &p->cfg->on_timeout, p->err,
+				 p->errlen) < 0)
+			return -1;
+		if (strcmp(key, "fallback") == 0 &&
+		    parse_target(p->cfg, v, &p->cfg->fallback, p->err,
+				 p->errlen) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 static int
 parse_portmux(struct config *cfg, const struct pmx_node *pm,
 	      int port_override, char *err, size_t errlen)
 {
-	const struct pmx_node *ip = NULL, *port = NULL, *listen = NULL;
-	const struct pmx_node *deadline_node = NULL;
+	struct pm_parse p = {.cfg = cfg, .err = err, .errlen = errlen};
 
 	if (node_kind(pm) != PMX_NODE_MAP)
 		return node_error(pm, err, errlen,
@@ -326,170 +672,23 @@ parse_portmux(struct config *cfg, const struct pmx_node *pm,
 				  node_kind_name(pm));
 	for (size_t i = 0; i < node_size(pm); i++) {
 		const struct pmx_node *k = node_key(pm, i);
-		const struct pmx_node *v = node_at(pm, i);
-		const char *key = node_scalar(k);
-		int rc = 0;
+		const struct pm_key *key = pm_key(node_scalar(k));
 
-		if (strcmp(key, "ip") == 0) {
-			ip = v;
-			if (node_kind(v) != PMX_NODE_SCALAR)
-				rc = node_error(v, err, errlen,
-						"ip: expected an address, "
-						"found %s",
-						node_kind_name(v));
-		} else if (strcmp(key, "port") == 0) {
-			long p;
-			port = v;
-			rc = node_long(v, 1, 65535, &p, err, errlen);
-		} else if (strcmp(key, "listen") == 0) {
-			listen = v;
-		} else if (strcmp(key, "detectors") == 0) {
-			rc = parse_detectors(cfg, v, err, errlen);
-		} else if (strcmp(key, "plugin_dir") == 0) {
-			const char *s;
-			rc = node_string(v, &s, err, errlen);
-			if (rc == 0 && (cfg->plugin_dir = strdup(s)) == NULL)
-				rc = node_error(v, err, errlen, "oom");
-		} else if (strcmp(key, "probe_timeout") == 0) {
-			rc = parse_seconds(v, 0.001, &cfg->probe_timeout, err,
-					   errlen);
-		} else if (strcmp(key, "probe_deadline") == 0) {
-			deadline_node = v;
-			rc = parse_seconds(v, 0.001, &cfg->probe_deadline, err,
-					   errlen);
-		} else if (strcmp(key, "connect_timeout") == 0) {
-			rc = parse_seconds(v, 0.001, &cfg->connect_timeout,
-					   err, errlen);
-		} else if (strcmp(key, "probe_buffer") == 0) {
-			rc = node_long(v, 64, 1 << 20, &cfg->probe_buffer, err,
-				       errlen);
-		} else if (strcmp(key, "max_connections") == 0) {
-			rc = node_long(v, 1, 10000000, &cfg->max_connections,
-				       err, errlen);
-		} else if (strcmp(key, "probe_threads") == 0) {
-			rc = node_long(v, 1, 64, &cfg->probe_threads, err,
-				       errlen);
-		} else if (strcmp(key, "udp_timeout") == 0) {
-			rc = parse_seconds(v, 0.1, &cfg->udp_timeout, err,
-					   errlen);
-		} else if (strcmp(key, "udp") == 0) {
-			const char *s = node_scalar(v);
-			if (s != NULL && strcmp(s, "auto") == 0)
-				cfg->udp = -1;
-			else if (node_bool(v, &cfg->udp, err, errlen) < 0)
-				rc = node_error(v, err, errlen,
-						"udp: expected auto, true or "
-						"false");
-		} else if (strcmp(key, "udp_max_flows") == 0) {
-			rc = node_long(v, 1, 1000000, &cfg->udp_max_flows, err,
-				       errlen);
-		} else if (strcmp(key, "accept_proxy") == 0) {
-			rc = parse_cidrs(cfg, v, err, errlen);
-		} else if (strcmp(key, "idle_timeout") == 0) {
-			rc = parse_seconds(v, 0, &cfg->idle_timeout, err,
-					   errlen);
-		} else if (strcmp(key, "tcp_keepalive") == 0) {
-			rc = node_bool(v, &cfg->tcp_keepalive, err, errlen);
-		} else if (strcmp(key, "user") == 0) {
-			const char *s;
-			rc = node_string(v, &s, err, errlen);
-			if (rc == 0 && getpwnam(s) == NULL)
-				rc = node_error(v, err, errlen,
-						"user: no such user '%s'", s);
-			else if (rc == 0 && (cfg->user = strdup(s)) == NULL)
-				rc = node_error(v, err, errlen, "oom");
-		} else if (strcmp(key, "workers") == 0) {
-			const char *s = node_scalar(v);
-			if (s != NULL && strcmp(s, "auto") == 0)
-				cfg->workers = 0;
-			else if (node_long(v, 1, 256, &cfg->workers, err,
-					   errlen) < 0)
-				rc = node_error(v, err, errlen,
-						"workers: expected a number of "
-						"threads (1 to 256) or auto");
-		} else if (strcmp(key, "resolve_interval") == 0) {
-			rc = parse_seconds(v, 0, &cfg->resolve_interval, err,
-					   errlen);
-			if (rc == 0 && cfg->resolve_interval > 0 &&
-			    cfg->resolve_interval < 0.1)
-				rc = node_error(v, err, errlen,
-						"resolve_interval: 0 (never) "
-						"or at least 0.1 s");
-		} else if (strcmp(key, "shutdown_timeout") == 0) {
-			rc = parse_seconds(v, 0, &cfg->shutdown_timeout, err,
-					   errlen);
-		} else if (strcmp(key, "log_level") == 0) {
-			const char *s;
-			rc = node_string(v, &s, err, errlen);
-			if (rc == 0 &&
-			    (cfg->log_level = log_level_from_name(s)) < 0)
-				rc = node_error(v, err, errlen,
-						"log_level: unknown level '%s' "
-						"(expected error, warn, info "
-						"or debug)",
-						s);
-		} else if (strcmp(key, "on_timeout") == 0 ||
-			   strcmp(key, "fallback") == 0) {
-			/* parsed below, once sections are known */
-		} else {
-			rc = node_error(k, err, errlen,
-					"PORTMUX: unknown key '%s'", key);
-		}
-		if (rc < 0)
+		if (key == NULL)
+			return node_error(k, err, errlen,
+					  "PORTMUX: unknown key '%s'",
+					  node_scalar(k));
+		if (key->read(&p, key, node_at(pm, i)) < 0)
 			return -1;
 	}
 	if (cfg->probe_deadline < cfg->probe_timeout)
-		return node_error(deadline_node ? deadline_node : pm, err,
-				  errlen,
+		return node_error(p.deadline ? p.deadline : pm, err, errlen,
 				  "probe_deadline (%g s) must not be shorter "
 				  "than probe_timeout (%g s)",
 				  cfg->probe_deadline, cfg->probe_timeout);
-	if (listen != NULL) {
-		if (ip != NULL || port != NULL)
-			return node_error(listen, err, errlen,
-					  "use either listen or ip/port, not "
-					  "both");
-		if (parse_listen_list(cfg, listen, err, errlen) < 0)
-			return -1;
-	} else {
-		long p = 0;
-		if (port == NULL && port_override <= 0)
-			return node_error(pm, err, errlen,
-					  "PORTMUX: no port to listen on (set "
-					  "port, or listen)");
-		if (port != NULL && node_long(port, 1, 65535, &p, err,
-					      errlen) < 0)
-			return -1;
-		if (add_listen(cfg, ip ? node_scalar(ip) : "0.0.0.0",
-			       p ? p : port_override, ip ? ip : pm, err,
-			       errlen) < 0)
-			return -1;
-	}
-	if (port_override > 0) {
-		for (size_t i = 0; i < cfg->nlisten; i++) {
-			struct sockaddr *sa =
-				(struct sockaddr *)&cfg->listen[i].addr.ss;
-			uint16_t p = htons((uint16_t)port_override);
-			if (sa->sa_family == AF_INET)
-				((struct sockaddr_in *)sa)->sin_port = p;
-			else
-				((struct sockaddr_in6 *)sa)->sin6_port = p;
-			addr_format(sa, cfg->listen[i].text,
-				    sizeof(cfg->listen[i].text));
-		}
-	}
-	for (size_t i = 0; i < node_size(pm); i++) {
-		const char *key = node_scalar(node_key(pm, i));
-		const struct pmx_node *v = node_at(pm, i);
-
-		if (strcmp(key, "on_timeout") == 0 &&
-		    parse_target(cfg, v, &cfg->on_timeout, err, errlen) < 0)
-			return -1;
-		if (strcmp(key, "fallback") == 0 &&
-		    parse_target(cfg, v, &cfg->fallback, err, errlen) < 0)
-			return -1;
-	}
-	return 0;
+	if (pm_listen(&p, pm, port_override) < 0)
+		return -1;
+	return pm_targets(&p, pm);
 }
 
 struct config *
@@ -526,21 +725,7 @@ config_parse(struct yaml_tree *tree, int port_override, char *err,
 		slash[1] = '\0';
 	else
 		*slash = '\0';
-	cfg->probe_timeout = DEFAULT_PROBE_TIMEOUT;
-	cfg->probe_deadline = DEFAULT_PROBE_DEADLINE;
-	cfg->connect_timeout = DEFAULT_CONNECT_TIMEOUT;
-	cfg->probe_buffer = DEFAULT_PROBE_BUFFER;
-	cfg->max_connections = DEFAULT_MAX_CONNECTIONS;
-	cfg->probe_threads = DEFAULT_PROBE_THREADS;
-	cfg->udp_timeout = DEFAULT_UDP_TIMEOUT;
-	cfg->udp_max_flows = DEFAULT_UDP_MAX_FLOWS;
-	cfg->udp = -1;
-	cfg->workers = 0; /* auto */
-	cfg->shutdown_timeout = DEFAULT_SHUTDOWN_TIMEOUT;
-	cfg->resolve_interval = DEFAULT_RESOLVE_INTERVAL;
-	cfg->idle_timeout = 0; /* off: an idle SSH session is not dead */
-	cfg->tcp_keepalive = 1;
-	cfg->log_level = -1;
+	pm_defaults(cfg);
 
 	if (root == NULL) {
 		snprintf(err, errlen, "%s:1:1: the configuration is empty",

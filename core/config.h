@@ -47,6 +47,8 @@ struct listen_addr {
 	char text[ADDR_TEXT_MAX];
 };
 
+/* The PORTMUX fields' defaults, ranges and keys are in one table: pm_keys
+ * in config.c. */
 struct config {
 	struct yaml_tree *tree;
 	char *path;

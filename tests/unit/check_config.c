@@ -89,6 +89,70 @@ START_TEST(test_config__globals)
 }
 END_TEST
 
+/* The defaults of the PORTMUX table, for a config that sets none. */
+START_TEST(test_config__defaults)
+{
+	char err[1024];
+	struct config *cfg = tu_config("PORTMUX:\n  port: 1\n", err,
+				       sizeof(err));
+
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert(cfg->probe_timeout == 2.0);
+	ck_assert(cfg->probe_deadline == 10.0);
+	ck_assert(cfg->connect_timeout == 5.0);
+	ck_assert_int_eq(cfg->probe_buffer, 16384);
+	ck_assert_int_eq(cfg->max_connections, 10000);
+	ck_assert_int_eq(cfg->probe_threads, 4);
+	ck_assert(cfg->udp_timeout == 60.0);
+	ck_assert_int_eq(cfg->udp_max_flows, 4096);
+	ck_assert_int_eq(cfg->udp, -1);     /* auto */
+	ck_assert_int_eq(cfg->workers, 0);  /* auto */
+	ck_assert(cfg->shutdown_timeout == 10.0);
+	ck_assert(cfg->resolve_interval == 60.0);
+	ck_assert(cfg->idle_timeout == 0);  /* off */
+	ck_assert_int_eq(cfg->tcp_keepalive, 1);
+	ck_assert_int_eq(cfg->log_level, -1); /* not set: info, or -v */
+	ck_assert_ptr_null(cfg->user);
+	ck_assert_ptr_null(cfg->plugin_dir);
+	ck_assert_ptr_null(cfg->detectors);
+	ck_assert_int_eq(cfg->naccept_proxy, 0);
+	ck_assert_int_eq(cfg->on_timeout.kind, TARGET_UNSET);
+	ck_assert_int_eq(cfg->fallback.kind, TARGET_UNSET);
+	config_free(cfg);
+}
+END_TEST
+
+/* The keys test_config__globals leaves out. */
+START_TEST(test_config__more_keys)
+{
+	char err[1024];
+	struct config *cfg = tu_config(
+		"PORTMUX:\n"
+		"  ip: 127.0.0.2\n"
+		"  port: 7\n"
+		"  probe_threads: 9\n"
+		"  udp_timeout: 0.5\n"
+		"  udp_max_flows: 12\n"
+		"  udp: false\n"
+		"  workers: auto\n"
+		"  connect_timeout: 0.2\n"
+		"  accept_proxy: [\"10.0.0.0/8\", \"fd00::/8\"]\n",
+		err, sizeof(err));
+
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_str_eq(cfg->listen[0].text, "127.0.0.2:7");
+	ck_assert_int_eq(cfg->probe_threads, 9);
+	ck_assert(cfg->udp_timeout == 0.5);
+	ck_assert_int_eq(cfg->udp_max_flows, 12);
+	ck_assert_int_eq(cfg->udp, 0);
+	ck_assert_int_eq(cfg->workers, 0);
+	ck_assert(cfg->connect_timeout == 0.2);
+	ck_assert_int_eq(cfg->naccept_proxy, 2);
+	ck_assert_int_eq(cfg->accept_proxy[1].bits, 8);
+	config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_config__port_override)
 {
 	char err[1024];
@@ -143,6 +207,20 @@ static const struct {
 	 "test.yaml:3:9: user: no such user 'no-such-user-here'"},
 	{"PORTMUX:\n  port: 1\n  resolve_interval: 0.01\n",
 	 "test.yaml:3:21: resolve_interval: 0 (never) or at least 0.1 s"},
+	{"PORTMUX:\n  port: 1\n  probe_buffer: 63\n",
+	 "test.yaml:3:17: 63 is out of range (64 to 1048576)"},
+	{"PORTMUX:\n  port: 1\n  probe_threads: 65\n",
+	 "test.yaml:3:18: 65 is out of range (1 to 64)"},
+	{"PORTMUX:\n  port: 1\n  udp_max_flows: 0\n",
+	 "test.yaml:3:18: 0 is out of range (1 to 1000000)"},
+	{"PORTMUX:\n  port: 1\n  udp_timeout: 0.05\n",
+	 "test.yaml:3:16: 0.05 is out of range"},
+	{"PORTMUX:\n  port: 1\n  udp: sometimes\n",
+	 "test.yaml:3:8: udp: expected auto, true or false"},
+	{"PORTMUX:\n  port: 1\n  max_connections: 0\n",
+	 "test.yaml:3:20: 0 is out of range"},
+	{"PORTMUX:\n  port: 1\n  plugin_dir: [a]\n",
+	 "test.yaml:3:15: "},
 	{"PORTMUX:\n  port: 1\n  tcp_keepalive: maybe\n",
 	 "test.yaml:3:18: expected true or false, found 'maybe'"},
 	{"PORTMUX:\n  port: 1\n  log_level: loud\n",
@@ -297,6 +375,8 @@ make_suite_config(void)
 
 	tcase_add_test(tc, test_config__seed);
 	tcase_add_test(tc, test_config__globals);
+	tcase_add_test(tc, test_config__defaults);
+	tcase_add_test(tc, test_config__more_keys);
 	tcase_add_test(tc, test_config__port_override);
 	tcase_add_loop_test(tc, test_config__errors, 0,
 			    (int)(sizeof(bad_configs) / sizeof(bad_configs[0])));
