@@ -36,6 +36,8 @@ START_TEST(test_config__seed)
 }
 END_TEST
 
+/* Every PORTMUX key (but ip/port, exclusive with listen) set to a value
+ * other than its default lands in its field. */
 START_TEST(test_config__globals)
 {
 	char err[1024];
@@ -48,6 +50,10 @@ START_TEST(test_config__globals)
 		"  connect_timeout: 1.5\n"
 		"  probe_buffer: 4096\n"
 		"  max_connections: 50\n"
+		"  probe_threads: 7\n"
+		"  udp_timeout: 0.5\n"
+		"  udp_max_flows: 12\n"
+		"  accept_proxy: [\"10.0.0.0/8\", \"fd00::1\"]\n"
 		"  log_level: debug\n"
 		"  workers: 3\n"
 		"  idle_timeout: 300\n"
@@ -71,8 +77,18 @@ START_TEST(test_config__globals)
 	ck_assert_str_eq(cfg->detectors[2].plugin, "python");
 	ck_assert_str_eq(cfg->detectors[2].label, "games");
 	ck_assert(cfg->probe_timeout == 0.25);
+	ck_assert(cfg->probe_deadline == 3);
+	ck_assert(cfg->connect_timeout == 1.5);
 	ck_assert_int_eq(cfg->probe_buffer, 4096);
 	ck_assert_int_eq(cfg->max_connections, 50);
+	ck_assert_int_eq(cfg->probe_threads, 7);
+	ck_assert(cfg->udp_timeout == 0.5);
+	ck_assert_int_eq(cfg->udp_max_flows, 12);
+	ck_assert_int_eq(cfg->naccept_proxy, 2);
+	ck_assert_int_eq(cfg->accept_proxy[0].family, AF_INET);
+	ck_assert_int_eq(cfg->accept_proxy[0].bits, 8);
+	ck_assert_int_eq(cfg->accept_proxy[1].family, AF_INET6);
+	ck_assert_int_eq(cfg->accept_proxy[1].bits, 128);
 	ck_assert_int_eq(cfg->log_level, 3);
 	ck_assert_int_eq(cfg->workers, 3);
 	ck_assert(cfg->idle_timeout == 300);
@@ -89,32 +105,36 @@ START_TEST(test_config__globals)
 }
 END_TEST
 
-/* The defaults of the PORTMUX table, for a config that sets none. */
+/* The defaults of every PORTMUX key (README, "PORTMUX options"). */
 START_TEST(test_config__defaults)
 {
 	char err[1024];
-	struct config *cfg = tu_config("PORTMUX:\n  port: 1\n", err,
+	struct config *cfg = tu_config("PORTMUX: {port: 1}\n", err,
 				       sizeof(err));
 
 	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->nlisten, 1);
+	ck_assert_str_eq(cfg->listen[0].text, "0.0.0.0:1");
 	ck_assert(cfg->probe_timeout == 2.0);
 	ck_assert(cfg->probe_deadline == 10.0);
 	ck_assert(cfg->connect_timeout == 5.0);
 	ck_assert_int_eq(cfg->probe_buffer, 16384);
 	ck_assert_int_eq(cfg->max_connections, 10000);
 	ck_assert_int_eq(cfg->probe_threads, 4);
-	ck_assert(cfg->udp_timeout == 60.0);
+	ck_assert(cfg->udp_timeout == 60);
 	ck_assert_int_eq(cfg->udp_max_flows, 4096);
-	ck_assert_int_eq(cfg->udp, -1);     /* auto */
-	ck_assert_int_eq(cfg->workers, 0);  /* auto */
-	ck_assert(cfg->shutdown_timeout == 10.0);
-	ck_assert(cfg->resolve_interval == 60.0);
-	ck_assert(cfg->idle_timeout == 0);  /* off */
+	ck_assert_int_eq(cfg->udp, -1);    /* auto */
+	ck_assert_int_eq(cfg->workers, 0); /* auto: one per CPU */
+	ck_assert(cfg->shutdown_timeout == 10);
+	ck_assert(cfg->resolve_interval == 60);
+	ck_assert(cfg->idle_timeout == 0); /* off */
 	ck_assert_int_eq(cfg->tcp_keepalive, 1);
-	ck_assert_int_eq(cfg->log_level, -1); /* not set: info, or -v */
+	ck_assert_int_eq(cfg->log_level, -1); /* not set */
 	ck_assert_ptr_null(cfg->user);
 	ck_assert_ptr_null(cfg->plugin_dir);
 	ck_assert_ptr_null(cfg->detectors);
+	ck_assert_int_eq(cfg->ndetectors, 0);
+	ck_assert_ptr_null(cfg->accept_proxy);
 	ck_assert_int_eq(cfg->naccept_proxy, 0);
 	ck_assert_int_eq(cfg->on_timeout.kind, TARGET_UNSET);
 	ck_assert_int_eq(cfg->fallback.kind, TARGET_UNSET);
@@ -122,48 +142,91 @@ START_TEST(test_config__defaults)
 }
 END_TEST
 
-/* The keys test_config__globals leaves out. */
-START_TEST(test_config__more_keys)
+/* The values with a meaning of their own: auto, 0 = never, the bounds. */
+START_TEST(test_config__special_values)
 {
 	char err[1024];
 	struct config *cfg = tu_config(
 		"PORTMUX:\n"
-		"  ip: 127.0.0.2\n"
-		"  port: 7\n"
-		"  probe_threads: 9\n"
-		"  udp_timeout: 0.5\n"
-		"  udp_max_flows: 12\n"
-		"  udp: false\n"
+		"  ip: \"::1\"\n"
+		"  port: 65535\n"
 		"  workers: auto\n"
-		"  connect_timeout: 0.2\n"
-		"  accept_proxy: [\"10.0.0.0/8\", \"fd00::/8\"]\n",
+		"  udp: auto\n"
+		"  resolve_interval: 0\n"
+		"  probe_timeout: 10\n"
+		"  udp_timeout: 0.1\n"
+		"  probe_buffer: 64\n"
+		"  log_level: error\n"
+		"  on_timeout: close\n"
+		"  fallback: CLOSE\n",
 		err, sizeof(err));
 
 	ck_assert_msg(cfg != NULL, "%s", err);
-	ck_assert_str_eq(cfg->listen[0].text, "127.0.0.2:7");
-	ck_assert_int_eq(cfg->probe_threads, 9);
-	ck_assert(cfg->udp_timeout == 0.5);
-	ck_assert_int_eq(cfg->udp_max_flows, 12);
-	ck_assert_int_eq(cfg->udp, 0);
+	ck_assert_str_eq(cfg->listen[0].text, "[::1]:65535");
 	ck_assert_int_eq(cfg->workers, 0);
-	ck_assert(cfg->connect_timeout == 0.2);
-	ck_assert_int_eq(cfg->naccept_proxy, 2);
-	ck_assert_int_eq(cfg->accept_proxy[1].bits, 8);
+	ck_assert_int_eq(cfg->udp, -1);
+	ck_assert(cfg->resolve_interval == 0);
+	ck_assert(cfg->probe_timeout == cfg->probe_deadline);
+	ck_assert(cfg->udp_timeout == 0.1);
+	ck_assert_int_eq(cfg->probe_buffer, 64);
+	ck_assert_int_eq(cfg->log_level, 0);
+	ck_assert_int_eq(cfg->on_timeout.kind, TARGET_CLOSE);
+	ck_assert_int_eq(cfg->fallback.kind, TARGET_CLOSE);
+	config_free(cfg);
+
+	cfg = tu_config("PORTMUX:\n  port: 1\n  udp: false\n"
+			"  resolve_interval: 0.1\n  workers: 256\n",
+			err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->udp, 0);
+	ck_assert(cfg->resolve_interval == 0.1);
+	ck_assert_int_eq(cfg->workers, 256);
 	config_free(cfg);
 }
 END_TEST
 
+/* A port given on the command line replaces every configured one, and
+ * stands in for a missing PORTMUX.port. */
+static struct config *
+parse_with_port(const char *yaml, int port, char *err, size_t errlen)
+{
+	struct yaml_tree *t =
+		yaml_tree_parse("x.yaml", yaml, strlen(yaml), err, errlen);
+
+	return t ? config_parse(t, port, err, errlen) : NULL;
+}
+
 START_TEST(test_config__port_override)
 {
 	char err[1024];
-	struct yaml_tree *t = yaml_tree_parse(
-		"x.yaml", "PORTMUX:\n  ip: 127.0.0.1\n  port: 80\n", 36, err,
+	struct config *cfg = parse_with_port(
+		"PORTMUX:\n  ip: 127.0.0.1\n  port: 80\n", 8081, err,
 		sizeof(err));
-	struct config *cfg = config_parse(t, 8081, err, sizeof(err));
 
 	ck_assert_msg(cfg != NULL, "%s", err);
 	ck_assert_str_eq(cfg->listen[0].text, "127.0.0.1:8081");
 	config_free(cfg);
+
+	cfg = parse_with_port("PORTMUX:\n  ip: 127.0.0.1\n", 8082, err,
+			      sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_str_eq(cfg->listen[0].text, "127.0.0.1:8082");
+	config_free(cfg);
+
+	cfg = parse_with_port("PORTMUX:\n  listen: [\"1.2.3.4:5\", "
+			      "\"[::1]:6\"]\n",
+			      8083, err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->nlisten, 2);
+	ck_assert_str_eq(cfg->listen[0].text, "1.2.3.4:8083");
+	ck_assert_str_eq(cfg->listen[1].text, "[::1]:8083");
+	config_free(cfg);
+
+	/* Still validated when overridden. */
+	cfg = parse_with_port("PORTMUX:\n  port: 0\n", 8084, err,
+			      sizeof(err));
+	ck_assert_ptr_null(cfg);
+	ck_assert_str_eq(err, "x.yaml:2:9: 0 is out of range (1 to 65535)");
 }
 END_TEST
 
@@ -207,20 +270,6 @@ static const struct {
 	 "test.yaml:3:9: user: no such user 'no-such-user-here'"},
 	{"PORTMUX:\n  port: 1\n  resolve_interval: 0.01\n",
 	 "test.yaml:3:21: resolve_interval: 0 (never) or at least 0.1 s"},
-	{"PORTMUX:\n  port: 1\n  probe_buffer: 63\n",
-	 "test.yaml:3:17: 63 is out of range (64 to 1048576)"},
-	{"PORTMUX:\n  port: 1\n  probe_threads: 65\n",
-	 "test.yaml:3:18: 65 is out of range (1 to 64)"},
-	{"PORTMUX:\n  port: 1\n  udp_max_flows: 0\n",
-	 "test.yaml:3:18: 0 is out of range (1 to 1000000)"},
-	{"PORTMUX:\n  port: 1\n  udp_timeout: 0.05\n",
-	 "test.yaml:3:16: 0.05 is out of range"},
-	{"PORTMUX:\n  port: 1\n  udp: sometimes\n",
-	 "test.yaml:3:8: udp: expected auto, true or false"},
-	{"PORTMUX:\n  port: 1\n  max_connections: 0\n",
-	 "test.yaml:3:20: 0 is out of range"},
-	{"PORTMUX:\n  port: 1\n  plugin_dir: [a]\n",
-	 "test.yaml:3:15: "},
 	{"PORTMUX:\n  port: 1\n  tcp_keepalive: maybe\n",
 	 "test.yaml:3:18: expected true or false, found 'maybe'"},
 	{"PORTMUX:\n  port: 1\n  log_level: loud\n",
@@ -237,6 +286,112 @@ static const struct {
 	{"- a\n- b\n", "test.yaml:1:1: expected a mapping of sections"},
 	{"PORTMUX:\n  port: 1\nHTTP: {}\nhttp: {}\n",
 	 "test.yaml:4:1: duplicate section 'http' (first at line 3)"},
+	{"PORTMUX: 8080\n",
+	 "test.yaml:1:10: PORTMUX: expected a mapping, found a value"},
+	{"PORTMUX:\n  port: 1\n  ip: [a]\n",
+	 "test.yaml:3:7: ip: expected an address, found a list"},
+	{"PORTMUX:\n  listen: 80\n",
+	 "test.yaml:2:11: listen: expected a list of \"address:port\", "
+	 "found a value"},
+	{"PORTMUX:\n  listen: []\n",
+	 "test.yaml:2:11: listen: expected a list of \"address:port\", "
+	 "found a list"},
+	{"PORTMUX:\n  listen: [[1]]\n",
+	 "test.yaml:2:12: listen: expected \"address:port\", found a list"},
+	{"PORTMUX:\n  listen: [\"nohost:1\"]\n",
+	 "test.yaml:2:12: 'nohost' is not an IPv4 or IPv6 address"},
+	{"PORTMUX:\n  port: 1\n  detectors: []\n",
+	 "test.yaml:3:14: detectors: the list is empty"},
+	{"PORTMUX:\n  port: 1\n  detectors: [[a]]\n",
+	 "test.yaml:3:15: detectors: expected a name, found a list"},
+	{"PORTMUX:\n  port: 1\n  plugin_dir: [a]\n",
+	 "test.yaml:3:15: expected a string, found a list"},
+	{"PORTMUX:\n  port: 1\n  probe_timeout: 0\n",
+	 "test.yaml:3:18: 0 is out of range (0.001 to 86400)"},
+	{"PORTMUX:\n  port: 1\n  probe_timeout: 86401\n",
+	 "test.yaml:3:18: 86401 is out of range (0.001 to 86400)"},
+	{"PORTMUX:\n  port: 1\n  probe_deadline: 0\n",
+	 "test.yaml:3:19: 0 is out of range (0.001 to 86400)"},
+	{"PORTMUX:\n  port: 1\n  connect_timeout: 0\n",
+	 "test.yaml:3:20: 0 is out of range (0.001 to 86400)"},
+	{"PORTMUX:\n  port: 1\n  connect_timeout: [1]\n",
+	 "test.yaml:3:20: expected a number, found a list"},
+	{"PORTMUX:\n  port: 1\n  probe_buffer: 63\n",
+	 "test.yaml:3:17: 63 is out of range (64 to 1048576)"},
+	{"PORTMUX:\n  port: 1\n  probe_buffer: 1048577\n",
+	 "test.yaml:3:17: 1048577 is out of range (64 to 1048576)"},
+	{"PORTMUX:\n  port: 1\n  probe_buffer: 1.5\n",
+	 "test.yaml:3:17: expected a whole number, found '1.5'"},
+	{"PORTMUX:\n  port: 1\n  max_connections: 0\n",
+	 "test.yaml:3:20: 0 is out of range (1 to 10000000)"},
+	{"PORTMUX:\n  port: 1\n  max_connections: 10000001\n",
+	 "test.yaml:3:20: 10000001 is out of range (1 to 10000000)"},
+	{"PORTMUX:\n  port: 1\n  probe_threads: 0\n",
+	 "test.yaml:3:18: 0 is out of range (1 to 64)"},
+	{"PORTMUX:\n  port: 1\n  probe_threads: 65\n",
+	 "test.yaml:3:18: 65 is out of range (1 to 64)"},
+	{"PORTMUX:\n  port: 1\n  udp_timeout: 0.05\n",
+	 "test.yaml:3:16: 0.05 is out of range (0.1 to 86400)"},
+	{"PORTMUX:\n  port: 1\n  udp_max_flows: 0\n",
+	 "test.yaml:3:18: 0 is out of range (1 to 1000000)"},
+	{"PORTMUX:\n  port: 1\n  udp_max_flows: 1000001\n",
+	 "test.yaml:3:18: 1000001 is out of range (1 to 1000000)"},
+	{"PORTMUX:\n  port: 1\n  udp: maybe\n",
+	 "test.yaml:3:8: udp: expected auto, true or false"},
+	{"PORTMUX:\n  port: 1\n  udp: [1]\n",
+	 "test.yaml:3:8: udp: expected auto, true or false"},
+	{"PORTMUX:\n  port: 1\n  accept_proxy: 10.0.0.0/8\n",
+	 "test.yaml:3:17: accept_proxy: expected a list of addresses or "
+	 "ranges (\"10.0.0.0/8\"), found a value"},
+	{"PORTMUX:\n  port: 1\n  accept_proxy: [\"10.0.0.0/33\"]\n",
+	 "test.yaml:3:18: accept_proxy: '10.0.0.0/33' is not an address or "
+	 "a range like 10.0.0.0/8 or fd00::/8"},
+	{"PORTMUX:\n  port: 1\n  accept_proxy: [[1]]\n",
+	 "test.yaml:3:18: accept_proxy: expected an address"},
+	{"PORTMUX:\n  port: 1\n  idle_timeout: -1\n",
+	 "test.yaml:3:17: -1 is out of range (0 to 86400)"},
+	{"PORTMUX:\n  port: 1\n  tcp_keepalive: [1]\n",
+	 "test.yaml:3:18: expected true or false, found a list"},
+	{"PORTMUX:\n  port: 1\n  user: [root]\n",
+	 "test.yaml:3:9: expected a string, found a list"},
+	{"PORTMUX:\n  port: 1\n  workers: 257\n",
+	 "test.yaml:3:12: workers: expected a number of threads (1 to 256) "
+	 "or auto"},
+	{"PORTMUX:\n  port: 1\n  workers: [1]\n",
+	 "test.yaml:3:12: workers: expected a number of threads (1 to 256) "
+	 "or auto"},
+	{"PORTMUX:\n  port: 1\n  resolve_interval: -1\n",
+	 "test.yaml:3:21: -1 is out of range (0 to 86400)"},
+	{"PORTMUX:\n  port: 1\n  resolve_interval: 86401\n",
+	 "test.yaml:3:21: 86401 is out of range (0 to 86400)"},
+	{"PORTMUX:\n  port: 1\n  shutdown_timeout: 86401\n",
+	 "test.yaml:3:21: 86401 is out of range (0 to 86400)"},
+	{"PORTMUX:\n  port: 1\n  log_level: [debug]\n",
+	 "test.yaml:3:14: expected a string, found a list"},
+	{"PORTMUX:\n  port: 1\n  log_level: INFO\n",
+	 "test.yaml:3:14: log_level: unknown level 'INFO' (expected error, "
+	 "warn, info or debug)"},
+	{"PORTMUX:\n  port: 1\n  fallback: nohost\n",
+	 "test.yaml:3:13: 'nohost' is neither a section of this config nor "
+	 "\"host:port\" (or use close)"},
+	{"PORTMUX:\n  port: 1\n  probe_timeout: 11\n",
+	 "test.yaml:2:3: probe_deadline (10 s) must not be shorter than "
+	 "probe_timeout (11 s)"},
+	/* the first error in file order; on_timeout and fallback last */
+	{"PORTMUX:\n  probe_timeout: x\n  bogus: 1\n",
+	 "test.yaml:2:18: expected a number, found 'x'"},
+	{"PORTMUX:\n  bogus: 1\n  probe_timeout: x\n",
+	 "test.yaml:2:3: PORTMUX: unknown key 'bogus'"},
+	{"PORTMUX:\n  on_timeout: nohost\n  port: abc\n",
+	 "test.yaml:3:9: expected a whole number, found 'abc'"},
+	{"PORTMUX:\n  on_timeout: nohost\n  listen: 5\n",
+	 "test.yaml:3:11: listen: expected a list"},
+	{"PORTMUX:\n  listen: 5\n  probe_deadline: 1\n  probe_timeout: 5\n",
+	 "test.yaml:3:19: probe_deadline (1 s) must not be shorter"},
+	{"PORTMUX:\n  port: 1\n  fallback: nohost\n  on_timeout: other\n",
+	 "test.yaml:3:13: 'nohost' is neither"},
+	{"PORTMUX:\n  port: 1\n  on_timeout: other\n  fallback: nohost\n",
+	 "test.yaml:3:15: 'other' is neither"},
 	/* keys that read as null (found by fuzz/fuzz_config.c) */
 	{"?", "test.yaml:1:1: missing section PORTMUX"},
 	{"PORTMUX:\n  port: 1\n  null: 2\n",
@@ -376,7 +531,7 @@ make_suite_config(void)
 	tcase_add_test(tc, test_config__seed);
 	tcase_add_test(tc, test_config__globals);
 	tcase_add_test(tc, test_config__defaults);
-	tcase_add_test(tc, test_config__more_keys);
+	tcase_add_test(tc, test_config__special_values);
 	tcase_add_test(tc, test_config__port_override);
 	tcase_add_loop_test(tc, test_config__errors, 0,
 			    (int)(sizeof(bad_configs) / sizeof(bad_configs[0])));
