@@ -74,13 +74,24 @@ start_bg() {
 }
 
 # start_portmux CONFIG [ARGS...] — start PortMux and wait for its port.
+# The port answers as soon as the sockets are bound, a moment before the
+# "started" line is logged: wait for that line too (when info is logged),
+# so a test may read the start-up lines at once.
 start_portmux() {
 	cfg=$1
 	shift
+	starts=$(grep -c ' started: ' "$T/portmux.log" 2>/dev/null || true)
 	"$PORTMUX_BIN" -c "$cfg" "$@" >>"$T/portmux.log" 2>&1 &
 	PORTMUX_PID=$!
 	port=$(sed -n 's/^  port: *//p' "$cfg" | head -n 1)
 	wait_port "$port"
+	grep -qE '^ *log_level: *(warn|error)' "$cfg" && return 0
+	for _ in $(seq 1 100); do
+		[ "$(grep -c ' started: ' "$T/portmux.log")" -gt "${starts:-0}" ] &&
+			return 0
+		sleep 0.05
+	done
+	fail "PortMux answers on port $port but never logged that it started"
 }
 
 # stop_portmux — SIGTERM, wait; fails unless it exits 0 (a sanitizer
