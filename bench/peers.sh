@@ -64,6 +64,21 @@ pm_workers() {
 	echo "$PM_WORKERS"
 }
 
+# All the load of a benchmark comes from one source (127.0.0.1), which
+# PortMux's per-source limits would rightly cut; the peers have none
+# configured: turn them off, when the build knows those keys.
+pm_unlimited() {
+	if [ -z "${PM_UNLIMITED+set}" ]; then
+		printf 'PORTMUX: {ip: 127.0.0.1, port: 1, rate_per_source: 0}\n' >"$B/limits-check.yaml"
+		PM_UNLIMITED=""
+		if "$BIN" -t -c "$B/limits-check.yaml" >/dev/null 2>&1; then
+			PM_UNLIMITED="  max_connections_per_source: 0
+  rate_per_source: 0"
+		fi
+	fi
+	echo "$PM_UNLIMITED"
+}
+
 # haproxy: one thread, TCP mode, no traffic logs (alerts and warnings go to
 # stderr). $1 front port, $2 extra defaults lines,
 # $3 frontend lines (routing), $4 backends.
@@ -116,6 +131,7 @@ PORTMUX:
   port: $RPORT
   log_level: warn
 $(pm_workers)
+$(pm_unlimited)
   fallback: {port: $be, priority: $prio}
 CFG
 		bg "$name" in_cg "$BIN" -c "$B/$name.yaml"
@@ -165,6 +181,7 @@ PORTMUX:
   port: $RPORT
   log_level: warn
 $(pm_workers)
+$(pm_unlimited)
   probe_timeout: 2
   on_timeout: SSH
 SSH: {default: $ssh}

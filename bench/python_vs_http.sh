@@ -12,11 +12,11 @@ def analyse(buffer):
     return $N if buffer.startswith(b"GET ") else None
 PY
 cat >"$B/http.yaml" <<CFG
-PORTMUX: {ip: 127.0.0.1, port: $P, log_level: warn, detectors: [http]}
+PORTMUX: {ip: 127.0.0.1, port: $P, log_level: warn, detectors: [http], rate_per_source: 0, max_connections_per_source: 0}
 HTTP: {"default": $N}
 CFG
 cat >"$B/python.yaml" <<CFG
-PORTMUX: {ip: 127.0.0.1, port: $P, log_level: warn, detectors: [python]}
+PORTMUX: {ip: 127.0.0.1, port: $P, log_level: warn, detectors: [python], rate_per_source: 0, max_connections_per_source: 0}
 PYTHON: {script: $B/trivial.py, timeout: 0.5}
 CFG
 declare -A R

@@ -29,6 +29,8 @@ backend_clear(struct backend *b)
 	free(b->text);
 	free(b->host);
 	b->text = b->host = NULL;
+	cidr_list_clear(&b->allow);
+	cidr_list_clear(&b->deny);
 }
 
 void
@@ -95,7 +97,8 @@ parse_host_port(const struct pmx_node *node, char *host, size_t hostlen,
 	return 0;
 }
 
-/* The mapping form: {port, host, priority, proxy_protocol, alpn}. */
+/* The mapping form: {port, host, priority, proxy_protocol, allow, deny,
+ * alpn}. */
 static int
 parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 	  long *port, struct backend *out, int allow_alpn, char **alpn,
@@ -126,6 +129,12 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 		} else if (strcmp(key, "proxy_protocol") == 0) {
 			rc = parse_proxy_protocol(v, &out->proxy_protocol, err,
 						  errlen);
+		} else if (strcmp(key, "allow") == 0) {
+			rc = cidr_list_parse(v, "allow", &out->allow, err,
+					     errlen);
+		} else if (strcmp(key, "deny") == 0) {
+			rc = cidr_list_parse(v, "deny", &out->deny, err,
+					     errlen);
 		} else if (strcmp(key, "alpn") == 0 && allow_alpn) {
 			rc = node_string(v, &s, err, errlen);
 			if (rc == 0) {
@@ -136,7 +145,7 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 			return node_error(k, err, errlen,
 					  "unknown key '%s' in a route "
 					  "(expected port, host, priority, "
-					  "proxy_protocol%s)",
+					  "proxy_protocol, allow, deny%s)",
 					  key, allow_alpn ? ", alpn" : "");
 		}
 		if (rc < 0)
@@ -220,9 +229,12 @@ backend_parse(const struct pmx_node *node, struct backend *out,
 		if (resolve_into(out, host, msg, sizeof(msg)) < 0)
 			rc = node_error(node, err, errlen, "%s", msg);
 	}
-	if (rc < 0 && alpn) {
-		free(*alpn);
-		*alpn = NULL;
+	if (rc < 0) {
+		backend_clear(out);
+		if (alpn) {
+			free(*alpn);
+			*alpn = NULL;
+		}
 	}
 	return rc;
 }

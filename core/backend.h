@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "cidr.h"
 #include "yaml_tree.h"
 
 #define BACKEND_MAX_ADDRS 8
@@ -37,6 +38,9 @@ struct backend {
 	uint8_t named;          /* host is a name: re-resolved from time to
 				   time (resolve.c) */
 	uint8_t unresolved;     /* the last look-up failed (resolve.c) */
+	/* Who may be sent here (mapping form `allow` / `deny`): judged after
+	 * detection, a client it refuses has no route. */
+	struct cidr_list allow, deny;
 	/* Current addresses; read with backend_addrs(). A re-resolution
 	 * publishes a new set and keeps the old one alive until the backend
 	 * (its generation) is freed, so a connection still trying an old set
@@ -57,12 +61,20 @@ void backend_set_addrs(struct backend *b, struct addr_set *set);
 
 /*
  * Parse a configured backend into *out: a port number, "host:port" /
- * "[v6]:port", or a mapping {port, host, priority, proxy_protocol} (and
+ * "[v6]:port", or a mapping {port, host, priority, proxy_protocol, allow,
+ * deny} (and
  * `alpn` when `allow_alpn`: stored in *alpn, which the caller frees).
  * Resolves names (blocking). 0, or -1 with a located message in err.
  */
 int backend_parse(const struct pmx_node *node, struct backend *out,
 		  int allow_alpn, char **alpn, char *err, size_t errlen);
+/* May the client at `sa` be sent to b (its allow / deny)? */
+static inline int
+backend_admits(const struct backend *b, const struct sockaddr *sa)
+{
+	return cidr_allowed(&b->allow, &b->deny, sa);
+}
+
 /* Free what a parsed backend holds (not *b itself). */
 void backend_clear(struct backend *b);
 

@@ -32,7 +32,9 @@ config_free(struct config *cfg)
 	}
 	free(cfg->detectors);
 	free(cfg->listen);
-	free(cfg->accept_proxy);
+	cidr_list_clear(&cfg->accept_proxy);
+	cidr_list_clear(&cfg->allow);
+	cidr_list_clear(&cfg->deny);
 	free(cfg->user);
 	free(cfg->plugin_dir);
 	target_free(&cfg->on_timeout);
@@ -175,97 +177,20 @@ parse_detectors(struct config *cfg, const struct pmx_node *list, char *err,
 	return 0;
 }
 
-static int
-parse_cidrs(struct config *cfg, const struct pmx_node *list, char *err,
-	    size_t errlen)
-{
-	size_t n = node_size(list);
-
-	if (node_kind(list) != PMX_NODE_SEQ || n == 0)
-		return node_error(list, err, errlen,
-				  "accept_proxy: expected a list of addresses "
-				  "or ranges (\"10.0.0.0/8\"), found %s",
-				  node_kind_name(list));
-	cfg->accept_proxy = calloc(n, sizeof(*cfg->accept_proxy));
-	if (cfg->accept_proxy == NULL)
-		return node_error(list, err, errlen, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		const struct pmx_node *item = node_at(list, i);
-		const char *s = node_scalar(item);
-		struct cidr *c = &cfg->accept_proxy[i];
-		char ip[INET6_ADDRSTRLEN + 1];
-		const char *slash;
-		size_t iplen;
-		long bits = -1;
-
-		if (s == NULL)
-			return node_error(item, err, errlen,
-					  "accept_proxy: expected an address");
-		slash = strchr(s, '/');
-		iplen = slash ? (size_t)(slash - s) : strlen(s);
-		if (iplen >= sizeof(ip))
-			goto bad;
-		memcpy(ip, s, iplen);
-		ip[iplen] = '\0';
-		if (inet_pton(AF_INET, ip, c->addr) == 1)
-			c->family = AF_INET;
-		else if (inet_pton(AF_INET6, ip, c->addr) == 1)
-			c->family = AF_INET6;
-		else
-			goto bad;
-		if (slash) {
-			char *end;
-			bits = strtol(slash + 1, &end, 10);
-			if (*end || slash[1] == '\0' || bits < 0 ||
-			    bits > (c->family == AF_INET ? 32 : 128))
-				goto bad;
-		}
-		c->bits = bits >= 0 ? (int)bits
-				    : (c->family == AF_INET ? 32 : 128);
-		cfg->naccept_proxy++;
-		continue;
-bad:
-		return node_error(item, err, errlen,
-				  "accept_proxy: '%s' is not an address or a "
-				  "range like 10.0.0.0/8 or fd00::/8",
-				  s);
-	}
-	return 0;
-}
-
 int
 config_proxy_trusted(const struct config *cfg, const struct sockaddr *sa)
 {
-	const uint8_t *a;
-	uint8_t mapped[16];
-	int family = sa->sa_family;
+	return cidr_list_match(&cfg->accept_proxy, sa);
+}
 
-	if (family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)sa;
-		a = (const uint8_t *)&sin->sin_addr;
-	} else if (family == AF_INET6) {
-		a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-		/* An IPv4 client on an IPv6 socket: compare as IPv4. */
-		if (IN6_IS_ADDR_V4MAPPED(
-			    &((const struct sockaddr_in6 *)sa)->sin6_addr)) {
-			memcpy(mapped, a + 12, 4);
-			a = mapped;
-			family = AF_INET;
-		}
-	} else {
-		return 0;
-	}
-	for (size_t i = 0; i < cfg->naccept_proxy; i++) {
-		const struct cidr *c = &cfg->accept_proxy[i];
-		int full = c->bits / 8, rest = c->bits % 8;
+long
+config_source_limit(const struct config *cfg)
+{
+	long n = cfg->max_connections_per_source;
 
-		if (c->family != family || memcmp(a, c->addr, (size_t)full))
-			continue;
-		if (rest == 0 ||
-		    ((a[full] ^ c->addr[full]) & (0xff << (8 - rest))) == 0)
-			return 1;
-	}
-	return 0;
+	if (n >= 0)
+		return n;
+	return cfg->max_connections / 4 > 0 ? cfg->max_connections / 4 : 1;
 }
 
 static int
@@ -330,9 +255,9 @@ field(struct config *cfg, const struct pm_key *k)
 	return (char *)cfg + k->offset;
 }
 
-/* Seconds in [min, max]. */
+/* A number (seconds, a rate) in [min, max]. */
 static int
-read_seconds(struct pm_parse *p, const struct pm_key *k,
+read_double(struct pm_parse *p, const struct pm_key *k,
 	     const struct pmx_node *v)
 {
 	return node_double(v, k->min, k->max, field(p->cfg, k), p->err,
@@ -395,12 +320,32 @@ read_detectors(struct pm_parse *p, const struct pm_key *k,
 	return parse_detectors(p->cfg, v, p->err, p->errlen);
 }
 
+/* An address list kept in a struct cidr_list field. */
 static int
-read_accept_proxy(struct pm_parse *p, const struct pm_key *k,
-		  const struct pmx_node *v)
+read_cidrs(struct pm_parse *p, const struct pm_key *k,
+	   const struct pmx_node *v)
 {
-	(void)k;
-	return parse_cidrs(p->cfg, v, p->err, p->errlen);
+	return cidr_list_parse(v, k->name, field(p->cfg, k), p->err,
+			       p->errlen);
+}
+
+/* A number of connections, or auto (-1). */
+static int
+read_per_source(struct pm_parse *p, const struct pm_key *k,
+		const struct pmx_node *v)
+{
+	const char *s = node_scalar(v);
+
+	if (s != NULL && strcmp(s, "auto") == 0) {
+		*(long *)field(p->cfg, k) = -1;
+		return 0;
+	}
+	if (read_long(p, k, v) < 0)
+		return node_error(v, p->err, p->errlen,
+				  "%s: expected a number of connections (0: "
+				  "no limit) or auto",
+				  k->name);
+	return 0;
 }
 
 /* A string kept in a char * field. */
@@ -473,7 +418,7 @@ static int
 read_resolve_interval(struct pm_parse *p, const struct pm_key *k,
 		      const struct pmx_node *v)
 {
-	if (read_seconds(p, k, v) < 0)
+	if (read_double(p, k, v) < 0)
 		return -1;
 	if (p->cfg->resolve_interval > 0 && p->cfg->resolve_interval < 0.1)
 		return node_error(v, p->err, p->errlen,
@@ -487,7 +432,7 @@ read_probe_deadline(struct pm_parse *p, const struct pm_key *k,
 		    const struct pmx_node *v)
 {
 	p->deadline = v;
-	return read_seconds(p, k, v);
+	return read_double(p, k, v);
 }
 
 static int
@@ -530,7 +475,7 @@ static const struct pm_key pm_keys[] = {
 	/* detection */
 	{"detectors", read_detectors, F_NONE, 0, 0, 0, 0},
 	{"plugin_dir", read_string, F_NONE, AT(plugin_dir), 0, 0, 0},
-	{"probe_timeout", read_seconds, F_DOUBLE, AT(probe_timeout), 0.001,
+	{"probe_timeout", read_double, F_DOUBLE, AT(probe_timeout), 0.001,
 	 DAY, 2.0},
 	{"probe_deadline", read_probe_deadline, F_DOUBLE, AT(probe_deadline),
 	 0.001, DAY, 10.0},
@@ -540,26 +485,33 @@ static const struct pm_key pm_keys[] = {
 	{"on_timeout", read_later, F_NONE, 0, 0, 0, 0},
 	{"fallback", read_later, F_NONE, 0, 0, 0, 0},
 	/* backends */
-	{"connect_timeout", read_seconds, F_DOUBLE, AT(connect_timeout),
+	{"connect_timeout", read_double, F_DOUBLE, AT(connect_timeout),
 	 0.001, DAY, 5.0},
 	{"resolve_interval", read_resolve_interval, F_DOUBLE,
 	 AT(resolve_interval), 0, DAY, 60.0},
 	/* limits and timers */
 	{"max_connections", read_long, F_LONG, AT(max_connections), 1,
 	 10000000, 10000},
-	{"idle_timeout", read_seconds, F_DOUBLE, AT(idle_timeout), 0, DAY, 0},
+	{"idle_timeout", read_double, F_DOUBLE, AT(idle_timeout), 0, DAY, 0},
 	{"tcp_keepalive", read_bool, F_INT, AT(tcp_keepalive), 0, 0, 1},
-	{"shutdown_timeout", read_seconds, F_DOUBLE, AT(shutdown_timeout), 0,
+	{"shutdown_timeout", read_double, F_DOUBLE, AT(shutdown_timeout), 0,
 	 DAY, 10.0},
 	{"workers", read_workers, F_LONG, AT(workers), 1, 256, 0},
 	/* UDP */
 	{"udp", read_udp, F_INT, AT(udp), 0, 0, -1},
-	{"udp_timeout", read_seconds, F_DOUBLE, AT(udp_timeout), 0.1, DAY,
+	{"udp_timeout", read_double, F_DOUBLE, AT(udp_timeout), 0.1, DAY,
 	 60.0},
 	{"udp_max_flows", read_long, F_LONG, AT(udp_max_flows), 1, 1000000,
 	 4096},
 	/* the rest */
-	{"accept_proxy", read_accept_proxy, F_NONE, 0, 0, 0, 0},
+	/* who may connect, and how much one source may take */
+	{"allow", read_cidrs, F_NONE, AT(allow), 0, 0, 0},
+	{"deny", read_cidrs, F_NONE, AT(deny), 0, 0, 0},
+	{"max_connections_per_source", read_per_source, F_LONG,
+	 AT(max_connections_per_source), 0, 10000000, -1},
+	{"rate_per_source", read_double, F_DOUBLE, AT(rate_per_source), 0,
+	 1e6, 500},
+	{"accept_proxy", read_cidrs, F_NONE, AT(accept_proxy), 0, 0, 0},
 	{"user", read_user, F_NONE, AT(user), 0, 0, 0},
 	{"log_level", read_log_level, F_INT, AT(log_level), 0, 0, -1},
 };

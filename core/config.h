@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "addr.h"
+#include "cidr.h"
 #include "route.h"
 #include "yaml_tree.h"
 
@@ -33,13 +34,6 @@ struct detector_ref {
 	char *plugin; /* file name without .so */
 	char *label;  /* NULL or the part after ':' */
 	const struct pmx_node *node;
-};
-
-/* A trusted source of PROXY protocol headers: an address and a prefix. */
-struct cidr {
-	int family;
-	uint8_t addr[16];
-	int bits;
 };
 
 struct listen_addr {
@@ -82,8 +76,15 @@ struct config {
 
 	/* Clients from these addresses (load balancers) must start with a
 	 * PROXY protocol header, which gives the real client address. */
-	struct cidr *accept_proxy;
-	size_t naccept_proxy;
+	struct cidr_list accept_proxy;
+	/* Who may connect at all, decided before a byte is read (with
+	 * accept_proxy: on the header's address). */
+	struct cidr_list allow, deny;
+	/* Per source (an IPv4 address, an IPv6 /64): connections at once
+	 * (-1: a quarter of max_connections; 0: no limit) and new connections
+	 * per second (a token bucket with a burst of twice that; 0: off). */
+	long max_connections_per_source;
+	double rate_per_source;
 
 	/* Top-level sections other than PORTMUX, in file order (borrowed from
 	 * the tree). */
@@ -102,6 +103,9 @@ void config_free(struct config *cfg);
 
 /* Is `sa` in one of the accept_proxy ranges? */
 int config_proxy_trusted(const struct config *cfg, const struct sockaddr *sa);
+/* Connections one source may hold (max_connections_per_source resolved:
+ * auto is a quarter of max_connections, at least 1); 0: no limit. */
+long config_source_limit(const struct config *cfg);
 
 /* The value of a top-level section by name (case-insensitive), or NULL. */
 const struct pmx_node *config_section(const struct config *cfg,

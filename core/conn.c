@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "conn_internal.h"
 #include "log.h"
 #include "stats.h"
@@ -53,13 +54,24 @@ struct conn *
 conn_accept(struct loop_ctx *lc, const struct addr *bound, int fd,
 	    const struct sockaddr *peer, socklen_t peer_len)
 {
-	struct conn *c = calloc(1, sizeof(*c));
+	struct source *src = NULL;
+	int proxied = lc->gen->cfg->accept_proxy.n > 0 &&
+		      config_proxy_trusted(lc->gen->cfg, peer);
+	struct conn *c;
 
-	if (c == NULL) {
-		log_error("accept: out of memory, closing new connection");
+	/* A balancer's client is judged once its PROXY header is read. */
+	if (!proxied && admit_client(lc, peer, &src) < 0) {
 		close(fd);
 		return NULL;
 	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		log_error("accept: out of memory, closing new connection");
+		source_release(lc->sources, src);
+		close(fd);
+		return NULL;
+	}
+	c->src = src;
 	c->lc = lc;
 	c->gen = lc->gen;
 	generation_ref(c->gen);
@@ -70,8 +82,7 @@ conn_accept(struct loop_ctx *lc, const struct addr *bound, int fd,
 	c->started = c->active = ev_now(lc->loop);
 	if (peer_len <= sizeof(c->peer))
 		memcpy(&c->peer, peer, peer_len);
-	c->proxy_in = c->gen->cfg->naccept_proxy > 0 &&
-		      config_proxy_trusted(c->gen->cfg, peer);
+	c->proxy_in = (uint8_t)proxied;
 	c->client.fd = fd;
 	c->server.fd = -1;
 	c->client.pipe[0] = c->client.pipe[1] = -1;
@@ -134,6 +145,7 @@ conn_close(struct conn *c, const char *reason)
 	side_close(c, &c->server);
 	pbuf_put(&lc->pbufs, c->probe);
 	backend_destroy(c->own_backend);
+	source_release(lc->sources, c->src);
 	free(c->key);
 	TAILQ_REMOVE(&lc->conns, c, link);
 	generation_unref(c->gen);

@@ -47,6 +47,7 @@ struct conn {
 	const struct backend *backend; /* borrowed from gen, or own_backend */
 	const struct addr_set *addrs;  /* its addresses being tried */
 	struct backend *own_backend;   /* a detector's explicit backend */
+	struct source *src; /* what it counts against (per-source limits) */
 	char *key;                     /* matched route key, for the log */
 	ev_tstamp started;
 	ev_tstamp active; /* last relay event, for idle_timeout */
@@ -71,8 +72,8 @@ struct conn {
 };
 
 /* Take ownership of an accepted, non-blocking socket from the listener
- * bound to `bound`. The new connection, or NULL (fd closed) when out of
- * memory. */
+ * bound to `bound`. The new connection, or NULL (fd closed) when the
+ * client may not come in (admit.h) or memory ran out. */
 struct conn *conn_accept(struct loop_ctx *lc, const struct addr *bound,
 			 int fd, const struct sockaddr *peer,
 			 socklen_t peer_len);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "admit.h"
 #include "conn_internal.h"
 #include "decide.h"
 #include "log.h"
@@ -48,6 +49,13 @@ conn_route(struct conn *c, int outcome, int det,
 			c->key = log_key_dup(res->key);
 		b = decide_backend(c->gen, det, res, PMX_TRANSPORT_TCP, job,
 				   &c->own_backend, "conn", c->id);
+		if (b != NULL && !backend_admits(b, &c->peer.sa)) {
+			/* The route's allow / deny: as if it had none. */
+			conn_reject(c, PMX_REJECT_NO_ROUTE, res);
+			stats_count(STATS_REFUSED);
+			conn_close(c, "denied");
+			return;
+		}
 		if (b != NULL) {
 			conn_connect(c, b, VIA_DETECTOR);
 			return;
@@ -153,6 +161,12 @@ proxy_in_consume(struct conn *c)
 		memcpy(&c->peer, &client, sizeof(c->peer));
 		memcpy(&c->local, &local, sizeof(c->local));
 		c->has_local = 1;
+	}
+	/* The real client is known: may it come in? (A LOCAL header — the
+	 * balancer's own health check — is judged on the balancer.) */
+	if (admit_client(c->lc, &c->peer.sa, &c->src) < 0) {
+		conn_close(c, "refused");
+		return -1;
 	}
 	memmove(p->data, p->data + used, p->len - used);
 	p->len -= (uint32_t)used;

@@ -15,6 +15,7 @@
 #include "proxyproto.h"
 #include "relay.h"
 #include "sockopt.h"
+#include "stats.h"
 
 /* Start connecting to backend address c->addr_index or a later one.
  * 0 when a connect is under way, -1 when every address failed. */
@@ -74,6 +75,13 @@ connect_retry(struct conn *c, int err)
 void
 conn_connect(struct conn *c, const struct backend *b, enum conn_via via)
 {
+	if (!backend_admits(b, &c->peer.sa)) {
+		/* on_timeout or fallback with allow / deny (a detector's
+		 * route was judged with its words, in conn_probe.c). */
+		stats_count(STATS_REFUSED);
+		conn_close(c, "denied");
+		return;
+	}
 	c->backend = b;
 	c->via = (uint8_t)via;
 	c->state = CONN_CONNECTING;

@@ -17,6 +17,8 @@
 #include "pbuf.h"
 #include "pipe_pool.h"
 #include "probe_pool.h"
+#include "source.h"
+#include "log.h"
 
 #define LOOP_SCRATCH_SIZE (64 * 1024)
 
@@ -39,6 +41,10 @@ struct loop_ctx {
 	 * itself: conn_close() unlinks and frees it. */
 	struct conn_list conns;
 	long nconns;
+	/* Per-source counts, shared by every loop (borrowed: the main
+	 * thread's; NULL: no per-source limits). */
+	struct source_table *sources;
+	struct log_ratelimit refuse_rl; /* "refused" lines */
 	/* Called after a connection was freed (the worker resumes accepting
 	 * or ends its drain). May be NULL. */
 	void (*on_conn_closed)(struct loop_ctx *lc);

@@ -17,6 +17,7 @@
 #include "privs.h"
 #include "reload.h"
 #include "resolve.h"
+#include "source.h"
 #include "stats.h"
 #include "version.h"
 #include "worker.h"
@@ -38,6 +39,7 @@ static ev_async worker_done;       /* a worker thread has ended */
 static int workers_left;           /* atomic */
 static struct ev_loop *main_loop;  /* signals, reload, worker_done */
 static struct activation activation; /* sockets from systemd, if any */
+static struct source_table *sources; /* per-source counts, all workers */
 
 static void
 usage(FILE *out)
@@ -154,10 +156,12 @@ status_text(char *buf, size_t len)
 				&running->dets[i].matches, __ATOMIC_RELAXED));
 	if (off < len)
 		snprintf(buf + off, len - off,
-			 " on_timeout=%llu fallback=%llu unserved=%llu",
+			 " on_timeout=%llu fallback=%llu unserved=%llu "
+			 "refused=%llu",
 			 (unsigned long long)st.on_timeout,
 			 (unsigned long long)st.fallback,
-			 (unsigned long long)st.unserved);
+			 (unsigned long long)st.unserved,
+			 (unsigned long long)st.refused);
 }
 
 /* SIGUSR1: one status line in the log. */
@@ -316,7 +320,7 @@ start_workers(struct generation *g, char *err, size_t errlen)
 	}
 	for (nworkers = 0; nworkers < n; nworkers++) {
 		if (worker_init(&workers[nworkers], nworkers, g, n > 1,
-				&activation, err, errlen) < 0)
+				&activation, sources, err, errlen) < 0)
 			goto fail;
 		workers[nworkers].on_exit = worker_exited;
 	}
@@ -397,7 +401,17 @@ parse_args(int argc, char **argv, int *status)
 static struct {
 	ev_signal sighup, sigterm, sigint, sigusr1;
 	ev_timer status_timer;
+	ev_timer source_timer; /* forgets quiet sources */
 } mw;
+
+static void
+source_timer_cb(EV_P_ ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)t;
+	(void)revents;
+	source_sweep(sources);
+}
 
 static void
 main_watchers_start(struct ev_loop *loop)
@@ -415,6 +429,8 @@ main_watchers_start(struct ev_loop *loop)
 	ev_signal_start(loop, &mw.sigint);
 	ev_signal_start(loop, &mw.sigusr1);
 	ev_timer_init(&mw.status_timer, status_timer_cb, 5.0, 5.0);
+	ev_timer_init(&mw.source_timer, source_timer_cb, 1.0, 1.0);
+	ev_timer_start(loop, &mw.source_timer);
 }
 
 static void
@@ -425,6 +441,7 @@ main_watchers_stop(struct ev_loop *loop)
 	ev_signal_stop(loop, &mw.sigint);
 	ev_signal_stop(loop, &mw.sigusr1);
 	ev_timer_stop(loop, &mw.status_timer);
+	ev_timer_stop(loop, &mw.source_timer);
 	ev_async_stop(loop, &worker_done);
 }
 
@@ -456,6 +473,12 @@ serve(void)
 	int rc = -1;
 
 	main_loop = loop;
+	sources = source_table_new();
+	if (sources == NULL) {
+		log_error("out of memory");
+		ev_loop_destroy(loop);
+		return -1;
+	}
 	main_watchers_start(loop);
 	if (activation_take(&activation, err, sizeof(err)) < 0 ||
 	    start_workers(running, err, sizeof(err)) < 0) {
@@ -482,6 +505,8 @@ out:
 	activation_release(&activation);
 	main_watchers_stop(loop);
 	ev_loop_destroy(loop);
+	source_table_free(sources); /* after the workers that shared it */
+	sources = NULL;
 	return rc;
 }
 

@@ -17,9 +17,16 @@ struct stats {
 				route, or unclaimed bytes, and no fallback
 				(a backend that fails to connect is not
 				counted here: that client had a route) */
+	uint64_t refused;    /* turned away by allow / deny (PORTMUX's or a
+				route's) or a per-source limit */
 };
 
-enum stats_outcome { STATS_ON_TIMEOUT, STATS_FALLBACK, STATS_UNSERVED };
+enum stats_outcome {
+	STATS_ON_TIMEOUT,
+	STATS_FALLBACK,
+	STATS_UNSERVED,
+	STATS_REFUSED,
+};
 
 /* A connection opens: counted, and given its process-wide number. */
 uint64_t stats_conn_opened(void);

@@ -448,7 +448,8 @@ worker_release(struct worker *w)
 
 int
 worker_init(struct worker *w, int index, struct generation *g, int shared,
-	    const struct activation *act, char *err, size_t errlen)
+	    const struct activation *act, struct source_table *sources,
+	    char *err, size_t errlen)
 {
 	memset(w, 0, sizeof(*w));
 	w->index = index;
@@ -463,6 +464,7 @@ worker_init(struct worker *w, int index, struct generation *g, int shared,
 		return -1;
 	}
 	w->lc.on_conn_closed = conn_closed;
+	w->lc.sources = sources;
 	ev_init(&w->accept_timer, accept_timer_cb);
 	w->accept_timer.data = w;
 	ev_init(&w->drain_timer, drain_timer_cb);

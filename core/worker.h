@@ -63,11 +63,14 @@ struct worker {
 /*
  * Bind every listen address of g (with SO_REUSEPORT when `shared`) — or,
  * when systemd passed sockets (`act`), listen on those instead — and set up
- * the loop; the thread is not started yet. -1 with err on failure (nothing
+ * the loop, sharing the per-source table `sources` (the caller's, which
+ * outlives the worker; NULL: no per-source limits); the thread is not
+ * started yet. -1 with err on failure (nothing
  * left open).
  */
 int worker_init(struct worker *w, int index, struct generation *g, int shared,
-		const struct activation *act, char *err, size_t errlen);
+		const struct activation *act, struct source_table *sources,
+		char *err, size_t errlen);
 /* Run the loop on a new thread (signals blocked there). */
 int worker_start(struct worker *w);
 /* Main thread: use g for new connections from now on (takes a ref). */

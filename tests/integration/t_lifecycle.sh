@@ -93,6 +93,7 @@ PORTMUX:
   port: $P
   workers: 2
   max_connections: 3
+  max_connections_per_source: 0 # this test is about the global limit
   fallback: $E
 CFG
 start_portmux "$T/m.yaml"

@@ -97,6 +97,7 @@ PORTMUX:
   port: $P
   workers: 1
   max_connections: 300
+  max_connections_per_source: 0 # one source opens them all
   fallback: $E
 CFG
 (ulimit -Sn 256 && exec "$PORTMUX_BIN" -c "$T/many.yaml") >>"$T/portmux.log" 2>&1 &

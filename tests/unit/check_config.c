@@ -84,11 +84,11 @@ START_TEST(test_config__globals)
 	ck_assert_int_eq(cfg->probe_threads, 7);
 	ck_assert(cfg->udp_timeout == 0.5);
 	ck_assert_int_eq(cfg->udp_max_flows, 12);
-	ck_assert_int_eq(cfg->naccept_proxy, 2);
-	ck_assert_int_eq(cfg->accept_proxy[0].family, AF_INET);
-	ck_assert_int_eq(cfg->accept_proxy[0].bits, 8);
-	ck_assert_int_eq(cfg->accept_proxy[1].family, AF_INET6);
-	ck_assert_int_eq(cfg->accept_proxy[1].bits, 128);
+	ck_assert_int_eq(cfg->accept_proxy.n, 2);
+	ck_assert_int_eq(cfg->accept_proxy.v[0].family, AF_INET);
+	ck_assert_int_eq(cfg->accept_proxy.v[0].bits, 8);
+	ck_assert_int_eq(cfg->accept_proxy.v[1].family, AF_INET6);
+	ck_assert_int_eq(cfg->accept_proxy.v[1].bits, 128);
 	ck_assert_int_eq(cfg->log_level, 3);
 	ck_assert_int_eq(cfg->workers, 3);
 	ck_assert(cfg->idle_timeout == 300);
@@ -134,8 +134,8 @@ START_TEST(test_config__defaults)
 	ck_assert_ptr_null(cfg->plugin_dir);
 	ck_assert_ptr_null(cfg->detectors);
 	ck_assert_int_eq(cfg->ndetectors, 0);
-	ck_assert_ptr_null(cfg->accept_proxy);
-	ck_assert_int_eq(cfg->naccept_proxy, 0);
+	ck_assert_ptr_null(cfg->accept_proxy.v);
+	ck_assert_int_eq(cfg->accept_proxy.n, 0);
 	ck_assert_int_eq(cfg->on_timeout.kind, TARGET_UNSET);
 	ck_assert_int_eq(cfg->fallback.kind, TARGET_UNSET);
 	config_free(cfg);
