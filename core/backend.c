@@ -10,10 +10,35 @@
 static const char *const priority_names[] = {"latency", "throughput", "both"};
 
 void
-backend_set_addrs(struct backend *b, struct addr_set *set)
+backend_set_addrs(struct backend *b, struct addr_set *set, double now,
+		  double grace)
 {
-	set->older = b->addrs;
+	struct addr_set *old = b->addrs, **pp;
+
+	set->older = old;
+	set->retired_at = 0;
+	old->retired_at = now;
 	__atomic_store_n(&b->addrs, set, __ATOMIC_RELEASE);
+	/* Newest first: from the first set retired too long ago, no reader
+	 * can be left on any. */
+	for (pp = &old->older; *pp != NULL && (*pp)->retired_at + grace > now;
+	     pp = &(*pp)->older)
+		;
+	while (*pp != NULL) {
+		struct addr_set *gone = *pp;
+		*pp = gone->older;
+		free(gone);
+	}
+}
+
+int
+backend_nsets(const struct backend *b)
+{
+	int n = 0;
+
+	for (const struct addr_set *s = b->addrs; s != NULL; s = s->older)
+		n++;
+	return n;
 }
 
 void

@@ -26,7 +26,8 @@ enum priority { PRIO_LATENCY = 0, PRIO_THROUGHPUT = 1, PRIO_BOTH = 2 };
 struct addr_set {
 	int n;
 	struct addr a[BACKEND_MAX_ADDRS];
-	struct addr_set *older; /* retired sets, freed with the backend */
+	struct addr_set *older; /* sets retired before this one */
+	double retired_at;      /* monotonic seconds; 0 while current */
 };
 
 struct backend {
@@ -42,9 +43,9 @@ struct backend {
 	 * detection, a client it refuses has no route. */
 	struct cidr_list allow, deny;
 	/* Current addresses; read with backend_addrs(). A re-resolution
-	 * publishes a new set and keeps the old one alive until the backend
-	 * (its generation) is freed, so a connection still trying an old set
-	 * never sees it freed — no locks on the connect path. */
+	 * publishes a new set and keeps the old one alive as long as a
+	 * connection may still be trying it (backend_set_addrs) — no locks on
+	 * the connect path. */
 	struct addr_set *addrs;
 };
 
@@ -55,9 +56,18 @@ backend_addrs(const struct backend *b)
 	return __atomic_load_n(&b->addrs, __ATOMIC_ACQUIRE);
 }
 
-/* Publish `set` as b's addresses; the previous set is retired (kept until
- * backend_clear). Only one thread may replace a backend's set at a time. */
-void backend_set_addrs(struct backend *b, struct addr_set *set);
+/*
+ * Publish `set` as b's addresses at monotonic time `now`. The previous set
+ * is retired: a connection that read it just before may still walk it, for
+ * at most `grace` seconds (its connect attempts: BACKEND_MAX_ADDRS times
+ * connect_timeout); sets retired longer ago than that are freed here, so
+ * a name whose answer keeps changing (round-robin DNS) holds a bounded
+ * number of sets. Only one thread may replace a backend's set at a time.
+ */
+void backend_set_addrs(struct backend *b, struct addr_set *set, double now,
+		       double grace);
+/* Sets b still keeps: the current one and those retired within grace. */
+int backend_nsets(const struct backend *b);
 
 /*
  * Parse a configured backend into *out: a port number, "host:port" /

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "thread.h"
@@ -48,7 +49,17 @@ describe(const struct addr_set *s, char *buf, size_t len)
 	}
 }
 
-/* One backend, on the resolver thread. */
+static double
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One backend, on the resolver thread; `arg` is the grace (seconds) a
+ * replaced set stays readable. */
 static void
 refresh(struct backend *b, void *arg)
 {
@@ -57,7 +68,6 @@ refresh(struct backend *b, void *arg)
 	char err[256], was[512], now[512];
 	int n;
 
-	(void)arg;
 	if (!b->named)
 		return;
 	fresh = calloc(1, sizeof(*fresh));
@@ -86,7 +96,7 @@ refresh(struct backend *b, void *arg)
 	}
 	describe(cur, was, sizeof(was));
 	describe(fresh, now, sizeof(now));
-	backend_set_addrs(b, fresh);
+	backend_set_addrs(b, fresh, now_mono(), *(const double *)arg);
 	log_info("resolve: backend=%s addresses=%s (were %s)", b->text, now,
 		 was);
 }
@@ -94,8 +104,11 @@ refresh(struct backend *b, void *arg)
 static void *
 run(void *arg)
 {
+	/* A connection walks a set for at most its connect attempts. */
+	double grace = BACKEND_MAX_ADDRS * rs.gen->cfg->connect_timeout + 1.0;
+
 	(void)arg;
-	generation_each_backend(rs.gen, refresh, NULL);
+	generation_each_backend(rs.gen, refresh, &grace);
 	ev_async_send(rs.loop, &rs.done);
 	return NULL;
 }

@@ -1,4 +1,5 @@
 /* check_route.c — key normalisation and lookup order. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "route.h"
@@ -155,6 +156,37 @@ START_TEST(test_route__alpn_choices)
 }
 END_TEST
 
+/* A name whose answer keeps changing (round-robin DNS): replaced address
+ * sets are freed once no connection can still be walking them, so a
+ * backend keeps a bounded number. */
+START_TEST(test_route__replaced_sets_are_freed)
+{
+	char err[256];
+	struct backend *b = backend_new("127.0.0.1:80", 0, err, sizeof(err));
+	const double grace = 5.0;
+
+	ck_assert_ptr_nonnull(b);
+	for (int i = 1; i <= 1000; i++) {
+		struct addr_set *set = calloc(1, sizeof(*set));
+		ck_assert_ptr_nonnull(set);
+		set->n = 1;
+		addr_from_literal("127.0.0.2", (uint16_t)i, &set->a[0]);
+		/* one change a second */
+		backend_set_addrs(b, set, 1000.0 + i, grace);
+		ck_assert_ptr_eq(backend_addrs(b), set);
+		ck_assert_int_le(backend_nsets(b), (int)grace + 2);
+	}
+	/* Within the grace period everything is kept. */
+	for (int i = 0; i < 20; i++) {
+		struct addr_set *set = calloc(1, sizeof(*set));
+		ck_assert_ptr_nonnull(set);
+		backend_set_addrs(b, set, 5000.0, grace);
+	}
+	ck_assert_int_ge(backend_nsets(b), 21);
+	backend_destroy(b); /* frees the rest (ASan: no leak) */
+}
+END_TEST
+
 Suite *make_suite_route(void);
 Suite *
 make_suite_route(void)
@@ -168,6 +200,7 @@ make_suite_route(void)
 	tcase_add_test(tc, test_route__no_default);
 	tcase_add_test(tc, test_route__backend_forms);
 	tcase_add_test(tc, test_route__alpn_choices);
+	tcase_add_test(tc, test_route__replaced_sets_are_freed);
 	suite_add_tcase(s, tc);
 	return s;
 }
