@@ -59,29 +59,51 @@ usage(FILE *out)
 		CONFIG_DEFAULT_PATH, PMX_PLUGIN_DIR);
 }
 
-/* Load config + plugins into a generation; NULL with a printed error. */
-static struct generation *
-load_generation(void)
+/* The configuration file, parsed and checked; NULL with a logged error. */
+static struct config *
+load_config(void)
 {
 	char err[2048];
 	struct config *cfg = config_load(opts.config, opts.port, err,
 					 sizeof(err));
-	struct generation *g;
 
-	if (cfg == NULL) {
+	if (cfg == NULL)
 		log_error("%s", err);
-		return NULL;
-	}
-	g = generation_build(cfg, err, sizeof(err));
+	return cfg;
+}
+
+/* Plugins loaded and their instances made (scripts run) on cfg, which
+ * the generation takes over; NULL with a logged error. */
+static struct generation *
+build_generation(struct config *cfg)
+{
+	char err[2048];
+	struct generation *g = generation_build(cfg, err, sizeof(err));
+
 	if (g == NULL)
 		log_error("%s", err);
 	return g;
 }
 
-static void
-apply_log_level(const struct generation *g)
+/* `user:` as root: become that user now (before any plugin or script). */
+static int
+drop_privileges(const struct config *cfg)
 {
-	int level = g->cfg->log_level >= 0 ? g->cfg->log_level : LOG_INFO;
+	char err[256];
+
+	if (cfg->user == NULL)
+		return 0;
+	if (privs_drop(cfg->user, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+apply_log_level(const struct config *cfg)
+{
+	int level = cfg->log_level >= 0 ? cfg->log_level : LOG_INFO;
 
 	log_set_level(level + opts.verbose);
 }
@@ -122,7 +144,7 @@ reload_apply(struct generation *g, const char *err)
 	if (!same)
 		log_warn("reload: listen addresses, UDP or workers changed; "
 			 "restart PortMux to apply that part");
-	apply_log_level(g);
+	apply_log_level(g->cfg);
 	for (int i = 0; i < nworkers; i++)
 		worker_post_generation(&workers[i], g);
 	generation_ref(g);
@@ -298,7 +320,8 @@ static void
 workers_end(void)
 {
 	for (int i = 0; i < nworkers; i++)
-		worker_post_stop(&workers[i], 0);
+		if (workers[i].started)
+			worker_post_stop(&workers[i], 0);
 	for (int i = 0; i < nworkers; i++)
 		worker_join(&workers[i]);
 	free(workers);
@@ -306,38 +329,43 @@ workers_end(void)
 	nworkers = 0;
 }
 
-/* Bind every worker's sockets, drop root, then start their threads. */
+/* Bind every worker's sockets, as root when that is needed: the first
+ * step of start-up (nothing of the plugins is loaded yet). */
 static int
-start_workers(struct generation *g, char *err, size_t errlen)
+bind_workers(const struct config *cfg, char *err, size_t errlen)
 {
-	int n = worker_count(g->cfg);
+	int n = worker_count(cfg);
 
-	raise_fd_limit(g->cfg, n);
+	raise_fd_limit(cfg, n);
 	workers = calloc((size_t)n, sizeof(*workers));
 	if (workers == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (nworkers = 0; nworkers < n; nworkers++) {
-		if (worker_init(&workers[nworkers], nworkers, g, n > 1,
-				&activation, sources, err, errlen) < 0)
-			goto fail;
-		workers[nworkers].on_exit = worker_exited;
+	for (nworkers = 0; nworkers < n; nworkers++)
+		if (worker_bind(&workers[nworkers], nworkers, cfg, n > 1,
+				&activation, err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
+/* Set every worker's loop up on g, then start their threads. */
+static int
+start_workers(struct generation *g, char *err, size_t errlen)
+{
+	for (int i = 0; i < nworkers; i++) {
+		if (worker_init(&workers[i], g, sources, err, errlen) < 0)
+			return -1;
+		workers[i].on_exit = worker_exited;
 	}
-	/* Every socket is bound: root is no longer needed. */
-	if (g->cfg->user != NULL && privs_drop(g->cfg->user, err, errlen) < 0)
-		goto fail;
-	workers_left = n;
-	for (int i = 0; i < n; i++) {
+	workers_left = nworkers;
+	for (int i = 0; i < nworkers; i++) {
 		if (worker_start(&workers[i]) < 0) {
 			snprintf(err, errlen, "cannot start worker threads");
-			goto fail;
+			return -1;
 		}
 	}
 	return 0;
-fail:
-	workers_end();
-	return -1;
 }
 
 /* Options into opts; -1 to exit with status *status (usage, -V, -h). */
@@ -463,10 +491,14 @@ log_started(const struct generation *g)
 		 g->on_timeout_label, g->fallback_label);
 }
 
-/* Serve with `running` until the workers have stopped. 0, or -1 when
- * start-up failed (logged). */
+/*
+ * Start-up in the order that keeps privileges short: bind the sockets
+ * (root may be needed), drop to `user`, then load plugins and run scripts
+ * (generation), then serve until the workers have stopped. Takes cfg. 0,
+ * or -1 when start-up failed (logged).
+ */
 static int
-serve(void)
+serve(struct config *cfg)
 {
 	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
 	char err[1024];
@@ -476,12 +508,25 @@ serve(void)
 	sources = source_table_new();
 	if (sources == NULL) {
 		log_error("out of memory");
+		config_free(cfg);
 		ev_loop_destroy(loop);
 		return -1;
 	}
 	main_watchers_start(loop);
 	if (activation_take(&activation, err, sizeof(err)) < 0 ||
-	    start_workers(running, err, sizeof(err)) < 0) {
+	    bind_workers(cfg, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		config_free(cfg);
+		goto out;
+	}
+	if (drop_privileges(cfg) < 0) {
+		config_free(cfg);
+		goto out;
+	}
+	running = build_generation(cfg); /* our reference, until the end */
+	if (running == NULL)
+		goto out;
+	if (start_workers(running, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto out;
 	}
@@ -499,9 +544,9 @@ serve(void)
 
 	reload_fini();
 	resolve_fini();
-	workers_end();
 	rc = 0;
 out:
+	workers_end();
 	activation_release(&activation);
 	main_watchers_stop(loop);
 	ev_loop_destroy(loop);
@@ -510,10 +555,31 @@ out:
 	return rc;
 }
 
+/* -t: the whole configuration is built (as `user`, as it would run), then
+ * reported. */
+static int
+check_only(struct config *cfg)
+{
+	char names[512];
+
+	/* (A user checking a file of theirs stays who they are.) */
+	if (geteuid() == 0 && drop_privileges(cfg) < 0) {
+		config_free(cfg);
+		return 1;
+	}
+	running = build_generation(cfg);
+	if (running == NULL)
+		return 1;
+	describe(running, names, sizeof(names));
+	printf("portmux: configuration %s is ok (detectors: %s)\n",
+	       opts.config, names[0] ? names : "none");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	char names[512];
+	struct config *cfg;
 	int status = 1, served = 0;
 
 	if (parse_args(argc, argv, &status) < 0)
@@ -521,18 +587,15 @@ main(int argc, char **argv)
 	log_set_level(LOG_INFO + opts.verbose);
 	signal(SIGPIPE, SIG_IGN);
 
-	running = load_generation(); /* our reference, until the end */
-	if (running == NULL)
+	cfg = load_config();
+	if (cfg == NULL)
 		goto out;
 	if (opts.test_only) {
-		describe(running, names, sizeof(names));
-		printf("portmux: configuration %s is ok (detectors: %s)\n",
-		       opts.config, names[0] ? names : "none");
-		status = 0;
+		status = check_only(cfg);
 		goto out;
 	}
-	apply_log_level(running);
-	if (serve() == 0)
+	apply_log_level(cfg);
+	if (serve(cfg) == 0)
 		status = 0, served = 1;
 out:
 	generation_unref(running);

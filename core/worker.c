@@ -192,10 +192,9 @@ listener_adopt(struct tcp_listener *l, const struct activated_socket *s,
 
 /* The TCP listeners: systemd's sockets, or the configured addresses. */
 static int
-listeners_open(struct worker *w, int shared, const struct activation *act,
-	       char *err, size_t errlen)
+listeners_open(struct worker *w, const struct config *cfg, int shared,
+	       const struct activation *act, char *err, size_t errlen)
 {
-	const struct config *cfg = cfg_of(w);
 	int adopted = act != NULL && act->n > 0;
 	size_t n = adopted ? act->ntcp : cfg->nlisten;
 
@@ -223,7 +222,6 @@ listeners_open(struct worker *w, int shared, const struct activation *act,
 				return -1;
 		}
 		w->nlisteners++;
-		ev_io_init(&l->io, accept_cb, l->fd, EV_READ);
 	}
 	return 0;
 }
@@ -232,7 +230,8 @@ static void
 listeners_close(struct worker *w)
 {
 	for (size_t i = 0; i < w->nlisteners; i++) {
-		ev_io_stop(w->loop, &w->listeners[i].io);
+		if (w->loop != NULL)
+			ev_io_stop(w->loop, &w->listeners[i].io);
 		close(w->listeners[i].fd);
 	}
 	w->nlisteners = 0;
@@ -255,18 +254,20 @@ udp_socket(const struct activated_socket *s, const struct listen_addr *a,
 	return fd;
 }
 
-/* UDP on every listen address when the generation wants it. With sockets
- * from systemd, worker 0 alone reads its UDP ones, so all of a client's
- * datagrams meet one flow table. */
+/* UDP sockets on every listen address unless `udp: false` (with `auto`,
+ * whether any is wanted is known once the detectors are loaded, after the
+ * privilege drop: udp_start closes them then). With sockets from systemd,
+ * worker 0 alone reads its UDP ones, so all of a client's datagrams meet
+ * one flow table. */
 static int
-udp_open(struct worker *w, int shared, const struct activation *act,
-	 char *err, size_t errlen)
+udp_bind(struct worker *w, const struct config *cfg, int shared,
+	 const struct activation *act, char *err, size_t errlen)
 {
-	const struct config *cfg = cfg_of(w);
 	int adopted = act != NULL && act->n > 0;
 	size_t n = adopted ? (w->index == 0 ? act->nudp : 0)
-			   : (w->lc.gen->udp ? cfg->nlisten : 0);
+			   : (cfg->udp != 0 ? cfg->nlisten : 0);
 
+	w->udp_adopted = adopted;
 	if (n == 0)
 		return 0;
 	w->udp = calloc(n, sizeof(*w->udp));
@@ -276,39 +277,68 @@ udp_open(struct worker *w, int shared, const struct activation *act,
 	}
 	for (size_t i = 0, k = 0; i < n; i++) {
 		const struct activated_socket *s = NULL;
-		struct addr a;
-		const char *text;
-		int fd;
+		struct udp_listener *l = &w->udp[i];
 
 		if (adopted) {
 			while (!act->sockets[k].udp)
 				k++;
 			s = &act->sockets[k++];
 		}
-		fd = udp_socket(s, adopted ? NULL : &cfg->listen[i], shared,
-				err, errlen);
-		if (fd < 0)
+		l->fd = udp_socket(s, adopted ? NULL : &cfg->listen[i], shared,
+				   err, errlen);
+		if (l->fd < 0)
 			return -1;
-		a = s ? s->addr : cfg->listen[i].addr;
-		text = s ? s->text : cfg->listen[i].text;
-		if (udp_listener_start(&w->udp[i], &w->lc, fd, &a, text) < 0) {
+		l->addr = s ? s->addr : cfg->listen[i].addr;
+		memcpy(l->text, s ? s->text : cfg->listen[i].text,
+		       sizeof(l->text));
+		w->nudp++;
+	}
+	return 0;
+}
+
+/* Serve the bound UDP sockets when the generation wants them (systemd's
+ * always), else close them. */
+static int
+udp_start(struct worker *w, char *err, size_t errlen)
+{
+	int wanted = w->udp_adopted || w->lc.gen->udp;
+
+	for (size_t i = 0; i < w->nudp; i++) {
+		struct udp_listener *l = &w->udp[i];
+		struct addr a = l->addr;
+		char text[ADDR_TEXT_MAX];
+		int fd = l->fd;
+
+		if (!wanted) {
+			close(fd);
+			l->fd = -1;
+			continue;
+		}
+		memcpy(text, l->text, sizeof(text));
+		if (udp_listener_start(l, &w->lc, fd, &a, text) < 0) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-		w->nudp++;
+		w->nudp_started++;
 		if (w->index == 0)
 			log_info("listening on udp %s%s", text,
-				 adopted ? " (from systemd)" : "");
+				 w->udp_adopted ? " (from systemd)" : "");
 	}
+	if (!wanted)
+		w->nudp = 0;
 	return 0;
 }
 
 static void
 udp_close(struct worker *w)
 {
-	for (size_t i = 0; i < w->nudp; i++)
-		udp_listener_stop(&w->udp[i]);
-	w->nudp = 0;
+	for (size_t i = 0; i < w->nudp; i++) {
+		if (i < w->nudp_started)
+			udp_listener_stop(&w->udp[i]);
+		else if (w->udp[i].fd >= 0)
+			close(w->udp[i].fd);
+	}
+	w->nudp = w->nudp_started = 0;
 }
 
 /* ---- idle sweep ---- */
@@ -447,20 +477,32 @@ worker_release(struct worker *w)
 }
 
 int
-worker_init(struct worker *w, int index, struct generation *g, int shared,
-	    const struct activation *act, struct source_table *sources,
-	    char *err, size_t errlen)
+worker_bind(struct worker *w, int index, const struct config *cfg,
+	    int shared, const struct activation *act, char *err,
+	    size_t errlen)
 {
 	memset(w, 0, sizeof(*w));
 	w->index = index;
 	pthread_mutex_init(&w->lock, NULL);
+	w->mutex_made = 1;
+	if (listeners_open(w, cfg, shared, act, err, errlen) < 0 ||
+	    udp_bind(w, cfg, shared, act, err, errlen) < 0) {
+		worker_join(w); /* closes what was bound */
+		return -1;
+	}
+	return 0;
+}
+
+int
+worker_init(struct worker *w, struct generation *g,
+	    struct source_table *sources, char *err, size_t errlen)
+{
 	w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
 	if (w->loop == NULL || loop_ctx_init(&w->lc, w->loop, g) < 0) {
 		snprintf(err, errlen, "out of memory");
 		if (w->loop)
 			ev_loop_destroy(w->loop);
-		pthread_mutex_destroy(&w->lock);
-		memset(w, 0, sizeof(*w));
+		w->loop = NULL;
 		return -1;
 	}
 	w->lc.on_conn_closed = conn_closed;
@@ -475,11 +517,11 @@ worker_init(struct worker *w, int index, struct generation *g, int shared,
 	w->wake.data = w;
 	ev_async_start(w->loop, &w->wake);
 	idle_timer_setup(w);
-	if (listeners_open(w, shared, act, err, errlen) < 0 ||
-	    udp_open(w, shared, act, err, errlen) < 0) {
-		worker_join(w); /* never started: frees what was made */
-		return -1;
-	}
+	for (size_t i = 0; i < w->nlisteners; i++)
+		ev_io_init(&w->listeners[i].io, accept_cb,
+			   w->listeners[i].fd, EV_READ);
+	if (udp_start(w, err, errlen) < 0)
+		return -1; /* worker_join frees the rest */
 	listeners_start(w, 1);
 	return 0;
 }
@@ -508,21 +550,27 @@ worker_start(struct worker *w)
 void
 worker_join(struct worker *w)
 {
-	if (w->loop == NULL)
-		return; /* never set up, or joined already */
 	if (w->started)
 		pthread_join(w->thread, NULL);
-	else
-		worker_release(w);
+	else if (w->loop != NULL)
+		worker_release(w); /* its loop never ran */
+	else {
+		listeners_close(w); /* bound, never set up */
+		udp_close(w);
+	}
 	w->started = 0;
-	pthread_mutex_lock(&w->lock);
-	if (w->next_gen != NULL)
-		generation_unref(w->next_gen);
-	w->next_gen = NULL;
-	pthread_mutex_unlock(&w->lock);
-	ev_loop_destroy(w->loop);
+	if (w->mutex_made) {
+		pthread_mutex_lock(&w->lock);
+		if (w->next_gen != NULL)
+			generation_unref(w->next_gen);
+		w->next_gen = NULL;
+		pthread_mutex_unlock(&w->lock);
+		pthread_mutex_destroy(&w->lock);
+		w->mutex_made = 0;
+	}
+	if (w->loop != NULL)
+		ev_loop_destroy(w->loop);
 	w->loop = NULL;
-	pthread_mutex_destroy(&w->lock);
 	free(w->listeners);
 	free(w->udp);
 	w->listeners = NULL;

@@ -35,7 +35,7 @@ struct worker {
 	int index;
 	struct ev_loop *loop; /* owned: made by worker_init, destroyed by
 				 worker_join (the main thread may still post
-				 to it until then) */
+				 to it until then); NULL while only bound */
 	pthread_t thread;
 	int started;
 
@@ -51,6 +51,10 @@ struct worker {
 	size_t nlisteners;
 	struct udp_listener *udp; /* UDP on the same addresses, if wanted */
 	size_t nudp;
+	int udp_adopted; /* its UDP sockets came from systemd */
+	size_t nudp_started; /* udp[0..n) serve (udp_listener_start); the
+				others are only bound */
+	int mutex_made;
 	ev_timer accept_timer; /* resumes accepting after a pause */
 	int accept_paused;     /* 1: fd exhaustion, 2: max_connections */
 	int draining;          /* stop asked: no new connections */
@@ -61,16 +65,25 @@ struct worker {
 };
 
 /*
- * Bind every listen address of g (with SO_REUSEPORT when `shared`) — or,
- * when systemd passed sockets (`act`), listen on those instead — and set up
- * the loop, sharing the per-source table `sources` (the caller's, which
- * outlives the worker; NULL: no per-source limits); the thread is not
- * started yet. -1 with err on failure (nothing
- * left open).
+ * Start-up happens in two steps, so that the sockets are bound as root and
+ * everything else — plugins, scripts, the loop — is made after the
+ * privilege drop:
+ *
+ * worker_bind: bind every listen address of cfg (with SO_REUSEPORT when
+ * `shared`), TCP and UDP (unless `udp: false`) — or, when systemd passed
+ * sockets (`act`), take those instead. -1 with err (nothing left open).
  */
-int worker_init(struct worker *w, int index, struct generation *g, int shared,
-		const struct activation *act, struct source_table *sources,
-		char *err, size_t errlen);
+int worker_bind(struct worker *w, int index, const struct config *cfg,
+		int shared, const struct activation *act, char *err,
+		size_t errlen);
+/*
+ * worker_init: set up the loop on generation g, sharing the per-source
+ * table `sources` (the caller's, which outlives the worker; NULL: no
+ * per-source limits); UDP sockets the generation does not want are closed.
+ * The thread is not started yet. -1 with err (worker_join frees it).
+ */
+int worker_init(struct worker *w, struct generation *g,
+		struct source_table *sources, char *err, size_t errlen);
 /* Run the loop on a new thread (signals blocked there). */
 int worker_start(struct worker *w);
 /* Main thread: use g for new connections from now on (takes a ref). */
@@ -79,7 +92,7 @@ void worker_post_generation(struct worker *w, struct generation *g);
  * drain_seconds, then close them and end the thread. */
 void worker_post_stop(struct worker *w, double drain_seconds);
 /* Main thread: wait for the thread to end (if it was started) and free
- * everything the worker holds. */
+ * everything the worker holds, at whatever step it is. */
 void worker_join(struct worker *w);
 
 #endif

@@ -86,6 +86,26 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
 	n=$(id -u nobody)
 	assert_eq "$uid" "$n$n$n$n" "running as nobody"
 	assert_eq "$(client raw "$P" 'as nobody\n' 1)" "as nobody" "serving as nobody"
+	stop_portmux
+	# Sockets are bound as root, then root is dropped, then plugins and
+	# scripts are loaded: a script's top level runs as nobody (the same
+	# for -t). The script must be readable by nobody.
+	pub=$(mktemp -d "${TMPDIR:-/tmp}/portmux-pub.XXXXXX")
+	chmod 755 "$pub"
+	cat >"$pub/who.py" <<'PY'
+import os, portmux
+portmux.log("top level euid=%d uid=%d" % (os.geteuid(), os.getuid()))
+def analyse(buffer):
+    return None
+PY
+	chmod 644 "$pub/who.py"
+	printf 'PYTHON:\n  script: %s\n' "$pub/who.py" >>"$T/c.yaml"
+	"$PORTMUX_BIN" -t -c "$T/c.yaml" >"$T/check.out" 2>&1 || { cat "$T/check.out"; fail "-t as root with user"; }
+	assert_contains "$(cat "$T/check.out")" "top level euid=$n uid=$n"
+	start_portmux "$T/c.yaml"
+	assert_contains "$(pmx_log)" "top level euid=$n uid=$n"
+	assert_eq "$(client raw "$P" 'py\n' 1)" "py" "serving with the script"
+	rm -rf "$pub"
 fi
 
 # 4. Started from a shell with a low soft fd limit, PortMux raises it to
