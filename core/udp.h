@@ -29,6 +29,7 @@ struct udp_listener {
 	struct loop_ctx *lc;
 	struct addr addr;
 	char text[ADDR_TEXT_MAX];
+	int bind_errno; /* bound by the worker before start: why it failed */
 	struct udp_flow **buckets; /* hash of client address -> flow */
 	size_t nbuckets;
 	size_t nflows;    /* connected flows: udp_max_flows bounds them */

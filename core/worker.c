@@ -286,8 +286,12 @@ udp_bind(struct worker *w, const struct config *cfg, int shared,
 		}
 		l->fd = udp_socket(s, adopted ? NULL : &cfg->listen[i], shared,
 				   err, errlen);
-		if (l->fd < 0)
+		/* With auto, a port taken by someone else matters only if a
+		 * detector wants UDP: udp_start says so then. */
+		if (l->fd < 0 && (adopted || cfg->udp > 0))
 			return -1;
+		if (l->fd < 0)
+			l->bind_errno = errno;
 		l->addr = s ? s->addr : cfg->listen[i].addr;
 		memcpy(l->text, s ? s->text : cfg->listen[i].text,
 		       sizeof(l->text));
@@ -310,9 +314,15 @@ udp_start(struct worker *w, char *err, size_t errlen)
 		int fd = l->fd;
 
 		if (!wanted) {
-			close(fd);
+			if (fd >= 0)
+				close(fd);
 			l->fd = -1;
 			continue;
+		}
+		if (fd < 0) {
+			snprintf(err, errlen, "cannot listen on udp %s: %s",
+				 l->text, strerror(l->bind_errno));
+			return -1;
 		}
 		memcpy(text, l->text, sizeof(text));
 		if (udp_listener_start(l, &w->lc, fd, &a, text) < 0) {

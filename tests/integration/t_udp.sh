@@ -62,3 +62,21 @@ log=$(pmx_log)
 assert_contains "$log" "reason=evicted"
 [ "$(printf '%s\n' "$log" | grep -c 'reason=idle')" -eq 2 ] || fail "expected 2 idle flows: $log"
 assert_contains "$log" "claimed by no detector, dropped"
+stop_portmux
+
+# udp: auto with no detector that wants datagrams: a UDP port someone else
+# holds does not stop PortMux (only the TCP side is served).
+P2=$(free_port) H2=$(free_port)
+http_backend web "$H2"
+$PY -c "import socket,time; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', $P2)); time.sleep(30)" &
+PIDS="$PIDS $!"
+sleep 0.2
+cat >"$T/tcp.yaml" <<CFG
+PORTMUX:
+  ip: 127.0.0.1
+  port: $P2
+HTTP:
+  default: $H2
+CFG
+start_portmux "$T/tcp.yaml"
+assert_contains "$(curl -sS --max-time 5 "http://127.0.0.1:$P2/x")" "backend=web" "TCP served"
