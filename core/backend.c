@@ -123,7 +123,7 @@ parse_host_port(const struct pmx_node *node, char *host, size_t hostlen,
 }
 
 /* The mapping form: {port, host, priority, proxy_protocol, allow, deny,
- * alpn}. */
+ * transparent, alpn}. */
 static int
 parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 	  long *port, struct backend *out, int allow_alpn, char **alpn,
@@ -154,6 +154,10 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 		} else if (strcmp(key, "proxy_protocol") == 0) {
 			rc = parse_proxy_protocol(v, &out->proxy_protocol, err,
 						  errlen);
+		} else if (strcmp(key, "transparent") == 0) {
+			int on;
+			rc = node_bool(v, &on, err, errlen);
+			out->transparent = (int8_t)on;
 		} else if (strcmp(key, "allow") == 0) {
 			rc = cidr_list_parse(v, "allow", &out->allow, err,
 					     errlen);
@@ -170,7 +174,8 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 			return node_error(k, err, errlen,
 					  "unknown key '%s' in a route "
 					  "(expected port, host, priority, "
-					  "proxy_protocol, allow, deny%s)",
+					  "proxy_protocol, allow, deny, "
+					  "transparent%s)",
 					  key, allow_alpn ? ", alpn" : "");
 		}
 		if (rc < 0)
@@ -228,6 +233,7 @@ backend_parse(const struct pmx_node *node, struct backend *out,
 
 	memset(out, 0, sizeof(*out));
 	out->priority = PRIO_BOTH;
+	out->transparent = -1;
 	if (alpn)
 		*alpn = NULL;
 	switch (node_kind(node)) {
@@ -289,6 +295,7 @@ backend_new(const char *text, int may_block, char *err, size_t errlen)
 		return NULL;
 	}
 	b->priority = PRIO_BOTH;
+	b->transparent = -1;
 	b->port = (uint16_t)port;
 	if (addr_from_literal(host, b->port, &b->addrs->a[0]) == 0) {
 		n = 1;

@@ -39,6 +39,8 @@ struct backend {
 	uint8_t named;          /* host is a name: re-resolved from time to
 				   time (resolve.c) */
 	uint8_t unresolved;     /* the last look-up failed (resolve.c) */
+	int8_t transparent;     /* connect from the client's address: 1 yes,
+				   0 no, -1 as PORTMUX.transparent */
 	/* Who may be sent here (mapping form `allow` / `deny`): judged after
 	 * detection, a client it refuses has no route. */
 	struct cidr_list allow, deny;
@@ -72,7 +74,7 @@ int backend_nsets(const struct backend *b);
 /*
  * Parse a configured backend into *out: a port number, "host:port" /
  * "[v6]:port", or a mapping {port, host, priority, proxy_protocol, allow,
- * deny} (and
+ * deny, transparent} (and
  * `alpn` when `allow_alpn`: stored in *alpn, which the caller frees).
  * Resolves names (blocking). 0, or -1 with a located message in err.
  */

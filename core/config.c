@@ -183,6 +183,44 @@ config_proxy_trusted(const struct config *cfg, const struct sockaddr *sa)
 	return cidr_list_match(&cfg->accept_proxy, sa);
 }
 
+/* A route's value (a backend, or a list of them) with transparent: true. */
+static int
+route_wants_transparent(const struct pmx_node *v)
+{
+	size_t n = node_kind(v) == PMX_NODE_SEQ ? node_size(v) : 1;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct pmx_node *b =
+			node_kind(v) == PMX_NODE_SEQ ? node_at(v, i) : v;
+		int on = 0;
+
+		if (node_kind(b) == PMX_NODE_MAP &&
+		    node_bool(node_get(b, "transparent"), &on, NULL, 0) == 0 &&
+		    on)
+			return 1;
+	}
+	return 0;
+}
+
+int
+config_wants_transparent(const struct config *cfg)
+{
+	if (cfg->transparent)
+		return 1;
+	for (size_t s = 0; s < cfg->nsections; s++) {
+		const struct pmx_node *sec = cfg->section_vals[s];
+		if (node_kind(sec) != PMX_NODE_MAP)
+			continue;
+		for (size_t i = 0; i < node_size(sec); i++)
+			if (route_wants_transparent(node_at(sec, i)))
+				return 1;
+	}
+	return (cfg->on_timeout.kind == TARGET_BACKEND &&
+		cfg->on_timeout.backend.transparent > 0) ||
+	       (cfg->fallback.kind == TARGET_BACKEND &&
+		cfg->fallback.backend.transparent > 0);
+}
+
 long
 config_source_limit(const struct config *cfg)
 {
@@ -512,6 +550,7 @@ static const struct pm_key pm_keys[] = {
 	{"rate_per_source", read_double, F_DOUBLE, AT(rate_per_source), 0,
 	 1e6, 500},
 	{"accept_proxy", read_cidrs, F_NONE, AT(accept_proxy), 0, 0, 0},
+	{"transparent", read_bool, F_INT, AT(transparent), 0, 0, 0},
 	{"user", read_user, F_NONE, AT(user), 0, 0, 0},
 	{"log_level", read_log_level, F_INT, AT(log_level), 0, 0, -1},
 };

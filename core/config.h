@@ -85,6 +85,9 @@ struct config {
 	 * per second (a token bucket with a burst of twice that; 0: off). */
 	long max_connections_per_source;
 	double rate_per_source;
+	/* Connect to backends from the client's own address (a route's
+	 * `transparent` overrides it). */
+	int transparent;
 
 	/* Top-level sections other than PORTMUX, in file order (borrowed from
 	 * the tree). */
@@ -103,6 +106,11 @@ void config_free(struct config *cfg);
 
 /* Is `sa` in one of the accept_proxy ranges? */
 int config_proxy_trusted(const struct config *cfg, const struct sockaddr *sa);
+/* Does any part of the configuration ask for transparent proxying
+ * (PORTMUX.transparent or a route's `transparent: true`)? Read from the
+ * tree, before the route tables exist: the privilege drop must keep
+ * CAP_NET_ADMIN for it. */
+int config_wants_transparent(const struct config *cfg);
 /* Connections one source may hold (max_connections_per_source resolved:
  * auto is a quarter of max_connections, at least 1); 0: no limit. */
 long config_source_limit(const struct config *cfg);

@@ -59,6 +59,7 @@ struct conn {
 	uint8_t via;     /* enum conn_via */
 	uint8_t want_final; /* decide on what we have once `job` is back */
 	uint8_t zerocopy;   /* relay with splice() through pipes */
+	uint8_t transparent; /* connect from the client's own address */
 	uint8_t proxy_in;   /* a PROXY header from a trusted balancer is due */
 	uint8_t has_local;  /* `local` came from that header */
 	const struct addr *bound; /* the listening address (its listener

@@ -35,6 +35,14 @@ connect_next(struct conn *c)
 			continue;
 		}
 		sockopt_backend(fd, c->backend->priority);
+		if (c->transparent &&
+		    sockopt_transparent(fd, &c->peer.sa) < 0) {
+			/* Another family than the client's, or no route
+			 * back: this address cannot see the client. */
+			c->last_error = errno;
+			close(fd);
+			continue;
+		}
 		if (connect(fd, sa, a->len) == 0 || errno == EINPROGRESS) {
 			c->server.fd = fd;
 			side_arm(c, &c->server, EV_WRITE);
@@ -84,6 +92,9 @@ conn_connect(struct conn *c, const struct backend *b, enum conn_via via)
 	}
 	c->backend = b;
 	c->via = (uint8_t)via;
+	c->transparent = (uint8_t)(b->transparent >= 0
+					   ? b->transparent
+					   : c->gen->cfg->transparent);
 	c->state = CONN_CONNECTING;
 	/* The client watcher stays armed (a stop and restart would cost two
 	 * epoll_ctl calls): what arrives meanwhile joins the probe bytes. */

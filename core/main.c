@@ -17,6 +17,7 @@
 #include "privs.h"
 #include "reload.h"
 #include "resolve.h"
+#include "sockopt.h"
 #include "source.h"
 #include "stats.h"
 #include "version.h"
@@ -93,10 +94,27 @@ drop_privileges(const struct config *cfg)
 
 	if (cfg->user == NULL)
 		return 0;
-	if (privs_drop(cfg->user, err, sizeof(err)) < 0) {
+	if (privs_drop(cfg->user, config_wants_transparent(cfg), err,
+		       sizeof(err)) < 0) {
 		log_error("%s", err);
 		return -1;
 	}
+	return 0;
+}
+
+/* Transparent proxying asked for: can this process do it? Said at
+ * start-up, not at the first connection. */
+static int
+transparent_possible(const struct config *cfg)
+{
+	if (!config_wants_transparent(cfg) || sockopt_transparent_allowed())
+		return 1;
+	log_error("transparent: connecting from the client's address needs "
+		  "CAP_NET_ADMIN (or CAP_NET_RAW), which PortMux does not "
+		  "have: run it as "
+		  "root (user: keeps that capability alone), or under "
+		  "systemd add AmbientCapabilities=CAP_NET_ADMIN (README, "
+		  "\"Transparent proxying\")");
 	return 0;
 }
 
@@ -519,13 +537,14 @@ serve(struct config *cfg)
 		config_free(cfg);
 		goto out;
 	}
-	if (drop_privileges(cfg) < 0) {
+	if (!transparent_possible(cfg) || drop_privileges(cfg) < 0) {
 		config_free(cfg);
 		goto out;
 	}
 	running = build_generation(cfg); /* our reference, until the end */
 	if (running == NULL)
 		goto out;
+
 	if (start_workers(running, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto out;

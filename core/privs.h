@@ -6,7 +6,11 @@
 
 #include <stddef.h>
 
-/* Become `user` (its uid, gid and groups) for good. 0, or -1 with err. */
-int privs_drop(const char *user, char *err, size_t errlen);
+/* Become `user` (its uid, gid and groups) for good; with
+ * `keep_net_admin`, keep CAP_NET_ADMIN (or CAP_NET_RAW) alone
+ * (transparent proxying needs one of them). Call before any thread is
+ * started: threads inherit it. 0, or -1 with err. */
+int privs_drop(const char *user, int keep_net_admin, char *err,
+	       size_t errlen);
 
 #endif

@@ -3,6 +3,7 @@
 #include "sockopt.h"
 
 #include <errno.h>
+#include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -72,4 +73,69 @@ sockopt_client(int fd, enum priority p)
 	/* It came with TCP_NODELAY from the listener. */
 	if (!wants_nodelay(p))
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &zero, sizeof(zero));
+}
+
+int
+sockopt_transparent(int fd, const struct sockaddr *client)
+{
+	struct sockaddr_storage self;
+	struct sockaddr_storage src;
+	socklen_t len = sizeof(self), slen;
+	int one = 1, family;
+
+	if (getsockname(fd, (struct sockaddr *)&self, &len) < 0)
+		return -1;
+	family = self.ss_family;
+	memset(&src, 0, sizeof(src));
+	if (client->sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(
+		    &((const struct sockaddr_in6 *)(const void *)client)
+			     ->sin6_addr)) {
+		/* An IPv4 client on an IPv6 listener. */
+		struct sockaddr_in *v4 = (struct sockaddr_in *)&src;
+		v4->sin_family = AF_INET;
+		memcpy(&v4->sin_addr,
+		       ((const struct sockaddr_in6 *)(const void *)client)
+				       ->sin6_addr.s6_addr +
+			       12,
+		       4);
+	} else if (client->sa_family == AF_INET) {
+		memcpy(&src, client, sizeof(struct sockaddr_in));
+	} else if (client->sa_family == AF_INET6) {
+		memcpy(&src, client, sizeof(struct sockaddr_in6));
+	}
+	if (src.ss_family != family) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	if (family == AF_INET) {
+		((struct sockaddr_in *)&src)->sin_port = 0;
+		slen = sizeof(struct sockaddr_in);
+		if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one,
+			       sizeof(one)) < 0)
+			return -1;
+	} else {
+		((struct sockaddr_in6 *)&src)->sin6_port = 0;
+		slen = sizeof(struct sockaddr_in6);
+		if (setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one,
+			       sizeof(one)) < 0)
+			return -1;
+	}
+	/* The port comes at connect(), unique for the 4-tuple. */
+	setsockopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	return bind(fd, (struct sockaddr *)&src, slen);
+}
+
+int
+sockopt_transparent_allowed(void)
+{
+	int one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int ok;
+
+	if (fd < 0)
+		return 0;
+	ok = setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) == 0;
+	close(fd);
+	return ok;
 }

@@ -20,6 +20,18 @@ int sockopt_bound_socket(const struct addr *a, int type, int shared);
 void sockopt_listener(int fd, int keepalive);
 /* A new backend socket, before connect(). */
 void sockopt_backend(int fd, enum priority p);
+/*
+ * Transparent proxying: make a new backend socket (before connect()) come
+ * from the client's own address `client` (IP_TRANSPARENT /
+ * IPV6_TRANSPARENT, then bind to that address with a port of the
+ * kernel's). Needs CAP_NET_ADMIN or CAP_NET_RAW, and routing that brings
+ * the backend's answers back to this host (README). 0, or -1 with errno (EAFNOSUPPORT
+ * when the client and the backend address are of different families).
+ */
+int sockopt_transparent(int fd, const struct sockaddr *client);
+/* Can this process make transparent sockets (CAP_NET_ADMIN or
+ * CAP_NET_RAW)? */
+int sockopt_transparent_allowed(void);
 /* An accepted client socket, once its route is known. */
 void sockopt_client(int fd, enum priority p);
 
