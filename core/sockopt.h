@@ -25,8 +25,9 @@ void sockopt_backend(int fd, enum priority p);
  * from the client's own address `client` (IP_TRANSPARENT /
  * IPV6_TRANSPARENT, then bind to that address with a port of the
  * kernel's). Needs CAP_NET_ADMIN or CAP_NET_RAW, and routing that brings
- * the backend's answers back to this host (README). 0, or -1 with errno (EAFNOSUPPORT
- * when the client and the backend address are of different families).
+ * the backend's answers back to this host (README). 0, or -1 with errno
+ * (EAFNOSUPPORT when the client and the backend address are of different
+ * families).
  */
 int sockopt_transparent(int fd, const struct sockaddr *client);
 /* Can this process make transparent sockets (CAP_NET_ADMIN or
