@@ -13,13 +13,14 @@
 #include "log.h"
 #include "probe.h"
 #include "probe_pool.h"
+#include "siphash.h"
 
 #define UDP_DATAGRAM_MAX 65536
 #define UDP_BATCH 64 /* datagrams per event: fairness */
 #define UDP_QUEUE_MAX 16 /* datagrams kept while a flow is being decided,
 			   the first one included */
 #define SWEEP_INTERVAL 1.0
-#define UDP_BUCKETS 1024
+#define UDP_BUCKETS_MIN 16
 
 union peer {
 	struct sockaddr sa;
@@ -63,25 +64,24 @@ struct udp_flow {
 
 static uint64_t next_flow_id; /* atomic: all workers */
 
+/* The bucket of a client address: SipHash of its port and address under
+ * the listener's random key, so nobody can pick addresses that collide. */
 static size_t
-peer_hash(const union peer *p, size_t nbuckets)
+peer_hash(const struct udp_listener *l, const union peer *p)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	const uint8_t *b;
+	uint8_t b[2 + 16];
 	size_t n;
 
 	if (p->sa.sa_family == AF_INET) {
-		b = (const uint8_t *)&p->sin.sin_addr;
-		n = 4;
-		h = (h ^ p->sin.sin_port) * 1099511628211ull;
+		memcpy(b, &p->sin.sin_port, 2);
+		memcpy(b + 2, &p->sin.sin_addr, 4);
+		n = 2 + 4;
 	} else {
-		b = (const uint8_t *)&p->sin6.sin6_addr;
-		n = 16;
-		h = (h ^ p->sin6.sin6_port) * 1099511628211ull;
+		memcpy(b, &p->sin6.sin6_port, 2);
+		memcpy(b + 2, &p->sin6.sin6_addr, 16);
+		n = 2 + 16;
 	}
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 1099511628211ull;
-	return (size_t)(h & (nbuckets - 1));
+	return (size_t)(siphash24(l->hkey, b, n) & (l->nbuckets - 1));
 }
 
 static int
@@ -128,7 +128,7 @@ static void
 flow_free(struct udp_flow *f, const char *reason)
 {
 	struct udp_listener *l = f->l;
-	struct udp_flow **pp = &l->buckets[peer_hash(&f->client, l->nbuckets)];
+	struct udp_flow **pp = &l->buckets[peer_hash(l, &f->client)];
 	char client[ADDR_TEXT_MAX];
 
 	log_info("close udp=%llu client=%s detector=%s backend=%s up=%llu "
@@ -191,7 +191,7 @@ flow_cb(EV_P_ ev_io *io, int revents)
 static struct udp_flow *
 flow_find(struct udp_listener *l, const union peer *p)
 {
-	struct udp_flow *f = l->buckets[peer_hash(p, l->nbuckets)];
+	struct udp_flow *f = l->buckets[peer_hash(l, p)];
 
 	while (f != NULL && !peer_equal(&f->client, p))
 		f = f->hnext;
@@ -350,7 +350,7 @@ flow_new(struct udp_listener *l, const union peer *p, socklen_t plen)
 	f->client_len = plen;
 	f->id = __atomic_add_fetch(&next_flow_id, 1, __ATOMIC_RELAXED);
 	f->started = f->last = ev_now(lc->loop);
-	h = peer_hash(p, l->nbuckets);
+	h = peer_hash(l, p);
 	f->hnext = l->buckets[h];
 	l->buckets[h] = f;
 	TAILQ_INSERT_HEAD(&l->lru, f, lru);
@@ -423,6 +423,19 @@ sweep_cb(EV_P_ ev_timer *t, int revents)
 		flow_free(f, "idle");
 }
 
+/* Buckets for up to `max_flows` flows: the power of two at or above it
+ * (chains stay about one flow long), at least UDP_BUCKETS_MIN; the bound
+ * of udp_max_flows (a million) bounds it too. */
+static size_t
+table_size(long max_flows)
+{
+	size_t n = UDP_BUCKETS_MIN;
+
+	while ((long)n < max_flows)
+		n *= 2;
+	return n;
+}
+
 int
 udp_listener_start(struct udp_listener *l, struct loop_ctx *lc, int fd,
 		   const struct addr *a, const char *text)
@@ -432,11 +445,16 @@ udp_listener_start(struct udp_listener *l, struct loop_ctx *lc, int fd,
 	l->lc = lc;
 	l->addr = *a;
 	snprintf(l->text, sizeof(l->text), "%s", text);
-	l->nbuckets = UDP_BUCKETS;
+	l->nbuckets = table_size(lc->gen->cfg->udp_max_flows);
 	l->buckets = calloc(l->nbuckets, sizeof(*l->buckets));
-	if (l->buckets == NULL) {
+	if (l->buckets == NULL || siphash_key_random(l->hkey) < 0) {
+		int e = errno;
+
+		free(l->buckets);
+		l->buckets = NULL;
 		close(fd);
 		l->fd = -1;
+		errno = e;
 		return -1;
 	}
 	TAILQ_INIT(&l->lru);
@@ -461,4 +479,20 @@ udp_listener_stop(struct udp_listener *l)
 	l->fd = -1;
 	free(l->buckets);
 	l->buckets = NULL;
+}
+
+size_t
+udp_listener_longest_chain(const struct udp_listener *l)
+{
+	size_t longest = 0;
+
+	for (size_t b = 0; b < l->nbuckets; b++) {
+		size_t n = 0;
+
+		for (const struct udp_flow *f = l->buckets[b]; f != NULL;
+		     f = f->hnext)
+			n++;
+		longest = n > longest ? n : longest;
+	}
+	return longest;
 }

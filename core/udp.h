@@ -19,6 +19,7 @@
 #include "addr.h"
 #include "log.h"
 #include "loop.h"
+#include "siphash.h"
 
 struct udp_flow;
 TAILQ_HEAD(udp_lru, udp_flow);
@@ -29,8 +30,12 @@ struct udp_listener {
 	struct loop_ctx *lc;
 	struct addr addr;
 	char text[ADDR_TEXT_MAX];
-	struct udp_flow **buckets; /* hash of client address -> flow */
+	/* Client address -> flow: a hash table sized for udp_max_flows when
+	 * the listener starts (a reload keeps its size), keyed with random
+	 * bits of its own. Owned: freed by udp_listener_stop. */
+	struct udp_flow **buckets;
 	size_t nbuckets;
+	uint8_t hkey[SIPHASH_KEY_SIZE];
 	size_t nflows;    /* connected flows: udp_max_flows bounds them */
 	size_t ndeciding; /* flows whose first datagram is being judged */
 	struct udp_lru lru; /* every flow, most recently active first */
@@ -39,10 +44,13 @@ struct udp_listener {
 };
 
 /* Serve datagrams on `fd` (a bound, non-blocking UDP socket for `a`, which
- * the listener now owns) on lc's loop. 0, or -1 out of memory (fd closed). */
+ * the listener now owns) on lc's loop. 0, or -1 with errno (out of memory,
+ * no random bytes for its hash key) and fd closed. */
 int udp_listener_start(struct udp_listener *l, struct loop_ctx *lc, int fd,
 		       const struct addr *a, const char *text);
 /* End every flow, stop and close the socket. */
 void udp_listener_stop(struct udp_listener *l);
+/* The most flows in one bucket of l's table (for tests). */
+size_t udp_listener_longest_chain(const struct udp_listener *l);
 
 #endif

@@ -292,7 +292,8 @@ udp_open(struct worker *w, int shared, const struct activation *act,
 		a = s ? s->addr : cfg->listen[i].addr;
 		text = s ? s->text : cfg->listen[i].text;
 		if (udp_listener_start(&w->udp[i], &w->lc, fd, &a, text) < 0) {
-			snprintf(err, errlen, "out of memory");
+			snprintf(err, errlen, "cannot serve udp %s: %s", text,
+				 strerror(errno));
 			return -1;
 		}
 		w->nudp++;

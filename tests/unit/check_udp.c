@@ -86,11 +86,13 @@ guard_cb(EV_P_ ev_timer *w, int revents)
 	(void)revents;
 }
 
-/* A listener with udp_max_flows and udp_timeout as given. The detector is
- * t_prefix ("HELLO" with the test's backend), or python.so running
- * tests/python/`script` when it is not NULL. */
+/* A listener with udp_max_flows and udp_timeout as given, and `extra`
+ * lines of PORTMUX. The detector is t_prefix ("HELLO" with the test's
+ * backend), or python.so running tests/python/`script` when it is not
+ * NULL. */
 static void
-ut_open(struct ut *t, int max_flows, const char *timeout, const char *script)
+ut_open_cfg(struct ut *t, int max_flows, const char *timeout,
+	    const char *script, const char *extra)
 {
 	const char *dir = getenv("PORTMUX_TEST_PLUGINS");
 	char yaml[8192], err[1024], rel[256], path[4096];
@@ -106,17 +108,19 @@ ut_open(struct ut *t, int max_flows, const char *timeout, const char *script)
 		snprintf(yaml, sizeof(yaml),
 			 "PORTMUX:\n  port: 1\n  plugin_dir: %s\n"
 			 "  detectors: [t_prefix]\n"
-			 "  udp_max_flows: %d\n  udp_timeout: %s\n"
+			 "  udp_max_flows: %d\n  udp_timeout: %s\n%s"
 			 "T_PREFIX:\n  match: HELLO\n"
 			 "  backend: \"127.0.0.1:%u\"\n",
-			 dir, max_flows, timeout, ntohs(t->baddr.sin_port));
+			 dir, max_flows, timeout, extra,
+			 ntohs(t->baddr.sin_port));
 	} else {
 		snprintf(rel, sizeof(rel), "tests/python/%s", script);
 		snprintf(yaml, sizeof(yaml),
 			 "PORTMUX:\n  port: 1\n  detectors: [python]\n"
-			 "  udp_max_flows: %d\n  udp_timeout: %s\n"
+			 "  udp_max_flows: %d\n  udp_timeout: %s\n%s"
 			 "PYTHON:\n  script: %s\n  timeout: 5\n",
-			 max_flows, timeout, tu_src(rel, path, sizeof(path)));
+			 max_flows, timeout, extra,
+			 tu_src(rel, path, sizeof(path)));
 	}
 	t->g = tu_generation(yaml, err, sizeof(err));
 	ck_assert_msg(t->g != NULL, "%s", err);
@@ -132,6 +136,12 @@ ut_open(struct ut *t, int max_flows, const char *timeout, const char *script)
 	a.len = sizeof(t->laddr);
 	ck_assert_int_eq(udp_listener_start(&t->l, &t->lc, lfd, &a, "test"),
 			 0);
+}
+
+static void
+ut_open(struct ut *t, int max_flows, const char *timeout, const char *script)
+{
+	ut_open_cfg(t, max_flows, timeout, script, "");
 }
 
 static void
@@ -481,6 +491,59 @@ START_TEST(test_udp__stop_frees_everything)
 }
 END_TEST
 
+/* The table has a bucket per flow of udp_max_flows (the power of two at
+ * or above it) and a key of its own; with it full, every flow is still
+ * found both ways: each client's datagrams reach the backend from its
+ * flow's socket, and the backend's replies reach the right client. */
+START_TEST(test_udp__many_flows_found)
+{
+	enum { N = 300 };
+	static struct sockaddr_in self[N], from[N];
+	static int c[N];
+	struct sockaddr_in f;
+	char text[32];
+	size_t longest;
+	struct ut t, other;
+
+	ut_open(&other, 1, "60", NULL);
+	ck_assert_uint_eq(other.l.nbuckets, 16);
+	ut_open(&t, N, "60", NULL);
+	ck_assert_uint_eq(t.l.nbuckets, 512);
+	ck_assert(memcmp(t.l.hkey, other.l.hkey, sizeof(t.l.hkey)) != 0);
+	ut_close(&other);
+	for (int i = 0; i < N; i++) {
+		c[i] = client(&t, &self[i]);
+		snprintf(text, sizeof(text), "HELLO %d", i);
+		say(c[i], text);
+		backend_hears(&t, text, &from[i]);
+	}
+	ck_assert_uint_eq(t.l.nflows, N);
+	longest = udp_listener_longest_chain(&t.l);
+	ck_assert_msg(longest <= 8, "a chain of %zu flows", longest);
+	for (int i = 0; i < N; i++) {
+		snprintf(text, sizeof(text), "to %d", i);
+		ck_assert_int_eq(sendto(t.backend, text, strlen(text), 0,
+					(struct sockaddr *)&from[i],
+					sizeof(from[i])),
+				 (ssize_t)strlen(text));
+		client_hears(&t, c[i], text);
+	}
+	for (int i = N - 1; i >= 0; i--) {
+		snprintf(text, sizeof(text), "again %d", i);
+		say(c[i], text);
+		backend_hears(&t, text, &f);
+		ck_assert_uint_eq(f.sin_port, from[i].sin_port);
+	}
+	ck_assert_uint_eq(t.l.nflows, N);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+	backend_silent(&t);
+	ut_close(&t);
+	for (int i = 0; i < N; i++)
+		close(c[i]);
+	ck_assert_int_eq(count_fds(), other.fds_before);
+}
+END_TEST
+
 /* ---- flows being decided (a blocking detector: python.so) ---- */
 
 /* "FAST|SLOW 127.0.0.1:<backend port> tag" for tests/python/udp_decide.py */
@@ -628,6 +691,7 @@ make_suite_udp(void)
 	tcase_add_test(tc, test_udp__unclaimed_dropped);
 	tcase_add_test(tc, test_udp__idle_sweep);
 	tcase_add_test(tc, test_udp__stop_frees_everything);
+	tcase_add_test(tc, test_udp__many_flows_found);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(td, 60);
 	tcase_add_test(td, test_udp__deciding_never_evicts_live);
