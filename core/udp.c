@@ -58,8 +58,9 @@ struct udp_flow {
 	ev_tstamp started, last;
 	uint64_t id, up, down;
 	int16_t det;
+	uint8_t state;                    /* enum udp_flow_state */
 	struct udp_flow *hnext;           /* hash chain */
-	TAILQ_ENTRY(udp_flow) lru;        /* l->lru */
+	TAILQ_ENTRY(udp_flow) lru;        /* l->lru[state] */
 };
 
 static uint64_t next_flow_id; /* atomic: all workers */
@@ -96,15 +97,40 @@ peer_equal(const union peer *a, const union peer *b)
 	       memcmp(&a->sin6.sin6_addr, &b->sin6.sin6_addr, 16) == 0;
 }
 
+/* Counted in l's figures of `state` (delta 1), or taken out (-1). */
+static void
+state_count(struct udp_listener *l, int state, int delta)
+{
+	if (state == UDP_DECIDING)
+		l->ndeciding += delta;
+	else
+		l->nflows += delta;
+	if (state == UDP_ESTABLISHED)
+		l->nestablished += delta;
+}
+
+/* The flow moves on to `state`: the head of that list. */
+static void
+flow_set_state(struct udp_flow *f, enum udp_flow_state state)
+{
+	struct udp_listener *l = f->l;
+
+	TAILQ_REMOVE(&l->lru[f->state], f, lru);
+	state_count(l, f->state, -1);
+	f->state = (uint8_t)state;
+	TAILQ_INSERT_HEAD(&l->lru[state], f, lru);
+	state_count(l, state, 1);
+}
+
 static void
 flow_touch(struct udp_flow *f)
 {
 	struct udp_listener *l = f->l;
 
 	f->last = ev_now(l->lc->loop);
-	if (TAILQ_FIRST(&l->lru) != f) {
-		TAILQ_REMOVE(&l->lru, f, lru);
-		TAILQ_INSERT_HEAD(&l->lru, f, lru);
+	if (TAILQ_FIRST(&l->lru[f->state]) != f) {
+		TAILQ_REMOVE(&l->lru[f->state], f, lru);
+		TAILQ_INSERT_HEAD(&l->lru[f->state], f, lru);
 	}
 }
 
@@ -142,11 +168,8 @@ flow_free(struct udp_flow *f, const char *reason)
 	while (*pp != f)
 		pp = &(*pp)->hnext;
 	*pp = f->hnext;
-	TAILQ_REMOVE(&l->lru, f, lru);
-	if (f->fd >= 0)
-		l->nflows--;
-	else
-		l->ndeciding--;
+	TAILQ_REMOVE(&l->lru[f->state], f, lru);
+	state_count(l, f->state, -1);
 	if (f->fd >= 0) {
 		ev_io_stop(l->lc->loop, &f->io);
 		close(f->fd);
@@ -179,6 +202,8 @@ flow_cb(EV_P_ ev_io *io, int revents)
 			return;
 		}
 		f->down += (uint64_t)n;
+		if (f->state != UDP_ESTABLISHED)
+			flow_set_state(f, UDP_ESTABLISHED);
 		flow_touch(f);
 		if (sendto(f->l->fd, buf, (size_t)n, 0, &f->client.sa,
 			   f->client_len) < 0 &&
@@ -198,17 +223,33 @@ flow_find(struct udp_listener *l, const union peer *p)
 	return f;
 }
 
-/* The table is full: the least recently active connected flow goes (a
- * flow still being decided never pushes a live one out). */
-static void
-flow_make_room(struct udp_listener *l, struct udp_flow *keep)
+/* The table is full: the least recently active flow that is connected
+ * but not established goes. One whose backend answered is never pushed
+ * out for a new one (forged first datagrams would evict live clients),
+ * nor is one still being decided. 0 when there is none. */
+static int
+flow_make_room(struct udp_listener *l)
 {
-	struct udp_flow *f = TAILQ_LAST(&l->lru, udp_lru);
+	struct udp_flow *f = TAILQ_LAST(&l->lru[UDP_CONNECTED], udp_lru);
 
-	while (f != NULL && (f->fd < 0 || f == keep))
-		f = TAILQ_PREV(f, udp_lru, lru);
-	if (f != NULL)
-		flow_free(f, "evicted");
+	if (f == NULL)
+		return 0;
+	flow_free(f, "evicted");
+	return 1;
+}
+
+/* A new client finds every flow of the table established: dropped, and
+ * said now and then. */
+static void
+table_full(struct udp_listener *l)
+{
+	unsigned long dropped;
+
+	if (log_ratelimit_ok(&l->full_rl, &dropped))
+		log_warn("udp %s: udp_max_flows=%ld reached and every flow is "
+			 "established: new client dropped (%lu similar "
+			 "suppressed)",
+			 l->text, l->lc->gen->cfg->udp_max_flows, dropped);
 }
 
 /* The decision is made: connect to b and send what waited. */
@@ -218,8 +259,12 @@ flow_connect(struct udp_flow *f, const struct backend *b)
 	const struct addr_set *set = backend_addrs(b);
 	int fd = -1;
 
-	if ((long)f->l->nflows >= f->gen->cfg->udp_max_flows)
-		flow_make_room(f->l, f);
+	if ((long)f->l->nflows >= f->gen->cfg->udp_max_flows &&
+	    !flow_make_room(f->l)) {
+		table_full(f->l);
+		flow_free(f, "table_full");
+		return;
+	}
 	f->backend = b;
 	/* The first address that takes a socket; UDP connect() only sets the
 	 * peer, so failures show up as ICMP errors later. */
@@ -240,8 +285,7 @@ flow_connect(struct udp_flow *f, const struct backend *b)
 		return;
 	}
 	f->fd = fd;
-	f->l->ndeciding--;
-	f->l->nflows++;
+	flow_set_state(f, UDP_CONNECTED);
 	ev_io_init(&f->io, flow_cb, fd, EV_READ);
 	ev_io_start(f->l->lc->loop, &f->io);
 	queue_clear(f, 1);
@@ -337,6 +381,11 @@ flow_new(struct udp_listener *l, const union peer *p, socklen_t plen)
 	 * addresses that nobody claims cannot fill memory. */
 	if ((long)l->ndeciding >= lc->gen->cfg->udp_max_flows)
 		return NULL;
+	/* No room for it whatever it is: not worth deciding. */
+	if ((long)l->nestablished >= lc->gen->cfg->udp_max_flows) {
+		table_full(l);
+		return NULL;
+	}
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return NULL;
@@ -353,8 +402,9 @@ flow_new(struct udp_listener *l, const union peer *p, socklen_t plen)
 	h = peer_hash(l, p);
 	f->hnext = l->buckets[h];
 	l->buckets[h] = f;
-	TAILQ_INSERT_HEAD(&l->lru, f, lru);
-	l->ndeciding++;
+	f->state = UDP_DECIDING;
+	TAILQ_INSERT_HEAD(&l->lru[UDP_DECIDING], f, lru);
+	state_count(l, UDP_DECIDING, 1);
 	return f;
 }
 
@@ -418,9 +468,10 @@ sweep_cb(EV_P_ ev_timer *t, int revents)
 	struct udp_flow *f;
 
 	(void)revents;
-	while ((f = TAILQ_LAST(&l->lru, udp_lru)) != NULL &&
-	       now - f->last >= idle)
-		flow_free(f, "idle");
+	for (int s = 0; s < UDP_NSTATES; s++)
+		while ((f = TAILQ_LAST(&l->lru[s], udp_lru)) != NULL &&
+		       now - f->last >= idle)
+			flow_free(f, "idle");
 }
 
 /* Buckets for up to `max_flows` flows: the power of two at or above it
@@ -457,7 +508,8 @@ udp_listener_start(struct udp_listener *l, struct loop_ctx *lc, int fd,
 		errno = e;
 		return -1;
 	}
-	TAILQ_INIT(&l->lru);
+	for (int s = 0; s < UDP_NSTATES; s++)
+		TAILQ_INIT(&l->lru[s]);
 	ev_io_init(&l->io, listener_cb, l->fd, EV_READ);
 	ev_io_start(lc->loop, &l->io);
 	ev_timer_init(&l->sweep, sweep_cb, SWEEP_INTERVAL, SWEEP_INTERVAL);
@@ -471,8 +523,9 @@ udp_listener_stop(struct udp_listener *l)
 {
 	if (l->fd < 0)
 		return;
-	while (!TAILQ_EMPTY(&l->lru))
-		flow_free(TAILQ_FIRST(&l->lru), "shutdown");
+	for (int s = 0; s < UDP_NSTATES; s++)
+		while (!TAILQ_EMPTY(&l->lru[s]))
+			flow_free(TAILQ_FIRST(&l->lru[s]), "shutdown");
 	ev_io_stop(l->lc->loop, &l->io);
 	ev_timer_stop(l->lc->loop, &l->sweep);
 	close(l->fd);

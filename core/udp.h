@@ -2,7 +2,10 @@
  * client address is shown to the UDP-capable detectors; a match opens a
  * flow (a socket connected to the backend) and datagrams are relayed both
  * ways until the flow has been idle for udp_timeout. The flow table has a
- * size limit; when full, the least recently active flow makes room.
+ * size limit; when full, the least recently active flow whose backend has
+ * not answered yet makes room — one whose backend answered (established)
+ * is never pushed out, so forged first datagrams cannot evict live
+ * clients; with every flow established, a new client is dropped.
  *
  * Ownership: a listener owns its socket (given to udp_listener_start) and
  * its flows; a flow owns its backend socket, its queued datagrams, its
@@ -24,6 +27,14 @@
 struct udp_flow;
 TAILQ_HEAD(udp_lru, udp_flow);
 
+/* A flow's state, and the list of the listener it is on. */
+enum udp_flow_state {
+	UDP_DECIDING,    /* its first datagram is being judged */
+	UDP_CONNECTED,   /* it has a socket to its backend */
+	UDP_ESTABLISHED, /* and the backend answered: never evicted */
+	UDP_NSTATES,
+};
+
 struct udp_listener {
 	ev_io io;
 	int fd;
@@ -36,11 +47,17 @@ struct udp_listener {
 	struct udp_flow **buckets;
 	size_t nbuckets;
 	uint8_t hkey[SIPHASH_KEY_SIZE];
-	size_t nflows;    /* connected flows: udp_max_flows bounds them */
-	size_t ndeciding; /* flows whose first datagram is being judged */
-	struct udp_lru lru; /* every flow, most recently active first */
+	size_t nflows;       /* connected flows, established or not:
+				udp_max_flows bounds them */
+	size_t nestablished; /* of those, established */
+	size_t ndeciding;    /* flows whose first datagram is being judged */
+	/* The flows in each state, most recently active first: the idle
+	 * sweep reads the tails, a new flow may push out the tail of
+	 * UDP_CONNECTED only. Each flow is owned by the listener: flow_free
+	 * in udp.c unlinks and frees it. */
+	struct udp_lru lru[UDP_NSTATES];
 	ev_timer sweep;
-	struct log_ratelimit drop_rl;
+	struct log_ratelimit drop_rl, full_rl;
 };
 
 /* Serve datagrams on `fd` (a bound, non-blocking UDP socket for `a`, which

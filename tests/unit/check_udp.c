@@ -154,7 +154,9 @@ ut_stop(struct ut *t)
 	ck_assert_int_eq(t->l.fd, -1);
 	ck_assert_uint_eq(t->l.nflows, 0);
 	ck_assert_uint_eq(t->l.ndeciding, 0);
-	ck_assert(TAILQ_EMPTY(&t->l.lru));
+	ck_assert_uint_eq(t->l.nestablished, 0);
+	for (int s = 0; s < UDP_NSTATES; s++)
+		ck_assert(TAILQ_EMPTY(&t->l.lru[s]));
 	ck_assert_ptr_null(t->l.buckets);
 }
 
@@ -338,12 +340,14 @@ START_TEST(test_udp__lru_eviction)
 	ck_assert_uint_eq(t.l.nflows, 3);
 	ck_assert_uint_eq(t.l.ndeciding, 0);
 
-	/* Flow 0 is the least recently active now, but a reply from the
-	 * backend counts as activity: then flow 2 is. */
+	/* Flow 0 is the least recently active now, but the backend
+	 * answered it: established, it is never evicted; flow 2 is the
+	 * least recently active of the others. */
 	ck_assert_int_eq(sendto(t.backend, "to 0", 4, 0,
 				(struct sockaddr *)&from[0], sizeof(from[0])),
 			 4);
 	client_hears(&t, c[0], "to 0");
+	ck_assert_uint_eq(t.l.nestablished, 1);
 	/* Client 1 comes back: a new flow, flow 2 makes room. */
 	say(c[1], "HELLO 1 again");
 	backend_hears(&t, "HELLO 1 again", &from[1]);
@@ -366,6 +370,95 @@ START_TEST(test_udp__lru_eviction)
 }
 END_TEST
 
+/* Flows whose backend answered are never evicted: with the table full of
+ * them a new client is dropped (not decided, nothing reaches the backend)
+ * and they keep working both ways; once one of them is not established,
+ * the new client takes its place. */
+START_TEST(test_udp__established_never_evicted)
+{
+	struct sockaddr_in self[4], from[4], f;
+	char text[32];
+	struct ut t;
+	int c[4];
+
+	ut_open(&t, 2, "60", NULL);
+	for (int i = 0; i < 2; i++) {
+		c[i] = client(&t, &self[i]);
+		snprintf(text, sizeof(text), "HELLO %d", i);
+		say(c[i], text);
+		backend_hears(&t, text, &from[i]);
+		snprintf(text, sizeof(text), "to %d", i);
+		ck_assert_int_eq(sendto(t.backend, text, strlen(text), 0,
+					(struct sockaddr *)&from[i],
+					sizeof(from[i])),
+				 (ssize_t)strlen(text));
+		client_hears(&t, c[i], text);
+	}
+	ck_assert_uint_eq(t.l.nestablished, 2);
+
+	/* Many newcomers, the live flows quiet meanwhile: all dropped. */
+	c[2] = client(&t, &self[2]);
+	for (int i = 0; i < 20; i++) {
+		int queued = 1;
+
+		snprintf(text, sizeof(text), "HELLO new %d", i);
+		say(c[2], text);
+		DRIVE_UNTIL(&t, queued == 0,
+			    ck_assert_int_eq(ioctl(t.l.fd, FIONREAD, &queued),
+					     0));
+	}
+	backend_silent(&t);
+	ck_assert_uint_eq(t.l.nflows, 2);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+	for (int i = 0; i < 2; i++) {
+		snprintf(text, sizeof(text), "ping %d", i);
+		say(c[i], text);
+		backend_hears(&t, text, &f);
+		ck_assert_uint_eq(f.sin_port, from[i].sin_port);
+		snprintf(text, sizeof(text), "again %d", i);
+		ck_assert_int_eq(sendto(t.backend, text, strlen(text), 0,
+					(struct sockaddr *)&from[i],
+					sizeof(from[i])),
+				 (ssize_t)strlen(text));
+		client_hears(&t, c[i], text);
+	}
+	ut_close(&t);
+	close(c[0]);
+	close(c[1]);
+	close(c[2]);
+
+	/* One established, one not: the newcomer evicts the other. */
+	ut_open(&t, 2, "60", NULL);
+	for (int i = 0; i < 2; i++) {
+		c[i] = client(&t, &self[i]);
+		snprintf(text, sizeof(text), "HELLO %d", i);
+		say(c[i], text);
+		backend_hears(&t, text, &from[i]);
+	}
+	ck_assert_int_eq(sendto(t.backend, "to 0", 4, 0,
+				(struct sockaddr *)&from[0], sizeof(from[0])),
+			 4);
+	client_hears(&t, c[0], "to 0");
+	say(c[1], "ping 1"); /* the most recently active: still evicted */
+	backend_hears(&t, "ping 1", &f);
+	c[3] = client(&t, &self[3]);
+	say(c[3], "HELLO 3");
+	backend_hears(&t, "HELLO 3", &from[3]);
+	ck_assert_uint_eq(t.l.nflows, 2);
+	ck_assert_uint_eq(t.l.nestablished, 1);
+	say(c[1], "ping 1 gone");
+	say(c[0], "ping 0 kept");
+	backend_hears(&t, "ping 0 kept", &f);
+	ck_assert_uint_eq(f.sin_port, from[0].sin_port);
+	backend_silent(&t);
+	ut_close(&t);
+	close(c[0]);
+	close(c[1]);
+	close(c[3]);
+	ck_assert_int_eq(count_fds(), t.fds_before);
+}
+END_TEST
+
 /* A datagram no detector claims is dropped with its flow; the same client
  * can still open one later. */
 START_TEST(test_udp__unclaimed_dropped)
@@ -381,7 +474,7 @@ START_TEST(test_udp__unclaimed_dropped)
 		    ck_assert_int_eq(ioctl(t.l.fd, FIONREAD, &queued), 0));
 	ck_assert_uint_eq(t.l.nflows, 0);
 	ck_assert_uint_eq(t.l.ndeciding, 0);
-	ck_assert(TAILQ_EMPTY(&t.l.lru));
+	ck_assert(TAILQ_EMPTY(&t.l.lru[UDP_DECIDING]));
 	backend_silent(&t);
 
 	/* Dropped in order: a claimed datagram sent after it is the first
@@ -445,7 +538,6 @@ START_TEST(test_udp__idle_sweep)
 	/* Quiet too now: b goes as well. */
 	DRIVE_UNTIL(&t, t.l.nflows == 0, {});
 	ck_assert_uint_eq(t.l.ndeciding, 0);
-	ck_assert(TAILQ_EMPTY(&t.l.lru));
 	ut_close(&t);
 	close(a);
 	close(b);
@@ -558,7 +650,8 @@ say_py(struct ut *t, int fd, const char *how, const char *tag, char *text,
 
 /* While a new client's flow is decided (a second), the live flows keep
  * working and none is evicted; its later datagrams wait and follow the
- * first; once it connects, the least recently active live flow goes. */
+ * first; once it connects, the least recently active flow whose backend
+ * has not answered goes. */
 START_TEST(test_udp__deciding_never_evicts_live)
 {
 	struct sockaddr_in self[3], from[3], f;
@@ -582,8 +675,8 @@ START_TEST(test_udp__deciding_never_evicts_live)
 	say(c[2], "queued a");
 	say(c[2], "queued b");
 	/* The table is full, and a flow is being decided: live ones stay
-	 * and work both ways. Flow 1 is the most recent afterwards (a reply
-	 * counts as activity too). */
+	 * and work both ways. Flow 0 is established (answered), flow 1 not,
+	 * though it is the most recently active. */
 	say(c[0], "ping 0");
 	backend_hears(&t, "ping 0", &f);
 	ck_assert_uint_eq(f.sin_port, from[0].sin_port);
@@ -608,11 +701,11 @@ START_TEST(test_udp__deciding_never_evicts_live)
 	ck_assert_uint_eq(t.l.nflows, 2);
 	ck_assert_uint_eq(t.l.ndeciding, 0);
 
-	/* Flow 0 (touched before flow 1) made room. */
-	say(c[0], "ping 0 gone"); /* a new flow, claimed by nobody */
-	say(c[1], "ping 1 live");
-	backend_hears(&t, "ping 1 live", &f);
-	ck_assert_uint_eq(f.sin_port, from[1].sin_port);
+	/* Flow 1 made room: flow 0 is established. */
+	say(c[1], "ping 1 gone"); /* a new flow, claimed by nobody */
+	say(c[0], "ping 0 live");
+	backend_hears(&t, "ping 0 live", &f);
+	ck_assert_uint_eq(f.sin_port, from[0].sin_port);
 	DRIVE_UNTIL(&t, t.l.ndeciding == 0, {});
 	backend_silent(&t);
 	ck_assert_uint_eq(t.l.nflows, 2);
@@ -688,6 +781,7 @@ make_suite_udp(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_udp__flow_both_ways);
 	tcase_add_test(tc, test_udp__lru_eviction);
+	tcase_add_test(tc, test_udp__established_never_evicted);
 	tcase_add_test(tc, test_udp__unclaimed_dropped);
 	tcase_add_test(tc, test_udp__idle_sweep);
 	tcase_add_test(tc, test_udp__stop_frees_everything);
