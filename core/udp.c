@@ -150,21 +150,70 @@ queue_clear(struct udp_flow *f, int send_them)
 	f->nqueue = 0;
 }
 
+static const char *const drop_names[UDP_NDROPS] = {
+	"unclaimed", "no_route", "evicted", "unreachable", "table_full",
+};
+
+/* Count a drop for the next summary. */
 static void
-flow_free(struct udp_flow *f, const char *reason)
+drop(struct udp_listener *l, enum udp_drop why)
+{
+	l->drops[why]++;
+	l->dropped[why]++;
+}
+
+/* The drops since the last summary in one line, if there were any: a
+ * warning when a limit was reached. */
+static void
+drops_report(struct udp_listener *l)
+{
+	ev_tstamp now = ev_now(l->lc->loop);
+	int level = LOG_INFO;
+	char text[256];
+	size_t off = 0;
+
+	for (int i = 0; i < UDP_NDROPS; i++) {
+		if (l->drops[i] > 0 && off < sizeof(text))
+			off += (size_t)snprintf(text + off, sizeof(text) - off,
+						" %s=%lu", drop_names[i],
+						l->drops[i]);
+		if (l->drops[i] > 0 && i >= UDP_DROP_TABLE_FULL)
+			level = LOG_WARN;
+		l->drops[i] = 0;
+	}
+	if (off > 0)
+		log_msg(level, "udp %s: dropped in the last %.1f s:%s",
+			l->text, now - l->drops_since, text);
+	l->drops_since = now;
+}
+
+/*
+ * End a flow: the one place. `why` counts its end as a drop (enum
+ * udp_drop) when its backend never answered, or is -1. Such flows come by
+ * the thousand when sources are forged: they are summed up by
+ * drops_report, each logged at debug level only; other ends get their
+ * line.
+ */
+static void
+flow_free(struct udp_flow *f, const char *reason, int why)
 {
 	struct udp_listener *l = f->l;
 	struct udp_flow **pp = &l->buckets[peer_hash(l, &f->client)];
+	int quiet = why >= 0 && f->state != UDP_ESTABLISHED;
 	char client[ADDR_TEXT_MAX];
 
-	log_info("close udp=%llu client=%s detector=%s backend=%s up=%llu "
-		 "down=%llu duration=%.3f reason=%s",
-		 (unsigned long long)f->id,
-		 addr_format(&f->client.sa, client, sizeof(client)),
-		 f->det >= 0 ? f->gen->dets[f->det].name : "-",
-		 f->backend ? f->backend->text : "-",
-		 (unsigned long long)f->up, (unsigned long long)f->down,
-		 f->last - f->started, reason);
+	if (quiet)
+		drop(l, (enum udp_drop)why);
+	if (log_get_level() >= (quiet ? LOG_DEBUG : LOG_INFO))
+		log_msg(quiet ? LOG_DEBUG : LOG_INFO,
+			"close udp=%llu client=%s detector=%s backend=%s "
+			"up=%llu down=%llu duration=%.3f reason=%s",
+			(unsigned long long)f->id,
+			addr_format(&f->client.sa, client, sizeof(client)),
+			f->det >= 0 ? f->gen->dets[f->det].name : "-",
+			f->backend ? f->backend->text : "-",
+			(unsigned long long)f->up, (unsigned long long)f->down,
+			f->last - f->started, reason);
 	while (*pp != f)
 		pp = &(*pp)->hnext;
 	*pp = f->hnext;
@@ -198,7 +247,8 @@ flow_cb(EV_P_ ev_io *io, int revents)
 				return;
 			/* ICMP unreachable from the backend: drop the flow,
 			 * the next datagram opens a new one. */
-			flow_free(f, "backend_unreachable");
+			flow_free(f, "backend_unreachable",
+				  UDP_DROP_UNREACHABLE);
 			return;
 		}
 		f->down += (uint64_t)n;
@@ -234,22 +284,8 @@ flow_make_room(struct udp_listener *l)
 
 	if (f == NULL)
 		return 0;
-	flow_free(f, "evicted");
+	flow_free(f, "evicted", UDP_DROP_EVICTED);
 	return 1;
-}
-
-/* A new client finds every flow of the table established: dropped, and
- * said now and then. */
-static void
-table_full(struct udp_listener *l)
-{
-	unsigned long dropped;
-
-	if (log_ratelimit_ok(&l->full_rl, &dropped))
-		log_warn("udp %s: udp_max_flows=%ld reached and every flow is "
-			 "established: new client dropped (%lu similar "
-			 "suppressed)",
-			 l->text, l->lc->gen->cfg->udp_max_flows, dropped);
 }
 
 /* The decision is made: connect to b and send what waited. */
@@ -261,8 +297,7 @@ flow_connect(struct udp_flow *f, const struct backend *b)
 
 	if ((long)f->l->nflows >= f->gen->cfg->udp_max_flows &&
 	    !flow_make_room(f->l)) {
-		table_full(f->l);
-		flow_free(f, "table_full");
+		flow_free(f, "table_full", UDP_DROP_TABLE_FULL);
 		return;
 	}
 	f->backend = b;
@@ -279,9 +314,9 @@ flow_connect(struct udp_flow *f, const struct backend *b)
 		}
 	}
 	if (fd < 0) {
-		log_warn("udp: cannot open a socket to %s: %s", b->text,
-			 strerror(errno));
-		flow_free(f, "backend_unreachable");
+		log_debug("udp=%llu: cannot open a socket to %s: %s",
+			  (unsigned long long)f->id, b->text, strerror(errno));
+		flow_free(f, "backend_unreachable", UDP_DROP_UNREACHABLE);
 		return;
 	}
 	f->fd = fd;
@@ -302,7 +337,7 @@ flow_route(struct udp_flow *f, int det, const struct pmx_probe_result *res,
 	b = decide_backend(f->gen, det, res, PMX_TRANSPORT_UDP, job,
 			   &f->own_backend, "udp", f->id);
 	if (b == NULL) {
-		flow_free(f, "no_route");
+		flow_free(f, "no_route", UDP_DROP_NO_ROUTE);
 		return;
 	}
 	flow_connect(f, b);
@@ -324,22 +359,6 @@ flow_probe_done(struct probe_job *job)
 	else
 		flow_decide(f); /* on to the next detectors */
 	probe_job_free(job);
-}
-
-/* Nobody claims the datagram: drop the flow, and say so now and then
- * (the source address of a datagram may be forged). */
-static void
-flow_unclaimed(struct udp_flow *f)
-{
-	unsigned long dropped;
-	char client[ADDR_TEXT_MAX];
-
-	if (log_ratelimit_ok(&f->l->drop_rl, &dropped))
-		log_info("udp: datagram from %s claimed by no detector, "
-			 "dropped (%lu similar suppressed)",
-			 addr_format(&f->client.sa, client, sizeof(client)),
-			 dropped);
-	flow_free(f, "unclaimed");
 }
 
 /* Run the detectors on the flow's first datagram (whole, so final). */
@@ -366,7 +385,7 @@ flow_decide(struct udp_flow *f)
 	if (outcome == PROBE_MATCH)
 		flow_route(f, det, &res, NULL);
 	else if (outcome != PROBE_ASYNC)
-		flow_unclaimed(f);
+		flow_free(f, "unclaimed", UDP_DROP_UNCLAIMED);
 }
 
 /* A new client address: its flow, deciding. */
@@ -377,13 +396,12 @@ flow_new(struct udp_listener *l, const union peer *p, socklen_t plen)
 	struct udp_flow *f;
 	size_t h;
 
-	/* Undecided flows are bounded on their own: datagrams from many
-	 * addresses that nobody claims cannot fill memory. */
-	if ((long)l->ndeciding >= lc->gen->cfg->udp_max_flows)
-		return NULL;
-	/* No room for it whatever it is: not worth deciding. */
-	if ((long)l->nestablished >= lc->gen->cfg->udp_max_flows) {
-		table_full(l);
+	/* Undecided flows are bounded on their own (datagrams from many
+	 * addresses that nobody claims cannot fill memory); with every flow
+	 * established there is no room for it whatever it is. */
+	if ((long)l->ndeciding >= lc->gen->cfg->udp_max_flows ||
+	    (long)l->nestablished >= lc->gen->cfg->udp_max_flows) {
+		drop(l, UDP_DROP_TABLE_FULL);
 		return NULL;
 	}
 	f = calloc(1, sizeof(*f));
@@ -455,7 +473,8 @@ listener_cb(EV_P_ ev_io *io, int revents)
 		}
 		if (send(f->fd, buf, (size_t)n, 0) < 0 && errno != EAGAIN &&
 		    errno != ENOBUFS)
-			flow_free(f, "backend_unreachable");
+			flow_free(f, "backend_unreachable",
+				  UDP_DROP_UNREACHABLE);
 	}
 }
 
@@ -471,7 +490,8 @@ sweep_cb(EV_P_ ev_timer *t, int revents)
 	for (int s = 0; s < UDP_NSTATES; s++)
 		while ((f = TAILQ_LAST(&l->lru[s], udp_lru)) != NULL &&
 		       now - f->last >= idle)
-			flow_free(f, "idle");
+			flow_free(f, "idle", -1);
+	drops_report(l);
 }
 
 /* Buckets for up to `max_flows` flows: the power of two at or above it
@@ -510,6 +530,7 @@ udp_listener_start(struct udp_listener *l, struct loop_ctx *lc, int fd,
 	}
 	for (int s = 0; s < UDP_NSTATES; s++)
 		TAILQ_INIT(&l->lru[s]);
+	l->drops_since = ev_now(lc->loop);
 	ev_io_init(&l->io, listener_cb, l->fd, EV_READ);
 	ev_io_start(lc->loop, &l->io);
 	ev_timer_init(&l->sweep, sweep_cb, SWEEP_INTERVAL, SWEEP_INTERVAL);
@@ -525,7 +546,8 @@ udp_listener_stop(struct udp_listener *l)
 		return;
 	for (int s = 0; s < UDP_NSTATES; s++)
 		while (!TAILQ_EMPTY(&l->lru[s]))
-			flow_free(TAILQ_FIRST(&l->lru[s]), "shutdown");
+			flow_free(TAILQ_FIRST(&l->lru[s]), "shutdown", -1);
+	drops_report(l);
 	ev_io_stop(l->lc->loop, &l->io);
 	ev_timer_stop(l->lc->loop, &l->sweep);
 	close(l->fd);

@@ -35,6 +35,21 @@ enum udp_flow_state {
 	UDP_NSTATES,
 };
 
+/* What was dropped: datagrams, new clients, flows whose backend never
+ * answered. Counted per listener and summed up in one line at most once a
+ * second — never a line each: the source address of a datagram may be
+ * forged, and there may be thousands. */
+enum udp_drop {
+	UDP_DROP_UNCLAIMED,   /* first datagrams no detector claimed */
+	UDP_DROP_NO_ROUTE,    /* claimed, with no route for them */
+	UDP_DROP_EVICTED,     /* flows pushed out before an answer */
+	UDP_DROP_UNREACHABLE, /* flows whose backend failed before an answer */
+	/* a limit was reached (the summary is a warning then): */
+	UDP_DROP_TABLE_FULL,  /* new clients: every flow established, or
+				 udp_max_flows being decided */
+	UDP_NDROPS,
+};
+
 struct udp_listener {
 	ev_io io;
 	int fd;
@@ -56,8 +71,10 @@ struct udp_listener {
 	 * UDP_CONNECTED only. Each flow is owned by the listener: flow_free
 	 * in udp.c unlinks and frees it. */
 	struct udp_lru lru[UDP_NSTATES];
-	ev_timer sweep;
-	struct log_ratelimit drop_rl, full_rl;
+	ev_timer sweep; /* idle flows, and the drops' summary: every second */
+	unsigned long drops[UDP_NDROPS];   /* since the last summary */
+	unsigned long long dropped[UDP_NDROPS]; /* since the start */
+	ev_tstamp drops_since;
 };
 
 /* Serve datagrams on `fd` (a bound, non-blocking UDP socket for `a`, which

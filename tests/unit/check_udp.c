@@ -410,6 +410,7 @@ START_TEST(test_udp__established_never_evicted)
 	backend_silent(&t);
 	ck_assert_uint_eq(t.l.nflows, 2);
 	ck_assert_uint_eq(t.l.ndeciding, 0);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_TABLE_FULL], 20);
 	for (int i = 0; i < 2; i++) {
 		snprintf(text, sizeof(text), "ping %d", i);
 		say(c[i], text);
@@ -446,6 +447,7 @@ START_TEST(test_udp__established_never_evicted)
 	backend_hears(&t, "HELLO 3", &from[3]);
 	ck_assert_uint_eq(t.l.nflows, 2);
 	ck_assert_uint_eq(t.l.nestablished, 1);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_EVICTED], 1);
 	say(c[1], "ping 1 gone");
 	say(c[0], "ping 0 kept");
 	backend_hears(&t, "ping 0 kept", &f);
@@ -490,6 +492,8 @@ START_TEST(test_udp__unclaimed_dropped)
 	say(c, "HELLO at last");
 	backend_hears(&t, "HELLO at last", &f);
 	ck_assert_uint_eq(t.l.nflows, 2);
+	/* Counted for the once-a-second summary, not logged each. */
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_UNCLAIMED], 2);
 	ut_close(&t);
 	close(c);
 	close(d);
