@@ -59,8 +59,22 @@ struct udp_flow {
 	uint64_t id, up, down;
 	int16_t det;
 	uint8_t state;                    /* enum udp_flow_state */
+	struct udp_source *src;           /* its source's count */
 	struct udp_flow *hnext;           /* hash chain */
 	TAILQ_ENTRY(udp_flow) lru;        /* l->lru[state] */
+};
+
+/*
+ * Where flows come from, for udp_flows_per_source: an IPv4 address (an
+ * IPv4-mapped IPv6 one too), or an IPv6 /64 — what one host or one site
+ * usually has. Made with the first flow from there, freed with the last;
+ * owned by the listener (l->sources).
+ */
+struct udp_source {
+	struct udp_source *next; /* hash chain */
+	uint8_t key[1 + 8];      /* 4 and the address, or 6 and the /64 */
+	uint8_t keylen;
+	uint32_t nflows;
 };
 
 static uint64_t next_flow_id; /* atomic: all workers */
@@ -95,6 +109,89 @@ peer_equal(const union peer *a, const union peer *b)
 		       a->sin.sin_addr.s_addr == b->sin.sin_addr.s_addr;
 	return a->sin6.sin6_port == b->sin6.sin6_port &&
 	       memcmp(&a->sin6.sin6_addr, &b->sin6.sin6_addr, 16) == 0;
+}
+
+/* The source of p as a key: its length. */
+static size_t
+source_key(const union peer *p, uint8_t key[1 + 8])
+{
+	const uint8_t *a6 = p->sin6.sin6_addr.s6_addr;
+
+	if (p->sa.sa_family == AF_INET) {
+		key[0] = 4;
+		memcpy(key + 1, &p->sin.sin_addr, 4);
+		return 1 + 4;
+	}
+	if (IN6_IS_ADDR_V4MAPPED(&p->sin6.sin6_addr)) {
+		key[0] = 4;
+		memcpy(key + 1, a6 + 12, 4);
+		return 1 + 4;
+	}
+	key[0] = 6;
+	memcpy(key + 1, a6, 8);
+	return 1 + 8;
+}
+
+/* The slot of l->sources where the source of `p` is, or would go. */
+static struct udp_source **
+source_slot(struct udp_listener *l, const union peer *p, uint8_t key[1 + 8],
+	    size_t *keylen)
+{
+	struct udp_source **sp;
+
+	*keylen = source_key(p, key);
+	sp = &l->sources[siphash24(l->hkey, key, *keylen) &
+			 (l->nbuckets - 1)];
+	while (*sp != NULL && ((*sp)->keylen != *keylen ||
+			       memcmp((*sp)->key, key, *keylen) != 0))
+		sp = &(*sp)->next;
+	return sp;
+}
+
+/* How many flows the source of `p` has. */
+static uint32_t
+source_flows(struct udp_listener *l, const union peer *p)
+{
+	uint8_t key[1 + 8];
+	size_t keylen;
+	struct udp_source *src = *source_slot(l, p, key, &keylen);
+
+	return src ? src->nflows : 0;
+}
+
+/* One more flow from the source of `p` (made on its first): NULL out of
+ * memory. */
+static struct udp_source *
+source_take(struct udp_listener *l, const union peer *p)
+{
+	uint8_t key[1 + 8];
+	size_t keylen;
+	struct udp_source **sp = source_slot(l, p, key, &keylen);
+
+	if (*sp == NULL) {
+		if ((*sp = calloc(1, sizeof(**sp))) == NULL)
+			return NULL;
+		memcpy((*sp)->key, key, keylen);
+		(*sp)->keylen = (uint8_t)keylen;
+	}
+	(*sp)->nflows++;
+	return *sp;
+}
+
+/* A flow from src (the client address p) ended: freed with its last. */
+static void
+source_drop(struct udp_listener *l, struct udp_source *src,
+	    const union peer *p)
+{
+	uint8_t key[1 + 8];
+	size_t keylen;
+	struct udp_source **sp;
+
+	if (--src->nflows > 0)
+		return;
+	sp = source_slot(l, p, key, &keylen);
+	*sp = src->next;
+	free(src);
 }
 
 /* Counted in l's figures of `state` (delta 1), or taken out (-1). */
@@ -152,6 +249,7 @@ queue_clear(struct udp_flow *f, int send_them)
 
 static const char *const drop_names[UDP_NDROPS] = {
 	"unclaimed", "no_route", "evicted", "unreachable", "table_full",
+	"source_cap",
 };
 
 /* Count a drop for the next summary. */
@@ -219,6 +317,7 @@ flow_free(struct udp_flow *f, const char *reason, int why)
 	*pp = f->hnext;
 	TAILQ_REMOVE(&l->lru[f->state], f, lru);
 	state_count(l, f->state, -1);
+	source_drop(l, f->src, &f->client);
 	if (f->fd >= 0) {
 		ev_io_stop(l->lc->loop, &f->io);
 		close(f->fd);
@@ -404,9 +503,15 @@ flow_new(struct udp_listener *l, const union peer *p, socklen_t plen)
 		drop(l, UDP_DROP_TABLE_FULL);
 		return NULL;
 	}
-	f = calloc(1, sizeof(*f));
-	if (f == NULL)
+	if ((long)source_flows(l, p) >= lc->gen->cfg->udp_flows_per_source) {
+		drop(l, UDP_DROP_SOURCE_CAP);
 		return NULL;
+	}
+	f = calloc(1, sizeof(*f));
+	if (f == NULL || (f->src = source_take(l, p)) == NULL) {
+		free(f);
+		return NULL;
+	}
 	f->fd = -1;
 	f->l = l;
 	f->gen = lc->gen;
@@ -518,11 +623,15 @@ udp_listener_start(struct udp_listener *l, struct loop_ctx *lc, int fd,
 	snprintf(l->text, sizeof(l->text), "%s", text);
 	l->nbuckets = table_size(lc->gen->cfg->udp_max_flows);
 	l->buckets = calloc(l->nbuckets, sizeof(*l->buckets));
-	if (l->buckets == NULL || siphash_key_random(l->hkey) < 0) {
+	l->sources = calloc(l->nbuckets, sizeof(*l->sources));
+	if (l->buckets == NULL || l->sources == NULL ||
+	    siphash_key_random(l->hkey) < 0) {
 		int e = errno;
 
 		free(l->buckets);
+		free(l->sources);
 		l->buckets = NULL;
+		l->sources = NULL;
 		close(fd);
 		l->fd = -1;
 		errno = e;
@@ -553,7 +662,9 @@ udp_listener_stop(struct udp_listener *l)
 	close(l->fd);
 	l->fd = -1;
 	free(l->buckets);
+	free(l->sources);
 	l->buckets = NULL;
+	l->sources = NULL;
 }
 
 size_t

@@ -25,6 +25,7 @@
 #include "siphash.h"
 
 struct udp_flow;
+struct udp_source;
 TAILQ_HEAD(udp_lru, udp_flow);
 
 /* A flow's state, and the list of the listener it is on. */
@@ -47,6 +48,8 @@ enum udp_drop {
 	/* a limit was reached (the summary is a warning then): */
 	UDP_DROP_TABLE_FULL,  /* new clients: every flow established, or
 				 udp_max_flows being decided */
+	UDP_DROP_SOURCE_CAP,  /* new clients from a source that has
+				 udp_flows_per_source flows */
 	UDP_NDROPS,
 };
 
@@ -60,6 +63,7 @@ struct udp_listener {
 	 * the listener starts (a reload keeps its size), keyed with random
 	 * bits of its own. Owned: freed by udp_listener_stop. */
 	struct udp_flow **buckets;
+	struct udp_source **sources; /* flows per source, the same size */
 	size_t nbuckets;
 	uint8_t hkey[SIPHASH_KEY_SIZE];
 	size_t nflows;       /* connected flows, established or not:

@@ -461,6 +461,174 @@ START_TEST(test_udp__established_never_evicted)
 }
 END_TEST
 
+/* A client bound to `ip` (an IPv4 or IPv6 literal), port 0. */
+static int
+client_at(const char *ip)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(ip, ':') != NULL) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+
+		a6->sin6_family = AF_INET6;
+		ck_assert_int_eq(inet_pton(AF_INET6, ip, &a6->sin6_addr), 1);
+		len = sizeof(*a6);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+
+		a4->sin_family = AF_INET;
+		ck_assert_int_eq(inet_pton(AF_INET, ip, &a4->sin_addr), 1);
+		len = sizeof(*a4);
+	}
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&ss, len), 0);
+	return fd;
+}
+
+/* `fd` sends `text` to the listener (at `to`); the listener has read it
+ * (and judged it) when this returns. */
+static void
+say_to(struct ut *t, int fd, const struct sockaddr *to, socklen_t tolen,
+       const char *text)
+{
+	int queued = 1;
+
+	ck_assert_int_eq(sendto(fd, text, strlen(text), 0, to, tolen),
+			 (ssize_t)strlen(text));
+	DRIVE_UNTIL(t, queued == 0,
+		    ck_assert_int_eq(ioctl(t->l.fd, FIONREAD, &queued), 0));
+}
+
+/* udp_flows_per_source: 127.0.0.1 and 127.0.0.2 are two sources; a third
+ * flow from the first is dropped (counted), the second still gets its
+ * own; when a flow of the first ends, it may open one again. */
+START_TEST(test_udp__flows_per_source)
+{
+	const struct sockaddr *to;
+	struct sockaddr_in f;
+	struct ut t;
+	int a[3], b[2];
+
+	ut_open_cfg(&t, 3, "60", NULL, "  udp_flows_per_source: 2\n");
+	to = (const struct sockaddr *)&t.laddr;
+	for (int i = 0; i < 3; i++)
+		a[i] = client_at("127.0.0.1");
+	for (int i = 0; i < 2; i++)
+		b[i] = client_at("127.0.0.2");
+	say_to(&t, a[0], to, sizeof(t.laddr), "HELLO a0");
+	backend_hears(&t, "HELLO a0", &f);
+	say_to(&t, a[1], to, sizeof(t.laddr), "HELLO a1");
+	backend_hears(&t, "HELLO a1", &f);
+	say_to(&t, a[2], to, sizeof(t.laddr), "HELLO a2");
+	backend_silent(&t);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_SOURCE_CAP], 1);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+	say_to(&t, b[0], to, sizeof(t.laddr), "HELLO b0");
+	backend_hears(&t, "HELLO b0", &f);
+	ck_assert_uint_eq(t.l.nflows, 3);
+	/* The table is full: b1's flow pushes a0's out (the least recently
+	 * active); 127.0.0.1 has one flow left, so a2 gets one now. */
+	say_to(&t, b[1], to, sizeof(t.laddr), "HELLO b1");
+	backend_hears(&t, "HELLO b1", &f);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_EVICTED], 1);
+	say_to(&t, a[2], to, sizeof(t.laddr), "HELLO a2 again");
+	backend_hears(&t, "HELLO a2 again", &f);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_SOURCE_CAP], 1);
+	ck_assert_uint_eq(t.l.nflows, 3);
+	ut_close(&t);
+	for (int i = 0; i < 3; i++)
+		close(a[i]);
+	close(b[0]);
+	close(b[1]);
+	ck_assert_int_eq(count_fds(), t.fds_before);
+}
+END_TEST
+
+/* Listen on IPv6 instead: on `ip6` (port 0). Its address in *la. */
+static void
+ut_listen6(struct ut *t, const char *ip6, struct sockaddr_in6 *la)
+{
+	socklen_t len = sizeof(*la);
+	struct addr a;
+	int off = 0, fd;
+
+	udp_listener_stop(&t->l);
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off,
+				    sizeof(off)),
+			 0);
+	memset(la, 0, sizeof(*la));
+	la->sin6_family = AF_INET6;
+	ck_assert_int_eq(inet_pton(AF_INET6, ip6, &la->sin6_addr), 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)la, sizeof(*la)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)la, &len), 0);
+	memset(&a, 0, sizeof(a));
+	memcpy(&a.ss, la, sizeof(*la));
+	a.len = sizeof(*la);
+	ck_assert_int_eq(udp_listener_start(&t->l, &t->lc, fd, &a, "test6"),
+			 0);
+}
+
+/* On an IPv6 socket, IPv4 clients (IPv4-mapped addresses) are sources of
+ * their own, not one /64 for all of IPv4; IPv6 clients of one /64 are one
+ * source. */
+START_TEST(test_udp__flows_per_source_ipv6)
+{
+	struct sockaddr_in6 la;
+	struct sockaddr_in to4;
+	struct sockaddr_in f;
+	struct ut t;
+	int a[3], b, c[3];
+
+	ut_open_cfg(&t, 8, "60", NULL, "  udp_flows_per_source: 2\n");
+	ut_listen6(&t, "::ffff:127.0.0.1", &la);
+	memset(&to4, 0, sizeof(to4));
+	to4.sin_family = AF_INET;
+	to4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	to4.sin_port = la.sin6_port;
+	for (int i = 0; i < 3; i++)
+		a[i] = client_at("127.0.0.1");
+	b = client_at("127.0.0.2");
+	say_to(&t, a[0], (struct sockaddr *)&to4, sizeof(to4), "HELLO a0");
+	backend_hears(&t, "HELLO a0", &f);
+	say_to(&t, a[1], (struct sockaddr *)&to4, sizeof(to4), "HELLO a1");
+	backend_hears(&t, "HELLO a1", &f);
+	say_to(&t, b, (struct sockaddr *)&to4, sizeof(to4), "HELLO b");
+	backend_hears(&t, "HELLO b", &f);
+	say_to(&t, a[2], (struct sockaddr *)&to4, sizeof(to4), "HELLO a2");
+	backend_silent(&t);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_SOURCE_CAP], 1);
+	ck_assert_uint_eq(t.l.nflows, 3);
+
+	ut_listen6(&t, "::1", &la);
+	for (int i = 0; i < 3; i++) {
+		char text[32];
+
+		c[i] = client_at("::1");
+		snprintf(text, sizeof(text), "HELLO c%d", i);
+		say_to(&t, c[i], (struct sockaddr *)&la, sizeof(la), text);
+		if (i < 2)
+			backend_hears(&t, text, &f);
+	}
+	backend_silent(&t);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_SOURCE_CAP], 1);
+	ck_assert_uint_eq(t.l.nflows, 2);
+	ut_close(&t);
+	for (int i = 0; i < 3; i++) {
+		close(a[i]);
+		close(c[i]);
+	}
+	close(b);
+	ck_assert_int_eq(count_fds(), t.fds_before);
+}
+END_TEST
+
 /* A datagram no detector claims is dropped with its flow; the same client
  * can still open one later. */
 START_TEST(test_udp__unclaimed_dropped)
@@ -603,7 +771,7 @@ START_TEST(test_udp__many_flows_found)
 
 	ut_open(&other, 1, "60", NULL);
 	ck_assert_uint_eq(other.l.nbuckets, 16);
-	ut_open(&t, N, "60", NULL);
+	ut_open_cfg(&t, N, "60", NULL, "  udp_flows_per_source: 300\n");
 	ck_assert_uint_eq(t.l.nbuckets, 512);
 	ck_assert(memcmp(t.l.hkey, other.l.hkey, sizeof(t.l.hkey)) != 0);
 	ut_close(&other);
@@ -786,6 +954,8 @@ make_suite_udp(void)
 	tcase_add_test(tc, test_udp__flow_both_ways);
 	tcase_add_test(tc, test_udp__lru_eviction);
 	tcase_add_test(tc, test_udp__established_never_evicted);
+	tcase_add_test(tc, test_udp__flows_per_source);
+	tcase_add_test(tc, test_udp__flows_per_source_ipv6);
 	tcase_add_test(tc, test_udp__unclaimed_dropped);
 	tcase_add_test(tc, test_udp__idle_sweep);
 	tcase_add_test(tc, test_udp__stop_frees_everything);
