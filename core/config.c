@@ -578,6 +578,8 @@ static const struct pm_key pm_keys[] = {
 	 4096},
 	{"udp_flows_per_source", read_flows_per_source, F_LONG,
 	 AT(udp_flows_per_source), 1, 1000000, 0},
+	{"udp_queue_bytes", read_long, F_LONG, AT(udp_queue_bytes), 65536,
+	 1 << 30, 1 << 20},
 	/* the rest */
 	{"accept_proxy", read_accept_proxy, F_NONE, 0, 0, 0, 0},
 	{"user", read_user, F_NONE, AT(user), 0, 0, 0},

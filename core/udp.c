@@ -18,7 +18,8 @@
 #define UDP_DATAGRAM_MAX 65536
 #define UDP_BATCH 64 /* datagrams per event: fairness */
 #define UDP_QUEUE_MAX 16 /* datagrams kept while a flow is being decided,
-			   the first one included */
+			   the first one included (and udp_queue_bytes for
+			   all flows of a listener) */
 #define SWEEP_INTERVAL 1.0
 #define UDP_BUCKETS_MIN 16
 
@@ -53,6 +54,8 @@ struct udp_flow {
 	STAILQ_HEAD(, dgram) queue;    /* while deciding, the first one
 					  included */
 	int nqueue;
+	size_t held;    /* its bytes in l->held: queue, detector's copy */
+	int hurried;    /* no room to wait: blocking detectors skipped */
 	union peer client;
 	socklen_t client_len;
 	ev_tstamp started, last;
@@ -231,6 +234,15 @@ flow_touch(struct udp_flow *f)
 	}
 }
 
+/* The bytes f holds while it is decided (udp_queue_bytes) change by
+ * `delta`. */
+static void
+flow_hold(struct udp_flow *f, ssize_t delta)
+{
+	f->held += (size_t)delta;
+	f->l->held += (size_t)delta;
+}
+
 /* Empty the flow's queue, sending each datagram to the backend first when
  * `send_them`. */
 static void
@@ -242,6 +254,7 @@ queue_clear(struct udp_flow *f, int send_them)
 		STAILQ_REMOVE_HEAD(&f->queue, next);
 		if (send_them)
 			(void)send(f->fd, d->data, d->len, 0);
+		flow_hold(f, -(ssize_t)d->len);
 		free(d);
 	}
 	f->nqueue = 0;
@@ -249,7 +262,7 @@ queue_clear(struct udp_flow *f, int send_them)
 
 static const char *const drop_names[UDP_NDROPS] = {
 	"unclaimed", "no_route", "evicted", "unreachable", "table_full",
-	"source_cap",
+	"source_cap", "queue_full", "no_room",
 };
 
 /* Count a drop for the next summary. */
@@ -325,6 +338,7 @@ flow_free(struct udp_flow *f, const char *reason, int why)
 	if (f->job != NULL)
 		probe_job_abandon(f->job); /* the pool frees it */
 	queue_clear(f, 0);
+	flow_hold(f, -(ssize_t)f->held); /* the job's copy */
 	backend_destroy(f->own_backend);
 	generation_unref(f->gen);
 	free(f);
@@ -452,6 +466,7 @@ flow_probe_done(struct probe_job *job)
 	int r;
 
 	f->job = NULL;
+	flow_hold(f, -(ssize_t)job->in.len);
 	r = probe_apply(&f->pstate, job->index, job->verdict, job->in.final);
 	if (r == PROBE_MATCH)
 		flow_route(f, job->index, &job->res, job);
@@ -481,29 +496,52 @@ flow_decide(struct udp_flow *f)
 	int outcome = decide_run(l->lc, f->gen, &f->pstate, &in, &res, &det, f,
 				 flow_probe_done, &f->job);
 
-	if (outcome == PROBE_MATCH)
+	if (outcome == PROBE_ASYNC)
+		flow_hold(f, (ssize_t)in.len); /* the job's copy */
+	else if (outcome == PROBE_MATCH)
 		flow_route(f, det, &res, NULL);
-	else if (outcome != PROBE_ASYNC)
-		flow_free(f, "unclaimed", UDP_DROP_UNCLAIMED);
+	else
+		flow_free(f, "unclaimed",
+			  f->hurried ? UDP_DROP_NO_ROOM : UDP_DROP_UNCLAIMED);
 }
 
-/* A new client address: its flow, deciding. */
+/* Mark the blocking detectors as declined for f: it is decided now, by
+ * the others. 1 if one of them reads datagrams. */
+static int
+skip_blocking(struct udp_flow *f)
+{
+	const struct generation *g = f->gen;
+	int skipped = 0;
+
+	for (size_t i = 0; i < g->ndets; i++) {
+		unsigned flags = g->dets[i].plugin->desc->flags;
+
+		if (flags & PMX_DF_BLOCKING) {
+			f->pstate.declined |= 1ull << i;
+			skipped |= (flags & PMX_DF_UDP) != 0;
+		}
+	}
+	return skipped;
+}
+
+/* A new client address, whose first datagram has `len` bytes: its flow,
+ * deciding. */
 static struct udp_flow *
-flow_new(struct udp_listener *l, const union peer *p, socklen_t plen)
+flow_new(struct udp_listener *l, const union peer *p, socklen_t plen,
+	 size_t len)
 {
 	struct loop_ctx *lc = l->lc;
+	const struct config *cfg = lc->gen->cfg;
 	struct udp_flow *f;
 	size_t h;
 
-	/* Undecided flows are bounded on their own (datagrams from many
-	 * addresses that nobody claims cannot fill memory); with every flow
-	 * established there is no room for it whatever it is. */
-	if ((long)l->ndeciding >= lc->gen->cfg->udp_max_flows ||
-	    (long)l->nestablished >= lc->gen->cfg->udp_max_flows) {
+	/* With every flow established there is no room for it, whatever it
+	 * is; nor beyond its source's share. */
+	if ((long)l->nestablished >= cfg->udp_max_flows) {
 		drop(l, UDP_DROP_TABLE_FULL);
 		return NULL;
 	}
-	if ((long)source_flows(l, p) >= lc->gen->cfg->udp_flows_per_source) {
+	if ((long)source_flows(l, p) >= cfg->udp_flows_per_source) {
 		drop(l, UDP_DROP_SOURCE_CAP);
 		return NULL;
 	}
@@ -528,24 +566,37 @@ flow_new(struct udp_listener *l, const union peer *p, socklen_t plen)
 	f->state = UDP_DECIDING;
 	TAILQ_INSERT_HEAD(&l->lru[UDP_DECIDING], f, lru);
 	state_count(l, UDP_DECIDING, 1);
+	/* A blocking detector (Python) decides off the loop while the flow
+	 * waits, holding its first datagram twice (the queue's copy and the
+	 * detector's) and its next ones. Flows that wait are bounded in
+	 * number (udp_max_flows) and bytes (udp_queue_bytes): without room,
+	 * this one is judged at once by the other detectors. */
+	if ((long)l->ndeciding > cfg->udp_max_flows ||
+	    l->held + 2 * len > (size_t)cfg->udp_queue_bytes)
+		f->hurried = skip_blocking(f);
 	return f;
 }
 
-/* Keep a datagram while the flow is decided (a short queue: more are
- * dropped, as a congested link would). 1 if it is the first. */
+/* Keep a datagram while the flow is decided (a short queue, and the
+ * listener's udp_queue_bytes: more are dropped, as a congested link
+ * would; the first was weighed by flow_new). 1 if it is the first, 0, or
+ * -1 dropped. */
 static int
 flow_enqueue(struct udp_flow *f, const uint8_t *data, size_t len)
 {
 	struct dgram *d;
 
-	if (f->nqueue >= UDP_QUEUE_MAX)
-		return 0;
+	if (f->nqueue >= UDP_QUEUE_MAX ||
+	    (f->nqueue > 0 &&
+	     f->l->held + len > (size_t)f->gen->cfg->udp_queue_bytes))
+		return -1;
 	d = malloc(sizeof(*d) + len);
 	if (d == NULL)
-		return 0;
+		return -1;
 	d->len = len;
 	memcpy(d->data, data, len);
 	STAILQ_INSERT_TAIL(&f->queue, d, next);
+	flow_hold(f, (ssize_t)len);
 	return ++f->nqueue == 1;
 }
 
@@ -567,12 +618,17 @@ listener_cb(EV_P_ ev_io *io, int revents)
 		if (n < 0)
 			return; /* EAGAIN, or an ICMP error for a client */
 		f = flow_find(l, &p);
-		if (f == NULL && (f = flow_new(l, &p, plen)) == NULL)
+		if (f == NULL &&
+		    (f = flow_new(l, &p, plen, (size_t)n)) == NULL)
 			continue;
 		f->up += (uint64_t)n;
 		flow_touch(f);
-		if (f->fd < 0) { /* being decided */
-			if (flow_enqueue(f, buf, (size_t)n) && f->job == NULL)
+		if (f->state == UDP_DECIDING) {
+			int r = flow_enqueue(f, buf, (size_t)n);
+
+			if (r < 0)
+				drop(l, UDP_DROP_QUEUE_FULL);
+			else if (r == 1)
 				flow_decide(f);
 			continue;
 		}
@@ -594,8 +650,15 @@ sweep_cb(EV_P_ ev_timer *t, int revents)
 	(void)revents;
 	for (int s = 0; s < UDP_NSTATES; s++)
 		while ((f = TAILQ_LAST(&l->lru[s], udp_lru)) != NULL &&
-		       now - f->last >= idle)
-			flow_free(f, "idle", -1);
+		       now - f->last >= idle) {
+			/* Its detector still at work holds a copy of its
+			 * datagram (counted in udp_queue_bytes): its answer
+			 * will end or connect it. */
+			if (f->job != NULL)
+				flow_touch(f);
+			else
+				flow_free(f, "idle", -1);
+		}
 	drops_report(l);
 }
 

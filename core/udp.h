@@ -50,6 +50,11 @@ enum udp_drop {
 				 udp_max_flows being decided */
 	UDP_DROP_SOURCE_CAP,  /* new clients from a source that has
 				 udp_flows_per_source flows */
+	UDP_DROP_QUEUE_FULL,  /* datagrams of a flow being decided beyond its
+				 16, or beyond udp_queue_bytes */
+	UDP_DROP_NO_ROOM,     /* new clients that found no room to wait for
+				 a blocking detector (udp_max_flows waiting,
+				 or udp_queue_bytes) and nobody else claimed */
 	UDP_NDROPS,
 };
 
@@ -70,6 +75,8 @@ struct udp_listener {
 				udp_max_flows bounds them */
 	size_t nestablished; /* of those, established */
 	size_t ndeciding;    /* flows whose first datagram is being judged */
+	size_t held; /* bytes those hold (their queues, the copies blocking
+			detectors work on): udp_queue_bytes bounds them */
 	/* The flows in each state, most recently active first: the idle
 	 * sweep reads the tails, a new flow may push out the tail of
 	 * UDP_CONNECTED only. Each flow is owned by the listener: flow_free

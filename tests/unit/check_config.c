@@ -54,6 +54,7 @@ START_TEST(test_config__globals)
 		"  udp_timeout: 0.5\n"
 		"  udp_max_flows: 12\n"
 		"  udp_flows_per_source: 5\n"
+		"  udp_queue_bytes: 70000\n"
 		"  accept_proxy: [\"10.0.0.0/8\", \"fd00::1\"]\n"
 		"  log_level: debug\n"
 		"  workers: 3\n"
@@ -86,6 +87,7 @@ START_TEST(test_config__globals)
 	ck_assert(cfg->udp_timeout == 0.5);
 	ck_assert_int_eq(cfg->udp_max_flows, 12);
 	ck_assert_int_eq(cfg->udp_flows_per_source, 5);
+	ck_assert_int_eq(cfg->udp_queue_bytes, 70000);
 	ck_assert_int_eq(cfg->naccept_proxy, 2);
 	ck_assert_int_eq(cfg->accept_proxy[0].family, AF_INET);
 	ck_assert_int_eq(cfg->accept_proxy[0].bits, 8);
@@ -126,6 +128,7 @@ START_TEST(test_config__defaults)
 	ck_assert(cfg->udp_timeout == 60);
 	ck_assert_int_eq(cfg->udp_max_flows, 4096);
 	ck_assert_int_eq(cfg->udp_flows_per_source, 1024); /* auto: 1/4 */
+	ck_assert_int_eq(cfg->udp_queue_bytes, 1048576);
 	ck_assert_int_eq(cfg->udp, -1);    /* auto */
 	ck_assert_int_eq(cfg->workers, 0); /* auto: one per CPU */
 	ck_assert(cfg->shutdown_timeout == 10);
@@ -365,6 +368,10 @@ static const struct {
 	{"PORTMUX:\n  port: 1\n  udp_flows_per_source: many\n",
 	 "test.yaml:3:25: udp_flows_per_source: expected a number of flows (1 "
 	 "to 1000000) or auto"},
+	{"PORTMUX:\n  port: 1\n  udp_queue_bytes: 65535\n",
+	 "test.yaml:3:20: 65535 is out of range (65536 to 1073741824)"},
+	{"PORTMUX:\n  port: 1\n  udp_queue_bytes: 1073741825\n",
+	 "test.yaml:3:20: 1073741825 is out of range (65536 to 1073741824)"},
 	{"PORTMUX:\n  port: 1\n  udp: maybe\n",
 	 "test.yaml:3:8: udp: expected auto, true or false"},
 	{"PORTMUX:\n  port: 1\n  udp: [1]\n",

@@ -89,7 +89,7 @@ guard_cb(EV_P_ ev_timer *w, int revents)
 /* A listener with udp_max_flows and udp_timeout as given, and `extra`
  * lines of PORTMUX. The detector is t_prefix ("HELLO" with the test's
  * backend), or python.so running tests/python/`script` when it is not
- * NULL. */
+ * NULL, then openvpn.so (its "udp" route: the test's backend). */
 static void
 ut_open_cfg(struct ut *t, int max_flows, const char *timeout,
 	    const char *script, const char *extra)
@@ -116,11 +116,14 @@ ut_open_cfg(struct ut *t, int max_flows, const char *timeout,
 	} else {
 		snprintf(rel, sizeof(rel), "tests/python/%s", script);
 		snprintf(yaml, sizeof(yaml),
-			 "PORTMUX:\n  port: 1\n  detectors: [python]\n"
+			 "PORTMUX:\n  port: 1\n"
+			 "  detectors: [python, openvpn]\n"
 			 "  udp_max_flows: %d\n  udp_timeout: %s\n%s"
-			 "PYTHON:\n  script: %s\n  timeout: 5\n",
+			 "PYTHON:\n  script: %s\n  timeout: 5\n"
+			 "OPENVPN:\n  udp: \"127.0.0.1:%u\"\n",
 			 max_flows, timeout, extra,
-			 tu_src(rel, path, sizeof(path)));
+			 tu_src(rel, path, sizeof(path)),
+			 ntohs(t->baddr.sin_port));
 	}
 	t->g = tu_generation(yaml, err, sizeof(err));
 	ck_assert_msg(t->g != NULL, "%s", err);
@@ -942,6 +945,139 @@ START_TEST(test_udp__deciding_bounded_and_stopped)
 }
 END_TEST
 
+/* `n` bytes of 'x' from client fd, read by the listener. */
+static void
+say_big(struct ut *t, int fd, size_t n)
+{
+	static char big[8192];
+	int queued = 1;
+
+	memset(big, 'x', sizeof(big));
+	ck_assert_uint_le(n, sizeof(big));
+	ck_assert_int_eq(send(fd, big, n, 0), (ssize_t)n);
+	DRIVE_UNTIL(t, queued == 0,
+		    ck_assert_int_eq(ioctl(t->l.fd, FIONREAD, &queued), 0));
+}
+
+/* What flows being decided hold is bounded: 16 datagrams a flow (the first
+ * included) and udp_queue_bytes for the listener, counting the copy the
+ * blocking detector works on. A new client without room to wait is judged
+ * by the other detectors only (here none: no_room). Once decided, the
+ * queues are sent and nothing is held. */
+START_TEST(test_udp__queue_bytes)
+{
+	struct sockaddr_in self[4], f;
+	char text[2][128], buf[8192];
+	struct ut t;
+	int c[4], heard = 0;
+	size_t first[2], rlen;
+	uint8_t *reset;
+
+	ut_open_cfg(&t, 8, "60", "udp_decide.py",
+		    "  udp_queue_bytes: 65536\n");
+	for (int i = 0; i < 3; i++)
+		c[i] = client(&t, &self[i]);
+	say_py(&t, c[0], "SLOW", "a", text[0], sizeof(text[0]));
+	DRIVE_UNTIL(&t, t.l.ndeciding == 1, {});
+	first[0] = strlen(text[0]);
+	ck_assert_uint_eq(t.l.held, 2 * first[0]); /* queue, detector */
+	for (int i = 0; i < 20; i++)
+		say_big(&t, c[0], 4000);
+	/* 15 fit (16 with the first), 5 are dropped. */
+	ck_assert_uint_eq(t.l.held, 2 * first[0] + 15 * 4000);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_QUEUE_FULL], 5);
+
+	say_py(&t, c[1], "SLOW", "b", text[1], sizeof(text[1]));
+	DRIVE_UNTIL(&t, t.l.ndeciding == 2, {});
+	first[1] = strlen(text[1]);
+	for (int i = 0; i < 3; i++)
+		say_big(&t, c[1], 2000);
+	/* 65536 - 60000 - 2 * 2 * ~22 leaves room for two of them. */
+	ck_assert_uint_eq(t.l.held,
+			  2 * (first[0] + first[1]) + 15 * 4000 + 2 * 2000);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_QUEUE_FULL], 6);
+
+	/* A third client's first datagram would not fit twice: Python is
+	 * skipped for it, and nobody else claims it (here: openvpn). */
+	snprintf(buf, sizeof(buf), "SLOW 127.0.0.1:%u c ",
+		 ntohs(t.baddr.sin_port));
+	memset(buf + strlen(buf), 'x', 4000);
+	buf[4000] = '\0';
+	say(c[2], buf);
+	DRIVE_UNTIL(&t, t.l.dropped[UDP_DROP_NO_ROOM] == 1, {});
+	ck_assert_uint_eq(t.l.ndeciding, 2);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_UNCLAIMED], 0);
+
+	/* 18 bytes left: not room enough for an OpenVPN reset to wait, so
+	 * openvpn judges it at once, and its flow connects while Python is
+	 * still busy with the others. */
+	say_big(&t, c[1], 1430);
+	ck_assert_uint_eq(t.l.held, 65536 - 18);
+	reset = tu_read("tests/corpus/openvpn/udp-plain.bin", &rlen);
+	ck_assert_uint_eq(rlen, 14);
+	c[3] = client(&t, &self[3]);
+	ck_assert_int_eq(send(c[3], reset, rlen, 0), (ssize_t)rlen);
+	{
+		socklen_t flen = sizeof(f);
+		ssize_t n = -1;
+
+		DRIVE_UNTIL(&t,
+			    (n = recvfrom(t.backend, buf, sizeof(buf), 0,
+					  (struct sockaddr *)&f, &flen)) >= 0,
+			    flen = sizeof(f));
+		ck_assert_int_eq(n, 14);
+		ck_assert(memcmp(buf, reset, rlen) == 0);
+	}
+	ck_assert_uint_eq(t.l.ndeciding, 2);
+	ck_assert_uint_eq(t.l.nflows, 1);
+	free(reset);
+
+	/* Decided: the first datagrams and 15 + 3 queued reach the backend,
+	 * nothing is held any more. */
+	while (heard < 2 + 15 + 3) {
+		socklen_t flen = sizeof(f);
+		ssize_t n = -1;
+
+		DRIVE_UNTIL(&t,
+			    (n = recvfrom(t.backend, buf, sizeof(buf), 0,
+					  (struct sockaddr *)&f, &flen)) >= 0,
+			    flen = sizeof(f));
+		heard++;
+	}
+	backend_silent(&t);
+	DRIVE_UNTIL(&t, t.l.ndeciding == 0, {});
+	ck_assert_uint_eq(t.l.nflows, 3);
+	ck_assert_uint_eq(t.l.held, 0);
+	ut_close(&t);
+	for (int i = 0; i < 4; i++)
+		close(c[i]);
+}
+END_TEST
+
+/* The idle sweep leaves a flow alone while its detector is at work (the
+ * detector's copy of the datagram is counted until it answers): with
+ * udp_timeout 0.3 s and a script taking a second, the flow is decided and
+ * connected, then swept once idle. */
+START_TEST(test_udp__sweep_waits_for_detector)
+{
+	struct sockaddr_in self, f;
+	char text[128];
+	struct ut t;
+	int c;
+
+	ut_open(&t, 2, "0.3", "udp_decide.py");
+	c = client(&t, &self);
+	say_py(&t, c, "SLOW", "patient", text, sizeof(text));
+	backend_hears(&t, text, &f);
+	ck_assert_uint_eq(t.l.nflows, 1);
+	ck_assert_uint_eq(t.l.held, 0);
+	DRIVE_UNTIL(&t, t.l.nflows == 0, {});
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+	ut_close(&t);
+	close(c);
+}
+END_TEST
+
 Suite *make_suite_udp(void);
 Suite *
 make_suite_udp(void)
@@ -964,6 +1100,8 @@ make_suite_udp(void)
 	tcase_set_timeout(td, 60);
 	tcase_add_test(td, test_udp__deciding_never_evicts_live);
 	tcase_add_test(td, test_udp__deciding_bounded_and_stopped);
+	tcase_add_test(td, test_udp__queue_bytes);
+	tcase_add_test(td, test_udp__sweep_waits_for_detector);
 	suite_add_tcase(s, td);
 	return s;
 }
