@@ -2,6 +2,7 @@
 #include "udp.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,50 @@ struct udp_source {
 };
 
 static uint64_t next_flow_id; /* atomic: all workers */
+
+/*
+ * Flow sockets across all workers (atomic), and how many there may be:
+ * set by main from the fd limit, less the descriptors TCP needs
+ * (udp_set_fd_budget); unlimited until then.
+ */
+static long fds_open;
+static long fd_budget = LONG_MAX;
+
+void
+udp_set_fd_budget(long n)
+{
+	__atomic_store_n(&fd_budget, n, __ATOMIC_RELAXED);
+}
+
+long
+udp_fds_open(void)
+{
+	return __atomic_load_n(&fds_open, __ATOMIC_RELAXED);
+}
+
+/* Is every descriptor of the budget in use? */
+static int
+fds_spent(void)
+{
+	return udp_fds_open() >= __atomic_load_n(&fd_budget, __ATOMIC_RELAXED);
+}
+
+/* A descriptor of the budget for a flow's socket: 1, or 0 when spent. */
+static int
+fd_take(void)
+{
+	if (__atomic_add_fetch(&fds_open, 1, __ATOMIC_RELAXED) <=
+	    __atomic_load_n(&fd_budget, __ATOMIC_RELAXED))
+		return 1;
+	__atomic_sub_fetch(&fds_open, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static void
+fd_give(void)
+{
+	__atomic_sub_fetch(&fds_open, 1, __ATOMIC_RELAXED);
+}
 
 /* The bucket of a client address: SipHash of its port and address under
  * the listener's random key, so nobody can pick addresses that collide. */
@@ -262,7 +307,7 @@ queue_clear(struct udp_flow *f, int send_them)
 
 static const char *const drop_names[UDP_NDROPS] = {
 	"unclaimed", "no_route", "evicted", "unreachable", "table_full",
-	"source_cap", "queue_full", "no_room",
+	"source_cap", "queue_full", "no_room", "fd_budget",
 };
 
 /* Count a drop for the next summary. */
@@ -334,6 +379,7 @@ flow_free(struct udp_flow *f, const char *reason, int why)
 	if (f->fd >= 0) {
 		ev_io_stop(l->lc->loop, &f->io);
 		close(f->fd);
+		fd_give();
 	}
 	if (f->job != NULL)
 		probe_job_abandon(f->job); /* the pool frees it */
@@ -413,6 +459,12 @@ flow_connect(struct udp_flow *f, const struct backend *b)
 		flow_free(f, "table_full", UDP_DROP_TABLE_FULL);
 		return;
 	}
+	/* A descriptor within the budget, one of an unanswered flow's if
+	 * need be. */
+	if (!fd_take() && (!flow_make_room(f->l) || !fd_take())) {
+		flow_free(f, "fd_budget", UDP_DROP_FD_BUDGET);
+		return;
+	}
 	f->backend = b;
 	/* The first address that takes a socket; UDP connect() only sets the
 	 * peer, so failures show up as ICMP errors later. */
@@ -427,9 +479,13 @@ flow_connect(struct udp_flow *f, const struct backend *b)
 		}
 	}
 	if (fd < 0) {
+		int out = errno == EMFILE || errno == ENFILE;
+
 		log_debug("udp=%llu: cannot open a socket to %s: %s",
 			  (unsigned long long)f->id, b->text, strerror(errno));
-		flow_free(f, "backend_unreachable", UDP_DROP_UNREACHABLE);
+		fd_give();
+		flow_free(f, out ? "fd_budget" : "backend_unreachable",
+			  out ? UDP_DROP_FD_BUDGET : UDP_DROP_UNREACHABLE);
 		return;
 	}
 	f->fd = fd;
@@ -543,6 +599,10 @@ flow_new(struct udp_listener *l, const union peer *p, socklen_t plen,
 	}
 	if ((long)source_flows(l, p) >= cfg->udp_flows_per_source) {
 		drop(l, UDP_DROP_SOURCE_CAP);
+		return NULL;
+	}
+	if (fds_spent() && TAILQ_EMPTY(&l->lru[UDP_CONNECTED])) {
+		drop(l, UDP_DROP_FD_BUDGET); /* nor a descriptor for it */
 		return NULL;
 	}
 	f = calloc(1, sizeof(*f));

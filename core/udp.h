@@ -55,6 +55,9 @@ enum udp_drop {
 	UDP_DROP_NO_ROOM,     /* new clients that found no room to wait for
 				 a blocking detector (udp_max_flows waiting,
 				 or udp_queue_bytes) and nobody else claimed */
+	UDP_DROP_FD_BUDGET,   /* new flows without a descriptor: the UDP
+				 budget (udp_set_fd_budget) spent, or none
+				 left at all */
 	UDP_NDROPS,
 };
 
@@ -95,6 +98,15 @@ int udp_listener_start(struct udp_listener *l, struct loop_ctx *lc, int fd,
 		       const struct addr *a, const char *text);
 /* End every flow, stop and close the socket. */
 void udp_listener_stop(struct udp_listener *l);
+/*
+ * Descriptors for flow sockets, across all workers: at most n (main sets
+ * it from the fd limit, keeping what TCP needs; unlimited until then). A
+ * new flow beyond it may take the descriptor of a flow that is not
+ * established, else it is dropped. Any thread.
+ */
+void udp_set_fd_budget(long n);
+/* Flow sockets open now, in every worker. */
+long udp_fds_open(void);
 /* The most flows in one bucket of l's table (for tests). */
 size_t udp_listener_longest_chain(const struct udp_listener *l);
 

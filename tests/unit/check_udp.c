@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -632,6 +633,57 @@ START_TEST(test_udp__flows_per_source_ipv6)
 }
 END_TEST
 
+/* The backend answers the flow it heard `text` from: established. */
+static void
+establish(struct ut *t, int c, const char *text)
+{
+	struct sockaddr_in from;
+
+	backend_hears(t, text, &from);
+	ck_assert_int_eq(sendto(t->backend, "ok", 2, 0,
+				(struct sockaddr *)&from, sizeof(from)),
+			 2);
+	client_hears(t, c, "ok");
+}
+
+/* Flow sockets within the process's budget of descriptors: a new flow may
+ * take the descriptor of one that is not established, else it is dropped
+ * (not even decided) while the table still has room. */
+START_TEST(test_udp__fd_budget)
+{
+	struct sockaddr_in self[4], f;
+	struct ut t;
+	int c[4];
+
+	ut_open(&t, 8, "60", NULL);
+	udp_set_fd_budget(2);
+	for (int i = 0; i < 4; i++)
+		c[i] = client(&t, &self[i]);
+	say(c[0], "HELLO 0");
+	establish(&t, c[0], "HELLO 0");
+	say(c[1], "HELLO 1");
+	backend_hears(&t, "HELLO 1", &f);
+	ck_assert_int_eq(udp_fds_open(), 2);
+	/* Flow 1 was never answered: it gives its descriptor up. */
+	say(c[2], "HELLO 2");
+	establish(&t, c[2], "HELLO 2");
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_EVICTED], 1);
+	ck_assert_int_eq(udp_fds_open(), 2);
+	/* Both established now: no descriptor for a newcomer. */
+	say_to(&t, c[3], (struct sockaddr *)&t.laddr, sizeof(t.laddr),
+	       "HELLO 3");
+	backend_silent(&t);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_FD_BUDGET], 1);
+	ck_assert_uint_eq(t.l.nflows, 2);
+	ut_close(&t);
+	ck_assert_int_eq(udp_fds_open(), 0);
+	udp_set_fd_budget(LONG_MAX);
+	for (int i = 0; i < 4; i++)
+		close(c[i]);
+	ck_assert_int_eq(count_fds(), t.fds_before);
+}
+END_TEST
+
 /* A datagram no detector claims is dropped with its flow; the same client
  * can still open one later. */
 START_TEST(test_udp__unclaimed_dropped)
@@ -1092,6 +1144,7 @@ make_suite_udp(void)
 	tcase_add_test(tc, test_udp__established_never_evicted);
 	tcase_add_test(tc, test_udp__flows_per_source);
 	tcase_add_test(tc, test_udp__flows_per_source_ipv6);
+	tcase_add_test(tc, test_udp__fd_budget);
 	tcase_add_test(tc, test_udp__unclaimed_dropped);
 	tcase_add_test(tc, test_udp__idle_sweep);
 	tcase_add_test(tc, test_udp__stop_frees_everything);
