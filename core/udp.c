@@ -40,8 +40,9 @@ struct dgram {
 /*
  * A client address's flow. It starts DECIDING (fd < 0): its first datagram
  * goes through the detectors — a blocking one (Python) on the probe pool,
- * while later datagrams wait in a short queue — then it is connected to the
- * backend and the queue is flushed.
+ * while later datagrams wait in a short queue — then it is CONNECTED to the
+ * backend and the queue is flushed, and ESTABLISHED once the backend
+ * answers.
  */
 struct udp_flow {
 	ev_io io; /* backend socket */
@@ -121,6 +122,7 @@ fd_take(void)
 	return 0;
 }
 
+/* A flow's socket was closed. */
 static void
 fd_give(void)
 {
@@ -147,6 +149,7 @@ peer_hash(const struct udp_listener *l, const union peer *p)
 	return (size_t)(siphash24(l->hkey, b, n) & (l->nbuckets - 1));
 }
 
+/* The same client: address and port. */
 static int
 peer_equal(const union peer *a, const union peer *b)
 {
@@ -267,6 +270,7 @@ flow_set_state(struct udp_flow *f, enum udp_flow_state state)
 	state_count(l, state, 1);
 }
 
+/* Activity: the head of its list. */
 static void
 flow_touch(struct udp_flow *f)
 {
@@ -305,6 +309,7 @@ queue_clear(struct udp_flow *f, int send_them)
 	f->nqueue = 0;
 }
 
+/* The summary's words for enum udp_drop. */
 static const char *const drop_names[UDP_NDROPS] = {
 	"unclaimed", "no_route", "evicted", "unreachable", "table_full",
 	"source_cap", "queue_full", "no_room", "fd_budget",
@@ -422,6 +427,7 @@ flow_cb(EV_P_ ev_io *io, int revents)
 	}
 }
 
+/* The flow of client p, or NULL. */
 static struct udp_flow *
 flow_find(struct udp_listener *l, const union peer *p)
 {
@@ -660,6 +666,7 @@ flow_enqueue(struct udp_flow *f, const uint8_t *data, size_t len)
 	return ++f->nqueue == 1;
 }
 
+/* Datagrams from clients: to their flow's backend, or a new flow. */
 static void
 listener_cb(EV_P_ ev_io *io, int revents)
 {
@@ -699,6 +706,7 @@ listener_cb(EV_P_ ev_io *io, int revents)
 	}
 }
 
+/* Every second: flows idle for udp_timeout end; the drops' summary. */
 static void
 sweep_cb(EV_P_ ev_timer *t, int revents)
 {

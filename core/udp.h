@@ -1,16 +1,21 @@
 /* udp.h — UDP on a listening address: the first datagram of each new
  * client address is shown to the UDP-capable detectors; a match opens a
  * flow (a socket connected to the backend) and datagrams are relayed both
- * ways until the flow has been idle for udp_timeout. The flow table has a
- * size limit; when full, the least recently active flow whose backend has
- * not answered yet makes room — one whose backend answered (established)
- * is never pushed out, so forged first datagrams cannot evict live
- * clients; with every flow established, a new client is dropped.
+ * ways until the flow has been idle for udp_timeout.
  *
- * Ownership: a listener owns its socket (given to udp_listener_start) and
- * its flows; a flow owns its backend socket, its queued datagrams, its
- * explicit backend and a generation reference. flow_free() in udp.c is the
- * one place a flow ends. */
+ * Source addresses may be forged, so every resource a datagram can make
+ * PortMux spend is bounded: flows by udp_max_flows — when full, the least
+ * recently active flow whose backend has not answered makes room, one
+ * whose backend answered (established) is never pushed out, and with
+ * every flow established a new client is dropped; flows per source by
+ * udp_flows_per_source; bytes held for flows being decided by
+ * udp_queue_bytes; flow sockets by a process-wide descriptor budget; hash
+ * chains by a keyed hash; log lines by a once-a-second summary of drops.
+ *
+ * Ownership: a listener owns its socket (given to udp_listener_start), its
+ * flows and its sources' counts; a flow owns its backend socket, its
+ * queued datagrams, its explicit backend and a generation reference.
+ * flow_free() in udp.c is the one place a flow ends. */
 #ifndef PMX_UDP_H
 #define PMX_UDP_H
 
@@ -46,8 +51,8 @@ enum udp_drop {
 	UDP_DROP_EVICTED,     /* flows pushed out before an answer */
 	UDP_DROP_UNREACHABLE, /* flows whose backend failed before an answer */
 	/* a limit was reached (the summary is a warning then): */
-	UDP_DROP_TABLE_FULL,  /* new clients: every flow established, or
-				 udp_max_flows being decided */
+	UDP_DROP_TABLE_FULL,  /* new clients: udp_max_flows flows, every one
+				 established */
 	UDP_DROP_SOURCE_CAP,  /* new clients from a source that has
 				 udp_flows_per_source flows */
 	UDP_DROP_QUEUE_FULL,  /* datagrams of a flow being decided beyond its
@@ -71,7 +76,8 @@ struct udp_listener {
 	 * the listener starts (a reload keeps its size), keyed with random
 	 * bits of its own. Owned: freed by udp_listener_stop. */
 	struct udp_flow **buckets;
-	struct udp_source **sources; /* flows per source, the same size */
+	struct udp_source **sources; /* flows per source, the same size,
+					key and owner */
 	size_t nbuckets;
 	uint8_t hkey[SIPHASH_KEY_SIZE];
 	size_t nflows;       /* connected flows, established or not:

@@ -1,8 +1,12 @@
 /* check_udp.c — the UDP listener and its flow table (udp.c) on loopback
  * sockets and a real libev loop: a claimed datagram opens a flow both
- * ways, the least recently active flow makes room at udp_max_flows, an
- * unclaimed datagram leaves nothing behind, idle flows are swept, and
- * stopping the listener frees everything.
+ * ways, the least recently active unanswered flow makes room at
+ * udp_max_flows and an established one never does, an unclaimed datagram
+ * leaves nothing behind (counted, not logged), idle flows are swept,
+ * stopping the listener frees everything; and the other bounds against
+ * forged datagrams: flows per source (IPv4 address, IPv6 /64), bytes held
+ * while flows are decided, the descriptor budget, a table sized to
+ * udp_max_flows under a keyed hash.
  *
  * The detector is the t_prefix test plugin: datagrams starting with
  * "HELLO" match, with an explicit backend (a socket of the test). The
