@@ -452,6 +452,24 @@ read_workers(struct pm_parse *p, const struct pm_key *k,
 	return 0;
 }
 
+/* A number of flows, or auto (0: resolved by pm_udp_limits). */
+static int
+read_flows_per_source(struct pm_parse *p, const struct pm_key *k,
+		      const struct pmx_node *v)
+{
+	const char *s = node_scalar(v);
+
+	if (s != NULL && strcmp(s, "auto") == 0) {
+		p->cfg->udp_flows_per_source = 0;
+		return 0;
+	}
+	if (read_long(p, k, v) < 0)
+		return node_error(v, p->err, p->errlen,
+				  "udp_flows_per_source: expected a number of "
+				  "flows (1 to 1000000) or auto");
+	return 0;
+}
+
 static int
 read_resolve_interval(struct pm_parse *p, const struct pm_key *k,
 		      const struct pmx_node *v)
@@ -541,6 +559,10 @@ static const struct pm_key pm_keys[] = {
 	 60.0},
 	{"udp_max_flows", read_long, F_LONG, AT(udp_max_flows), 1, 1000000,
 	 4096},
+	{"udp_flows_per_source", read_flows_per_source, F_LONG,
+	 AT(udp_flows_per_source), 1, 1000000, 0},
+	{"udp_queue_bytes", read_long, F_LONG, AT(udp_queue_bytes), 65536,
+	 1 << 30, 1 << 20},
 	/* the rest */
 	/* who may connect, and how much one source may take */
 	{"allow", read_cidrs, F_NONE, AT(allow), 0, 0, 0},
@@ -631,6 +653,18 @@ pm_listen(struct pm_parse *p, const struct pmx_node *pm, int port_override)
 	return 0;
 }
 
+/* udp_flows_per_source: auto is a quarter of udp_max_flows, at least 16
+ * (many clients may share an address behind NAT; one source must not
+ * take the whole table). */
+static void
+pm_udp_limits(struct config *cfg)
+{
+	if (cfg->udp_flows_per_source == 0)
+		cfg->udp_flows_per_source =
+			cfg->udp_max_flows / 4 > 16 ? cfg->udp_max_flows / 4
+						    : 16;
+}
+
 /* on_timeout and fallback may name a section: read once all are known. */
 static int
 pm_targets(struct pm_parse *p, const struct pmx_node *pm)
@@ -679,6 +713,7 @@ parse_portmux(struct config *cfg, const struct pmx_node *pm,
 				  cfg->probe_deadline, cfg->probe_timeout);
 	if (pm_listen(&p, pm, port_override) < 0)
 		return -1;
+	pm_udp_limits(cfg);
 	return pm_targets(&p, pm);
 }
 

@@ -59,6 +59,10 @@ struct config {
 	long probe_threads; /* threads for blocking detectors */
 	double udp_timeout;  /* an idle UDP flow is dropped after this */
 	long udp_max_flows;  /* per listening address */
+	long udp_flows_per_source; /* of those, from one IPv4 address or
+				      IPv6 /64 (auto: resolved here) */
+	long udp_queue_bytes; /* per listening address: datagrams held while
+				 flows are being decided */
 	int udp;             /* -1 auto (a "udp" route), 0 no, 1 yes */
 	long workers;        /* event loops (threads); 0 = one per CPU */
 	double shutdown_timeout; /* SIGTERM: live connections may finish */

@@ -2,6 +2,7 @@
  * the foreground; systemd (or a terminal) supervises it. */
 #include <ev.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "sockopt.h"
 #include "source.h"
 #include "stats.h"
+#include "udp.h"
 #include "version.h"
 #include "worker.h"
 
@@ -137,6 +139,8 @@ describe(const struct generation *g, char *buf, size_t len)
 					i ? "," : "", g->dets[i].name);
 }
 
+static void set_udp_fd_budget(const struct config *cfg, int nworkers_wanted);
+
 /* A new generation is ready (or failed): every worker takes it for new
  * connections; live ones keep theirs. */
 static void
@@ -163,6 +167,7 @@ reload_apply(struct generation *g, const char *err)
 		log_warn("reload: listen addresses, UDP or workers changed; "
 			 "restart PortMux to apply that part");
 	apply_log_level(g->cfg);
+	set_udp_fd_budget(g->cfg, nworkers); /* max_connections may change */
 	for (int i = 0; i < nworkers; i++)
 		worker_post_generation(&workers[i], g);
 	generation_ref(g);
@@ -303,32 +308,73 @@ worker_count(const struct config *cfg)
 	return (int)n;
 }
 
+/* Descriptors TCP needs: two per relayed connection (and a pipe pair while
+ * bulk flows), the listeners and the loops' own. */
+static rlim_t
+tcp_fds(const struct config *cfg, int nworkers_wanted)
+{
+	return (rlim_t)cfg->max_connections * 2 + 64 +
+	       (rlim_t)nworkers_wanted * 64 * 2 /* pipes */ +
+	       (rlim_t)nworkers_wanted * 16;
+}
+
+/*
+ * UDP flows hold a descriptor each (their socket to the backend), and may
+ * not take the ones TCP needs: their budget, across workers, is the soft
+ * limit less tcp_fds() — and at least a quarter of the limit, so that UDP
+ * still works when the limit cannot cover max_connections anyway (TCP
+ * keeps three quarters then).
+ */
+static void
+set_udp_fd_budget(const struct config *cfg, int nworkers_wanted)
+{
+	struct rlimit rl;
+	long limit, budget;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur > LONG_MAX) {
+		udp_set_fd_budget(LONG_MAX); /* RLIM_INFINITY too */
+		return;
+	}
+	limit = (long)rl.rlim_cur;
+	budget = limit - (long)tcp_fds(cfg, nworkers_wanted);
+	udp_set_fd_budget(budget > limit / 4 ? budget : limit / 4);
+}
+
 /*
  * Each relayed connection holds two descriptors (and a pipe pair while bulk
- * flows): raise the soft limit so max_connections can be reached — a shell's
- * default of 1024 would stall PortMux near 500 connections.
+ * flows), each UDP flow one: raise the soft limit so max_connections and
+ * udp_max_flows can be reached — a shell's default of 1024 would stall
+ * PortMux near 500 connections. Then UDP's share (set_udp_fd_budget).
  */
 static void
 raise_fd_limit(const struct config *cfg, int nworkers_wanted)
 {
+	/* (With udp: auto, whether UDP is wanted is known only once the
+	 * detectors are loaded: count it as wanted.) */
+	int udp = cfg->udp != 0;
 	struct rlimit rl;
-	rlim_t want = (rlim_t)cfg->max_connections * 2 + 64 +
-		      (rlim_t)nworkers_wanted * 64 * 2 /* pipes */ +
-		      (rlim_t)nworkers_wanted * 16;
+	rlim_t want = tcp_fds(cfg, nworkers_wanted) +
+		      (udp ? (rlim_t)cfg->udp_max_flows * cfg->nlisten *
+				     (rlim_t)nworkers_wanted
+			   : 0);
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-		return;
+		goto budget;
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want
 			      ? want
 			      : rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return;
+		goto budget;
 	if (rl.rlim_cur < want)
-		log_warn("max_connections=%ld needs about %llu file "
+		log_warn("max_connections=%ld%s needs about %llu file "
 			 "descriptors but the limit is %llu: raise it "
 			 "(LimitNOFILE=, ulimit -Hn) or lower max_connections",
-			 cfg->max_connections, (unsigned long long)want,
+			 cfg->max_connections,
+			 udp ? " with udp_max_flows" : "",
+			 (unsigned long long)want,
 			 (unsigned long long)rl.rlim_cur);
+budget:
+	set_udp_fd_budget(cfg, nworkers_wanted);
 }
 
 /* Stop every worker set up so far and free them: the one way workers

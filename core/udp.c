@@ -2,6 +2,7 @@
 #include "udp.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +14,15 @@
 #include "log.h"
 #include "probe.h"
 #include "probe_pool.h"
+#include "siphash.h"
 
 #define UDP_DATAGRAM_MAX 65536
 #define UDP_BATCH 64 /* datagrams per event: fairness */
 #define UDP_QUEUE_MAX 16 /* datagrams kept while a flow is being decided,
-			   the first one included */
+			   the first one included (and udp_queue_bytes for
+			   all flows of a listener) */
 #define SWEEP_INTERVAL 1.0
-#define UDP_BUCKETS 1024
+#define UDP_BUCKETS_MIN 16
 
 union peer {
 	struct sockaddr sa;
@@ -37,8 +40,9 @@ struct dgram {
 /*
  * A client address's flow. It starts DECIDING (fd < 0): its first datagram
  * goes through the detectors — a blocking one (Python) on the probe pool,
- * while later datagrams wait in a short queue — then it is connected to the
- * backend and the queue is flushed.
+ * while later datagrams wait in a short queue — then it is CONNECTED to the
+ * backend and the queue is flushed, and ESTABLISHED once the backend
+ * answers.
  */
 struct udp_flow {
 	ev_io io; /* backend socket */
@@ -52,38 +56,100 @@ struct udp_flow {
 	STAILQ_HEAD(, dgram) queue;    /* while deciding, the first one
 					  included */
 	int nqueue;
+	size_t held;    /* its bytes in l->held: queue, detector's copy */
+	int hurried;    /* no room to wait: blocking detectors skipped */
 	union peer client;
 	socklen_t client_len;
 	ev_tstamp started, last;
 	uint64_t id, up, down;
 	int16_t det;
+	uint8_t state;                    /* enum udp_flow_state */
+	struct udp_source *src;           /* its source's count */
 	struct udp_flow *hnext;           /* hash chain */
-	TAILQ_ENTRY(udp_flow) lru;        /* l->lru */
+	TAILQ_ENTRY(udp_flow) lru;        /* l->lru[state] */
+};
+
+/*
+ * Where flows come from, for udp_flows_per_source: an IPv4 address (an
+ * IPv4-mapped IPv6 one too), or an IPv6 /64 — what one host or one site
+ * usually has. Made with the first flow from there, freed with the last;
+ * owned by the listener (l->sources).
+ */
+struct udp_source {
+	struct udp_source *next; /* hash chain */
+	uint8_t key[1 + 8];      /* 4 and the address, or 6 and the /64 */
+	uint8_t keylen;
+	uint32_t nflows;
 };
 
 static uint64_t next_flow_id; /* atomic: all workers */
 
-static size_t
-peer_hash(const union peer *p, size_t nbuckets)
+/*
+ * Flow sockets across all workers (atomic), and how many there may be:
+ * set by main from the fd limit, less the descriptors TCP needs
+ * (udp_set_fd_budget); unlimited until then.
+ */
+static long fds_open;
+static long fd_budget = LONG_MAX;
+
+void
+udp_set_fd_budget(long n)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	const uint8_t *b;
+	__atomic_store_n(&fd_budget, n, __ATOMIC_RELAXED);
+}
+
+long
+udp_fds_open(void)
+{
+	return __atomic_load_n(&fds_open, __ATOMIC_RELAXED);
+}
+
+/* Is every descriptor of the budget in use? */
+static int
+fds_spent(void)
+{
+	return udp_fds_open() >= __atomic_load_n(&fd_budget, __ATOMIC_RELAXED);
+}
+
+/* A descriptor of the budget for a flow's socket: 1, or 0 when spent. */
+static int
+fd_take(void)
+{
+	if (__atomic_add_fetch(&fds_open, 1, __ATOMIC_RELAXED) <=
+	    __atomic_load_n(&fd_budget, __ATOMIC_RELAXED))
+		return 1;
+	__atomic_sub_fetch(&fds_open, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* A flow's socket was closed. */
+static void
+fd_give(void)
+{
+	__atomic_sub_fetch(&fds_open, 1, __ATOMIC_RELAXED);
+}
+
+/* The bucket of a client address: SipHash of its port and address under
+ * the listener's random key, so nobody can pick addresses that collide. */
+static size_t
+peer_hash(const struct udp_listener *l, const union peer *p)
+{
+	uint8_t b[2 + 16];
 	size_t n;
 
 	if (p->sa.sa_family == AF_INET) {
-		b = (const uint8_t *)&p->sin.sin_addr;
-		n = 4;
-		h = (h ^ p->sin.sin_port) * 1099511628211ull;
+		memcpy(b, &p->sin.sin_port, 2);
+		memcpy(b + 2, &p->sin.sin_addr, 4);
+		n = 2 + 4;
 	} else {
-		b = (const uint8_t *)&p->sin6.sin6_addr;
-		n = 16;
-		h = (h ^ p->sin6.sin6_port) * 1099511628211ull;
+		memcpy(b, &p->sin6.sin6_port, 2);
+		memcpy(b + 2, &p->sin6.sin6_addr, 16);
+		n = 2 + 16;
 	}
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 1099511628211ull;
-	return (size_t)(h & (nbuckets - 1));
+	return (size_t)(siphash24(l->hkey, b, n) & (l->nbuckets - 1));
 }
 
+/* The same client: address and port. */
 static int
 peer_equal(const union peer *a, const union peer *b)
 {
@@ -96,16 +162,134 @@ peer_equal(const union peer *a, const union peer *b)
 	       memcmp(&a->sin6.sin6_addr, &b->sin6.sin6_addr, 16) == 0;
 }
 
+/* The source of p as a key: its length. */
+static size_t
+source_key(const union peer *p, uint8_t key[1 + 8])
+{
+	const uint8_t *a6 = p->sin6.sin6_addr.s6_addr;
+
+	if (p->sa.sa_family == AF_INET) {
+		key[0] = 4;
+		memcpy(key + 1, &p->sin.sin_addr, 4);
+		return 1 + 4;
+	}
+	if (IN6_IS_ADDR_V4MAPPED(&p->sin6.sin6_addr)) {
+		key[0] = 4;
+		memcpy(key + 1, a6 + 12, 4);
+		return 1 + 4;
+	}
+	key[0] = 6;
+	memcpy(key + 1, a6, 8);
+	return 1 + 8;
+}
+
+/* The slot of l->sources where the source of `p` is, or would go. */
+static struct udp_source **
+source_slot(struct udp_listener *l, const union peer *p, uint8_t key[1 + 8],
+	    size_t *keylen)
+{
+	struct udp_source **sp;
+
+	*keylen = source_key(p, key);
+	sp = &l->sources[siphash24(l->hkey, key, *keylen) &
+			 (l->nbuckets - 1)];
+	while (*sp != NULL && ((*sp)->keylen != *keylen ||
+			       memcmp((*sp)->key, key, *keylen) != 0))
+		sp = &(*sp)->next;
+	return sp;
+}
+
+/* How many flows the source of `p` has. */
+static uint32_t
+source_flows(struct udp_listener *l, const union peer *p)
+{
+	uint8_t key[1 + 8];
+	size_t keylen;
+	struct udp_source *src = *source_slot(l, p, key, &keylen);
+
+	return src ? src->nflows : 0;
+}
+
+/* One more flow from the source of `p` (made on its first): NULL out of
+ * memory. */
+static struct udp_source *
+source_take(struct udp_listener *l, const union peer *p)
+{
+	uint8_t key[1 + 8];
+	size_t keylen;
+	struct udp_source **sp = source_slot(l, p, key, &keylen);
+
+	if (*sp == NULL) {
+		if ((*sp = calloc(1, sizeof(**sp))) == NULL)
+			return NULL;
+		memcpy((*sp)->key, key, keylen);
+		(*sp)->keylen = (uint8_t)keylen;
+	}
+	(*sp)->nflows++;
+	return *sp;
+}
+
+/* A flow from src (the client address p) ended: freed with its last. */
+static void
+source_drop(struct udp_listener *l, struct udp_source *src,
+	    const union peer *p)
+{
+	uint8_t key[1 + 8];
+	size_t keylen;
+	struct udp_source **sp;
+
+	if (--src->nflows > 0)
+		return;
+	sp = source_slot(l, p, key, &keylen);
+	*sp = src->next;
+	free(src);
+}
+
+/* Counted in l's figures of `state` (delta 1), or taken out (-1). */
+static void
+state_count(struct udp_listener *l, int state, int delta)
+{
+	if (state == UDP_DECIDING)
+		l->ndeciding += delta;
+	else
+		l->nflows += delta;
+	if (state == UDP_ESTABLISHED)
+		l->nestablished += delta;
+}
+
+/* The flow moves on to `state`: the head of that list. */
+static void
+flow_set_state(struct udp_flow *f, enum udp_flow_state state)
+{
+	struct udp_listener *l = f->l;
+
+	TAILQ_REMOVE(&l->lru[f->state], f, lru);
+	state_count(l, f->state, -1);
+	f->state = (uint8_t)state;
+	TAILQ_INSERT_HEAD(&l->lru[state], f, lru);
+	state_count(l, state, 1);
+}
+
+/* Activity: the head of its list. */
 static void
 flow_touch(struct udp_flow *f)
 {
 	struct udp_listener *l = f->l;
 
 	f->last = ev_now(l->lc->loop);
-	if (TAILQ_FIRST(&l->lru) != f) {
-		TAILQ_REMOVE(&l->lru, f, lru);
-		TAILQ_INSERT_HEAD(&l->lru, f, lru);
+	if (TAILQ_FIRST(&l->lru[f->state]) != f) {
+		TAILQ_REMOVE(&l->lru[f->state], f, lru);
+		TAILQ_INSERT_HEAD(&l->lru[f->state], f, lru);
 	}
+}
+
+/* The bytes f holds while it is decided (udp_queue_bytes) change by
+ * `delta`. */
+static void
+flow_hold(struct udp_flow *f, ssize_t delta)
+{
+	f->held += (size_t)delta;
+	f->l->held += (size_t)delta;
 }
 
 /* Empty the flow's queue, sending each datagram to the backend first when
@@ -119,41 +303,93 @@ queue_clear(struct udp_flow *f, int send_them)
 		STAILQ_REMOVE_HEAD(&f->queue, next);
 		if (send_them)
 			(void)send(f->fd, d->data, d->len, 0);
+		flow_hold(f, -(ssize_t)d->len);
 		free(d);
 	}
 	f->nqueue = 0;
 }
 
+/* The summary's words for enum udp_drop. */
+static const char *const drop_names[UDP_NDROPS] = {
+	"unclaimed", "no_route", "evicted", "unreachable", "table_full",
+	"source_cap", "queue_full", "no_room", "fd_budget",
+};
+
+/* Count a drop for the next summary. */
 static void
-flow_free(struct udp_flow *f, const char *reason)
+drop(struct udp_listener *l, enum udp_drop why)
+{
+	l->drops[why]++;
+	l->dropped[why]++;
+}
+
+/* The drops since the last summary in one line, if there were any: a
+ * warning when a limit was reached. */
+static void
+drops_report(struct udp_listener *l)
+{
+	ev_tstamp now = ev_now(l->lc->loop);
+	int level = LOG_INFO;
+	char text[256];
+	size_t off = 0;
+
+	for (int i = 0; i < UDP_NDROPS; i++) {
+		if (l->drops[i] > 0 && off < sizeof(text))
+			off += (size_t)snprintf(text + off, sizeof(text) - off,
+						" %s=%lu", drop_names[i],
+						l->drops[i]);
+		if (l->drops[i] > 0 && i >= UDP_DROP_TABLE_FULL)
+			level = LOG_WARN;
+		l->drops[i] = 0;
+	}
+	if (off > 0)
+		log_msg(level, "udp %s: dropped in the last %.1f s:%s",
+			l->text, now - l->drops_since, text);
+	l->drops_since = now;
+}
+
+/*
+ * End a flow: the one place. `why` counts its end as a drop (enum
+ * udp_drop) when its backend never answered, or is -1. Such flows come by
+ * the thousand when sources are forged: they are summed up by
+ * drops_report, each logged at debug level only; other ends get their
+ * line.
+ */
+static void
+flow_free(struct udp_flow *f, const char *reason, int why)
 {
 	struct udp_listener *l = f->l;
-	struct udp_flow **pp = &l->buckets[peer_hash(&f->client, l->nbuckets)];
+	struct udp_flow **pp = &l->buckets[peer_hash(l, &f->client)];
+	int quiet = why >= 0 && f->state != UDP_ESTABLISHED;
 	char client[ADDR_TEXT_MAX];
 
-	log_info("close udp=%llu client=%s detector=%s backend=%s up=%llu "
-		 "down=%llu duration=%.3f reason=%s",
-		 (unsigned long long)f->id,
-		 addr_format(&f->client.sa, client, sizeof(client)),
-		 f->det >= 0 ? f->gen->dets[f->det].name : "-",
-		 f->backend ? f->backend->text : "-",
-		 (unsigned long long)f->up, (unsigned long long)f->down,
-		 f->last - f->started, reason);
+	if (quiet)
+		drop(l, (enum udp_drop)why);
+	if (log_get_level() >= (quiet ? LOG_DEBUG : LOG_INFO))
+		log_msg(quiet ? LOG_DEBUG : LOG_INFO,
+			"close udp=%llu client=%s detector=%s backend=%s "
+			"up=%llu down=%llu duration=%.3f reason=%s",
+			(unsigned long long)f->id,
+			addr_format(&f->client.sa, client, sizeof(client)),
+			f->det >= 0 ? f->gen->dets[f->det].name : "-",
+			f->backend ? f->backend->text : "-",
+			(unsigned long long)f->up, (unsigned long long)f->down,
+			f->last - f->started, reason);
 	while (*pp != f)
 		pp = &(*pp)->hnext;
 	*pp = f->hnext;
-	TAILQ_REMOVE(&l->lru, f, lru);
-	if (f->fd >= 0)
-		l->nflows--;
-	else
-		l->ndeciding--;
+	TAILQ_REMOVE(&l->lru[f->state], f, lru);
+	state_count(l, f->state, -1);
+	source_drop(l, f->src, &f->client);
 	if (f->fd >= 0) {
 		ev_io_stop(l->lc->loop, &f->io);
 		close(f->fd);
+		fd_give();
 	}
 	if (f->job != NULL)
 		probe_job_abandon(f->job); /* the pool frees it */
 	queue_clear(f, 0);
+	flow_hold(f, -(ssize_t)f->held); /* the job's copy */
 	backend_destroy(f->own_backend);
 	generation_unref(f->gen);
 	free(f);
@@ -175,10 +411,13 @@ flow_cb(EV_P_ ev_io *io, int revents)
 				return;
 			/* ICMP unreachable from the backend: drop the flow,
 			 * the next datagram opens a new one. */
-			flow_free(f, "backend_unreachable");
+			flow_free(f, "backend_unreachable",
+				  UDP_DROP_UNREACHABLE);
 			return;
 		}
 		f->down += (uint64_t)n;
+		if (f->state != UDP_ESTABLISHED)
+			flow_set_state(f, UDP_ESTABLISHED);
 		flow_touch(f);
 		if (sendto(f->l->fd, buf, (size_t)n, 0, &f->client.sa,
 			   f->client_len) < 0 &&
@@ -188,27 +427,30 @@ flow_cb(EV_P_ ev_io *io, int revents)
 	}
 }
 
+/* The flow of client p, or NULL. */
 static struct udp_flow *
 flow_find(struct udp_listener *l, const union peer *p)
 {
-	struct udp_flow *f = l->buckets[peer_hash(p, l->nbuckets)];
+	struct udp_flow *f = l->buckets[peer_hash(l, p)];
 
 	while (f != NULL && !peer_equal(&f->client, p))
 		f = f->hnext;
 	return f;
 }
 
-/* The table is full: the least recently active connected flow goes (a
- * flow still being decided never pushes a live one out). */
-static void
-flow_make_room(struct udp_listener *l, struct udp_flow *keep)
+/* The table is full: the least recently active flow that is connected
+ * but not established goes. One whose backend answered is never pushed
+ * out for a new one (forged first datagrams would evict live clients),
+ * nor is one still being decided. 0 when there is none. */
+static int
+flow_make_room(struct udp_listener *l)
 {
-	struct udp_flow *f = TAILQ_LAST(&l->lru, udp_lru);
+	struct udp_flow *f = TAILQ_LAST(&l->lru[UDP_CONNECTED], udp_lru);
 
-	while (f != NULL && (f->fd < 0 || f == keep))
-		f = TAILQ_PREV(f, udp_lru, lru);
-	if (f != NULL)
-		flow_free(f, "evicted");
+	if (f == NULL)
+		return 0;
+	flow_free(f, "evicted", UDP_DROP_EVICTED);
+	return 1;
 }
 
 /* The decision is made: connect to b and send what waited. */
@@ -218,8 +460,17 @@ flow_connect(struct udp_flow *f, const struct backend *b)
 	const struct addr_set *set = backend_addrs(b);
 	int fd = -1;
 
-	if ((long)f->l->nflows >= f->gen->cfg->udp_max_flows)
-		flow_make_room(f->l, f);
+	if ((long)f->l->nflows >= f->gen->cfg->udp_max_flows &&
+	    !flow_make_room(f->l)) {
+		flow_free(f, "table_full", UDP_DROP_TABLE_FULL);
+		return;
+	}
+	/* A descriptor within the budget, one of an unanswered flow's if
+	 * need be. */
+	if (!fd_take() && (!flow_make_room(f->l) || !fd_take())) {
+		flow_free(f, "fd_budget", UDP_DROP_FD_BUDGET);
+		return;
+	}
 	f->backend = b;
 	/* The first address that takes a socket; UDP connect() only sets the
 	 * peer, so failures show up as ICMP errors later. */
@@ -234,14 +485,17 @@ flow_connect(struct udp_flow *f, const struct backend *b)
 		}
 	}
 	if (fd < 0) {
-		log_warn("udp: cannot open a socket to %s: %s", b->text,
-			 strerror(errno));
-		flow_free(f, "backend_unreachable");
+		int out = errno == EMFILE || errno == ENFILE;
+
+		log_debug("udp=%llu: cannot open a socket to %s: %s",
+			  (unsigned long long)f->id, b->text, strerror(errno));
+		fd_give();
+		flow_free(f, out ? "fd_budget" : "backend_unreachable",
+			  out ? UDP_DROP_FD_BUDGET : UDP_DROP_UNREACHABLE);
 		return;
 	}
 	f->fd = fd;
-	f->l->ndeciding--;
-	f->l->nflows++;
+	flow_set_state(f, UDP_CONNECTED);
 	ev_io_init(&f->io, flow_cb, fd, EV_READ);
 	ev_io_start(f->l->lc->loop, &f->io);
 	queue_clear(f, 1);
@@ -258,7 +512,7 @@ flow_route(struct udp_flow *f, int det, const struct pmx_probe_result *res,
 	b = decide_backend(f->gen, det, res, PMX_TRANSPORT_UDP, job,
 			   &f->own_backend, "udp", f->id);
 	if (b == NULL) {
-		flow_free(f, "no_route");
+		flow_free(f, "no_route", UDP_DROP_NO_ROUTE);
 		return;
 	}
 	flow_connect(f, b);
@@ -274,28 +528,13 @@ flow_probe_done(struct probe_job *job)
 	int r;
 
 	f->job = NULL;
+	flow_hold(f, -(ssize_t)job->in.len);
 	r = probe_apply(&f->pstate, job->index, job->verdict, job->in.final);
 	if (r == PROBE_MATCH)
 		flow_route(f, job->index, &job->res, job);
 	else
 		flow_decide(f); /* on to the next detectors */
 	probe_job_free(job);
-}
-
-/* Nobody claims the datagram: drop the flow, and say so now and then
- * (the source address of a datagram may be forged). */
-static void
-flow_unclaimed(struct udp_flow *f)
-{
-	unsigned long dropped;
-	char client[ADDR_TEXT_MAX];
-
-	if (log_ratelimit_ok(&f->l->drop_rl, &dropped))
-		log_info("udp: datagram from %s claimed by no detector, "
-			 "dropped (%lu similar suppressed)",
-			 addr_format(&f->client.sa, client, sizeof(client)),
-			 dropped);
-	flow_free(f, "unclaimed");
 }
 
 /* Run the detectors on the flow's first datagram (whole, so final). */
@@ -319,27 +558,64 @@ flow_decide(struct udp_flow *f)
 	int outcome = decide_run(l->lc, f->gen, &f->pstate, &in, &res, &det, f,
 				 flow_probe_done, &f->job);
 
-	if (outcome == PROBE_MATCH)
+	if (outcome == PROBE_ASYNC)
+		flow_hold(f, (ssize_t)in.len); /* the job's copy */
+	else if (outcome == PROBE_MATCH)
 		flow_route(f, det, &res, NULL);
-	else if (outcome != PROBE_ASYNC)
-		flow_unclaimed(f);
+	else
+		flow_free(f, "unclaimed",
+			  f->hurried ? UDP_DROP_NO_ROOM : UDP_DROP_UNCLAIMED);
 }
 
-/* A new client address: its flow, deciding. */
+/* Mark the blocking detectors as declined for f: it is decided now, by
+ * the others. 1 if one of them reads datagrams. */
+static int
+skip_blocking(struct udp_flow *f)
+{
+	const struct generation *g = f->gen;
+	int skipped = 0;
+
+	for (size_t i = 0; i < g->ndets; i++) {
+		unsigned flags = g->dets[i].plugin->desc->flags;
+
+		if (flags & PMX_DF_BLOCKING) {
+			f->pstate.declined |= 1ull << i;
+			skipped |= (flags & PMX_DF_UDP) != 0;
+		}
+	}
+	return skipped;
+}
+
+/* A new client address, whose first datagram has `len` bytes: its flow,
+ * deciding. */
 static struct udp_flow *
-flow_new(struct udp_listener *l, const union peer *p, socklen_t plen)
+flow_new(struct udp_listener *l, const union peer *p, socklen_t plen,
+	 size_t len)
 {
 	struct loop_ctx *lc = l->lc;
+	const struct config *cfg = lc->gen->cfg;
 	struct udp_flow *f;
 	size_t h;
 
-	/* Undecided flows are bounded on their own: datagrams from many
-	 * addresses that nobody claims cannot fill memory. */
-	if ((long)l->ndeciding >= lc->gen->cfg->udp_max_flows)
+	/* With every flow established there is no room for it, whatever it
+	 * is; nor beyond its source's share. */
+	if ((long)l->nestablished >= cfg->udp_max_flows) {
+		drop(l, UDP_DROP_TABLE_FULL);
 		return NULL;
+	}
+	if ((long)source_flows(l, p) >= cfg->udp_flows_per_source) {
+		drop(l, UDP_DROP_SOURCE_CAP);
+		return NULL;
+	}
+	if (fds_spent() && TAILQ_EMPTY(&l->lru[UDP_CONNECTED])) {
+		drop(l, UDP_DROP_FD_BUDGET); /* nor a descriptor for it */
+		return NULL;
+	}
 	f = calloc(1, sizeof(*f));
-	if (f == NULL)
+	if (f == NULL || (f->src = source_take(l, p)) == NULL) {
+		free(f);
 		return NULL;
+	}
 	f->fd = -1;
 	f->l = l;
 	f->gen = lc->gen;
@@ -350,32 +626,47 @@ flow_new(struct udp_listener *l, const union peer *p, socklen_t plen)
 	f->client_len = plen;
 	f->id = __atomic_add_fetch(&next_flow_id, 1, __ATOMIC_RELAXED);
 	f->started = f->last = ev_now(lc->loop);
-	h = peer_hash(p, l->nbuckets);
+	h = peer_hash(l, p);
 	f->hnext = l->buckets[h];
 	l->buckets[h] = f;
-	TAILQ_INSERT_HEAD(&l->lru, f, lru);
-	l->ndeciding++;
+	f->state = UDP_DECIDING;
+	TAILQ_INSERT_HEAD(&l->lru[UDP_DECIDING], f, lru);
+	state_count(l, UDP_DECIDING, 1);
+	/* A blocking detector (Python) decides off the loop while the flow
+	 * waits, holding its first datagram twice (the queue's copy and the
+	 * detector's) and its next ones. Flows that wait are bounded in
+	 * number (udp_max_flows) and bytes (udp_queue_bytes): without room,
+	 * this one is judged at once by the other detectors. */
+	if ((long)l->ndeciding > cfg->udp_max_flows ||
+	    l->held + 2 * len > (size_t)cfg->udp_queue_bytes)
+		f->hurried = skip_blocking(f);
 	return f;
 }
 
-/* Keep a datagram while the flow is decided (a short queue: more are
- * dropped, as a congested link would). 1 if it is the first. */
+/* Keep a datagram while the flow is decided (a short queue, and the
+ * listener's udp_queue_bytes: more are dropped, as a congested link
+ * would; the first was weighed by flow_new). 1 if it is the first, 0, or
+ * -1 dropped. */
 static int
 flow_enqueue(struct udp_flow *f, const uint8_t *data, size_t len)
 {
 	struct dgram *d;
 
-	if (f->nqueue >= UDP_QUEUE_MAX)
-		return 0;
+	if (f->nqueue >= UDP_QUEUE_MAX ||
+	    (f->nqueue > 0 &&
+	     f->l->held + len > (size_t)f->gen->cfg->udp_queue_bytes))
+		return -1;
 	d = malloc(sizeof(*d) + len);
 	if (d == NULL)
-		return 0;
+		return -1;
 	d->len = len;
 	memcpy(d->data, data, len);
 	STAILQ_INSERT_TAIL(&f->queue, d, next);
+	flow_hold(f, (ssize_t)len);
 	return ++f->nqueue == 1;
 }
 
+/* Datagrams from clients: to their flow's backend, or a new flow. */
 static void
 listener_cb(EV_P_ ev_io *io, int revents)
 {
@@ -394,21 +685,28 @@ listener_cb(EV_P_ ev_io *io, int revents)
 		if (n < 0)
 			return; /* EAGAIN, or an ICMP error for a client */
 		f = flow_find(l, &p);
-		if (f == NULL && (f = flow_new(l, &p, plen)) == NULL)
+		if (f == NULL &&
+		    (f = flow_new(l, &p, plen, (size_t)n)) == NULL)
 			continue;
 		f->up += (uint64_t)n;
 		flow_touch(f);
-		if (f->fd < 0) { /* being decided */
-			if (flow_enqueue(f, buf, (size_t)n) && f->job == NULL)
+		if (f->state == UDP_DECIDING) {
+			int r = flow_enqueue(f, buf, (size_t)n);
+
+			if (r < 0)
+				drop(l, UDP_DROP_QUEUE_FULL);
+			else if (r == 1)
 				flow_decide(f);
 			continue;
 		}
 		if (send(f->fd, buf, (size_t)n, 0) < 0 && errno != EAGAIN &&
 		    errno != ENOBUFS)
-			flow_free(f, "backend_unreachable");
+			flow_free(f, "backend_unreachable",
+				  UDP_DROP_UNREACHABLE);
 	}
 }
 
+/* Every second: flows idle for udp_timeout end; the drops' summary. */
 static void
 sweep_cb(EV_P_ ev_timer *t, int revents)
 {
@@ -418,9 +716,31 @@ sweep_cb(EV_P_ ev_timer *t, int revents)
 	struct udp_flow *f;
 
 	(void)revents;
-	while ((f = TAILQ_LAST(&l->lru, udp_lru)) != NULL &&
-	       now - f->last >= idle)
-		flow_free(f, "idle");
+	for (int s = 0; s < UDP_NSTATES; s++)
+		while ((f = TAILQ_LAST(&l->lru[s], udp_lru)) != NULL &&
+		       now - f->last >= idle) {
+			/* Its detector still at work holds a copy of its
+			 * datagram (counted in udp_queue_bytes): its answer
+			 * will end or connect it. */
+			if (f->job != NULL)
+				flow_touch(f);
+			else
+				flow_free(f, "idle", -1);
+		}
+	drops_report(l);
+}
+
+/* Buckets for up to `max_flows` flows: the power of two at or above it
+ * (chains stay about one flow long), at least UDP_BUCKETS_MIN; the bound
+ * of udp_max_flows (a million) bounds it too. */
+static size_t
+table_size(long max_flows)
+{
+	size_t n = UDP_BUCKETS_MIN;
+
+	while ((long)n < max_flows)
+		n *= 2;
+	return n;
 }
 
 int
@@ -432,14 +752,25 @@ udp_listener_start(struct udp_listener *l, struct loop_ctx *lc, int fd,
 	l->lc = lc;
 	l->addr = *a;
 	snprintf(l->text, sizeof(l->text), "%s", text);
-	l->nbuckets = UDP_BUCKETS;
+	l->nbuckets = table_size(lc->gen->cfg->udp_max_flows);
 	l->buckets = calloc(l->nbuckets, sizeof(*l->buckets));
-	if (l->buckets == NULL) {
+	l->sources = calloc(l->nbuckets, sizeof(*l->sources));
+	if (l->buckets == NULL || l->sources == NULL ||
+	    siphash_key_random(l->hkey) < 0) {
+		int e = errno;
+
+		free(l->buckets);
+		free(l->sources);
+		l->buckets = NULL;
+		l->sources = NULL;
 		close(fd);
 		l->fd = -1;
+		errno = e;
 		return -1;
 	}
-	TAILQ_INIT(&l->lru);
+	for (int s = 0; s < UDP_NSTATES; s++)
+		TAILQ_INIT(&l->lru[s]);
+	l->drops_since = ev_now(lc->loop);
 	ev_io_init(&l->io, listener_cb, l->fd, EV_READ);
 	ev_io_start(lc->loop, &l->io);
 	ev_timer_init(&l->sweep, sweep_cb, SWEEP_INTERVAL, SWEEP_INTERVAL);
@@ -453,12 +784,32 @@ udp_listener_stop(struct udp_listener *l)
 {
 	if (l->fd < 0)
 		return;
-	while (!TAILQ_EMPTY(&l->lru))
-		flow_free(TAILQ_FIRST(&l->lru), "shutdown");
+	for (int s = 0; s < UDP_NSTATES; s++)
+		while (!TAILQ_EMPTY(&l->lru[s]))
+			flow_free(TAILQ_FIRST(&l->lru[s]), "shutdown", -1);
+	drops_report(l);
 	ev_io_stop(l->lc->loop, &l->io);
 	ev_timer_stop(l->lc->loop, &l->sweep);
 	close(l->fd);
 	l->fd = -1;
 	free(l->buckets);
+	free(l->sources);
 	l->buckets = NULL;
+	l->sources = NULL;
+}
+
+size_t
+udp_listener_longest_chain(const struct udp_listener *l)
+{
+	size_t longest = 0;
+
+	for (size_t b = 0; b < l->nbuckets; b++) {
+		size_t n = 0;
+
+		for (const struct udp_flow *f = l->buckets[b]; f != NULL;
+		     f = f->hnext)
+			n++;
+		longest = n > longest ? n : longest;
+	}
+	return longest;
 }

@@ -326,7 +326,8 @@ udp_start(struct worker *w, char *err, size_t errlen)
 		}
 		memcpy(text, l->text, sizeof(text));
 		if (udp_listener_start(l, &w->lc, fd, &a, text) < 0) {
-			snprintf(err, errlen, "out of memory");
+			snprintf(err, errlen, "cannot serve udp %s: %s", text,
+				 strerror(errno));
 			return -1;
 		}
 		w->nudp_started++;

@@ -53,6 +53,8 @@ START_TEST(test_config__globals)
 		"  probe_threads: 7\n"
 		"  udp_timeout: 0.5\n"
 		"  udp_max_flows: 12\n"
+		"  udp_flows_per_source: 5\n"
+		"  udp_queue_bytes: 70000\n"
 		"  accept_proxy: [\"10.0.0.0/8\", \"fd00::1\"]\n"
 		"  log_level: debug\n"
 		"  workers: 3\n"
@@ -84,6 +86,8 @@ START_TEST(test_config__globals)
 	ck_assert_int_eq(cfg->probe_threads, 7);
 	ck_assert(cfg->udp_timeout == 0.5);
 	ck_assert_int_eq(cfg->udp_max_flows, 12);
+	ck_assert_int_eq(cfg->udp_flows_per_source, 5);
+	ck_assert_int_eq(cfg->udp_queue_bytes, 70000);
 	ck_assert_int_eq(cfg->accept_proxy.n, 2);
 	ck_assert_int_eq(cfg->accept_proxy.v[0].family, AF_INET);
 	ck_assert_int_eq(cfg->accept_proxy.v[0].bits, 8);
@@ -123,6 +127,8 @@ START_TEST(test_config__defaults)
 	ck_assert_int_eq(cfg->probe_threads, 4);
 	ck_assert(cfg->udp_timeout == 60);
 	ck_assert_int_eq(cfg->udp_max_flows, 4096);
+	ck_assert_int_eq(cfg->udp_flows_per_source, 1024); /* auto: 1/4 */
+	ck_assert_int_eq(cfg->udp_queue_bytes, 1048576);
 	ck_assert_int_eq(cfg->udp, -1);    /* auto */
 	ck_assert_int_eq(cfg->workers, 0); /* auto: one per CPU */
 	ck_assert(cfg->shutdown_timeout == 10);
@@ -181,6 +187,26 @@ START_TEST(test_config__special_values)
 	ck_assert_int_eq(cfg->udp, 0);
 	ck_assert(cfg->resolve_interval == 0.1);
 	ck_assert_int_eq(cfg->workers, 256);
+	config_free(cfg);
+
+	/* udp_flows_per_source: auto is a quarter of udp_max_flows, at
+	 * least 16; a number may exceed udp_max_flows (no cap then). */
+	cfg = tu_config("PORTMUX:\n  port: 1\n  udp_max_flows: 400\n"
+			"  udp_flows_per_source: auto\n",
+			err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->udp_flows_per_source, 100);
+	config_free(cfg);
+	cfg = tu_config("PORTMUX:\n  port: 1\n  udp_max_flows: 12\n",
+			err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->udp_flows_per_source, 16);
+	config_free(cfg);
+	cfg = tu_config("PORTMUX:\n  port: 1\n  udp_max_flows: 12\n"
+			"  udp_flows_per_source: 1000000\n",
+			err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->udp_flows_per_source, 1000000);
 	config_free(cfg);
 }
 END_TEST
@@ -336,6 +362,16 @@ static const struct {
 	 "test.yaml:3:18: 0 is out of range (1 to 1000000)"},
 	{"PORTMUX:\n  port: 1\n  udp_max_flows: 1000001\n",
 	 "test.yaml:3:18: 1000001 is out of range (1 to 1000000)"},
+	{"PORTMUX:\n  port: 1\n  udp_flows_per_source: 0\n",
+	 "test.yaml:3:25: udp_flows_per_source: expected a number of flows (1 "
+	 "to 1000000) or auto"},
+	{"PORTMUX:\n  port: 1\n  udp_flows_per_source: many\n",
+	 "test.yaml:3:25: udp_flows_per_source: expected a number of flows (1 "
+	 "to 1000000) or auto"},
+	{"PORTMUX:\n  port: 1\n  udp_queue_bytes: 65535\n",
+	 "test.yaml:3:20: 65535 is out of range (65536 to 1073741824)"},
+	{"PORTMUX:\n  port: 1\n  udp_queue_bytes: 1073741825\n",
+	 "test.yaml:3:20: 1073741825 is out of range (65536 to 1073741824)"},
 	{"PORTMUX:\n  port: 1\n  udp: maybe\n",
 	 "test.yaml:3:8: udp: expected auto, true or false"},
 	{"PORTMUX:\n  port: 1\n  udp: [1]\n",

@@ -1,8 +1,12 @@
 /* check_udp.c — the UDP listener and its flow table (udp.c) on loopback
  * sockets and a real libev loop: a claimed datagram opens a flow both
- * ways, the least recently active flow makes room at udp_max_flows, an
- * unclaimed datagram leaves nothing behind, idle flows are swept, and
- * stopping the listener frees everything.
+ * ways, the least recently active unanswered flow makes room at
+ * udp_max_flows and an established one never does, an unclaimed datagram
+ * leaves nothing behind (counted, not logged), idle flows are swept,
+ * stopping the listener frees everything; and the other bounds against
+ * forged datagrams: flows per source (IPv4 address, IPv6 /64), bytes held
+ * while flows are decided, the descriptor budget, a table sized to
+ * udp_max_flows under a keyed hash.
  *
  * The detector is the t_prefix test plugin: datagrams starting with
  * "HELLO" match, with an explicit backend (a socket of the test). The
@@ -11,6 +15,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,11 +91,13 @@ guard_cb(EV_P_ ev_timer *w, int revents)
 	(void)revents;
 }
 
-/* A listener with udp_max_flows and udp_timeout as given. The detector is
- * t_prefix ("HELLO" with the test's backend), or python.so running
- * tests/python/`script` when it is not NULL. */
+/* A listener with udp_max_flows and udp_timeout as given, and `extra`
+ * lines of PORTMUX. The detector is t_prefix ("HELLO" with the test's
+ * backend), or python.so running tests/python/`script` when it is not
+ * NULL, then openvpn.so (its "udp" route: the test's backend). */
 static void
-ut_open(struct ut *t, int max_flows, const char *timeout, const char *script)
+ut_open_cfg(struct ut *t, int max_flows, const char *timeout,
+	    const char *script, const char *extra)
 {
 	const char *dir = getenv("PORTMUX_TEST_PLUGINS");
 	char yaml[8192], err[1024], rel[256], path[4096];
@@ -106,17 +113,22 @@ ut_open(struct ut *t, int max_flows, const char *timeout, const char *script)
 		snprintf(yaml, sizeof(yaml),
 			 "PORTMUX:\n  port: 1\n  plugin_dir: %s\n"
 			 "  detectors: [t_prefix]\n"
-			 "  udp_max_flows: %d\n  udp_timeout: %s\n"
+			 "  udp_max_flows: %d\n  udp_timeout: %s\n%s"
 			 "T_PREFIX:\n  match: HELLO\n"
 			 "  backend: \"127.0.0.1:%u\"\n",
-			 dir, max_flows, timeout, ntohs(t->baddr.sin_port));
+			 dir, max_flows, timeout, extra,
+			 ntohs(t->baddr.sin_port));
 	} else {
 		snprintf(rel, sizeof(rel), "tests/python/%s", script);
 		snprintf(yaml, sizeof(yaml),
-			 "PORTMUX:\n  port: 1\n  detectors: [python]\n"
-			 "  udp_max_flows: %d\n  udp_timeout: %s\n"
-			 "PYTHON:\n  script: %s\n  timeout: 5\n",
-			 max_flows, timeout, tu_src(rel, path, sizeof(path)));
+			 "PORTMUX:\n  port: 1\n"
+			 "  detectors: [python, openvpn]\n"
+			 "  udp_max_flows: %d\n  udp_timeout: %s\n%s"
+			 "PYTHON:\n  script: %s\n  timeout: 5\n"
+			 "OPENVPN:\n  udp: \"127.0.0.1:%u\"\n",
+			 max_flows, timeout, extra,
+			 tu_src(rel, path, sizeof(path)),
+			 ntohs(t->baddr.sin_port));
 	}
 	t->g = tu_generation(yaml, err, sizeof(err));
 	ck_assert_msg(t->g != NULL, "%s", err);
@@ -135,6 +147,12 @@ ut_open(struct ut *t, int max_flows, const char *timeout, const char *script)
 }
 
 static void
+ut_open(struct ut *t, int max_flows, const char *timeout, const char *script)
+{
+	ut_open_cfg(t, max_flows, timeout, script, "");
+}
+
+static void
 ut_stop(struct ut *t)
 {
 	if (t->stopped)
@@ -144,7 +162,9 @@ ut_stop(struct ut *t)
 	ck_assert_int_eq(t->l.fd, -1);
 	ck_assert_uint_eq(t->l.nflows, 0);
 	ck_assert_uint_eq(t->l.ndeciding, 0);
-	ck_assert(TAILQ_EMPTY(&t->l.lru));
+	ck_assert_uint_eq(t->l.nestablished, 0);
+	for (int s = 0; s < UDP_NSTATES; s++)
+		ck_assert(TAILQ_EMPTY(&t->l.lru[s]));
 	ck_assert_ptr_null(t->l.buckets);
 }
 
@@ -328,12 +348,14 @@ START_TEST(test_udp__lru_eviction)
 	ck_assert_uint_eq(t.l.nflows, 3);
 	ck_assert_uint_eq(t.l.ndeciding, 0);
 
-	/* Flow 0 is the least recently active now, but a reply from the
-	 * backend counts as activity: then flow 2 is. */
+	/* Flow 0 is the least recently active now, but the backend
+	 * answered it: established, it is never evicted; flow 2 is the
+	 * least recently active of the others. */
 	ck_assert_int_eq(sendto(t.backend, "to 0", 4, 0,
 				(struct sockaddr *)&from[0], sizeof(from[0])),
 			 4);
 	client_hears(&t, c[0], "to 0");
+	ck_assert_uint_eq(t.l.nestablished, 1);
 	/* Client 1 comes back: a new flow, flow 2 makes room. */
 	say(c[1], "HELLO 1 again");
 	backend_hears(&t, "HELLO 1 again", &from[1]);
@@ -356,6 +378,316 @@ START_TEST(test_udp__lru_eviction)
 }
 END_TEST
 
+/* Flows whose backend answered are never evicted: with the table full of
+ * them a new client is dropped (not decided, nothing reaches the backend)
+ * and they keep working both ways; once one of them is not established,
+ * the new client takes its place. */
+START_TEST(test_udp__established_never_evicted)
+{
+	struct sockaddr_in self[4], from[4], f;
+	char text[32];
+	struct ut t;
+	int c[4];
+
+	ut_open(&t, 2, "60", NULL);
+	for (int i = 0; i < 2; i++) {
+		c[i] = client(&t, &self[i]);
+		snprintf(text, sizeof(text), "HELLO %d", i);
+		say(c[i], text);
+		backend_hears(&t, text, &from[i]);
+		snprintf(text, sizeof(text), "to %d", i);
+		ck_assert_int_eq(sendto(t.backend, text, strlen(text), 0,
+					(struct sockaddr *)&from[i],
+					sizeof(from[i])),
+				 (ssize_t)strlen(text));
+		client_hears(&t, c[i], text);
+	}
+	ck_assert_uint_eq(t.l.nestablished, 2);
+
+	/* Many newcomers, the live flows quiet meanwhile: all dropped. */
+	c[2] = client(&t, &self[2]);
+	for (int i = 0; i < 20; i++) {
+		int queued = 1;
+
+		snprintf(text, sizeof(text), "HELLO new %d", i);
+		say(c[2], text);
+		DRIVE_UNTIL(&t, queued == 0,
+			    ck_assert_int_eq(ioctl(t.l.fd, FIONREAD, &queued),
+					     0));
+	}
+	backend_silent(&t);
+	ck_assert_uint_eq(t.l.nflows, 2);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_TABLE_FULL], 20);
+	for (int i = 0; i < 2; i++) {
+		snprintf(text, sizeof(text), "ping %d", i);
+		say(c[i], text);
+		backend_hears(&t, text, &f);
+		ck_assert_uint_eq(f.sin_port, from[i].sin_port);
+		snprintf(text, sizeof(text), "again %d", i);
+		ck_assert_int_eq(sendto(t.backend, text, strlen(text), 0,
+					(struct sockaddr *)&from[i],
+					sizeof(from[i])),
+				 (ssize_t)strlen(text));
+		client_hears(&t, c[i], text);
+	}
+	ut_close(&t);
+	close(c[0]);
+	close(c[1]);
+	close(c[2]);
+
+	/* One established, one not: the newcomer evicts the other. */
+	ut_open(&t, 2, "60", NULL);
+	for (int i = 0; i < 2; i++) {
+		c[i] = client(&t, &self[i]);
+		snprintf(text, sizeof(text), "HELLO %d", i);
+		say(c[i], text);
+		backend_hears(&t, text, &from[i]);
+	}
+	ck_assert_int_eq(sendto(t.backend, "to 0", 4, 0,
+				(struct sockaddr *)&from[0], sizeof(from[0])),
+			 4);
+	client_hears(&t, c[0], "to 0");
+	say(c[1], "ping 1"); /* the most recently active: still evicted */
+	backend_hears(&t, "ping 1", &f);
+	c[3] = client(&t, &self[3]);
+	say(c[3], "HELLO 3");
+	backend_hears(&t, "HELLO 3", &from[3]);
+	ck_assert_uint_eq(t.l.nflows, 2);
+	ck_assert_uint_eq(t.l.nestablished, 1);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_EVICTED], 1);
+	say(c[1], "ping 1 gone");
+	say(c[0], "ping 0 kept");
+	backend_hears(&t, "ping 0 kept", &f);
+	ck_assert_uint_eq(f.sin_port, from[0].sin_port);
+	backend_silent(&t);
+	ut_close(&t);
+	close(c[0]);
+	close(c[1]);
+	close(c[3]);
+	ck_assert_int_eq(count_fds(), t.fds_before);
+}
+END_TEST
+
+/* A client bound to `ip` (an IPv4 or IPv6 literal), port 0. */
+static int
+client_at(const char *ip)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(ip, ':') != NULL) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+
+		a6->sin6_family = AF_INET6;
+		ck_assert_int_eq(inet_pton(AF_INET6, ip, &a6->sin6_addr), 1);
+		len = sizeof(*a6);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+
+		a4->sin_family = AF_INET;
+		ck_assert_int_eq(inet_pton(AF_INET, ip, &a4->sin_addr), 1);
+		len = sizeof(*a4);
+	}
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&ss, len), 0);
+	return fd;
+}
+
+/* `fd` sends `text` to the listener (at `to`); the listener has read it
+ * (and judged it) when this returns. */
+static void
+say_to(struct ut *t, int fd, const struct sockaddr *to, socklen_t tolen,
+       const char *text)
+{
+	int queued = 1;
+
+	ck_assert_int_eq(sendto(fd, text, strlen(text), 0, to, tolen),
+			 (ssize_t)strlen(text));
+	DRIVE_UNTIL(t, queued == 0,
+		    ck_assert_int_eq(ioctl(t->l.fd, FIONREAD, &queued), 0));
+}
+
+/* udp_flows_per_source: 127.0.0.1 and 127.0.0.2 are two sources; a third
+ * flow from the first is dropped (counted), the second still gets its
+ * own; when a flow of the first ends, it may open one again. */
+START_TEST(test_udp__flows_per_source)
+{
+	const struct sockaddr *to;
+	struct sockaddr_in f;
+	struct ut t;
+	int a[3], b[2];
+
+	ut_open_cfg(&t, 3, "60", NULL, "  udp_flows_per_source: 2\n");
+	to = (const struct sockaddr *)&t.laddr;
+	for (int i = 0; i < 3; i++)
+		a[i] = client_at("127.0.0.1");
+	for (int i = 0; i < 2; i++)
+		b[i] = client_at("127.0.0.2");
+	say_to(&t, a[0], to, sizeof(t.laddr), "HELLO a0");
+	backend_hears(&t, "HELLO a0", &f);
+	say_to(&t, a[1], to, sizeof(t.laddr), "HELLO a1");
+	backend_hears(&t, "HELLO a1", &f);
+	say_to(&t, a[2], to, sizeof(t.laddr), "HELLO a2");
+	backend_silent(&t);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_SOURCE_CAP], 1);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+	say_to(&t, b[0], to, sizeof(t.laddr), "HELLO b0");
+	backend_hears(&t, "HELLO b0", &f);
+	ck_assert_uint_eq(t.l.nflows, 3);
+	/* The table is full: b1's flow pushes a0's out (the least recently
+	 * active); 127.0.0.1 has one flow left, so a2 gets one now. */
+	say_to(&t, b[1], to, sizeof(t.laddr), "HELLO b1");
+	backend_hears(&t, "HELLO b1", &f);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_EVICTED], 1);
+	say_to(&t, a[2], to, sizeof(t.laddr), "HELLO a2 again");
+	backend_hears(&t, "HELLO a2 again", &f);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_SOURCE_CAP], 1);
+	ck_assert_uint_eq(t.l.nflows, 3);
+	ut_close(&t);
+	for (int i = 0; i < 3; i++)
+		close(a[i]);
+	close(b[0]);
+	close(b[1]);
+	ck_assert_int_eq(count_fds(), t.fds_before);
+}
+END_TEST
+
+/* Listen on IPv6 instead: on `ip6` (port 0). Its address in *la. */
+static void
+ut_listen6(struct ut *t, const char *ip6, struct sockaddr_in6 *la)
+{
+	socklen_t len = sizeof(*la);
+	struct addr a;
+	int off = 0, fd;
+
+	udp_listener_stop(&t->l);
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off,
+				    sizeof(off)),
+			 0);
+	memset(la, 0, sizeof(*la));
+	la->sin6_family = AF_INET6;
+	ck_assert_int_eq(inet_pton(AF_INET6, ip6, &la->sin6_addr), 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)la, sizeof(*la)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)la, &len), 0);
+	memset(&a, 0, sizeof(a));
+	memcpy(&a.ss, la, sizeof(*la));
+	a.len = sizeof(*la);
+	ck_assert_int_eq(udp_listener_start(&t->l, &t->lc, fd, &a, "test6"),
+			 0);
+}
+
+/* On an IPv6 socket, IPv4 clients (IPv4-mapped addresses) are sources of
+ * their own, not one /64 for all of IPv4; IPv6 clients of one /64 are one
+ * source. */
+START_TEST(test_udp__flows_per_source_ipv6)
+{
+	struct sockaddr_in6 la;
+	struct sockaddr_in to4;
+	struct sockaddr_in f;
+	struct ut t;
+	int a[3], b, c[3];
+
+	ut_open_cfg(&t, 8, "60", NULL, "  udp_flows_per_source: 2\n");
+	ut_listen6(&t, "::ffff:127.0.0.1", &la);
+	memset(&to4, 0, sizeof(to4));
+	to4.sin_family = AF_INET;
+	to4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	to4.sin_port = la.sin6_port;
+	for (int i = 0; i < 3; i++)
+		a[i] = client_at("127.0.0.1");
+	b = client_at("127.0.0.2");
+	say_to(&t, a[0], (struct sockaddr *)&to4, sizeof(to4), "HELLO a0");
+	backend_hears(&t, "HELLO a0", &f);
+	say_to(&t, a[1], (struct sockaddr *)&to4, sizeof(to4), "HELLO a1");
+	backend_hears(&t, "HELLO a1", &f);
+	say_to(&t, b, (struct sockaddr *)&to4, sizeof(to4), "HELLO b");
+	backend_hears(&t, "HELLO b", &f);
+	say_to(&t, a[2], (struct sockaddr *)&to4, sizeof(to4), "HELLO a2");
+	backend_silent(&t);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_SOURCE_CAP], 1);
+	ck_assert_uint_eq(t.l.nflows, 3);
+
+	ut_listen6(&t, "::1", &la);
+	for (int i = 0; i < 3; i++) {
+		char text[32];
+
+		c[i] = client_at("::1");
+		snprintf(text, sizeof(text), "HELLO c%d", i);
+		say_to(&t, c[i], (struct sockaddr *)&la, sizeof(la), text);
+		if (i < 2)
+			backend_hears(&t, text, &f);
+	}
+	backend_silent(&t);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_SOURCE_CAP], 1);
+	ck_assert_uint_eq(t.l.nflows, 2);
+	ut_close(&t);
+	for (int i = 0; i < 3; i++) {
+		close(a[i]);
+		close(c[i]);
+	}
+	close(b);
+	ck_assert_int_eq(count_fds(), t.fds_before);
+}
+END_TEST
+
+/* The backend answers the flow it heard `text` from: established. */
+static void
+establish(struct ut *t, int c, const char *text)
+{
+	struct sockaddr_in from;
+
+	backend_hears(t, text, &from);
+	ck_assert_int_eq(sendto(t->backend, "ok", 2, 0,
+				(struct sockaddr *)&from, sizeof(from)),
+			 2);
+	client_hears(t, c, "ok");
+}
+
+/* Flow sockets within the process's budget of descriptors: a new flow may
+ * take the descriptor of one that is not established, else it is dropped
+ * (not even decided) while the table still has room. */
+START_TEST(test_udp__fd_budget)
+{
+	struct sockaddr_in self[4], f;
+	struct ut t;
+	int c[4];
+
+	ut_open(&t, 8, "60", NULL);
+	udp_set_fd_budget(2);
+	for (int i = 0; i < 4; i++)
+		c[i] = client(&t, &self[i]);
+	say(c[0], "HELLO 0");
+	establish(&t, c[0], "HELLO 0");
+	say(c[1], "HELLO 1");
+	backend_hears(&t, "HELLO 1", &f);
+	ck_assert_int_eq(udp_fds_open(), 2);
+	/* Flow 1 was never answered: it gives its descriptor up. */
+	say(c[2], "HELLO 2");
+	establish(&t, c[2], "HELLO 2");
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_EVICTED], 1);
+	ck_assert_int_eq(udp_fds_open(), 2);
+	/* Both established now: no descriptor for a newcomer. */
+	say_to(&t, c[3], (struct sockaddr *)&t.laddr, sizeof(t.laddr),
+	       "HELLO 3");
+	backend_silent(&t);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_FD_BUDGET], 1);
+	ck_assert_uint_eq(t.l.nflows, 2);
+	ut_close(&t);
+	ck_assert_int_eq(udp_fds_open(), 0);
+	udp_set_fd_budget(LONG_MAX);
+	for (int i = 0; i < 4; i++)
+		close(c[i]);
+	ck_assert_int_eq(count_fds(), t.fds_before);
+}
+END_TEST
+
 /* A datagram no detector claims is dropped with its flow; the same client
  * can still open one later. */
 START_TEST(test_udp__unclaimed_dropped)
@@ -371,7 +703,7 @@ START_TEST(test_udp__unclaimed_dropped)
 		    ck_assert_int_eq(ioctl(t.l.fd, FIONREAD, &queued), 0));
 	ck_assert_uint_eq(t.l.nflows, 0);
 	ck_assert_uint_eq(t.l.ndeciding, 0);
-	ck_assert(TAILQ_EMPTY(&t.l.lru));
+	ck_assert(TAILQ_EMPTY(&t.l.lru[UDP_DECIDING]));
 	backend_silent(&t);
 
 	/* Dropped in order: a claimed datagram sent after it is the first
@@ -387,6 +719,8 @@ START_TEST(test_udp__unclaimed_dropped)
 	say(c, "HELLO at last");
 	backend_hears(&t, "HELLO at last", &f);
 	ck_assert_uint_eq(t.l.nflows, 2);
+	/* Counted for the once-a-second summary, not logged each. */
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_UNCLAIMED], 2);
 	ut_close(&t);
 	close(c);
 	close(d);
@@ -435,7 +769,6 @@ START_TEST(test_udp__idle_sweep)
 	/* Quiet too now: b goes as well. */
 	DRIVE_UNTIL(&t, t.l.nflows == 0, {});
 	ck_assert_uint_eq(t.l.ndeciding, 0);
-	ck_assert(TAILQ_EMPTY(&t.l.lru));
 	ut_close(&t);
 	close(a);
 	close(b);
@@ -481,6 +814,59 @@ START_TEST(test_udp__stop_frees_everything)
 }
 END_TEST
 
+/* The table has a bucket per flow of udp_max_flows (the power of two at
+ * or above it) and a key of its own; with it full, every flow is still
+ * found both ways: each client's datagrams reach the backend from its
+ * flow's socket, and the backend's replies reach the right client. */
+START_TEST(test_udp__many_flows_found)
+{
+	enum { N = 300 };
+	static struct sockaddr_in self[N], from[N];
+	static int c[N];
+	struct sockaddr_in f;
+	char text[32];
+	size_t longest;
+	struct ut t, other;
+
+	ut_open(&other, 1, "60", NULL);
+	ck_assert_uint_eq(other.l.nbuckets, 16);
+	ut_open_cfg(&t, N, "60", NULL, "  udp_flows_per_source: 300\n");
+	ck_assert_uint_eq(t.l.nbuckets, 512);
+	ck_assert(memcmp(t.l.hkey, other.l.hkey, sizeof(t.l.hkey)) != 0);
+	ut_close(&other);
+	for (int i = 0; i < N; i++) {
+		c[i] = client(&t, &self[i]);
+		snprintf(text, sizeof(text), "HELLO %d", i);
+		say(c[i], text);
+		backend_hears(&t, text, &from[i]);
+	}
+	ck_assert_uint_eq(t.l.nflows, N);
+	longest = udp_listener_longest_chain(&t.l);
+	ck_assert_msg(longest <= 8, "a chain of %zu flows", longest);
+	for (int i = 0; i < N; i++) {
+		snprintf(text, sizeof(text), "to %d", i);
+		ck_assert_int_eq(sendto(t.backend, text, strlen(text), 0,
+					(struct sockaddr *)&from[i],
+					sizeof(from[i])),
+				 (ssize_t)strlen(text));
+		client_hears(&t, c[i], text);
+	}
+	for (int i = N - 1; i >= 0; i--) {
+		snprintf(text, sizeof(text), "again %d", i);
+		say(c[i], text);
+		backend_hears(&t, text, &f);
+		ck_assert_uint_eq(f.sin_port, from[i].sin_port);
+	}
+	ck_assert_uint_eq(t.l.nflows, N);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+	backend_silent(&t);
+	ut_close(&t);
+	for (int i = 0; i < N; i++)
+		close(c[i]);
+	ck_assert_int_eq(count_fds(), other.fds_before);
+}
+END_TEST
+
 /* ---- flows being decided (a blocking detector: python.so) ---- */
 
 /* "FAST|SLOW 127.0.0.1:<backend port> tag" for tests/python/udp_decide.py */
@@ -495,7 +881,8 @@ say_py(struct ut *t, int fd, const char *how, const char *tag, char *text,
 
 /* While a new client's flow is decided (a second), the live flows keep
  * working and none is evicted; its later datagrams wait and follow the
- * first; once it connects, the least recently active live flow goes. */
+ * first; once it connects, the least recently active flow whose backend
+ * has not answered goes. */
 START_TEST(test_udp__deciding_never_evicts_live)
 {
 	struct sockaddr_in self[3], from[3], f;
@@ -519,8 +906,8 @@ START_TEST(test_udp__deciding_never_evicts_live)
 	say(c[2], "queued a");
 	say(c[2], "queued b");
 	/* The table is full, and a flow is being decided: live ones stay
-	 * and work both ways. Flow 1 is the most recent afterwards (a reply
-	 * counts as activity too). */
+	 * and work both ways. Flow 0 is established (answered), flow 1 not,
+	 * though it is the most recently active. */
 	say(c[0], "ping 0");
 	backend_hears(&t, "ping 0", &f);
 	ck_assert_uint_eq(f.sin_port, from[0].sin_port);
@@ -545,11 +932,11 @@ START_TEST(test_udp__deciding_never_evicts_live)
 	ck_assert_uint_eq(t.l.nflows, 2);
 	ck_assert_uint_eq(t.l.ndeciding, 0);
 
-	/* Flow 0 (touched before flow 1) made room. */
-	say(c[0], "ping 0 gone"); /* a new flow, claimed by nobody */
-	say(c[1], "ping 1 live");
-	backend_hears(&t, "ping 1 live", &f);
-	ck_assert_uint_eq(f.sin_port, from[1].sin_port);
+	/* Flow 1 made room: flow 0 is established. */
+	say(c[1], "ping 1 gone"); /* a new flow, claimed by nobody */
+	say(c[0], "ping 0 live");
+	backend_hears(&t, "ping 0 live", &f);
+	ck_assert_uint_eq(f.sin_port, from[0].sin_port);
 	DRIVE_UNTIL(&t, t.l.ndeciding == 0, {});
 	backend_silent(&t);
 	ck_assert_uint_eq(t.l.nflows, 2);
@@ -614,6 +1001,139 @@ START_TEST(test_udp__deciding_bounded_and_stopped)
 }
 END_TEST
 
+/* `n` bytes of 'x' from client fd, read by the listener. */
+static void
+say_big(struct ut *t, int fd, size_t n)
+{
+	static char big[8192];
+	int queued = 1;
+
+	memset(big, 'x', sizeof(big));
+	ck_assert_uint_le(n, sizeof(big));
+	ck_assert_int_eq(send(fd, big, n, 0), (ssize_t)n);
+	DRIVE_UNTIL(t, queued == 0,
+		    ck_assert_int_eq(ioctl(t->l.fd, FIONREAD, &queued), 0));
+}
+
+/* What flows being decided hold is bounded: 16 datagrams a flow (the first
+ * included) and udp_queue_bytes for the listener, counting the copy the
+ * blocking detector works on. A new client without room to wait is judged
+ * by the other detectors only (here none: no_room). Once decided, the
+ * queues are sent and nothing is held. */
+START_TEST(test_udp__queue_bytes)
+{
+	struct sockaddr_in self[4], f;
+	char text[2][128], buf[8192];
+	struct ut t;
+	int c[4], heard = 0;
+	size_t first[2], rlen;
+	uint8_t *reset;
+
+	ut_open_cfg(&t, 8, "60", "udp_decide.py",
+		    "  udp_queue_bytes: 65536\n");
+	for (int i = 0; i < 3; i++)
+		c[i] = client(&t, &self[i]);
+	say_py(&t, c[0], "SLOW", "a", text[0], sizeof(text[0]));
+	DRIVE_UNTIL(&t, t.l.ndeciding == 1, {});
+	first[0] = strlen(text[0]);
+	ck_assert_uint_eq(t.l.held, 2 * first[0]); /* queue, detector */
+	for (int i = 0; i < 20; i++)
+		say_big(&t, c[0], 4000);
+	/* 15 fit (16 with the first), 5 are dropped. */
+	ck_assert_uint_eq(t.l.held, 2 * first[0] + 15 * 4000);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_QUEUE_FULL], 5);
+
+	say_py(&t, c[1], "SLOW", "b", text[1], sizeof(text[1]));
+	DRIVE_UNTIL(&t, t.l.ndeciding == 2, {});
+	first[1] = strlen(text[1]);
+	for (int i = 0; i < 3; i++)
+		say_big(&t, c[1], 2000);
+	/* 65536 - 60000 - 2 * 2 * ~22 leaves room for two of them. */
+	ck_assert_uint_eq(t.l.held,
+			  2 * (first[0] + first[1]) + 15 * 4000 + 2 * 2000);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_QUEUE_FULL], 6);
+
+	/* A third client's first datagram would not fit twice: Python is
+	 * skipped for it, and nobody else claims it (here: openvpn). */
+	snprintf(buf, sizeof(buf), "SLOW 127.0.0.1:%u c ",
+		 ntohs(t.baddr.sin_port));
+	memset(buf + strlen(buf), 'x', 4000);
+	buf[4000] = '\0';
+	say(c[2], buf);
+	DRIVE_UNTIL(&t, t.l.dropped[UDP_DROP_NO_ROOM] == 1, {});
+	ck_assert_uint_eq(t.l.ndeciding, 2);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_UNCLAIMED], 0);
+
+	/* 18 bytes left: not room enough for an OpenVPN reset to wait, so
+	 * openvpn judges it at once, and its flow connects while Python is
+	 * still busy with the others. */
+	say_big(&t, c[1], 1430);
+	ck_assert_uint_eq(t.l.held, 65536 - 18);
+	reset = tu_read("tests/corpus/openvpn/udp-plain.bin", &rlen);
+	ck_assert_uint_eq(rlen, 14);
+	c[3] = client(&t, &self[3]);
+	ck_assert_int_eq(send(c[3], reset, rlen, 0), (ssize_t)rlen);
+	{
+		socklen_t flen = sizeof(f);
+		ssize_t n = -1;
+
+		DRIVE_UNTIL(&t,
+			    (n = recvfrom(t.backend, buf, sizeof(buf), 0,
+					  (struct sockaddr *)&f, &flen)) >= 0,
+			    flen = sizeof(f));
+		ck_assert_int_eq(n, 14);
+		ck_assert(memcmp(buf, reset, rlen) == 0);
+	}
+	ck_assert_uint_eq(t.l.ndeciding, 2);
+	ck_assert_uint_eq(t.l.nflows, 1);
+	free(reset);
+
+	/* Decided: the first datagrams and 15 + 3 queued reach the backend,
+	 * nothing is held any more. */
+	while (heard < 2 + 15 + 3) {
+		socklen_t flen = sizeof(f);
+		ssize_t n = -1;
+
+		DRIVE_UNTIL(&t,
+			    (n = recvfrom(t.backend, buf, sizeof(buf), 0,
+					  (struct sockaddr *)&f, &flen)) >= 0,
+			    flen = sizeof(f));
+		heard++;
+	}
+	backend_silent(&t);
+	DRIVE_UNTIL(&t, t.l.ndeciding == 0, {});
+	ck_assert_uint_eq(t.l.nflows, 3);
+	ck_assert_uint_eq(t.l.held, 0);
+	ut_close(&t);
+	for (int i = 0; i < 4; i++)
+		close(c[i]);
+}
+END_TEST
+
+/* The idle sweep leaves a flow alone while its detector is at work (the
+ * detector's copy of the datagram is counted until it answers): with
+ * udp_timeout 0.3 s and a script taking a second, the flow is decided and
+ * connected, then swept once idle. */
+START_TEST(test_udp__sweep_waits_for_detector)
+{
+	struct sockaddr_in self, f;
+	char text[128];
+	struct ut t;
+	int c;
+
+	ut_open(&t, 2, "0.3", "udp_decide.py");
+	c = client(&t, &self);
+	say_py(&t, c, "SLOW", "patient", text, sizeof(text));
+	backend_hears(&t, text, &f);
+	ck_assert_uint_eq(t.l.nflows, 1);
+	ck_assert_uint_eq(t.l.held, 0);
+	DRIVE_UNTIL(&t, t.l.nflows == 0, {});
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+	ut_close(&t);
+	close(c);
+}
+END_TEST
+
 Suite *make_suite_udp(void);
 Suite *
 make_suite_udp(void)
@@ -625,13 +1145,20 @@ make_suite_udp(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_udp__flow_both_ways);
 	tcase_add_test(tc, test_udp__lru_eviction);
+	tcase_add_test(tc, test_udp__established_never_evicted);
+	tcase_add_test(tc, test_udp__flows_per_source);
+	tcase_add_test(tc, test_udp__flows_per_source_ipv6);
+	tcase_add_test(tc, test_udp__fd_budget);
 	tcase_add_test(tc, test_udp__unclaimed_dropped);
 	tcase_add_test(tc, test_udp__idle_sweep);
 	tcase_add_test(tc, test_udp__stop_frees_everything);
+	tcase_add_test(tc, test_udp__many_flows_found);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(td, 60);
 	tcase_add_test(td, test_udp__deciding_never_evicts_live);
 	tcase_add_test(td, test_udp__deciding_bounded_and_stopped);
+	tcase_add_test(td, test_udp__queue_bytes);
+	tcase_add_test(td, test_udp__sweep_waits_for_detector);
 	suite_add_tcase(s, td);
 	return s;
 }
