@@ -14,6 +14,7 @@
 #include "log.h"
 #include "probe.h"
 #include "probe_pool.h"
+#include "sockopt.h"
 #include "siphash.h"
 
 #define UDP_DATAGRAM_MAX 65536
@@ -311,8 +312,8 @@ queue_clear(struct udp_flow *f, int send_them)
 
 /* The summary's words for enum udp_drop. */
 static const char *const drop_names[UDP_NDROPS] = {
-	"unclaimed", "no_route", "evicted", "unreachable", "table_full",
-	"source_cap", "queue_full", "no_room", "fd_budget",
+	"unclaimed",  "no_route",   "evicted", "unreachable", "denied",
+	"table_full", "source_cap", "queue_full", "no_room",  "fd_budget",
 };
 
 /* Count a drop for the next summary. */
@@ -458,6 +459,8 @@ static void
 flow_connect(struct udp_flow *f, const struct backend *b)
 {
 	const struct addr_set *set = backend_addrs(b);
+	int transparent = b->transparent >= 0 ? b->transparent
+					      : f->gen->cfg->transparent;
 	int fd = -1;
 
 	if ((long)f->l->nflows >= f->gen->cfg->udp_max_flows &&
@@ -479,6 +482,13 @@ flow_connect(struct udp_flow *f, const struct backend *b)
 			(const struct sockaddr *)&set->a[i].ss;
 		fd = socket(sa->sa_family,
 			    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		/* Transparent: from the client's own address (sockopt.h). */
+		if (fd >= 0 && transparent &&
+		    sockopt_transparent(fd, &f->client.sa) < 0) {
+			close(fd);
+			fd = -1;
+			continue;
+		}
 		if (fd >= 0 && connect(fd, sa, set->a[i].len) < 0) {
 			close(fd);
 			fd = -1;
@@ -513,6 +523,10 @@ flow_route(struct udp_flow *f, int det, const struct pmx_probe_result *res,
 			   &f->own_backend, "udp", f->id);
 	if (b == NULL) {
 		flow_free(f, "no_route", UDP_DROP_NO_ROUTE);
+		return;
+	}
+	if (!backend_admits(b, &f->client.sa)) {
+		flow_free(f, "denied", UDP_DROP_DENIED);
 		return;
 	}
 	flow_connect(f, b);
@@ -597,6 +611,12 @@ flow_new(struct udp_listener *l, const union peer *p, socklen_t plen,
 	struct udp_flow *f;
 	size_t h;
 
+	/* Who may send at all (admit.h's rule for TCP, datagram by
+	 * datagram here: no flow is made for a denied source). */
+	if (!cidr_allowed(&cfg->allow, &cfg->deny, &p->sa)) {
+		drop(l, UDP_DROP_DENIED);
+		return NULL;
+	}
 	/* With every flow established there is no room for it, whatever it
 	 * is; nor beyond its source's share. */
 	if ((long)l->nestablished >= cfg->udp_max_flows) {

@@ -50,6 +50,8 @@ enum udp_drop {
 	UDP_DROP_NO_ROUTE,    /* claimed, with no route for them */
 	UDP_DROP_EVICTED,     /* flows pushed out before an answer */
 	UDP_DROP_UNREACHABLE, /* flows whose backend failed before an answer */
+	UDP_DROP_DENIED,      /* clients PORTMUX.allow / deny or their
+				 route's turn away */
 	/* a limit was reached (the summary is a warning then): */
 	UDP_DROP_TABLE_FULL,  /* new clients: udp_max_flows flows, every one
 				 established */

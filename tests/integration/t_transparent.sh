@@ -128,6 +128,38 @@ CFG
 run 10.77.1.1 10.77.2.2 10.77.1.2
 run fd77:1::1 fd77:2::2 fd77:1::2
 
+# UDP flows too: an OpenVPN client's datagrams reach the backend from the
+# client's address (the answers are marked and delivered the same way).
+UDP_PORT=1194
+in_ns "$PMX" nft add rule inet portmux backends iifname "p1-$N" udp sport $UDP_PORT meta mark set 1
+cat >"$T/udppeer.py" <<PY
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", $UDP_PORT))
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(b"peer=" + peer[0].encode(), peer)
+PY
+start_bg udppeer ip netns exec "$SRV" $PY "$T/udppeer.py"
+cat >"$T/c.yaml" <<CFG
+PORTMUX:
+  listen: ["10.77.1.1:$P"]
+  transparent: true
+OPENVPN:
+  udp: "10.77.2.2:$UDP_PORT"
+CFG
+ip netns exec "$PMX" "$PORTMUX_BIN" -c "$T/c.yaml" >>"$T/portmux.log" 2>&1 &
+PORTMUX_PID=$!
+sleep 0.5
+got=$(in_ns "$CLI" $PY -c "
+import os, socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(3)
+u.sendto(bytes([0x38]) + os.urandom(8) + bytes(5), ('10.77.1.1', $P))
+print(u.recvfrom(100)[0].decode())" || true)
+assert_eq "$got" "peer=10.77.1.2" "a UDP flow comes from the client's address"
+stop_portmux
+
 # user: keeps CAP_NET_ADMIN alone across the privilege drop.
 if id nobody >/dev/null 2>&1; then
 	cat >"$T/c.yaml" <<CFG

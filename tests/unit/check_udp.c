@@ -557,6 +557,33 @@ START_TEST(test_udp__flows_per_source)
 }
 END_TEST
 
+/* PORTMUX.deny applies to datagrams too: no flow is made for a denied
+ * source (counted as denied); others are relayed. */
+START_TEST(test_udp__deny)
+{
+	const struct sockaddr *to;
+	struct sockaddr_in f;
+	struct ut t;
+	int a, b;
+
+	ut_open_cfg(&t, 3, "60", NULL, "  deny: [127.0.0.2]\n");
+	to = (const struct sockaddr *)&t.laddr;
+	a = client_at("127.0.0.1");
+	b = client_at("127.0.0.2");
+	say_to(&t, b, to, sizeof(t.laddr), "HELLO denied");
+	backend_silent(&t);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_DENIED], 1);
+	ck_assert_uint_eq(t.l.nflows + t.l.ndeciding, 0);
+	say_to(&t, a, to, sizeof(t.laddr), "HELLO allowed");
+	backend_hears(&t, "HELLO allowed", &f);
+	ck_assert_uint_eq(t.l.nflows, 1);
+	ut_close(&t);
+	close(a);
+	close(b);
+	ck_assert_int_eq(count_fds(), t.fds_before);
+}
+END_TEST
+
 /* Listen on IPv6 instead: on `ip6` (port 0). Its address in *la. */
 static void
 ut_listen6(struct ut *t, const char *ip6, struct sockaddr_in6 *la)
@@ -1147,6 +1174,7 @@ make_suite_udp(void)
 	tcase_add_test(tc, test_udp__lru_eviction);
 	tcase_add_test(tc, test_udp__established_never_evicted);
 	tcase_add_test(tc, test_udp__flows_per_source);
+	tcase_add_test(tc, test_udp__deny);
 	tcase_add_test(tc, test_udp__flows_per_source_ipv6);
 	tcase_add_test(tc, test_udp__fd_budget);
 	tcase_add_test(tc, test_udp__unclaimed_dropped);
