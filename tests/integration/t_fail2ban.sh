@@ -27,7 +27,9 @@ import socket, sys
 s = socket.create_connection(('127.0.0.1', $P)); s.sendall(sys.stdin.buffer.read()); s.shutdown(1); s.recv(10)" || true
 sleep 0.3
 stop_portmux
-out=$(fail2ban-regex -v "$T/portmux.log" "$TOP/etc/fail2ban/filter.d/portmux.conf")
+filter="$TOP/etc/fail2ban/filter.d/portmux.conf"
+[ -f "$filter" ] || fail "no $filter"
+out=$(fail2ban-regex -v "$T/portmux.log" "$filter") || fail "fail2ban-regex: $out"
 echo "$out" | grep -q "reason=(?:max_connections_per_source|rate_per_source)" || fail "filter not read: $out"
 hits() { echo "$out" | sed -n "s/^|   $1) \[\([0-9]*\)\].*/\1/p"; }
 [ "$(hits 1)" -ge 1 ] || fail "refusals not matched: $out"
