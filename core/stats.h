@@ -17,9 +17,17 @@ struct stats {
 				route, or unclaimed bytes, and no fallback
 				(a backend that fails to connect is not
 				counted here: that client had a route) */
+	uint64_t bad_proxy;  /* from a trusted balancer (accept_proxy) and
+				closed for its PROXY header: invalid,
+				incomplete, or none by probe_timeout */
 };
 
-enum stats_outcome { STATS_ON_TIMEOUT, STATS_FALLBACK, STATS_UNSERVED };
+enum stats_outcome {
+	STATS_ON_TIMEOUT,
+	STATS_FALLBACK,
+	STATS_UNSERVED,
+	STATS_BAD_PROXY
+};
 
 /* A connection opens: counted, and given its process-wide number. */
 uint64_t stats_conn_opened(void);
