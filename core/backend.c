@@ -95,7 +95,8 @@ parse_host_port(const struct pmx_node *node, char *host, size_t hostlen,
 	return 0;
 }
 
-/* The mapping form: {port, host, priority, proxy_protocol, alpn}. */
+/* The mapping form: {port, host, priority, proxy_protocol, idle_timeout,
+ * alpn}. */
 static int
 parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 	  long *port, struct backend *out, int allow_alpn, char **alpn,
@@ -126,6 +127,10 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 		} else if (strcmp(key, "proxy_protocol") == 0) {
 			rc = parse_proxy_protocol(v, &out->proxy_protocol, err,
 						  errlen);
+		} else if (strcmp(key, "idle_timeout") == 0) {
+			rc = node_double(v, 0, 86400, &out->idle_timeout, err,
+					 errlen);
+			out->idle_set = 1;
 		} else if (strcmp(key, "alpn") == 0 && allow_alpn) {
 			rc = node_string(v, &s, err, errlen);
 			if (rc == 0) {
@@ -136,7 +141,7 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 			return node_error(k, err, errlen,
 					  "unknown key '%s' in a route "
 					  "(expected port, host, priority, "
-					  "proxy_protocol%s)",
+					  "proxy_protocol, idle_timeout%s)",
 					  key, allow_alpn ? ", alpn" : "");
 		}
 		if (rc < 0)
