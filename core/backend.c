@@ -123,7 +123,7 @@ parse_host_port(const struct pmx_node *node, char *host, size_t hostlen,
 }
 
 /* The mapping form: {port, host, priority, proxy_protocol, allow, deny,
- * transparent, alpn}. */
+ * transparent, idle_timeout, alpn}. */
 static int
 parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 	  long *port, struct backend *out, int allow_alpn, char **alpn,
@@ -164,6 +164,10 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 		} else if (strcmp(key, "deny") == 0) {
 			rc = cidr_list_parse(v, "deny", &out->deny, err,
 					     errlen);
+		} else if (strcmp(key, "idle_timeout") == 0) {
+			rc = node_double(v, 0, 86400, &out->idle_timeout, err,
+					 errlen);
+			out->idle_set = 1;
 		} else if (strcmp(key, "alpn") == 0 && allow_alpn) {
 			rc = node_string(v, &s, err, errlen);
 			if (rc == 0) {
@@ -175,7 +179,7 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 					  "unknown key '%s' in a route "
 					  "(expected port, host, priority, "
 					  "proxy_protocol, allow, deny, "
-					  "transparent%s)",
+					  "transparent, idle_timeout%s)",
 					  key, allow_alpn ? ", alpn" : "");
 		}
 		if (rc < 0)

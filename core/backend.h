@@ -1,5 +1,6 @@
 /* backend.h — where a connection goes: a host and port with its current
- * addresses, and how to treat the connection (priority, PROXY protocol).
+ * addresses, and how to treat the connection (priority, PROXY protocol,
+ * idle timeout).
  *
  * Two kinds, two free paths:
  *  - configured backends live inside a route (route.h) or a target
@@ -36,6 +37,9 @@ struct backend {
 	uint16_t port;
 	enum priority priority;
 	uint8_t proxy_protocol; /* 0, or PROXY protocol version 1 / 2 */
+	uint8_t idle_set;       /* idle_timeout was configured for this
+				   route: it overrides PORTMUX's */
+	double idle_timeout;    /* seconds (0: never), if idle_set */
 	uint8_t named;          /* host is a name: re-resolved from time to
 				   time (resolve.c) */
 	uint8_t unresolved;     /* the last look-up failed (resolve.c) */
@@ -74,7 +78,7 @@ int backend_nsets(const struct backend *b);
 /*
  * Parse a configured backend into *out: a port number, "host:port" /
  * "[v6]:port", or a mapping {port, host, priority, proxy_protocol, allow,
- * deny, transparent} (and
+ * deny, transparent, idle_timeout} (and
  * `alpn` when `allow_alpn`: stored in *alpn, which the caller frees).
  * Resolves names (blocking). 0, or -1 with a located message in err.
  */

@@ -549,6 +549,8 @@ static const struct pm_key pm_keys[] = {
 	{"max_connections", read_long, F_LONG, AT(max_connections), 1,
 	 10000000, 10000},
 	{"idle_timeout", read_double, F_DOUBLE, AT(idle_timeout), 0, DAY, 0},
+	{"halfclose_timeout", read_double, F_DOUBLE, AT(halfclose_timeout), 0,
+	 DAY, 60.0},
 	{"tcp_keepalive", read_bool, F_INT, AT(tcp_keepalive), 0, 0, 1},
 	{"shutdown_timeout", read_double, F_DOUBLE, AT(shutdown_timeout), 0,
 	 DAY, 10.0},

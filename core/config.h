@@ -67,8 +67,11 @@ struct config {
 	long workers;        /* event loops (threads); 0 = one per CPU */
 	double shutdown_timeout; /* SIGTERM: live connections may finish */
 	double resolve_interval; /* backend names looked up again; 0: never */
-	double idle_timeout;  /* relayed connection quiet this long: closed */
-	int tcp_keepalive;    /* keepalive probes on client connections */
+	double idle_timeout;  /* relayed connection quiet this long: closed
+				 (a route may say otherwise); 0: never */
+	double halfclose_timeout; /* the same once one direction ended */
+	int tcp_keepalive;    /* keepalive probes on client and backend
+				 connections */
 	char *user;           /* drop root for this user after binding */
 	int log_level; /* -1: not set */
 

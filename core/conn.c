@@ -1,5 +1,6 @@
 /* conn.c — a connection's life: accept, the event callbacks that dispatch
- * on its state, the idle sweep, and close — the one place that frees it.
+ * on its state, the idle timeouts of relayed connections (idle lists and
+ * the loop's idle timer), and close — the one place that frees it.
  * The probing phase is in conn_probe.c, connecting and relaying in
  * conn_relay.c. */
 #include "conn.h"
@@ -42,6 +43,7 @@ side_arm(struct conn *c, struct side *s, int events)
 	}
 }
 
+/* (Re)start the connection's one timer. */
 void
 timer_arm(struct conn *c, double seconds)
 {
@@ -148,6 +150,9 @@ conn_close(struct conn *c, const char *reason)
 	source_release(lc->sources, c->src);
 	free(c->key);
 	TAILQ_REMOVE(&lc->conns, c, link);
+	/* An emptied idle list stays until the idle timer's next sweep. */
+	if (c->idle != NULL)
+		TAILQ_REMOVE(&c->idle->conns, c, idle_link);
 	generation_unref(c->gen);
 	free(c);
 	lc->nconns--;
@@ -200,35 +205,135 @@ conn_fail(struct conn *c, const char *what, int err)
 	conn_close(c, reason);
 }
 
-/* Move c to the head of its loop's list: the list stays ordered by
- * activity, so the idle sweep only looks at its tail. */
+/* ---- idle timeouts ---- */
+
+/* Move c to the head of its idle list: each list stays ordered by
+ * activity, so only its tail can have expired. */
 void
 conn_touch(struct conn *c)
 {
-	struct loop_ctx *lc = c->lc;
+	struct idle_list *l = c->idle;
 
-	c->active = ev_now(lc->loop);
-	if (TAILQ_FIRST(&lc->conns) == c)
+	c->active = ev_now(c->lc->loop);
+	if (l == NULL || TAILQ_FIRST(&l->conns) == c)
 		return;
-	TAILQ_REMOVE(&lc->conns, c, link);
-	TAILQ_INSERT_HEAD(&lc->conns, c, link);
+	TAILQ_REMOVE(&l->conns, c, idle_link);
+	TAILQ_INSERT_HEAD(&l->conns, c, idle_link);
 }
 
-/* Relayed connections quiet for `idle` seconds: from the tail (the least
- * recently active) until a recent one. */
-void
-conn_sweep_idle(struct loop_ctx *lc, double idle)
+/* The timeout c has now (0: none): its route's idle_timeout, else
+ * PORTMUX's; once a direction ended, halfclose_timeout if it is shorter
+ * (or equal: *half says so, and names the reason). */
+static double
+idle_timeout_of(const struct conn *c, int *half)
 {
-	struct conn *c, *prev;
-	ev_tstamp now = ev_now(lc->loop);
+	const struct config *cfg = c->gen->cfg;
+	double t = c->backend->idle_set ? c->backend->idle_timeout
+					: cfg->idle_timeout;
 
-	for (c = TAILQ_LAST(&lc->conns, conn_list);
-	     c != NULL && now - c->active >= idle; c = prev) {
-		prev = TAILQ_PREV(c, conn_list, link);
-		/* Probing and connecting have their own timers. */
-		if (c->state == CONN_RELAY)
-			conn_close(c, "idle_timeout");
+	*half = 0;
+	if ((c->client.eof || c->server.eof) && cfg->halfclose_timeout > 0 &&
+	    (t <= 0 || cfg->halfclose_timeout <= t)) {
+		t = cfg->halfclose_timeout;
+		*half = 1;
 	}
+	return t;
+}
+
+/* The loop's idle timer, to fire `after` seconds from now. */
+static void
+idle_timer_arm(struct loop_ctx *lc, double after)
+{
+	ev_timer_stop(lc->loop, &lc->idle_timer);
+	ev_timer_set(&lc->idle_timer, after > 0.001 ? after : 0.001, 0);
+	ev_timer_start(lc->loop, &lc->idle_timer);
+}
+
+/* The loop's idle list for (t, half): found, or made and the timer
+ * brought forward if t is sooner than it. NULL out of memory. */
+static struct idle_list *
+idle_list_get(struct loop_ctx *lc, double t, int half)
+{
+	struct idle_list *l;
+
+	LIST_FOREACH(l, &lc->idle, link)
+		if (l->timeout == t && l->half == half)
+			goto found;
+	l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return NULL;
+	l->timeout = t;
+	l->half = (uint8_t)half;
+	TAILQ_INIT(&l->conns);
+	LIST_INSERT_HEAD(&lc->idle, l, link);
+found:
+	/* A connection joining now expires at now + t: the timer must not
+	 * fire later than that (touches only ever move deadlines later). */
+	if (!ev_is_active(&lc->idle_timer) ||
+	    ev_timer_remaining(lc->loop, &lc->idle_timer) > t)
+		idle_timer_arm(lc, t);
+	return l;
+}
+
+int
+conn_idle_update(struct conn *c)
+{
+	struct idle_list *l = NULL;
+	int half;
+	double t = idle_timeout_of(c, &half);
+
+	c->ended = c->client.eof || c->server.eof;
+	if (c->idle != NULL && t > 0 && c->idle->timeout == t &&
+	    c->idle->half == half) {
+		conn_touch(c);
+		return 0;
+	}
+	if (t > 0 && (l = idle_list_get(c->lc, t, half)) == NULL)
+		return -1;
+	if (c->idle != NULL)
+		TAILQ_REMOVE(&c->idle->conns, c, idle_link);
+	c->idle = l;
+	c->active = ev_now(c->lc->loop);
+	if (l != NULL)
+		TAILQ_INSERT_HEAD(&l->conns, c, idle_link);
+	return 0;
+}
+
+/*
+ * The idle timer fired: in each list, close from the tail (the least
+ * recently active) while the timeout has passed; free the lists left
+ * empty; re-arm for the earliest deadline left, if any. The cost is one
+ * look per list plus one per connection closed.
+ */
+void
+conn_idle_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct loop_ctx *lc = (struct loop_ctx *)(void *)((char *)t -
+				offsetof(struct loop_ctx, idle_timer));
+	struct idle_list *l, *next;
+	ev_tstamp now = ev_now(loop), soonest = 0;
+	int any = 0;
+
+	(void)revents;
+	for (l = LIST_FIRST(&lc->idle); l != NULL; l = next) {
+		struct conn *c;
+
+		next = LIST_NEXT(l, link);
+		while ((c = TAILQ_LAST(&l->conns, conn_list)) != NULL &&
+		       now - c->active >= l->timeout)
+			conn_close(c, l->half ? "halfclose_timeout"
+					      : "idle_timeout");
+		if (c == NULL) {
+			LIST_REMOVE(l, link);
+			free(l);
+			continue;
+		}
+		if (!any || c->active + l->timeout < soonest)
+			soonest = c->active + l->timeout;
+		any = 1;
+	}
+	if (any)
+		idle_timer_arm(lc, soonest - now);
 }
 
 static void

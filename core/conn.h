@@ -9,8 +9,16 @@
  * Ownership. A connection owns itself and everything it holds: both
  * sockets and their watchers, its one timer, the probe buffer, the bytes
  * and pipes pending for each side (relay.h), its explicit backend, a
- * reference to its generation, and its place in the loop's list. A probe
- * job in flight is the pool's; the connection only abandons it.
+ * reference to its generation, and its place in the loop's lists (every
+ * connection; the idle list of its timeout). A probe job in flight is the
+ * pool's; the connection only abandons it.
+ *
+ * Timeouts while relaying. No connection has a timer of its own once it
+ * relays: one with a timeout — its route's idle_timeout, else PORTMUX's;
+ * halfclose_timeout once a direction ended, if shorter — sits in the
+ * loop's idle list for that value (loop.h), moved to the head on every
+ * relay event, and the loop's one idle timer closes the lists' tails as
+ * they expire.
  *
  * Closing. conn_close() is the one way a connection ends, and it frees
  * all of the above; `c` is gone when it returns, so the caller returns
@@ -50,7 +58,7 @@ struct conn {
 	struct source *src; /* what it counts against (per-source limits) */
 	char *key;                     /* matched route key, for the log */
 	ev_tstamp started;
-	ev_tstamp active; /* last relay event, for idle_timeout */
+	ev_tstamp active; /* last relay event, for the idle timeouts */
 	uint64_t id;
 	int addr_index;  /* backend address being tried */
 	int last_error;  /* errno of the last failed connect */
@@ -62,6 +70,8 @@ struct conn {
 	uint8_t transparent; /* connect from the client's own address */
 	uint8_t proxy_in;   /* a PROXY header from a trusted balancer is due */
 	uint8_t has_local;  /* `local` came from that header */
+	uint8_t ended;      /* a direction had ended when the idle list
+			       was chosen (halfclose_timeout may apply) */
 	const struct addr *bound; /* the listening address (its listener
 				     outlives every connection it accepted) */
 	union {
@@ -69,7 +79,10 @@ struct conn {
 		struct sockaddr_in sin;
 		struct sockaddr_in6 sin6;
 	} peer, local; /* the client (real one, behind a balancer) */
-	TAILQ_ENTRY(conn) link; /* lc->conns, most recently active first */
+	TAILQ_ENTRY(conn) link; /* lc->conns */
+	struct idle_list *idle; /* the list of its timeout, or NULL (none,
+				   or not relaying yet) */
+	TAILQ_ENTRY(conn) idle_link; /* idle->conns */
 };
 
 /* Take ownership of an accepted, non-blocking socket from the listener
@@ -79,8 +92,11 @@ struct conn *conn_accept(struct loop_ctx *lc, const struct addr *bound,
 			 int fd, const struct sockaddr *peer,
 			 socklen_t peer_len);
 
-/* Close relayed connections quiet for `idle` seconds (a loop's sweep). */
-void conn_sweep_idle(struct loop_ctx *lc, double idle);
+/* The loop context's idle timer (loop.c sets it up, conn.c arms it for
+ * the earliest deadline): closes the relayed connections whose timeout
+ * passed — "idle_timeout" or "halfclose_timeout" — frees the emptied idle
+ * lists, and re-arms for the next deadline. */
+void conn_idle_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
 /* Close every connection of the loop (shutdown). */
 void conn_close_all(struct loop_ctx *lc, const char *reason);

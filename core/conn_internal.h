@@ -1,6 +1,7 @@
 /* conn_internal.h — what the three parts of a connection's code share:
  *
- *   conn.c        life: accept, event dispatch by state, idle sweep, close
+ *   conn.c        life: accept, event dispatch by state, idle timeouts,
+ *                 close
  *   conn_probe.c  PROBING: read, strip a balancer's PROXY header, decide
  *                 (decide.h), route or answer a client it cannot serve
  *   conn_relay.c  CONNECTING and RELAY: each backend address in turn, then
@@ -28,8 +29,12 @@ void conn_fail(struct conn *c, const char *what, int err);
 /* Send the matched detector's words for a client PortMux cannot serve
  * (an HTTP error, a TLS alert), best effort; the caller closes c. */
 void conn_reject(struct conn *c, int why, const struct pmx_probe_result *res);
-/* Move c to the head of its loop's activity list. */
+/* c was active now: to the head of its idle list, if it is in one. */
 void conn_touch(struct conn *c);
+/* Put a relaying c in the idle list its timeout calls for now (none: in
+ * no list), at the head: called when it starts relaying and when one of
+ * its directions ends. -1 out of memory (c unchanged, still open). */
+int conn_idle_update(struct conn *c);
 
 /* ---- conn_probe.c ---- */
 

@@ -135,6 +135,15 @@ conn_probe_done(struct probe_job *job)
 					c->client.eof);
 }
 
+/* A trusted balancer's connection without a usable PROXY header: counted
+ * and closed — what it sent is never forwarded. Closes c. */
+static void
+proxy_in_fail(struct conn *c, const char *reason)
+{
+	stats_count(STATS_BAD_PROXY);
+	conn_close(c, reason);
+}
+
 /*
  * A trusted balancer's PROXY header at the start of the probe buffer: take
  * the real client address from it and drop it from the bytes. 1 when done
@@ -149,12 +158,10 @@ proxy_in_consume(struct conn *c)
 	enum proxy_parse r = proxy_header_parse(p->data, p->len, &used,
 						&client, &local);
 
-	if (r == PROXY_NEED_MORE)
-		return p->len == p->cap ? (conn_close(c, "bad_proxy_header"),
-					   -1)
-					: 0;
-	if (r == PROXY_INVALID) {
-		conn_close(c, "bad_proxy_header");
+	if (r == PROXY_NEED_MORE && p->len < p->cap)
+		return 0;
+	if (r != PROXY_DONE) {
+		proxy_in_fail(c, "bad_proxy_header");
 		return -1;
 	}
 	if (client.ss_family == AF_INET || client.ss_family == AF_INET6) {
@@ -175,10 +182,13 @@ proxy_in_consume(struct conn *c)
 	return 1;
 }
 
+/* The client is readable: read into the probe buffer (a trusted
+ * balancer's header first), then decide. May close c. */
 void
 probe_read(struct conn *c)
 {
 	struct pbuf *p = c->probe;
+	uint32_t before; /* the client's own bytes before this read */
 	ssize_t n;
 
 	if (p != NULL && p->len == p->cap) {
@@ -195,6 +205,8 @@ probe_read(struct conn *c)
 			return;
 		}
 	}
+	/* Until its header is gone, a balancer's bytes are the header. */
+	before = c->proxy_in ? 0 : p->len;
 	n = recv(c->client.fd, p->data + p->len, p->cap - p->len, 0);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
@@ -208,6 +220,10 @@ probe_read(struct conn *c)
 			conn_close(c, "client_closed_silent");
 			return;
 		}
+		if (c->proxy_in) { /* part of a header, then the end */
+			proxy_in_fail(c, "bad_proxy_header");
+			return;
+		}
 		probe_decide(c, 1);
 		return;
 	}
@@ -218,9 +234,11 @@ probe_read(struct conn *c)
 		if (r <= 0 || p->len == 0)
 			return; /* closed, more header to come, or silent */
 	}
-	if (p->len == (uint32_t)n) {
-		/* First bytes: from now on the client has until the probe
-		 * deadline (counted from accept) to say enough. */
+	if (before == 0) {
+		/* The client's first bytes (in the same read as the
+		 * balancer's header, or after it): from now on the client has
+		 * until the probe deadline (counted from accept) to say
+		 * enough. */
 		const struct config *cfg = c->gen->cfg;
 		timer_arm(c, cfg->probe_deadline -
 				     (ev_now(c->lc->loop) - c->started));
@@ -230,10 +248,16 @@ probe_read(struct conn *c)
 
 /* The probing timer fired: a silent client goes to on_timeout (it waits
  * for the server to speak first), a talking one is decided on what it
- * sent by the deadline. May close c. */
+ * sent by the deadline; a trusted balancer that has not sent its whole
+ * PROXY header by probe_timeout is closed (the header is what it must
+ * send first, and part of one is never forwarded). May close c. */
 void
 probe_timer(struct conn *c)
 {
+	if (c->proxy_in) {
+		proxy_in_fail(c, "proxy_header_timeout");
+		return;
+	}
 	if (c->probe != NULL && c->probe->len > 0) {
 		probe_decide(c, 1);
 		return;

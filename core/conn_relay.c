@@ -34,7 +34,8 @@ connect_next(struct conn *c)
 			c->last_error = errno;
 			continue;
 		}
-		sockopt_backend(fd, c->backend->priority);
+		sockopt_backend(fd, c->backend->priority,
+				c->gen->cfg->tcp_keepalive);
 		if (c->transparent &&
 		    sockopt_transparent(fd, &c->peer.sa) < 0) {
 			/* Another family than the client's, or no route
@@ -192,7 +193,8 @@ proxy_out_prepend(struct conn *c)
 	return 0;
 }
 
-/* After any relay event: pass half-closes on, finish, or re-arm. */
+/* After any relay event: pass half-closes on, finish, or re-arm. May
+ * close c. */
 static void
 relay_update(struct conn *c)
 {
@@ -202,6 +204,12 @@ relay_update(struct conn *c)
 	    !side_pending(&c->server)) {
 		/* Both directions are over: close() sends the last FIN. */
 		conn_close(c, "eof");
+		return;
+	}
+	/* A direction ended: halfclose_timeout applies from now on. */
+	if (!c->ended && (c->client.eof || c->server.eof) &&
+	    conn_idle_update(c) < 0) {
+		conn_close(c, "out_of_memory");
 		return;
 	}
 	for (int i = 0; i < 2; i++) {
@@ -229,7 +237,11 @@ relay_start(struct conn *c)
 {
 	c->state = CONN_RELAY;
 	ev_timer_stop(c->lc->loop, &c->timer);
-	conn_touch(c);
+	/* From now on the idle timeouts watch it (no timer of its own). */
+	if (conn_idle_update(c) < 0) {
+		conn_close(c, "out_of_memory");
+		return;
+	}
 	sockopt_client(c->client.fd, c->backend->priority);
 	c->zerocopy = c->backend->priority != PRIO_LATENCY;
 	if (c->backend->proxy_protocol && proxy_out_prepend(c) < 0) {

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conn.h"
+
 int
 loop_ctx_init(struct loop_ctx *lc, struct ev_loop *loop,
 	      struct generation *g)
@@ -15,6 +17,8 @@ loop_ctx_init(struct loop_ctx *lc, struct ev_loop *loop,
 		return -1;
 	lc->loop = loop;
 	TAILQ_INIT(&lc->conns);
+	LIST_INIT(&lc->idle);
+	ev_init(&lc->idle_timer, conn_idle_timer_cb);
 	generation_ref(g);
 	lc->gen = g;
 	return 0;
@@ -23,6 +27,12 @@ loop_ctx_init(struct loop_ctx *lc, struct ev_loop *loop,
 void
 loop_ctx_fini(struct loop_ctx *lc)
 {
+	ev_timer_stop(lc->loop, &lc->idle_timer);
+	while (!LIST_EMPTY(&lc->idle)) {
+		struct idle_list *l = LIST_FIRST(&lc->idle);
+		LIST_REMOVE(l, link);
+		free(l);
+	}
 	probe_pool_free(lc->pool);
 	lc->pool = NULL;
 	pipe_pool_clear(&lc->pipes);

@@ -25,6 +25,20 @@
 struct conn;
 TAILQ_HEAD(conn_list, conn);
 
+/* Relayed connections that share one timeout — a route's idle_timeout,
+ * PORTMUX's, or halfclose_timeout once a direction ended — most recently
+ * active first, so the one at the tail expires first. A loop has one list
+ * per value in use (a few): conn.c makes a list when a connection needs a
+ * value no list has, and frees it in the sweep once it is empty. Owned by
+ * the loop context; loop_ctx_fini frees what is left. */
+struct idle_list {
+	double timeout; /* seconds, > 0 */
+	uint8_t half;   /* it is halfclose_timeout (the reason logged) */
+	struct conn_list conns; /* linked by conn.idle_link */
+	LIST_ENTRY(idle_list) link;
+};
+LIST_HEAD(idle_lists, idle_list);
+
 struct loop_ctx {
 	struct ev_loop *loop;   /* borrowed: its creator destroys it */
 	struct generation *gen; /* for new connections and flows; one ref */
@@ -36,15 +50,20 @@ struct loop_ctx {
 	struct pipe_pool pipes;   /* owned: closed by loop_ctx_fini */
 	struct probe_pool *pool;  /* owned, made on first use; freed by
 				     loop_ctx_fini */
-	/* Live connections, most recently active first (conn.c keeps the
-	 * order, so the idle sweep reads only the tail). Each is owned by
-	 * itself: conn_close() unlinks and frees it. */
+	/* Live connections, in no particular order. Each is owned by itself:
+	 * conn_close() unlinks and frees it. */
 	struct conn_list conns;
 	long nconns;
 	/* Per-source counts, shared by every loop (borrowed: the main
 	 * thread's; NULL: no per-source limits). */
 	struct source_table *sources;
 	struct log_ratelimit refuse_rl; /* "refused" lines */
+	/* Relayed connections with a timeout, one list per value, and the
+	 * one timer that closes them: armed for the earliest deadline of the
+	 * lists' tails (conn.c arms it; its cost is one check per list, never
+	 * one per busy connection). */
+	struct idle_lists idle;
+	ev_timer idle_timer;
 	/* Called after a connection was freed (the worker resumes accepting
 	 * or ends its drain). May be NULL. */
 	void (*on_conn_closed)(struct loop_ctx *lc);
@@ -54,8 +73,9 @@ struct loop_ctx {
 int loop_ctx_init(struct loop_ctx *lc, struct ev_loop *loop,
 		  struct generation *g);
 /* On the loop's thread, once every connection and flow is gone: stop the
- * probe pool (after its jobs were abandoned), close idle pipes, free the
- * buffers and drop the generation. */
+ * idle timer and free the idle lists, stop the probe pool (after its jobs
+ * were abandoned), close idle pipes, free the buffers and drop the
+ * generation. */
 void loop_ctx_fini(struct loop_ctx *lc);
 /* New connections use g from now on (the caller's reference passes to
  * lc); live ones keep theirs. */

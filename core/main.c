@@ -184,7 +184,8 @@ reload_apply(struct generation *g, const char *err)
 }
 
 /* "connections=3 accepted=120 http=100 ssh=12 on_timeout=2 fallback=1
- * unserved=5" — the figures of `running` and of the process. */
+ * unserved=5 bad_proxy=0" — the figures of `running` and of the process.
+ */
 static void
 status_text(char *buf, size_t len)
 {
@@ -202,11 +203,12 @@ status_text(char *buf, size_t len)
 	if (off < len)
 		snprintf(buf + off, len - off,
 			 " on_timeout=%llu fallback=%llu unserved=%llu "
-			 "refused=%llu",
+			 "refused=%llu bad_proxy=%llu",
 			 (unsigned long long)st.on_timeout,
 			 (unsigned long long)st.fallback,
 			 (unsigned long long)st.unserved,
-			 (unsigned long long)st.refused);
+			 (unsigned long long)st.refused,
+			 (unsigned long long)st.bad_proxy);
 }
 
 /* SIGUSR1: one status line in the log. */

@@ -39,17 +39,14 @@ wants_nodelay(enum priority p)
 	return p == PRIO_LATENCY || p == PRIO_BOTH;
 }
 
-void
-sockopt_listener(int fd, int keepalive)
+/* TCP keepalive: a peer that vanished (no FIN, no RST) is found within
+ * about two minutes: 60 s quiet, then 6 probes 10 s apart. Clients and
+ * backends alike. */
+static void
+keepalive_on(int fd)
 {
-	int one = 1;
-	/* A client that vanished (no FIN, no RST) is found within about two
-	 * minutes: 60 s quiet, then 6 probes 10 s apart. */
-	int idle = 60, intvl = 10, cnt = 6;
+	int one = 1, idle = 60, intvl = 10, cnt = 6;
 
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (!keepalive)
-		return;
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
@@ -57,12 +54,24 @@ sockopt_listener(int fd, int keepalive)
 }
 
 void
-sockopt_backend(int fd, enum priority p)
+sockopt_listener(int fd, int keepalive)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (keepalive)
+		keepalive_on(fd);
+}
+
+void
+sockopt_backend(int fd, enum priority p, int keepalive)
 {
 	int one = 1;
 
 	if (wants_nodelay(p))
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (keepalive)
+		keepalive_on(fd);
 }
 
 void

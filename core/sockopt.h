@@ -18,8 +18,10 @@ int sockopt_bound_socket(const struct addr *a, int type, int shared);
 /* A listening socket: no Nagle delay (the default priority, `both`, wants
  * it) and, with `keepalive`, TCP keepalive probes on what it accepts. */
 void sockopt_listener(int fd, int keepalive);
-/* A new backend socket, before connect(). */
-void sockopt_backend(int fd, enum priority p);
+/* A new backend socket, before connect(): Nagle per priority and, with
+ * `keepalive`, the same keepalive probes as client connections (a
+ * backend host that vanished does not hold the connection forever). */
+void sockopt_backend(int fd, enum priority p, int keepalive);
 /*
  * Transparent proxying: make a new backend socket (before connect()) come
  * from the client's own address `client` (IP_TRANSPARENT /

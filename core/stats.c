@@ -2,7 +2,8 @@
 #include "stats.h"
 
 static long n_open;
-static uint64_t n_accepted, n_on_timeout, n_fallback, n_unserved, n_refused;
+static uint64_t n_accepted, n_on_timeout, n_fallback, n_unserved, n_refused,
+	n_bad_proxy;
 
 uint64_t
 stats_conn_opened(void)
@@ -29,7 +30,8 @@ stats_count(enum stats_outcome what)
 	uint64_t *n = what == STATS_ON_TIMEOUT ? &n_on_timeout
 		      : what == STATS_FALLBACK ? &n_fallback
 		      : what == STATS_REFUSED  ? &n_refused
-					       : &n_unserved;
+		      : what == STATS_BAD_PROXY ? &n_bad_proxy
+						: &n_unserved;
 
 	__atomic_add_fetch(n, 1, __ATOMIC_RELAXED);
 }
@@ -43,4 +45,5 @@ stats_read(struct stats *out)
 	out->fallback = __atomic_load_n(&n_fallback, __ATOMIC_RELAXED);
 	out->unserved = __atomic_load_n(&n_unserved, __ATOMIC_RELAXED);
 	out->refused = __atomic_load_n(&n_refused, __ATOMIC_RELAXED);
+	out->bad_proxy = __atomic_load_n(&n_bad_proxy, __ATOMIC_RELAXED);
 }

@@ -19,6 +19,9 @@ struct stats {
 				counted here: that client had a route) */
 	uint64_t refused;    /* turned away by allow / deny (PORTMUX's or a
 				route's) or a per-source limit */
+	uint64_t bad_proxy;  /* from a trusted balancer (accept_proxy) and
+				closed for its PROXY header: invalid,
+				incomplete, or none by probe_timeout */
 };
 
 enum stats_outcome {
@@ -26,6 +29,7 @@ enum stats_outcome {
 	STATS_FALLBACK,
 	STATS_UNSERVED,
 	STATS_REFUSED,
+	STATS_BAD_PROXY,
 };
 
 /* A connection opens: counted, and given its process-wide number. */

@@ -352,34 +352,6 @@ udp_close(struct worker *w)
 	w->nudp = w->nudp_started = 0;
 }
 
-/* ---- idle sweep ---- */
-
-/* One timer per worker for idle_timeout, whatever the number of
- * connections: it looks at the least recently active ones only. */
-static void
-idle_timer_cb(EV_P_ ev_timer *t, int revents)
-{
-	struct worker *w = t->data;
-
-	(void)loop;
-	(void)revents;
-	if (cfg_of(w)->idle_timeout > 0)
-		conn_sweep_idle(&w->lc, cfg_of(w)->idle_timeout);
-}
-
-static void
-idle_timer_setup(struct worker *w)
-{
-	double idle = cfg_of(w)->idle_timeout;
-	double every = idle / 4 < 1.0 ? idle / 4 : 1.0;
-
-	ev_timer_stop(w->loop, &w->idle_timer);
-	if (idle <= 0)
-		return;
-	ev_timer_set(&w->idle_timer, every, every);
-	ev_timer_start(w->loop, &w->idle_timer);
-}
-
 /* ---- mailbox ---- */
 
 static void wake_cb(EV_P_ ev_async *a, int revents);
@@ -463,7 +435,6 @@ wake_cb(EV_P_ ev_async *a, int revents)
 	if (g != NULL) {
 		/* The mailbox's reference becomes the loop's. */
 		loop_ctx_set_generation(&w->lc, g);
-		idle_timer_setup(w);
 	}
 	if (stop)
 		worker_drain(w, drain);
@@ -481,7 +452,6 @@ worker_release(struct worker *w)
 	udp_close(w);
 	ev_timer_stop(w->loop, &w->accept_timer);
 	ev_timer_stop(w->loop, &w->drain_timer);
-	ev_timer_stop(w->loop, &w->idle_timer);
 	ev_async_stop(w->loop, &w->wake);
 	/* After the connections and flows abandoned their probe jobs. */
 	loop_ctx_fini(&w->lc);
@@ -522,12 +492,9 @@ worker_init(struct worker *w, struct generation *g,
 	w->accept_timer.data = w;
 	ev_init(&w->drain_timer, drain_timer_cb);
 	w->drain_timer.data = w;
-	ev_init(&w->idle_timer, idle_timer_cb);
-	w->idle_timer.data = w;
 	ev_async_init(&w->wake, wake_cb);
 	w->wake.data = w;
 	ev_async_start(w->loop, &w->wake);
-	idle_timer_setup(w);
 	for (size_t i = 0; i < w->nlisteners; i++)
 		ev_io_init(&w->listeners[i].io, accept_cb,
 			   w->listeners[i].fd, EV_READ);

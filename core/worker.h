@@ -59,7 +59,6 @@ struct worker {
 	int accept_paused;     /* 1: fd exhaustion, 2: max_connections */
 	int draining;          /* stop asked: no new connections */
 	ev_timer drain_timer;
-	ev_timer idle_timer;   /* sweeps for idle_timeout */
 	struct log_ratelimit accept_rl;
 	void (*on_exit)(struct worker *w); /* called on its thread at the end */
 };

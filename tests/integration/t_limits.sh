@@ -1,5 +1,7 @@
 # Guarantees under faults: idle_timeout closes relayed connections that
-# stay quiet (active ones live on); running out of file descriptors pauses
+# stay quiet (active ones live on), a route's own idle_timeout overrides
+# PORTMUX's; backend sockets get TCP keepalive; running out of file
+# descriptors pauses
 # accepting instead of spinning, and PortMux recovers; `user` drops root
 # once the sockets are bound.
 . "$(dirname "$0")/lib.sh"
@@ -36,6 +38,63 @@ assert_eq "$($PY "$T/idle.py")" "ok" "idle_timeout"
 sleep 0.1
 assert_contains "$(pmx_log)" "reason=idle_timeout"
 [ "$(grep -c 'reason=idle_timeout' "$T/portmux.log")" -eq 1 ] || fail "more than one idle close"
+stop_portmux
+
+# 1b. idle_timeout per route: 0.5 s on one route, 0 (never) on another,
+# PORTMUX's 2 s on the rest — in one loop, each closed at its own time
+# whatever the order the connections were made in. Backend sockets have
+# TCP keepalive (ss -o shows its timer).
+cat >"$T/routes.yaml" <<CFG
+PORTMUX:
+  ip: 127.0.0.1
+  port: $P
+  workers: 1
+  idle_timeout: 2
+HTTP:
+  "short.test": {port: $E, idle_timeout: 0.5}
+  "never.test": {port: $E, idle_timeout: 0}
+  "default": $E
+CFG
+start_portmux "$T/routes.yaml"
+cat >"$T/routes.py" <<PY
+import socket, subprocess, time
+def open_route(host):
+    s = socket.create_connection(("127.0.0.1", $P))
+    req = b"GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % host
+    s.sendall(req)
+    got = b""
+    while len(got) < len(req):
+        got += s.recv(100)
+    return s
+def closed(s):
+    s.settimeout(0.01)
+    try:
+        return s.recv(10) == b""
+    except socket.timeout:
+        return False
+t0 = time.time()
+conns = {h: open_route(h) for h in (b"never.test", b"other.test", b"short.test")}
+ss = subprocess.run(["ss", "-Htno", "state", "established", "dport = :$E"],
+                    capture_output=True, text=True).stdout
+keepalive = ss.count("timer:(keepalive,")
+when = {}
+while time.time() - t0 < 3.5:
+    for h, s in conns.items():
+        if h not in when and closed(s):
+            when[h] = time.time() - t0
+    time.sleep(0.05)
+print("keepalive=%d" % keepalive, " ".join(
+    "%s=%s" % (h.decode().split(".")[0],
+               "open" if h not in when else
+               "%.0f" % when[h] if when[h] >= 1 else "%.1f" % when[h])
+    for h, s in sorted(conns.items())))
+PY
+out=$($PY "$T/routes.py")
+echo "$out"
+case "$out" in
+"keepalive=3 never=open other=2 short=0."[5-9]) ;;
+*) fail "idle_timeout per route: $out" ;;
+esac
 stop_portmux
 
 # 2. File descriptors run out: accept pauses (logged, rate-limited), no

@@ -59,6 +59,7 @@ START_TEST(test_config__globals)
 		"  log_level: debug\n"
 		"  workers: 3\n"
 		"  idle_timeout: 300\n"
+		"  halfclose_timeout: 5\n"
 		"  resolve_interval: 30\n"
 		"  udp: true\n"
 		"  tcp_keepalive: no\n"
@@ -96,6 +97,7 @@ START_TEST(test_config__globals)
 	ck_assert_int_eq(cfg->log_level, 3);
 	ck_assert_int_eq(cfg->workers, 3);
 	ck_assert(cfg->idle_timeout == 300);
+	ck_assert(cfg->halfclose_timeout == 5);
 	ck_assert(cfg->resolve_interval == 30);
 	ck_assert_int_eq(cfg->udp, 1);
 	ck_assert_int_eq(cfg->tcp_keepalive, 0);
@@ -134,6 +136,7 @@ START_TEST(test_config__defaults)
 	ck_assert(cfg->shutdown_timeout == 10);
 	ck_assert(cfg->resolve_interval == 60);
 	ck_assert(cfg->idle_timeout == 0); /* off */
+	ck_assert(cfg->halfclose_timeout == 60);
 	ck_assert_int_eq(cfg->tcp_keepalive, 1);
 	ck_assert_int_eq(cfg->log_level, -1); /* not set */
 	ck_assert_ptr_null(cfg->user);
@@ -159,6 +162,7 @@ START_TEST(test_config__special_values)
 		"  workers: auto\n"
 		"  udp: auto\n"
 		"  resolve_interval: 0\n"
+		"  halfclose_timeout: 0\n"
 		"  probe_timeout: 10\n"
 		"  udp_timeout: 0.1\n"
 		"  probe_buffer: 64\n"
@@ -172,6 +176,7 @@ START_TEST(test_config__special_values)
 	ck_assert_int_eq(cfg->workers, 0);
 	ck_assert_int_eq(cfg->udp, -1);
 	ck_assert(cfg->resolve_interval == 0);
+	ck_assert(cfg->halfclose_timeout == 0); /* never */
 	ck_assert(cfg->probe_timeout == cfg->probe_deadline);
 	ck_assert(cfg->udp_timeout == 0.1);
 	ck_assert_int_eq(cfg->probe_buffer, 64);
@@ -386,6 +391,8 @@ static const struct {
 	 "test.yaml:3:18: accept_proxy: expected an address"},
 	{"PORTMUX:\n  port: 1\n  idle_timeout: -1\n",
 	 "test.yaml:3:17: -1 is out of range (0 to 86400)"},
+	{"PORTMUX:\n  port: 1\n  halfclose_timeout: -1\n",
+	 "test.yaml:3:22: -1 is out of range (0 to 86400)"},
 	{"PORTMUX:\n  port: 1\n  tcp_keepalive: [1]\n",
 	 "test.yaml:3:18: expected true or false, found a list"},
 	{"PORTMUX:\n  port: 1\n  user: [root]\n",
@@ -463,7 +470,15 @@ static const struct {
 	 "test.yaml:4:12: port '0' is out of range (1 to 65535)"},
 	{"PORTMUX:\n  port: 1\nHTTP:\n  default:\n    port: 80\n"
 	 "    speed: 1\n",
-	 "test.yaml:6:5: unknown key 'speed' in a route"},
+	 "test.yaml:6:5: unknown key 'speed' in a route (expected port, "
+	 "host, priority, proxy_protocol, allow, deny, transparent, "
+	 "idle_timeout"},
+	{"PORTMUX:\n  port: 1\nHTTP:\n  default:\n    port: 80\n"
+	 "    idle_timeout: -2\n",
+	 "test.yaml:6:19: -2 is out of range (0 to 86400)"},
+	{"PORTMUX:\n  port: 1\nHTTP:\n  default:\n    port: 80\n"
+	 "    idle_timeout: soon\n",
+	 "test.yaml:6:19: "},
 	{"PORTMUX:\n  port: 1\nHTTP:\n  default:\n    priority: latency\n",
 	 "test.yaml:5:5: route has no port"},
 	{"PORTMUX:\n  port: 1\nHTTP:\n  \"A.com\": 1\n  \"a.com.\": 2\n",

@@ -1,6 +1,8 @@
 /* check_relay.c — the relay (conn_relay.c, relay.c) on real sockets and a
  * real libev loop: probe bytes replayed first, backpressure, half-close
- * both ways, zero-copy through pipes (and its fallback to copying), errors.
+ * both ways, zero-copy through pipes (and its fallback to copying), errors;
+ * the timeouts of relayed connections (idle lists, conn.c) and the options
+ * of backend sockets.
  *
  * Each test makes one connection with conn_accept() on one end of a
  * socket pair, gives it the end of another pair as its backend socket and
@@ -13,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,9 +199,19 @@ on_closed(struct loop_ctx *lc)
 	struct rt *t = (struct rt *)(void *)((char *)lc -
 					    offsetof(struct rt, lc));
 
+	struct conn *c;
+
 	t->closed++;
-	t->c = NULL; /* the one connection of the test is gone */
+	/* Is the test's connection the one that went? (Tests of the idle
+	 * timeouts have more than one.) */
+	TAILQ_FOREACH(c, &lc->conns, link)
+		if (c == t->c)
+			return;
+	t->c = NULL;
 }
+
+/* The PORTMUX section of the next rt_open (then back to the default). */
+static const char *rt_yaml;
 
 /* A connection (not started) between two pairs of `kind`, with socket
  * buffers of `client_buf` and `server_buf` bytes (0: the defaults), and
@@ -216,7 +229,9 @@ rt_open(struct rt *t, enum pair_kind kind, enum priority prio,
 	t->fds_before = count_fds();
 	log_set_level(LOG_WARN);
 	peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	t->g = tu_generation("PORTMUX:\n  port: 1\n", err, sizeof(err));
+	t->g = tu_generation(rt_yaml ? rt_yaml : "PORTMUX:\n  port: 1\n", err,
+			     sizeof(err));
+	rt_yaml = NULL;
 	ck_assert_msg(t->g != NULL, "%s", err);
 	t->loop = ev_loop_new(EVFLAG_AUTO);
 	ck_assert_ptr_nonnull(t->loop);
@@ -933,6 +948,377 @@ START_TEST(test_relay__epipe_closes)
 }
 END_TEST
 
+/* ---- timeouts of relayed connections ---- */
+
+/* What the core logs (stderr) between capture_start and capture_end. */
+static FILE *cap_file;
+static int cap_saved = -1;
+
+static void
+capture_start(void)
+{
+	fflush(stderr);
+	cap_file = tmpfile();
+	ck_assert_ptr_nonnull(cap_file);
+	cap_saved = dup(2);
+	ck_assert_int_ge(cap_saved, 0);
+	ck_assert_int_ge(dup2(fileno(cap_file), 2), 0);
+	log_set_level(LOG_INFO);
+}
+
+/* The text logged since capture_start (the caller frees it). */
+static char *
+capture_end(void)
+{
+	char *text = calloc(1, 65536);
+	size_t n;
+
+	ck_assert_ptr_nonnull(text);
+	fflush(stderr);
+	ck_assert_int_ge(dup2(cap_saved, 2), 0);
+	close(cap_saved);
+	cap_saved = -1;
+	rewind(cap_file);
+	n = fread(text, 1, 65535, cap_file);
+	text[n] = '\0';
+	fclose(cap_file);
+	log_set_level(LOG_WARN);
+	return text;
+}
+
+/* Occurrences of `what` in text. */
+static int
+count_of(const char *text, const char *what)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, what)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* Idle lists of the loop. */
+static int
+idle_lists(struct loop_ctx *lc)
+{
+	struct idle_list *l;
+	int n = 0;
+
+	LIST_FOREACH(l, &lc->idle, link)
+		n++;
+	return n;
+}
+
+/* Another relaying connection on t's loop, to backend b; the test's ends
+ * in cfar, sfar. */
+static struct conn *
+rt_add(struct rt *t, const struct backend *b, int *cfar, int *sfar)
+{
+	struct sockaddr_in peer = {.sin_family = AF_INET};
+	int cp[2], sp[2];
+	struct conn *c;
+
+	make_pair(PAIR_UNIX, 0, cp);
+	make_pair(PAIR_UNIX, 0, sp);
+	c = conn_accept(&t->lc, &t->bound, cp[0], (struct sockaddr *)&peer,
+			sizeof(peer));
+	ck_assert_ptr_nonnull(c);
+	c->server.fd = sp[0];
+	c->backend = b;
+	relay_start(c);
+	ck_assert_int_eq(c->state, CONN_RELAY);
+	*cfar = cp[1];
+	*sfar = sp[1];
+	return c;
+}
+
+/* Read what is there from fd: 1 at EOF, 0 when nothing (more) yet. */
+static int
+drained_to_eof(int fd)
+{
+	uint8_t buf[4096];
+	ssize_t k;
+
+	while ((k = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		;
+	return k == 0;
+}
+
+/* The client says its last words and half-closes, then nothing moves
+ * either way: the connection is closed halfclose_timeout later (and not
+ * before), logged as such; its idle list is gone with it. Before the FIN
+ * it was in no list (no idle_timeout configured). */
+START_TEST(test_relay__halfclose_timeout)
+{
+	struct rt t;
+	double t0, took;
+	char *log;
+
+	rt_yaml = "PORTMUX:\n  port: 1\n  halfclose_timeout: 0.3\n";
+	rt_open(&t, PAIR_UNIX, PRIO_LATENCY, 0, 0, NULL, 0);
+	rt_start(&t);
+	ck_assert_ptr_null(t.c->idle);
+	ck_assert_int_eq(idle_lists(&t.lc), 0);
+	ck_assert_int_eq(send(t.cfar, "bye", 3, 0), 3);
+	ck_assert_int_eq(shutdown(t.cfar, SHUT_WR), 0);
+	capture_start();
+	DRIVE_UNTIL(&t, drained_to_eof(t.sfar), {});
+	t0 = now_s();
+	ck_assert_ptr_nonnull(t.c);
+	ck_assert(t.c->server.shut);
+	ck_assert_ptr_nonnull(t.c->idle);
+	ck_assert(t.c->idle->timeout == 0.3);
+	ck_assert_int_eq(t.c->idle->half, 1);
+	ck_assert(ev_is_active(&t.lc.idle_timer));
+	DRIVE_UNTIL(&t, t.closed == 1, {});
+	took = now_s() - t0;
+	log = capture_end();
+	ck_assert_msg(took >= 0.28 && took < 1.0, "closed after %.3f s", took);
+	ck_assert_int_eq(count_of(log, "reason=halfclose_timeout"), 1);
+	free(log);
+	ck_assert_int_eq(idle_lists(&t.lc), 0);
+	ck_assert(!ev_is_active(&t.lc.idle_timer));
+	/* The client sees the end of the other direction too. */
+	ck_assert(drained_to_eof(t.cfar));
+	rt_close(&t);
+}
+END_TEST
+
+/* After the client's FIN a download goes on for three times
+ * halfclose_timeout, a chunk every 0.1 s: bytes moving keep it alive; it
+ * is closed halfclose_timeout after the last one. */
+START_TEST(test_relay__halfclose_download_goes_on)
+{
+	struct rt t;
+	uint8_t chunk[1000], buf[65536];
+	size_t got = 0, sent = 0;
+	double next = 0, last = 0, took;
+	ssize_t k;
+
+	memset(chunk, 'd', sizeof(chunk));
+	rt_yaml = "PORTMUX:\n  port: 1\n  halfclose_timeout: 0.3\n";
+	rt_open(&t, PAIR_UNIX, PRIO_LATENCY, 0, 0, NULL, 0);
+	rt_start(&t);
+	ck_assert_int_eq(shutdown(t.cfar, SHUT_WR), 0);
+	DRIVE_UNTIL(&t, t.c->server.shut, {});
+	DRIVE_UNTIL(&t, sent == 10 * sizeof(chunk) && got == sent, {
+		ck_assert_msg(t.closed == 0, "cut after %zu bytes", got);
+		if (sent < 10 * sizeof(chunk) && now_s() >= next) {
+			ck_assert_int_eq(send(t.sfar, chunk, sizeof(chunk),
+					      0),
+					 (ssize_t)sizeof(chunk));
+			sent += sizeof(chunk);
+			next = now_s() + 0.1;
+		}
+		while ((k = recv(t.cfar, buf, sizeof(buf), MSG_DONTWAIT)) >
+		       0) {
+			got += (size_t)k;
+			last = now_s();
+		}
+	});
+	ck_assert_int_eq(t.closed, 0);
+	DRIVE_UNTIL(&t, t.closed == 1, {});
+	took = now_s() - last;
+	ck_assert_msg(took >= 0.28 && took < 1.0, "closed %.3f s after the "
+		      "last bytes", took);
+	rt_close(&t);
+}
+END_TEST
+
+/* Three routes on one loop: idle_timeout 0.2 of its own, 0 (never) of its
+ * own, and PORTMUX's 0.5. Two idle lists; each connection is closed at its
+ * own time, whatever the order it was made in; the one that never idles
+ * out still gets halfclose_timeout once its client half-closes. */
+START_TEST(test_relay__idle_timeout_per_route)
+{
+	struct backend b_short = {.text = be_text, .idle_set = 1,
+				  .idle_timeout = 0.2};
+	struct backend b_never = {.text = be_text, .idle_set = 1,
+				  .idle_timeout = 0};
+	struct conn *c_short, *c_never;
+	int sc, ss, nc, ns;
+	struct rt t;
+	double t0, took;
+	char *log;
+
+	rt_yaml = "PORTMUX:\n  port: 1\n  idle_timeout: 0.5\n"
+		  "  halfclose_timeout: 0.3\n";
+	rt_open(&t, PAIR_UNIX, PRIO_LATENCY, 0, 0, NULL, 0);
+	capture_start();
+	t0 = now_s();
+	rt_start(&t); /* PORTMUX's 0.5, the oldest */
+	c_never = rt_add(&t, &b_never, &nc, &ns);
+	c_short = rt_add(&t, &b_short, &sc, &ss);
+	ck_assert_ptr_null(c_never->idle);
+	ck_assert(c_short->idle->timeout == 0.2);
+	ck_assert(t.c->idle->timeout == 0.5);
+	ck_assert_int_eq(idle_lists(&t.lc), 2);
+	ck_assert_int_eq(t.lc.nconns, 3);
+
+	DRIVE_UNTIL(&t, t.closed == 1, {});
+	took = now_s() - t0;
+	ck_assert_msg(took >= 0.18 && took < 0.45, "first close after %.3f s",
+		      took);
+	ck_assert_ptr_nonnull(t.c); /* the one on PORTMUX's timeout */
+	ck_assert(drained_to_eof(sc));
+	DRIVE_UNTIL(&t, t.closed == 2, {});
+	took = now_s() - t0;
+	ck_assert_msg(took >= 0.48 && took < 1.2, "second close after %.3f s",
+		      took);
+	ck_assert_int_eq(idle_lists(&t.lc), 0);
+	ck_assert_int_eq(t.lc.nconns, 1);
+	/* Never idle: still there after twice the longest timeout. */
+	{
+		double until = now_s() + 0.5;
+		while (now_s() < until)
+			ev_run(t.loop, EVRUN_NOWAIT);
+	}
+	ck_assert_int_eq(t.lc.nconns, 1);
+	ck_assert_ptr_null(c_never->idle);
+	/* Its client half-closes: halfclose_timeout applies. */
+	ck_assert_int_eq(shutdown(nc, SHUT_WR), 0);
+	t0 = now_s();
+	DRIVE_UNTIL(&t, t.closed == 3, {});
+	took = now_s() - t0;
+	ck_assert_msg(took >= 0.28 && took < 1.0, "third close after %.3f s",
+		      took);
+	log = capture_end();
+	ck_assert_int_eq(count_of(log, "reason=idle_timeout"), 2);
+	ck_assert_int_eq(count_of(log, "reason=halfclose_timeout"), 1);
+	free(log);
+	ck_assert_int_eq(idle_lists(&t.lc), 0);
+	close(sc);
+	close(ss);
+	close(nc);
+	close(ns);
+	rt_close(&t);
+}
+END_TEST
+
+/* Many connections of one route share one list: a sweep looks at its
+ * tail only, so the busy ones cost nothing; the quiet one among them is
+ * closed on time. */
+START_TEST(test_relay__idle_busy_crowd)
+{
+	enum { N = 64 };
+	struct backend b = {.text = be_text};
+	struct conn *c[N];
+	int cf[N], sf[N];
+	struct rt t;
+	double until, t0;
+
+	rt_yaml = "PORTMUX:\n  port: 1\n  idle_timeout: 0.3\n";
+	rt_open(&t, PAIR_UNIX, PRIO_LATENCY, 0, 0, NULL, 0);
+	rt_start(&t); /* the quiet one */
+	t0 = now_s();
+	for (int i = 0; i < N; i++)
+		c[i] = rt_add(&t, &b, &cf[i], &sf[i]);
+	ck_assert_int_eq(idle_lists(&t.lc), 1);
+	ck_assert_ptr_eq(c[0]->idle, t.c->idle);
+	/* The others talk every 0.05 s for 0.8 s. */
+	until = now_s() + 0.8;
+	while (now_s() < until) {
+		uint8_t buf[16];
+
+		for (int i = 0; i < N; i++) {
+			ck_assert_int_eq(send(cf[i], "p", 1, 0), 1);
+			while (recv(sf[i], buf, sizeof(buf), MSG_DONTWAIT) > 0)
+				;
+		}
+		for (int k = 0; k < 50; k++)
+			ev_run(t.loop, EVRUN_NOWAIT);
+		if (t.closed == 1 && t0 > 0) {
+			double took = now_s() - t0;
+			ck_assert_msg(took >= 0.28 && took < 0.6,
+				      "quiet one closed after %.3f s", took);
+			t0 = 0;
+		}
+		usleep(50000);
+	}
+	ck_assert_int_eq(t.closed, 1);
+	ck_assert_int_eq(t.lc.nconns, N);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(c[i]->state, CONN_RELAY);
+		conn_close(c[i], "test");
+		close(cf[i]);
+		close(sf[i]);
+	}
+	rt_close(&t);
+}
+END_TEST
+
+/* The backend socket conn_connect() makes gets TCP keepalive like client
+ * sockets (60 s, 10 s, 6 probes) — unless tcp_keepalive is off. */
+static void
+backend_keepalive(int on)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+	struct addr_set set = {.n = 1};
+	struct backend b = {.text = be_text, .priority = PRIO_BOTH};
+	int ls, v, idle = 0, intvl = 0, cnt = 0;
+	socklen_t vl = sizeof(v);
+	struct rt t;
+
+	rt_yaml = on ? "PORTMUX:\n  port: 1\n"
+		     : "PORTMUX:\n  port: 1\n  tcp_keepalive: false\n";
+	rt_open(&t, PAIR_UNIX, PRIO_LATENCY, 0, 0, NULL, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(ls, 0);
+	ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(ls, 4), 0);
+	ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&a, &alen), 0);
+	memcpy(&set.a[0].ss, &a, sizeof(a));
+	set.a[0].len = sizeof(a);
+	b.addrs = &set;
+	/* rt_open gave it a backend socket of a pair: take it back. */
+	close(t.c->server.fd);
+	t.c->server.fd = -1;
+	close(t.sfar);
+	conn_connect(t.c, &b, VIA_DETECTOR);
+	ck_assert_int_eq(t.c->state, CONN_CONNECTING);
+	DRIVE_UNTIL(&t, t.c->state == CONN_RELAY, {});
+	t.sfar = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(t.sfar, 0);
+	close(ls);
+	ck_assert_int_eq(getsockopt(t.c->server.fd, SOL_SOCKET, SO_KEEPALIVE,
+				    &v, &vl),
+			 0);
+	ck_assert_int_eq(v != 0, on);
+	if (on) {
+		vl = sizeof(idle);
+		getsockopt(t.c->server.fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
+			   &vl);
+		getsockopt(t.c->server.fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+			   &vl);
+		getsockopt(t.c->server.fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, &vl);
+		ck_assert_int_eq(idle, 60);
+		ck_assert_int_eq(intvl, 10);
+		ck_assert_int_eq(cnt, 6);
+	}
+	/* And it relays. */
+	ck_assert_int_eq(send(t.cfar, "ka", 2, 0), 2);
+	{
+		char buf[4] = "";
+		DRIVE_UNTIL(&t, recv(t.sfar, buf, 2, MSG_DONTWAIT) == 2, {});
+		ck_assert_int_eq(memcmp(buf, "ka", 2), 0);
+	}
+	rt_close(&t);
+}
+
+START_TEST(test_relay__backend_keepalive)
+{
+	backend_keepalive(1);
+}
+END_TEST
+
+START_TEST(test_relay__backend_keepalive_off)
+{
+	backend_keepalive(0);
+}
+END_TEST
+
 Suite *make_suite_relay(void);
 Suite *
 make_suite_relay(void)
@@ -955,6 +1341,12 @@ make_suite_relay(void)
 	tcase_add_test(tc, test_relay__zerocopy_urgent_data_then_fin);
 	tcase_add_test(tc, test_relay__reset_closes);
 	tcase_add_test(tc, test_relay__epipe_closes);
+	tcase_add_test(tc, test_relay__halfclose_timeout);
+	tcase_add_test(tc, test_relay__halfclose_download_goes_on);
+	tcase_add_test(tc, test_relay__idle_timeout_per_route);
+	tcase_add_test(tc, test_relay__idle_busy_crowd);
+	tcase_add_test(tc, test_relay__backend_keepalive);
+	tcase_add_test(tc, test_relay__backend_keepalive_off);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -112,7 +112,9 @@ START_TEST(test_route__backend_forms)
 		"c: \"[::1]:12\"\n"
 		"d: {port: 13, host: \"::1\", priority: throughput}\n"
 		"e: {host: \"127.0.0.3:14\"}\n"
-		"f: {port: 15, priority: latency}\n");
+		"f: {port: 15, priority: latency}\n"
+		"g: {port: 16, idle_timeout: 2.5}\n"
+		"h: {port: 17, idle_timeout: 0}\n");
 	const struct backend *b;
 
 	b = route_lookup(t, "a", NULL);
@@ -130,6 +132,13 @@ START_TEST(test_route__backend_forms)
 	ck_assert_str_eq(b->text, "127.0.0.3:14");
 	b = route_lookup(t, "f", NULL);
 	ck_assert_int_eq(b->priority, PRIO_LATENCY);
+	ck_assert_int_eq(b->idle_set, 0); /* PORTMUX's idle_timeout */
+	b = route_lookup(t, "g", NULL);
+	ck_assert_int_eq(b->idle_set, 1);
+	ck_assert(b->idle_timeout == 2.5);
+	b = route_lookup(t, "h", NULL);
+	ck_assert_int_eq(b->idle_set, 1); /* never, whatever PORTMUX says */
+	ck_assert(b->idle_timeout == 0);
 	route_table_free(t);
 }
 END_TEST
