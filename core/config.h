@@ -63,6 +63,9 @@ struct config {
 	long probe_buffer;      /* bytes kept while detecting */
 	long max_connections;
 	long probe_threads; /* threads for blocking detectors */
+	long probe_queue;   /* their jobs waiting for a thread, per worker */
+	double probe_source_share; /* of those threads and that queue, one
+				      client source may take */
 	double udp_timeout;  /* an idle UDP flow is dropped after this */
 	long udp_max_flows;  /* per listening address */
 	int udp;             /* -1 auto (a "udp" route), 0 no, 1 yes */
