@@ -538,6 +538,9 @@ static const struct pm_key pm_keys[] = {
 	{"probe_buffer", read_long, F_LONG, AT(probe_buffer), 64, 1 << 20,
 	 16384},
 	{"probe_threads", read_long, F_LONG, AT(probe_threads), 1, 64, 4},
+	{"probe_queue", read_long, F_LONG, AT(probe_queue), 1, 1000000, 256},
+	{"probe_source_share", read_double, F_DOUBLE, AT(probe_source_share),
+	 0.01, 1, 0.25},
 	{"on_timeout", read_later, F_NONE, 0, 0, 0, 0},
 	{"fallback", read_later, F_NONE, 0, 0, 0, 0},
 	/* backends */

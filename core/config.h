@@ -57,6 +57,9 @@ struct config {
 	long probe_buffer;      /* bytes kept while detecting */
 	long max_connections;
 	long probe_threads; /* threads for blocking detectors */
+	long probe_queue;   /* their jobs waiting for a thread, per worker */
+	double probe_source_share; /* of those threads and that queue, one
+				      client source may take */
 	double udp_timeout;  /* an idle UDP flow is dropped after this */
 	long udp_max_flows;  /* per listening address */
 	long udp_flows_per_source; /* of those, from one IPv4 address or

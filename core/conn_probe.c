@@ -91,13 +91,16 @@ probe_decide(struct conn *c, int final)
 				    : sizeof(struct sockaddr_in),
 		.local = (const struct sockaddr *)&c->bound->ss,
 		.local_len = c->bound->len,
+		.deadline = decide_deadline(c->lc, c->started,
+					    c->gen->cfg->probe_deadline),
 	};
 	struct pmx_probe_result res;
 	int det = -1, outcome;
 
 	if (c->job != NULL) {
-		/* A blocking detector is still deciding: its answer comes
-		 * first; remember that we must decide then. */
+		/* A blocking detector is still deciding (the buffer is full
+		 * or the client is done sending): its answer comes first;
+		 * remember that we must decide then. */
 		c->want_final |= (uint8_t)final;
 		return;
 	}
@@ -117,9 +120,10 @@ conn_probe_done(struct probe_job *job)
 	int r;
 
 	c->job = NULL;
-	log_debug("probe detector=%s len=%zu final=%d verdict=%s",
+	log_debug("probe detector=%s len=%zu final=%d verdict=%s%s",
 		  c->gen->dets[job->index].name, job->in.len, job->in.final,
-		  probe_verdict_name(job->verdict));
+		  probe_verdict_name(job->verdict),
+		  job->expired ? " (expired unrun)" : "");
 	r = probe_apply(&c->pstate, job->index, job->verdict,
 			job->in.final);
 	if (r == PROBE_MATCH) {
@@ -248,9 +252,10 @@ probe_read(struct conn *c)
 
 /* The probing timer fired: a silent client goes to on_timeout (it waits
  * for the server to speak first), a talking one is decided on what it
- * sent by the deadline; a trusted balancer that has not sent its whole
- * PROXY header by probe_timeout is closed (the header is what it must
- * send first, and part of one is never forwarded). May close c. */
+ * sent by the deadline — without a blocking detector still deciding,
+ * whose late answer is dropped; a trusted balancer that has not sent its
+ * whole PROXY header by probe_timeout is closed (the header is what it
+ * must send first, and part of one is never forwarded). May close c. */
 void
 probe_timer(struct conn *c)
 {
@@ -259,6 +264,10 @@ probe_timer(struct conn *c)
 		return;
 	}
 	if (c->probe != NULL && c->probe->len > 0) {
+		if (c->job != NULL) {
+			decide_late(&c->pstate, c->job);
+			c->job = NULL;
+		}
 		probe_decide(c, 1);
 		return;
 	}

@@ -7,6 +7,53 @@
 
 #include "log.h"
 
+/* Say why blocking detector `det` is skipped for in->peer: at most one
+ * line a second on each loop thread (a flood of clients is what fills a
+ * queue), with the count of those left out. */
+static void
+log_skipped(struct generation *g, int det, int why,
+	    const struct pmx_probe_input *in)
+{
+	static _Thread_local struct log_ratelimit rl;
+	unsigned long dropped = 0;
+	char client[ADDR_TEXT_MAX] = "-";
+
+	if (why == PROBE_REFUSED_LATE) {
+		/* After the deadline: nothing unusual, the client is being
+		 * decided on the other detectors. */
+		log_debug("detector=%s: past probe_deadline; skipping it",
+			  g->dets[det].name);
+		return;
+	}
+	if (!log_ratelimit_ok(&rl, &dropped))
+		return;
+	if (in->peer != NULL)
+		addr_format(in->peer, client, sizeof(client));
+	switch (why) {
+	case PROBE_REFUSED_FULL:
+		log_warn("detector=%s client=%s: probe queue full (%ld jobs "
+			 "wait, probe_queue); skipping it (%lu similar "
+			 "suppressed)",
+			 g->dets[det].name, client, g->cfg->probe_queue,
+			 dropped);
+		break;
+	case PROBE_REFUSED_SOURCE:
+		log_warn("detector=%s client=%s: its source has its share of "
+			 "the probe queue waiting (%g of %ld, "
+			 "probe_source_share); skipping it (%lu similar "
+			 "suppressed)",
+			 g->dets[det].name, client,
+			 g->cfg->probe_source_share, g->cfg->probe_queue,
+			 dropped);
+		break;
+	default:
+		log_error("detector=%s client=%s: cannot run it off the loop; "
+			  "skipping it (%lu similar suppressed)",
+			  g->dets[det].name, client, dropped);
+		break;
+	}
+}
+
 struct probe_job *
 decide_offload(struct probe_pool *pool, struct generation *g,
 	       struct probe_state *st, int det,
@@ -14,20 +61,38 @@ decide_offload(struct probe_pool *pool, struct generation *g,
 	       probe_done_fn done)
 {
 	struct probe_job *job = NULL;
+	int why = PROBE_REFUSED_NOMEM;
 
 	if (pool != NULL &&
 	    (job = probe_job_new(g, det, in, owner, done)) != NULL &&
-	    probe_pool_submit(pool, job) < 0) {
+	    (why = probe_pool_submit(pool, job, g->cfg->probe_queue,
+				     g->cfg->probe_source_share)) !=
+		    PROBE_SUBMITTED) {
 		probe_job_free(job);
 		job = NULL;
 	}
 	if (job == NULL) {
-		log_error("detector=%s: cannot run it off the loop; skipping "
-			  "it",
-			  g->dets[det].name);
+		log_skipped(g, det, why, in);
 		st->declined |= 1ull << det;
 	}
 	return job;
+}
+
+void
+decide_late(struct probe_state *st, struct probe_job *job)
+{
+	log_debug("detector=%s did not answer by probe_deadline: deciding "
+		  "without it",
+		  job->gen->dets[job->index].name);
+	st->declined |= 1ull << job->index;
+	probe_job_abandon(job);
+}
+
+double
+decide_deadline(struct loop_ctx *lc, ev_tstamp started, double within)
+{
+	/* ev_now() is the loop's (wall) clock: carry the time left over. */
+	return probe_clock() + (started + within - ev_now(lc->loop));
 }
 
 enum probe_outcome

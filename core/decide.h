@@ -35,16 +35,41 @@ enum probe_outcome decide_run(struct loop_ctx *lc, struct generation *g,
 			      struct probe_job **job);
 
 /*
- * Blocking detector `det` of g is to decide about `in`: a job on `pool`.
- * When it cannot run there — no pool (no thread could start), no memory,
- * or the pool refuses it — it counts as having said NO_MATCH: that is
- * recorded in *st, logged, and NULL returned, so the chain goes on with
- * the next detectors.
+ * Blocking detector `det` of g is to decide about `in`: a job on `pool`,
+ * with at most g's probe_queue jobs waiting there, and a client source's
+ * probe_source_share of them and of the threads. When it cannot run
+ * there — no pool (no thread could start), no memory, the pool is
+ * stopping, its queue is full, the client's source has its share of it
+ * waiting, or in->deadline has passed — it counts as having said
+ * NO_MATCH: that is recorded in *st, logged (at most once a second per
+ * loop thread) and NULL returned, so the chain goes on with the next
+ * detectors.
+ *
+ * The same meaning, later: a job the pool drops unrun because its
+ * deadline passed while it waited comes back with NO_MATCH (`expired`
+ * set), and decide_late() makes a job still out at the deadline count
+ * as NO_MATCH too.
  */
 struct probe_job *decide_offload(struct probe_pool *pool,
 				 struct generation *g, struct probe_state *st,
 				 int det, const struct pmx_probe_input *in,
 				 void *owner, probe_done_fn done);
+
+/*
+ * The deadline passed while `job` (the owner's blocking detector) is still
+ * out: the detector counts as having declined (recorded in *st), the job
+ * is abandoned and its late answer will be dropped. The caller forgets
+ * the job and decides on the other detectors' verdicts.
+ */
+void decide_late(struct probe_state *st, struct probe_job *job);
+
+/*
+ * The deadline of a connection or flow that started at `started` (loop
+ * time) and must be decided `within` seconds of it, on the clock of
+ * pmx_probe_input.deadline (probe_clock()).
+ */
+double decide_deadline(struct loop_ctx *lc, ev_tstamp started,
+		       double within);
 
 /*
  * Detector `det` of g matched with `res` (its job's, when it ran on the

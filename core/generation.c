@@ -59,6 +59,7 @@ host_ctx_init(struct host_ctx *ctx, const char *name, const char *config_dir)
 	ctx->host.config_dir = config_dir;
 	ctx->host.node_long = node_long;
 	ctx->host.node_string = node_string;
+	ctx->host.input_size = sizeof(struct pmx_probe_input);
 }
 
 /* ---- plugin directories ---- */

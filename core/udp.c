@@ -566,6 +566,8 @@ flow_decide(struct udp_flow *f)
 		.peer_len = f->client_len,
 		.local = (const struct sockaddr *)&l->addr.ss,
 		.local_len = l->addr.len,
+		.deadline = decide_deadline(l->lc, f->started,
+					    f->gen->cfg->probe_deadline),
 	};
 	struct pmx_probe_result res;
 	int det = -1;

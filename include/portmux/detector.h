@@ -24,7 +24,10 @@
  * ABI changelog (PMX_DETECTOR_ABI_VERSION):
  *  1 — first version: descriptor, host services, probe input/result.
  *      Appended since (check struct_size): descriptor `reject`; host
- *      `node_long`, `node_string`.
+ *      `node_long`, `node_string`; host `input_size` with the probe
+ *      input's `queued` and `deadline` (see pmx_host.input_size: the
+ *      input has no size of its own, the host says how the core fills
+ *      it).
  * Fields are only ever appended; `struct_size` tells which are present.
  */
 #ifndef PORTMUX_DETECTOR_H
@@ -171,6 +174,22 @@ struct pmx_host {
 	 * message in err (a mapping, a list, a null, or no node at all). */
 	int (*node_string)(const struct pmx_node *node, const char **out,
 			   char *err, size_t errlen);
+
+	/*
+	 * Appended to ABI 1: sizeof(struct pmx_probe_input) as this core
+	 * fills it. The input is built by the core and carries no size of
+	 * its own (an older core's input simply ends before the newer
+	 * fields, and reading past it is undefined), so this is how a
+	 * plugin learns which input fields it may read: field `f` of the
+	 * input is present when
+	 *   host->struct_size >= offsetof(struct pmx_host, input_size) +
+	 *                        sizeof(host->input_size) &&
+	 *   host->input_size >= offsetof(struct pmx_probe_input, f) +
+	 *                       sizeof(((struct pmx_probe_input *)0)->f)
+	 * Check once in create() and keep the answer in the instance (the
+	 * same core calls probe() for the instance's whole life).
+	 */
+	uint32_t input_size;
 };
 
 /* What a probe sees. Borrowed for the duration of the call only. */
@@ -185,6 +204,16 @@ struct pmx_probe_input {
 	socklen_t peer_len;
 	const struct sockaddr *local; /* address the client connected to */
 	socklen_t local_len;
+
+	/* Appended to ABI 1: read them only when the host's input_size
+	 * covers them (see pmx_host.input_size). CLOCK_MONOTONIC seconds;
+	 * 0 when not given. */
+	double queued;   /* a PMX_DF_BLOCKING detector: when the core queued
+			    this call for a probe thread (the time since was
+			    spent waiting); 0: called at once */
+	double deadline; /* the answer is needed by then: after it the core
+			    decides without this detector and ignores its
+			    answer (the connection's probe_deadline) */
 };
 
 #define PMX_KEY_MAX 256      /* a DNS name is at most 253 bytes */

@@ -3,7 +3,7 @@
  *
  *   PYTHON:
  *     script: /etc/portmux/script.py   # default; relative to the config
- *     timeout: 0.05                    # seconds analyse() may take
+ *     timeout: 0.05                    # seconds for an answer
  *
  * The script defines analyse(buffer) (see answer.c for what it may return
  * and etc/portmux/script.py for an example). Each configured instance —
@@ -15,12 +15,17 @@
  *
  * probe() may block up to the timeout (PMX_DF_BLOCKING): the core must
  * call it off its event loop. It returns by the deadline whatever the
- * script does; see pool.c.
+ * script does; see pool.c. The timeout counts from when the core queued
+ * the call for its probe threads (pmx_probe_input.queued, from a core
+ * that gives it): time spent waiting there is taken off the script's,
+ * and a call that waited longer does not run at all. Nor is a call
+ * waited for past the connection's own deadline (input.deadline).
  */
 #include "python.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +154,17 @@ fail:
 	return NULL;
 }
 
+/* Does this core fill the input's `queued` and `deadline` (ABI 1, appended:
+ * see pmx_host.input_size)? */
+static int
+host_gives_times(const struct pmx_host *host)
+{
+	return host->struct_size >= offsetof(struct pmx_host, input_size) +
+					    sizeof(host->input_size) &&
+	       host->input_size >= offsetof(struct pmx_probe_input, deadline) +
+					   sizeof(double);
+}
+
 static struct pyinst *
 inst_new(const struct pmx_host *host, char *path, double timeout)
 {
@@ -160,6 +176,7 @@ inst_new(const struct pmx_host *host, char *path, double timeout)
 	inst->host = host;
 	inst->path = path;
 	inst->timeout = timeout;
+	inst->input_times = host_gives_times(host);
 	inst->refs = 1; /* the core's, until destroy() */
 	return inst;
 }
@@ -277,6 +294,26 @@ create(const struct pmx_host *host, const struct pmx_node *section,
 	return 0;
 }
 
+/*
+ * When the answer is due: `timeout` after the core queued the call (the
+ * time it waited for a probe thread counts), and never after the
+ * connection's own deadline. Without those times from the core (an older
+ * one), `timeout` from now.
+ */
+static double
+call_deadline(const struct pyinst *inst, const struct pmx_probe_input *in,
+	      double now)
+{
+	double start = now, deadline;
+
+	if (inst->input_times && in->queued > 0 && in->queued < now)
+		start = in->queued;
+	deadline = start + inst->timeout;
+	if (inst->input_times && in->deadline > 0 && in->deadline < deadline)
+		deadline = in->deadline;
+	return deadline;
+}
+
 static enum pmx_verdict
 probe(void *instance, const struct pmx_probe_input *in,
       struct pmx_probe_result *out)
@@ -284,10 +321,23 @@ probe(void *instance, const struct pmx_probe_input *in,
 	struct pyinst *inst = instance;
 	struct job *job;
 	int verdict = PMX_NO_MATCH;
+	double now, deadline;
 
 	if (inst->inert)
 		return PMX_NO_MATCH;
-	job = job_new(JOB_CALL, inst, in->data, in->len, inst->timeout);
+	now = mono_now();
+	deadline = call_deadline(inst, in, now);
+	if (deadline <= now) {
+		/* It waited its whole time in the core's queue: the script
+		 * is not even called (a flood costs no Python time). */
+		inst_log(inst, PMX_LOG_WARN, "queued",
+			 "no time left for analyse(): the call waited %.3f s "
+			 "for a probe thread (timeout %g s): NO_MATCH",
+			 in->queued > 0 ? now - in->queued : 0.0,
+			 inst->timeout);
+		return PMX_NO_MATCH;
+	}
+	job = job_new(JOB_CALL, inst, in->data, in->len, deadline - now);
 	if (job == NULL)
 		return PMX_ERROR;
 	job->final = in->final;

@@ -67,8 +67,11 @@ struct ratelimit {
 struct pyinst {
 	/* Set by create(), read-only afterwards. */
 	char *path;     /* the script, as resolved */
-	double timeout; /* seconds analyse() may take */
+	double timeout; /* seconds from when the core queued a call (or
+			   from probe() when it does not say) to its answer */
 	int inert;      /* no script (default path absent): always NO_MATCH */
+	int input_times; /* the core fills the input's queued and deadline
+			    (pmx_host.input_size) */
 
 	/* Python objects (strong references). Written on an interpreter
 	 * thread under the GIL while loading and releasing; read-only in

@@ -1,7 +1,8 @@
 # A looping script cannot stall PortMux: while clients keep a script busy
-# in an endless loop (each call cut at PYTHON.timeout), HTTP requests through
-# the same port — which the script sees first and declines — still finish
-# in milliseconds.
+# in an endless loop (each call cut at PYTHON.timeout), HTTP requests from
+# another source through the same port — which the script sees first and
+# declines — still finish in milliseconds. (Clients of the looping source
+# share its probe_source_share of the probe threads: t_probe_flood.)
 . "$(dirname "$0")/lib.sh"
 
 P=$(free_port) H=$(free_port)
@@ -50,7 +51,7 @@ PIDS="$PIDS $BUSY"
 sleep 0.5
 times=""
 for i in $(seq 1 30); do
-	t=$(curl -sS --max-time 5 -o /dev/null -w '%{time_total}' "http://127.0.0.1:$P/$i")
+	t=$(curl -sS --interface 127.0.0.2 --max-time 5 -o /dev/null -w '%{time_total}' "http://127.0.0.1:$P/$i")
 	times="$times $t"
 done
 wait "$BUSY"

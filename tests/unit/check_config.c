@@ -51,6 +51,7 @@ START_TEST(test_config__globals)
 		"  probe_buffer: 4096\n"
 		"  max_connections: 50\n"
 		"  probe_threads: 7\n"
+		"  probe_queue: 9\n"
 		"  udp_timeout: 0.5\n"
 		"  udp_max_flows: 12\n"
 		"  udp_flows_per_source: 5\n"
@@ -85,6 +86,7 @@ START_TEST(test_config__globals)
 	ck_assert_int_eq(cfg->probe_buffer, 4096);
 	ck_assert_int_eq(cfg->max_connections, 50);
 	ck_assert_int_eq(cfg->probe_threads, 7);
+	ck_assert_int_eq(cfg->probe_queue, 9);
 	ck_assert(cfg->udp_timeout == 0.5);
 	ck_assert_int_eq(cfg->udp_max_flows, 12);
 	ck_assert_int_eq(cfg->udp_flows_per_source, 5);
@@ -127,6 +129,7 @@ START_TEST(test_config__defaults)
 	ck_assert_int_eq(cfg->probe_buffer, 16384);
 	ck_assert_int_eq(cfg->max_connections, 10000);
 	ck_assert_int_eq(cfg->probe_threads, 4);
+	ck_assert_int_eq(cfg->probe_queue, 256);
 	ck_assert(cfg->udp_timeout == 60);
 	ck_assert_int_eq(cfg->udp_max_flows, 4096);
 	ck_assert_int_eq(cfg->udp_flows_per_source, 1024); /* auto: 1/4 */
@@ -361,6 +364,10 @@ static const struct {
 	 "test.yaml:3:18: 0 is out of range (1 to 64)"},
 	{"PORTMUX:\n  port: 1\n  probe_threads: 65\n",
 	 "test.yaml:3:18: 65 is out of range (1 to 64)"},
+	{"PORTMUX:\n  port: 1\n  probe_queue: 0\n",
+	 "test.yaml:3:16: 0 is out of range (1 to 1000000)"},
+	{"PORTMUX:\n  port: 1\n  probe_queue: 1000001\n",
+	 "test.yaml:3:16: 1000001 is out of range (1 to 1000000)"},
 	{"PORTMUX:\n  port: 1\n  udp_timeout: 0.05\n",
 	 "test.yaml:3:16: 0.05 is out of range (0.1 to 86400)"},
 	{"PORTMUX:\n  port: 1\n  udp_max_flows: 0\n",

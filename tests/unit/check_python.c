@@ -611,6 +611,68 @@ START_TEST(test_python__loop_interrupted)
 }
 END_TEST
 
+/* A call as the core's probe pool makes it: queued at `queued`, needed
+ * by `deadline` (0: not given). Returns the verdict, *took its time. */
+static int
+probe_timed(struct tu_det *d, const char *bytes, double queued,
+	    double deadline, double *took)
+{
+	struct pmx_probe_input in = {
+		.data = (const uint8_t *)bytes,
+		.len = strlen(bytes),
+		.capacity = 64,
+		.queued = queued,
+		.deadline = deadline,
+	};
+	struct pmx_probe_result res;
+	double t0 = now_s();
+	int v;
+
+	memset(&res, 0, sizeof(res));
+	v = d->plugin->desc->probe(d->instance, &in, &res);
+	*took = now_s() - t0;
+	return v;
+}
+
+/* The timeout counts from when the core queued the call: the time it
+ * waited is taken off the script's, a call that waited it all is not
+ * made, and none is waited for past the connection's deadline. */
+START_TEST(test_python__timeout_counts_from_queued)
+{
+	struct tu_det det;
+	double took;
+	char *log;
+
+	open_script(&det, "loops.py", "0.5");
+	/* Queued 0.4 s ago: 0.1 s left of 0.5. */
+	ck_assert_int_eq(probe_timed(&det, "loop", now_s() - 0.4, 0, &took),
+			 N);
+	ck_assert_msg(took > 0.05 && took < 0.1 + SLACK,
+		      "a call queued 0.4 s ago took %.3f s (timeout 0.5 s)",
+		      took);
+	/* Queued 1 s ago: no time left, the script is not called. */
+	cap_begin();
+	ck_assert_int_eq(probe_timed(&det, "loop", now_s() - 1, 0, &took), N);
+	log = cap_end();
+	ck_assert_msg(took < 0.02, "a call with no time left took %.3f s",
+		      took);
+	ck_assert_contains(log, "no time left for analyse(): the call waited "
+				"1.0");
+	free(log);
+	/* Just queued, but the connection must be decided in 0.1 s. */
+	ck_assert_int_eq(probe_timed(&det, "loop", now_s(), now_s() + 0.1,
+				     &took),
+			 N);
+	ck_assert_msg(took > 0.05 && took < 0.1 + SLACK,
+		      "a call due in 0.1 s took %.3f s", took);
+	/* With time left, an answer is an answer. */
+	ck_assert_int_eq(probe_timed(&det, "x", now_s() - 0.1, now_s() + 5,
+				     &took),
+			 M);
+	tu_det_close(&det);
+}
+END_TEST
+
 START_TEST(test_python__sleep_does_not_stall)
 {
 	struct tu_det det;
@@ -836,6 +898,7 @@ make_suite_python(void)
 	tcase_add_test(tc, test_python__exception_line_is_the_scripts);
 	tcase_add_test(tc, test_python__exit_does_not_exit);
 	tcase_add_test(tc, test_python__loop_interrupted);
+	tcase_add_test(tc, test_python__timeout_counts_from_queued);
 	tcase_add_test(tc, test_python__sleep_does_not_stall);
 	tcase_add_test(tc, test_python__timeout_swallowed);
 	tcase_add_test(tc, test_python__all_threads_stuck);
