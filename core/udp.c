@@ -728,7 +728,38 @@ listener_cb(EV_P_ ev_io *io, int revents)
 	}
 }
 
-/* Every second: flows idle for udp_timeout end; the drops' summary. */
+/*
+ * Flows whose blocking detector is still out at probe_deadline are decided
+ * now by the other detectors; the late answer is dropped (decide_late).
+ * Only flows with a job out are looked at: at most probe_queue plus the
+ * probe threads of them.
+ */
+static void
+decide_overdue(struct udp_listener *l, ev_tstamp now)
+{
+	struct udp_flow *f;
+	int again;
+
+	do {
+		again = 0;
+		TAILQ_FOREACH(f, &l->lru[UDP_DECIDING], lru) {
+			if (f->job == NULL ||
+			    now - f->started < f->gen->cfg->probe_deadline)
+				continue;
+			/* The job's copy is no longer the flow's to hold. */
+			flow_hold(f, -(ssize_t)f->job->in.len);
+			decide_late(&f->pstate, f->job);
+			f->job = NULL;
+			/* May free or move f (and other flows): start over. */
+			flow_decide(f);
+			again = 1;
+			break;
+		}
+	} while (again);
+}
+
+/* Every second: flows idle for udp_timeout end, flows still deciding at
+ * probe_deadline are decided; the drops' summary. */
 static void
 sweep_cb(EV_P_ ev_timer *t, int revents)
 {
@@ -749,6 +780,7 @@ sweep_cb(EV_P_ ev_timer *t, int revents)
 			else
 				flow_free(f, "idle", -1);
 		}
+	decide_overdue(l, now);
 	drops_report(l);
 }
 

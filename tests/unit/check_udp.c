@@ -14,6 +14,7 @@
  * bounded in time. */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -27,6 +28,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "probe_pool.h"
 #include "testutil.h"
 #include "udp.h"
 
@@ -95,6 +97,9 @@ guard_cb(EV_P_ ev_timer *w, int revents)
  * lines of PORTMUX. The detector is t_prefix ("HELLO" with the test's
  * backend), or python.so running tests/python/`script` when it is not
  * NULL, then openvpn.so (its "udp" route: the test's backend). */
+static const char *ut_detectors = "[t_prefix]"; /* when no script */
+static const char *ut_match = "HELLO";           /* t_prefix's */
+
 static void
 ut_open_cfg(struct ut *t, int max_flows, const char *timeout,
 	    const char *script, const char *extra)
@@ -112,11 +117,12 @@ ut_open_cfg(struct ut *t, int max_flows, const char *timeout,
 	if (script == NULL) {
 		snprintf(yaml, sizeof(yaml),
 			 "PORTMUX:\n  port: 1\n  plugin_dir: %s\n"
-			 "  detectors: [t_prefix]\n"
+			 "  detectors: %s\n"
 			 "  udp_max_flows: %d\n  udp_timeout: %s\n%s"
-			 "T_PREFIX:\n  match: HELLO\n"
+			 "T_PREFIX:\n  match: %s\n"
 			 "  backend: \"127.0.0.1:%u\"\n",
-			 dir, max_flows, timeout, extra,
+			 dir, ut_detectors, max_flows, timeout, extra,
+			 ut_match,
 			 ntohs(t->baddr.sin_port));
 	} else {
 		snprintf(rel, sizeof(rel), "tests/python/%s", script);
@@ -1161,6 +1167,62 @@ START_TEST(test_udp__sweep_waits_for_detector)
 }
 END_TEST
 
+/* A blocking detector still out at probe_deadline: the sweep decides the
+ * flow on the other detectors (t_gate holds 'W' until released; t_prefix
+ * matches 'W'), and the late answer changes nothing. */
+START_TEST(test_udp__deadline_decides_without_blocking)
+{
+	void (*release)(int), (*reset)(void);
+	int (*waiting)(void);
+	struct sockaddr_in self, f;
+	char path[4096];
+	double t0, took;
+	struct ut t;
+	void *h;
+	int c;
+
+	ut_detectors = "[t_gate, t_prefix]";
+	ut_match = "W";
+	ut_open_cfg(&t, 8, "30", NULL,
+		    "  probe_timeout: 0.1\n  probe_deadline: 0.3\n");
+	ut_detectors = "[t_prefix]";
+	ut_match = "HELLO";
+	snprintf(path, sizeof(path), "%s/t_gate.so",
+		 getenv("PORTMUX_TEST_PLUGINS"));
+	h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+	ck_assert_msg(h != NULL, "t_gate.so is not loaded: %s", dlerror());
+	*(void **)&release = dlsym(h, "t_gate_release");
+	*(void **)&reset = dlsym(h, "t_gate_reset");
+	*(void **)&waiting = dlsym(h, "t_gate_waiting");
+	ck_assert(release && reset && waiting);
+	dlclose(h); /* the generation keeps it loaded */
+	reset();
+	c = client(&t, &self);
+	t0 = now_s();
+	say(c, "Wait");
+	DRIVE_UNTIL(&t, waiting() == 1, {});
+	ck_assert_uint_eq(t.l.ndeciding, 1);
+	/* Decided by t_prefix at the first sweep after 0.3 s (once a
+	 * second), t_gate still at its gate. */
+	backend_hears(&t, "Wait", &f);
+	took = now_s() - t0;
+	ck_assert_msg(took >= 0.3 && took < 2.5, "decided after %.3f s",
+		      took);
+	ck_assert_int_eq(waiting(), 1);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+	ck_assert_uint_eq(t.l.nflows, 1);
+	ck_assert_uint_eq(t.l.held, 0);
+	/* The late answer is dropped: the flow stays as it is. */
+	release(-1);
+	DRIVE_UNTIL(&t, waiting() == 0, {});
+	say(c, "again");
+	backend_hears(&t, "again", &f);
+	ck_assert_uint_eq(t.l.nflows, 1);
+	ut_close(&t);
+	close(c);
+}
+END_TEST
+
 Suite *make_suite_udp(void);
 Suite *
 make_suite_udp(void)
@@ -1187,6 +1249,7 @@ make_suite_udp(void)
 	tcase_add_test(td, test_udp__deciding_bounded_and_stopped);
 	tcase_add_test(td, test_udp__queue_bytes);
 	tcase_add_test(td, test_udp__sweep_waits_for_detector);
+	tcase_add_test(td, test_udp__deadline_decides_without_blocking);
 	suite_add_tcase(s, td);
 	return s;
 }
