@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "suggest.h"
+
 static const char *const priority_names[] = {"latency", "throughput", "both"};
 
 void
@@ -175,12 +177,24 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 				*alpn = strdup(s);
 			}
 		} else {
+			static const char *const keys[] = {
+				"port", "host", "priority", "proxy_protocol",
+				"allow", "deny", "transparent",
+				"idle_timeout", "alpn",
+			};
+			char near[96];
+
+			suggest_text(near, sizeof(near), key, keys,
+				     sizeof(keys) / sizeof(keys[0]) -
+					     !allow_alpn,
+				     sizeof(keys[0]));
 			return node_error(k, err, errlen,
 					  "unknown key '%s' in a route "
 					  "(expected port, host, priority, "
 					  "proxy_protocol, allow, deny, "
-					  "transparent, idle_timeout%s)",
-					  key, allow_alpn ? ", alpn" : "");
+					  "transparent, idle_timeout%s)%s",
+					  key, allow_alpn ? ", alpn" : "",
+					  near);
 		}
 		if (rc < 0)
 			return -1;

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "suggest.h"
 
 static void
 target_free(struct target *t)
@@ -704,15 +705,25 @@ parse_portmux(struct config *cfg, const struct pmx_node *pm,
 		const struct pmx_node *k = node_key(pm, i);
 		const struct pm_key *key = pm_key(node_scalar(k));
 
-		if (key == NULL)
+		if (key == NULL) {
+			size_t nkeys = sizeof(pm_keys) / sizeof(pm_keys[0]);
+			char near[96];
+
+			suggest_text(near, sizeof(near), node_scalar(k),
+				     pm_keys, nkeys, sizeof(pm_keys[0]));
 			return node_error(k, err, errlen,
-					  "PORTMUX: unknown key '%s'",
-					  node_scalar(k));
+					  "PORTMUX: unknown key '%s'%s",
+					  node_scalar(k), near);
+		}
 		if (key->read(&p, key, node_at(pm, i)) < 0)
 			return -1;
 	}
+	/* Raising probe_timeout alone raises the default deadline with it:
+	 * only a deadline the user wrote can be too short. */
+	if (p.deadline == NULL && cfg->probe_deadline < cfg->probe_timeout)
+		cfg->probe_deadline = cfg->probe_timeout;
 	if (cfg->probe_deadline < cfg->probe_timeout)
-		return node_error(p.deadline ? p.deadline : pm, err, errlen,
+		return node_error(p.deadline, err, errlen,
 				  "probe_deadline (%g s) must not be shorter "
 				  "than probe_timeout (%g s)",
 				  cfg->probe_deadline, cfg->probe_timeout);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "suggest.h"
 
 /* Default detectors when PORTMUX.detectors is not set: "plugin=SECTION"
  * pairs in probe order, each enabled when its section is in the config.
@@ -344,6 +345,23 @@ section_reader(struct generation *g, const char *name)
 	return reader;
 }
 
+/* ", did you mean 'X'?" for a misspelt section name: PORTMUX, an
+ * enabled detector's section or a default detector's (in b->msg). */
+static const char *
+near_section(struct build *b, const char *name)
+{
+	const char *names[2 * GENERATION_MAX_DETECTORS + 1];
+	size_t n = 0, max = sizeof(names) / sizeof(names[0]);
+
+	names[n++] = "PORTMUX";
+	for (size_t i = 0; i < b->g->ndets && n < max; i++)
+		names[n++] = b->g->dets[i].section;
+	for (size_t i = 0; i < b->ndefaults && n < max; i++)
+		names[n++] = b->defaults[i].section;
+	return suggest_text(b->msg, sizeof(b->msg), name, names, n,
+			    sizeof(names[0]));
+}
+
 /*
  * A section no enabled detector reads is still a route table when a
  * default detector would read it as one (on_timeout / fallback may name
@@ -374,8 +392,9 @@ check_unread_section(struct build *b, const struct pmx_node *key)
 		return 0;
 	}
 	return node_error(key, b->err, b->errlen,
-			  "unknown section '%s' (no enabled detector reads it)",
-			  name);
+			  "unknown section '%s' (no enabled detector reads "
+			  "it)%s",
+			  name, near_section(b, name));
 }
 
 /* Step 3: every section is read by someone; route sections become route

@@ -51,15 +51,32 @@ usage(FILE *out)
 		"Usage: portmux [-c FILE] [-p PORT] [-t] [-v] [-V] [-h]\n"
 		"Multiplex HTTP, HTTPS, SSH, OpenVPN and custom protocols on "
 		"one port.\n\n"
-		"  -c FILE  configuration file (default %s)\n"
-		"  -p PORT  listen on PORT instead of the configured port\n"
-		"  -t       check the configuration (and plugins) and exit\n"
-		"  -v       log more (debug: every detector verdict)\n"
-		"  -V       print the version and exit\n"
-		"  -h       this help\n\n"
+		"  -c, --config FILE  configuration file (default %s)\n"
+		"  -p, --port PORT    listen on PORT instead of the configured "
+		"port\n"
+		"  -t, --test         check the configuration (and plugins) "
+		"and exit\n"
+		"  -v, --verbose      log more (debug: every detector "
+		"verdict)\n"
+		"  -V, --version      print the version, plugin ABI and plugin "
+		"directory\n"
+		"  -h, --help         this help\n\n"
 		"Plugins are searched in PORTMUX.plugin_dir, else "
-		"$PORTMUX_PLUGIN_DIR, else %s.\n",
+		"$PORTMUX_PLUGIN_DIR, else %s.\n"
+		"Signals: HUP reloads, USR1 logs a status line, TERM stops "
+		"gracefully.\n",
 		CONFIG_DEFAULT_PATH, PMX_PLUGIN_DIR);
+}
+
+static void
+version(void)
+{
+	printf("portmux %s\n"
+	       "detector ABI %u\n"
+	       "plugin directory %s\n"
+	       "default configuration %s\n",
+	       PORTMUX_VERSION, PMX_DETECTOR_ABI_VERSION, PMX_PLUGIN_DIR,
+	       CONFIG_DEFAULT_PATH);
 }
 
 /* The configuration file, parsed and checked; NULL with a logged error. */
@@ -438,10 +455,20 @@ start_workers(struct generation *g, char *err, size_t errlen)
 static int
 parse_args(int argc, char **argv, int *status)
 {
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"port", required_argument, NULL, 'p'},
+		{"test", no_argument, NULL, 't'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
 	int c;
 
 	opts.config = CONFIG_DEFAULT_PATH;
-	while ((c = getopt(argc, argv, "c:p:tvVh")) != -1) {
+	while ((c = getopt_long(argc, argv, "c:p:tvVh", longopts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'c':
 			opts.config = optarg;
@@ -467,8 +494,7 @@ parse_args(int argc, char **argv, int *status)
 			opts.verbose++;
 			break;
 		case 'V':
-			printf("portmux %s (detector ABI %u)\n",
-			       PORTMUX_VERSION, PMX_DETECTOR_ABI_VERSION);
+			version();
 			*status = 0;
 			return -1;
 		case 'h':

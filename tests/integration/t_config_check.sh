@@ -63,6 +63,14 @@ assert_eq "$rc" 1 "missing config"
 assert_contains "$out" "$T/nonexistent.yaml: No such file or directory"
 assert_contains "$("$PORTMUX_BIN" -V)" "portmux 0."
 assert_contains "$("$PORTMUX_BIN" -h)" "-c FILE"
+# The long forms, and what -V says besides the version.
+v=$("$PORTMUX_BIN" --version)
+assert_contains "$v" "portmux 0."
+assert_contains "$v" "detector ABI 1"
+assert_contains "$v" "plugin directory /"
+assert_contains "$("$PORTMUX_BIN" --help)" "--config FILE"
+"$PORTMUX_BIN" --test --config "$T/nonexistent.yaml" >/dev/null 2>&1 &&
+	fail "--test --config of a missing file succeeded"
 set +e
 "$PORTMUX_BIN" -x >/dev/null 2>&1; rc=$?
 set -e

@@ -271,6 +271,15 @@ static const struct {
 } bad_configs[] = {
 	{"PORTMUX:\n  port: 8080\n  bogus: 1\n",
 	 "test.yaml:3:3: PORTMUX: unknown key 'bogus'"},
+	/* a near key is suggested; a far one is not */
+	{"PORTMUX:\n  port: 8080\n  max_conections: 1\n",
+	 "test.yaml:3:3: PORTMUX: unknown key 'max_conections', did you mean "
+	 "'max_connections'?"},
+	{"PORTMUX:\n  port: 8080\n  Port: 1\n",
+	 "test.yaml:3:3: PORTMUX: unknown key 'Port', did you mean 'port'?"},
+	{"PORTMUX:\n  port: 8080\n  porbe_timeout: 1\n",
+	 "test.yaml:3:3: PORTMUX: unknown key 'porbe_timeout', did you mean "
+	 "'probe_timeout'?"},
 	{"PORTMUX:\n  port: abc\n",
 	 "test.yaml:2:9: expected a whole number, found 'abc'"},
 	{"PORTMUX:\n  port: 70000\n",
@@ -424,9 +433,6 @@ static const struct {
 	{"PORTMUX:\n  port: 1\n  fallback: nohost\n",
 	 "test.yaml:3:13: 'nohost' is neither a section of this config nor "
 	 "\"host:port\" (or use close)"},
-	{"PORTMUX:\n  port: 1\n  probe_timeout: 11\n",
-	 "test.yaml:2:3: probe_deadline (10 s) must not be shorter than "
-	 "probe_timeout (11 s)"},
 	/* the first error in file order; on_timeout and fallback last */
 	{"PORTMUX:\n  probe_timeout: x\n  bogus: 1\n",
 	 "test.yaml:2:18: expected a number, found 'x'"},
@@ -494,6 +500,13 @@ static const struct {
 	 "test.yaml:3:7: HTTP: expected a mapping of routes, found a value"},
 	{"PORTMUX:\n  port: 1\nHTTPX:\n  default: 1\n",
 	 "test.yaml:3:1: unknown section 'HTTPX'"},
+	{"PORTMUX:\n  port: 1\nHTPP:\n  default: 1\n",
+	 "test.yaml:3:1: unknown section 'HTPP' (no enabled detector reads "
+	 "it), did you mean 'HTTP'?"},
+	{"PORTMUX:\n  port: 1\nHTTP:\n  default: {prot: 80}\n",
+	 "test.yaml:4:13: unknown key 'prot' in a route (expected port, host, "
+	 "priority, proxy_protocol, allow, deny, transparent, idle_timeout, "
+	 "alpn), did you mean 'port'?"},
 	{"PORTMUX:\n  port: 1\n  detectors: [ssh]\nHTTP:\n  default: 1\n"
 	 "SSH:\n  default: 2\n",
 	 NULL /* accepted: HTTP is a route-only section */},
@@ -579,6 +592,31 @@ START_TEST(test_config__default_order_and_targets)
 }
 END_TEST
 
+/* Raising probe_timeout alone raises the default probe_deadline with it;
+ * a far-off unknown key gets no suggestion. */
+START_TEST(test_config__deadline_follows_timeout)
+{
+	char err[1024];
+	struct config *cfg = tu_config("PORTMUX:\n  port: 1\n"
+				       "  probe_timeout: 30\n",
+				       err, sizeof(err));
+
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert(cfg->probe_timeout == 30);
+	ck_assert(cfg->probe_deadline == 30);
+	config_free(cfg);
+	cfg = tu_config("PORTMUX:\n  port: 1\n  probe_timeout: 3\n",
+			err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert(cfg->probe_deadline == 10);
+	config_free(cfg);
+	cfg = tu_config("PORTMUX:\n  port: 1\n  bogus: 1\n", err,
+			sizeof(err));
+	ck_assert_ptr_null(cfg);
+	ck_assert_str_eq(err, "test.yaml:3:3: PORTMUX: unknown key 'bogus'");
+}
+END_TEST
+
 Suite *make_suite_config(void);
 Suite *
 make_suite_config(void)
@@ -591,6 +629,7 @@ make_suite_config(void)
 	tcase_add_test(tc, test_config__defaults);
 	tcase_add_test(tc, test_config__special_values);
 	tcase_add_test(tc, test_config__port_override);
+	tcase_add_test(tc, test_config__deadline_follows_timeout);
 	tcase_add_loop_test(tc, test_config__errors, 0,
 			    (int)(sizeof(bad_configs) / sizeof(bad_configs[0])));
 	tcase_add_loop_test(tc, test_config__generation_errors, 0,
