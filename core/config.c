@@ -493,6 +493,24 @@ read_probe_deadline(struct pm_parse *p, const struct pm_key *k,
 }
 
 static int
+read_log_format(struct pm_parse *p, const struct pm_key *k,
+		const struct pmx_node *v)
+{
+	const char *s;
+
+	(void)k;
+	if (node_string(v, &s, p->err, p->errlen) < 0)
+		return -1;
+	p->cfg->log_format = log_format_from_name(s);
+	if (p->cfg->log_format < 0)
+		return node_error(v, p->err, p->errlen,
+				  "log_format: unknown format '%s' (expected "
+				  "text or json)",
+				  s);
+	return 0;
+}
+
+static int
 read_log_level(struct pm_parse *p, const struct pm_key *k,
 	       const struct pmx_node *v)
 {
@@ -581,6 +599,7 @@ static const struct pm_key pm_keys[] = {
 	{"transparent", read_bool, F_INT, AT(transparent), 0, 0, 0},
 	{"user", read_user, F_NONE, AT(user), 0, 0, 0},
 	{"log_level", read_log_level, F_INT, AT(log_level), 0, 0, -1},
+	{"log_format", read_log_format, F_INT, AT(log_format), 0, 0, 0},
 };
 
 /* Every default of the table into cfg. */

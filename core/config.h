@@ -77,6 +77,7 @@ struct config {
 				 connections */
 	char *user;           /* drop root for this user after binding */
 	int log_level; /* -1: not set */
+	int log_format; /* enum log_format: text or json */
 
 	struct detector_ref *detectors; /* NULL: not set, use the default */
 	size_t ndetectors;

@@ -1,4 +1,7 @@
-/* log.h — one line per event on stderr, key=value fields. */
+/* log.h — one line per event on stderr, key=value fields (or one JSON
+ * object per line). When stderr is the journal, each line starts with the
+ * sd-daemon priority prefix of its level ("<3>" for error ... "<7>" for
+ * debug), so `journalctl -p err` and `-p warning` work. */
 #ifndef PMX_LOG_H
 #define PMX_LOG_H
 
@@ -12,6 +15,15 @@ enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 void log_set_level(int level);
 int log_get_level(void);
 int log_level_from_name(const char *name); /* -1 if unknown */
+
+/* Text (`level message`, key=value fields) or JSON: {"time": ...,
+ * "level": ..., "msg": the text line, and each key=value field of it as a
+ * member}. Default text. */
+enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON = 1 };
+void log_set_format(int format);
+/* stderr was replaced (tests): look again whether it is the journal. */
+void log_stderr_changed(void);
+int log_format_from_name(const char *name); /* -1 if unknown */
 
 void log_msg(int level, const char *fmt, ...) LOG_PRINTF(2, 3);
 void log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)

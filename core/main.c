@@ -143,6 +143,7 @@ apply_log_level(const struct config *cfg)
 	int level = cfg->log_level >= 0 ? cfg->log_level : LOG_INFO;
 
 	log_set_level(level + opts.verbose);
+	log_set_format(cfg->log_format);
 }
 
 static void
@@ -157,6 +158,20 @@ describe(const struct generation *g, char *buf, size_t len)
 }
 
 static void set_udp_fd_budget(const struct config *cfg, int nworkers_wanted);
+
+/* Under socket activation the sockets are systemd's: a configuration that
+ * wants UDP (a detector's "udp" route, or udp: true) gets none unless the
+ * .socket unit has ListenDatagram=. Say so rather than serve no UDP
+ * silently. */
+static void
+warn_udp_unserved(const struct generation *g)
+{
+	if (activation.n > 0 && activation.nudp == 0 && g->udp)
+		log_warn("the configuration wants UDP (a detector's udp route "
+			 "or udp: true) but systemd passed no UDP socket: no "
+			 "UDP is served; add ListenDatagram= to "
+			 "portmux.socket");
+}
 
 /* A new generation is ready (or failed): every worker takes it for new
  * connections; live ones keep theirs. */
@@ -184,6 +199,7 @@ reload_apply(struct generation *g, const char *err)
 		log_warn("reload: listen addresses, UDP or workers changed; "
 			 "restart PortMux to apply that part");
 	apply_log_level(g->cfg);
+	warn_udp_unserved(g);
 	set_udp_fd_budget(g->cfg, nworkers); /* max_connections may change */
 	for (int i = 0; i < nworkers; i++)
 		worker_post_generation(&workers[i], g);
@@ -575,6 +591,7 @@ log_started(const struct generation *g)
 		if (!activation.sockets[i].udp)
 			log_info("listening on %s (from systemd)",
 				 activation.sockets[i].text);
+	warn_udp_unserved(g);
 	for (size_t i = 0; activation.n == 0 && i < g->cfg->nlisten; i++)
 		log_info("listening on %s", g->cfg->listen[i].text);
 	log_info("portmux %s started: workers=%d detectors=%s "

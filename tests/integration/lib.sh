@@ -145,6 +145,12 @@ assert_contains() {
 	esac
 }
 
+assert_not_contains() {
+	case "$1" in
+	*"$2"*) fail "${3:-unexpected text}: '$2' in '$1'" ;;
+	esac
+}
+
 # Log lines of PortMux so far.
 pmx_log() {
 	cat "$T/portmux.log"

@@ -91,3 +91,31 @@ assert_eq "$($PY "$T/systemd.py")" "ok" "socket activation"
 log=$(pmx_log)
 assert_contains "$log" "listening on 127.0.0.1:$P (from systemd)"
 assert_contains "$log" "listening on udp 127.0.0.1:$P (from systemd)"
+assert_not_contains "$log" "systemd passed no UDP socket"
+
+# A configuration with a UDP route under a .socket unit with only
+# ListenStream=: no UDP is served, and PortMux says so.
+cat >"$T/tcponly.py" <<PY
+import os, signal, socket, time
+tcp = socket.socket()
+tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+tcp.bind(("127.0.0.1", $P))
+tcp.listen(128)
+log = open("$T/tcponly.log", "ab")
+pid = os.fork()
+if pid == 0:
+    os.dup2(tcp.fileno(), 3)
+    os.set_inheritable(3, True)
+    os.dup2(log.fileno(), 2)
+    os.environ["LISTEN_PID"] = str(os.getpid())
+    os.environ["LISTEN_FDS"] = "1"
+    os.execv("$PORTMUX_BIN", ["portmux", "-c", "$T/c.yaml"])
+time.sleep(0.5)
+os.kill(pid, signal.SIGTERM)
+_, status = os.waitpid(pid, 0)
+assert status == 0, "portmux exited with %d" % status
+print("ok")
+PY
+assert_eq "$($PY "$T/tcponly.py")" "ok" "TCP-only socket activation"
+assert_contains "$(cat "$T/tcponly.log")" "warn the configuration wants UDP"
+assert_contains "$(cat "$T/tcponly.log")" "add ListenDatagram= to portmux.socket"

@@ -427,6 +427,9 @@ static const struct {
 	 "test.yaml:3:21: 86401 is out of range (0 to 86400)"},
 	{"PORTMUX:\n  port: 1\n  log_level: [debug]\n",
 	 "test.yaml:3:14: expected a string, found a list"},
+	{"PORTMUX:\n  port: 1\n  log_format: xml\n",
+	 "test.yaml:3:15: log_format: unknown format 'xml' (expected text or "
+	 "json)"},
 	{"PORTMUX:\n  port: 1\n  log_level: INFO\n",
 	 "test.yaml:3:14: log_level: unknown level 'INFO' (expected error, "
 	 "warn, info or debug)"},

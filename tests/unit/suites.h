@@ -1,6 +1,7 @@
 /* suites.h — every Check suite, one line each: X(name) for a
  * `Suite *make_suite_NAME(void)` defined in check_NAME.c. */
 X(yaml)
+X(log)
 X(config)
 X(route)
 X(plugin)
