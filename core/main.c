@@ -24,6 +24,7 @@
 #include "udp.h"
 #include "version.h"
 #include "worker.h"
+#include "watchdog.h"
 
 struct options {
 	const char *config;
@@ -538,7 +539,37 @@ static struct {
 	ev_signal sighup, sigterm, sigint, sigusr1;
 	ev_timer status_timer;
 	ev_timer source_timer; /* forgets quiet sources */
+	ev_timer watchdog_timer; /* feeds systemd's watchdog (WatchdogSec=) */
+	struct log_ratelimit stall_rl;
 } mw;
+
+/* systemd's watchdog is fed only while every worker loop turns: a loop
+ * stuck for half the interval stops the feeding, and systemd restarts
+ * PortMux once the interval has passed without it. */
+static void
+watchdog_timer_cb(EV_P_ ev_timer *t, int revents)
+{
+	double limit = watchdog_interval() / 2;
+	long long now = watchdog_now_usec();
+	unsigned long dropped;
+
+	(void)loop;
+	(void)t;
+	(void)revents;
+	for (int i = 0; i < nworkers; i++) {
+		double age = worker_beat_age(&workers[i], now);
+
+		if (age <= limit)
+			continue;
+		if (log_ratelimit_ok(&mw.stall_rl, &dropped))
+			log_error("worker %d has not turned its loop for %.1f "
+				  "s: not feeding systemd's watchdog, which "
+				  "restarts PortMux after %g s",
+				  i, age, watchdog_interval());
+		return;
+	}
+	notify_systemd("WATCHDOG=1");
+}
 
 static void
 source_timer_cb(EV_P_ ev_timer *t, int revents)
@@ -566,6 +597,7 @@ main_watchers_start(struct ev_loop *loop)
 	ev_signal_start(loop, &mw.sigusr1);
 	ev_timer_init(&mw.status_timer, status_timer_cb, 5.0, 5.0);
 	ev_timer_init(&mw.source_timer, source_timer_cb, 1.0, 1.0);
+	ev_init(&mw.watchdog_timer, watchdog_timer_cb);
 	ev_timer_start(loop, &mw.source_timer);
 }
 
@@ -578,6 +610,7 @@ main_watchers_stop(struct ev_loop *loop)
 	ev_signal_stop(loop, &mw.sigusr1);
 	ev_timer_stop(loop, &mw.status_timer);
 	ev_timer_stop(loop, &mw.source_timer);
+	ev_timer_stop(loop, &mw.watchdog_timer);
 	ev_async_stop(loop, &worker_done);
 }
 
@@ -614,6 +647,8 @@ serve(struct config *cfg)
 	int rc = -1;
 
 	main_loop = loop;
+	watchdog_interval(); /* read (and removed from the environment)
+				before any plugin or script starts */
 	sources = source_table_new();
 	if (sources == NULL) {
 		log_error("out of memory");
@@ -645,6 +680,12 @@ serve(struct config *cfg)
 	resolve_init(loop, current_generation);
 	if (getenv("NOTIFY_SOCKET") != NULL)
 		ev_timer_start(loop, &mw.status_timer);
+	if (watchdog_interval() > 0) {
+		double every = watchdog_interval() / 4;
+
+		ev_timer_set(&mw.watchdog_timer, 0, every);
+		ev_timer_start(loop, &mw.watchdog_timer);
+	}
 	notify_systemd("READY=1\nSTATUS=serving on %s (%d workers)",
 		       activation.n ? activation.sockets[0].text
 				    : running->cfg->listen[0].text,

@@ -1,4 +1,6 @@
-/* notify.c — sd_notify without libsystemd. */
+/* notify.c — sd_notify without libsystemd. A message is sent without
+ * waiting: a notification socket nobody reads (a full queue) must never
+ * stall the main loop, which also stops the workers. */
 #include "notify.h"
 
 #include <stdarg.h>
@@ -35,7 +37,7 @@ notify_systemd(const char *fmt, ...)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	rc = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+	rc = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT,
 		    (struct sockaddr *)&sun, len) < 0
 		     ? -1
 		     : 0;

@@ -14,6 +14,7 @@
 #include "sockopt.h"
 #include "stats.h"
 #include "thread.h"
+#include "watchdog.h"
 
 #define ACCEPT_BATCH 64
 #define ACCEPT_RETRY 0.1 /* seconds between retries of a paused accept */
@@ -440,6 +441,46 @@ wake_cb(EV_P_ ev_async *a, int revents)
 		worker_drain(w, drain);
 }
 
+/* ---- watchdog ---- */
+
+/* The loop turns: say so (for the main thread's watchdog check). */
+static void
+beat_cb(EV_P_ ev_timer *t, int revents)
+{
+	struct worker *w = t->data;
+
+	(void)loop;
+	(void)revents;
+	__atomic_store_n(&w->beat_usec, watchdog_now_usec(),
+			 __ATOMIC_RELAXED);
+}
+
+/* Under systemd's watchdog: beat four times per interval. */
+static void
+beat_start(struct worker *w)
+{
+	double every = watchdog_interval() / 4;
+
+	__atomic_store_n(&w->beat_usec, watchdog_now_usec(),
+			 __ATOMIC_RELAXED);
+	ev_init(&w->beat_timer, beat_cb);
+	w->beat_timer.data = w;
+	if (every <= 0)
+		return;
+	ev_timer_set(&w->beat_timer, every, every);
+	ev_timer_start(w->loop, &w->beat_timer);
+}
+
+double
+worker_beat_age(struct worker *w, long long now_usec)
+{
+	if (__atomic_load_n(&w->loop_ended, __ATOMIC_RELAXED))
+		return 0;
+	return (double)(now_usec -
+			__atomic_load_n(&w->beat_usec, __ATOMIC_RELAXED)) /
+	       1e6;
+}
+
 /* ---- life ---- */
 
 /* Everything the loop owns, freed on the loop's thread once it stopped
@@ -452,6 +493,7 @@ worker_release(struct worker *w)
 	udp_close(w);
 	ev_timer_stop(w->loop, &w->accept_timer);
 	ev_timer_stop(w->loop, &w->drain_timer);
+	ev_timer_stop(w->loop, &w->beat_timer);
 	ev_async_stop(w->loop, &w->wake);
 	/* After the connections and flows abandoned their probe jobs. */
 	loop_ctx_fini(&w->lc);
@@ -495,6 +537,7 @@ worker_init(struct worker *w, struct generation *g,
 	ev_async_init(&w->wake, wake_cb);
 	w->wake.data = w;
 	ev_async_start(w->loop, &w->wake);
+	beat_start(w);
 	for (size_t i = 0; i < w->nlisteners; i++)
 		ev_io_init(&w->listeners[i].io, accept_cb,
 			   w->listeners[i].fd, EV_READ);
@@ -510,6 +553,7 @@ worker_main(void *arg)
 	struct worker *w = arg;
 
 	ev_run(w->loop, 0);
+	__atomic_store_n(&w->loop_ended, 1, __ATOMIC_RELAXED);
 	worker_release(w);
 	if (w->on_exit)
 		w->on_exit(w);

@@ -59,6 +59,11 @@ struct worker {
 	int accept_paused;     /* 1: fd exhaustion, 2: max_connections */
 	int draining;          /* stop asked: no new connections */
 	ev_timer drain_timer;
+	ev_timer beat_timer;   /* systemd's watchdog: stores beat_usec */
+	long long beat_usec;   /* atomic: CLOCK_MONOTONIC µs of the last
+				  beat, read by the main thread */
+	int loop_ended;        /* atomic: its loop stopped turning for good
+				  (a drained worker beats no more) */
 	struct log_ratelimit accept_rl;
 	void (*on_exit)(struct worker *w); /* called on its thread at the end */
 };
@@ -93,5 +98,8 @@ void worker_post_stop(struct worker *w, double drain_seconds);
 /* Main thread: wait for the thread to end (if it was started) and free
  * everything the worker holds, at whatever step it is. */
 void worker_join(struct worker *w);
+/* For the watchdog (main thread): how long ago, in seconds, w's loop last
+ * beat; 0 when it has ended (it is not stalled, it is done). */
+double worker_beat_age(struct worker *w, long long now_usec);
 
 #endif
