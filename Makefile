@@ -89,7 +89,7 @@ bench: deps-bench
 	PORTMUX_BIN=$(CURDIR)/$(BIN) PORTMUX_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins \
 		bench/run.sh $(BENCH)
 
-.PHONY: all check-deps checksrc run test check unit integration test-asan test-tsan clang-check deps \
+.PHONY: all check-deps checksrc run test check unit integration test-asan test-tsan test-systemd clang-check deps \
         deps-test install uninstall clean
 
 all: $(BIN) $(PLUGIN_SO)
@@ -201,6 +201,15 @@ test-tsan: deps-test
 	TSAN_OPTIONS=halt_on_error=0 PORTMUX_NO_DLCLOSE=1 \
 		$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g -fsanitize=thread" \
 		LDFLAGS="-fsanitize=thread" PLUGIN_DEFS= integration
+
+# PortMux under a real systemd (PID 1 of a Debian 12 container booted with
+# systemd-nspawn), installed with make install: enable --now, status,
+# routing, dynamic user, reloads, journal priorities, Python in the
+# sandbox, socket activation across restarts, graceful stop, watchdog.
+# Needs root; outside make test (about two minutes, the first run also
+# debootstraps build-systemd/rootfs.base).
+test-systemd: all
+	tests/systemd/run.sh
 
 # ---- fuzzing (clang's libFuzzer) ----
 # make fuzz [FUZZ_SECONDS=60] [FUZZERS="tls http"]: each detector's fuzzer
