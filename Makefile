@@ -89,7 +89,7 @@ bench: deps-bench
 	PORTMUX_BIN=$(CURDIR)/$(BIN) PORTMUX_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins \
 		bench/run.sh $(BENCH)
 
-.PHONY: all check-deps checksrc run test check unit integration test-asan test-tsan test-systemd clang-check deps \
+.PHONY: all check-deps checksrc run test check unit integration test-asan test-tsan test-systemd test-packages clang-check deps \
         deps-test install uninstall clean
 
 all: $(BIN) $(PLUGIN_SO)
@@ -210,6 +210,12 @@ test-tsan: deps-test
 # debootstraps build-systemd/rootfs.base).
 test-systemd: all
 	tests/systemd/run.sh
+
+# The Debian package (dpkg-buildpackage, lintian) and the AUR PKGBUILD
+# (Debian's makepkg, unprivileged), then the .deb installed with dpkg on a
+# fresh Debian 12 under systemd (the container above). Needs root.
+test-packages:
+	tests/packages/run.sh
 
 # ---- fuzzing (clang's libFuzzer) ----
 # make fuzz [FUZZ_SECONDS=60] [FUZZERS="tls http"]: each detector's fuzzer

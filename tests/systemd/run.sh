@@ -12,17 +12,9 @@
 # The Debian root is made once in build-systemd/rootfs.base (debootstrap
 # from the configured mirror, about a minute) and copied for each run.
 set -euo pipefail
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=${SYSTEMD_TEST_DIR:-$TOP/build-systemd}
-BASE=$WORK/rootfs.base
-ROOT=$WORK/rootfs
-MIRROR=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources \
-	2>/dev/null | head -n 1)
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
+. "$(dirname "$0")/container.sh"
 PASS=0
-NSPAWN=""
 
-say() { printf '%s\n' "$*"; }
 fail() {
 	say "FAIL: $*"
 	ct journalctl -u portmux --no-pager 2>/dev/null | tail -n 30 || true
@@ -33,62 +25,10 @@ ok() {
 	say "ok $PASS - $*"
 }
 
-[ "$(id -u)" -eq 0 ] || { say "SKIP: needs root"; exit 77; }
-for tool in systemd-nspawn:systemd-container debootstrap:debootstrap; do
-	command -v "${tool%%:*}" >/dev/null ||
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends "${tool#*:}" >/dev/null
-done
-
-mkdir -p "$WORK"
-if [ ! -x "$BASE/bin/systemctl" ]; then
-	say "# debootstrap bookworm from $MIRROR into $BASE"
-	rm -rf "$BASE.tmp"
-	debootstrap --variant=minbase \
-		--include=systemd,systemd-sysv,dbus,libev4,libyaml-0-2,libpython3.11,python3,curl,iproute2,procps \
-		bookworm "$BASE.tmp" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 ||
-		{ tail -n 20 "$WORK/debootstrap.log"; exit 1; }
-	mv "$BASE.tmp" "$BASE"
-fi
-rm -rf "$ROOT"
-cp -a "$BASE" "$ROOT"
+container_prepare
 make -s -C "$TOP" install DESTDIR="$ROOT" >"$WORK/install.log" 2>&1 ||
 	{ cat "$WORK/install.log"; exit 1; }
-
-# Boot; the container's own loopback (--private-network).
-cleanup() {
-	if [ -n "$NSPAWN" ] && kill -0 "$NSPAWN" 2>/dev/null; then
-		ct systemctl poweroff >/dev/null 2>&1 || true
-		for _ in $(seq 1 100); do
-			kill -0 "$NSPAWN" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$NSPAWN" 2>/dev/null || true
-	fi
-}
-trap cleanup EXIT
-systemd-nspawn -D "$ROOT" --boot --register=no --keep-unit \
-	--private-network --console=passive -M portmux-test \
-	>"$WORK/nspawn.log" 2>&1 &
-NSPAWN=$!
-LEADER=""
-for _ in $(seq 1 100); do
-	# The container's PID 1 once it runs systemd (nspawn forks twice).
-	LEADER=$(ps -o pid=,comm= --ppid "$NSPAWN" |
-		awk '$2 == "systemd" { print $1; exit }')
-	[ -n "$LEADER" ] && break
-	sleep 0.1
-done
-[ -n "$LEADER" ] || { cat "$WORK/nspawn.log"; exit 1; }
-ct() { nsenter -t "$LEADER" -a -- "$@"; }
-state=booting
-for _ in $(seq 1 600); do
-	state=$(ct systemctl is-system-running 2>/dev/null || true)
-	case $state in running | degraded) break ;; esac
-	sleep 0.1
-done
-case $state in running | degraded) ;; *) say "boot: $state"; exit 1 ;; esac
-say "# container booted: $state ($(ct systemctl --version | head -n 1))"
+container_boot
 
 # Wait until `cmd` succeeds (at most 10 s).
 until_ok() {
