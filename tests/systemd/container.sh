@@ -49,6 +49,8 @@ container_cleanup() {
 		done
 		kill -KILL "$NSPAWN" 2>/dev/null || true
 	fi
+	# Its PID 1 (and so everything in it) never outlives the test.
+	[ -z "$LEADER" ] || kill -KILL "$LEADER" 2>/dev/null || true
 }
 
 ct() { nsenter -t "$LEADER" -a -- "$@"; }
