@@ -7,9 +7,10 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v haproxy >/dev/null || { echo "SKIP: no haproxy"; exit 77; }
-F=$(free_port) PA=$(free_port) PB=$(free_port) H=$(free_port)
-# The backend: a PROXY v1 line, then HTTP/1.1 requests on one connection,
-# each answered with the client address the header gave.
+F=$(free_port) PA=$(free_port) PB=$(free_port) HA=$(free_port) HB=$(free_port)
+# The backends (one behind each instance, so an answer tells which served):
+# a PROXY v1 line, then HTTP/1.1 requests on one connection, each answered
+# with the client address the header gave and the backend's name.
 cat >"$T/backend.py" <<'PY'
 import socket, sys, threading
 def serve(c):
@@ -22,7 +23,7 @@ def serve(c):
             break
         while f.readline() not in (b"\r\n", b""):
             pass
-        body = b"you are %s\n" % who.encode()
+        body = b"you are %s via %s\n" % (who.encode(), sys.argv[2].encode())
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
                   % (len(body), body))
     c.close()
@@ -34,11 +35,13 @@ while True:
     c, _ = s.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 PY
-start_bg backend $PY "$T/backend.py" "$H"
-wait_port "$H"
+start_bg backendA $PY "$T/backend.py" "$HA" A
+start_bg backendB $PY "$T/backend.py" "$HB" B
+wait_port "$HA"
+wait_port "$HB"
 for i in A B; do
-	port=$PA
-	[ "$i" = B ] && port=$PB
+	port=$PA H=$HA
+	[ "$i" = B ] && port=$PB H=$HB
 	cat >"$T/$i.yaml" <<CFG
 PORTMUX:
   ip: 127.0.0.1
@@ -74,9 +77,9 @@ start_bg haproxy haproxy -db -f "$T/haproxy.cfg"
 wait_port "$F"
 sleep 0.5 # both servers seen up
 
-$PY - "$F" "$PA" "$PMB" <<'PY'
-import os, signal, socket, subprocess, sys, time
-F, PA, PMB = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+$PY - "$F" "$PMB" <<'PY'
+import os, signal, socket, sys, time
+F, PMB = int(sys.argv[1]), int(sys.argv[2])
 def conn():
     s = socket.socket()
     s.bind(("127.0.0.2", 0))  # the real client: not the balancer
@@ -86,44 +89,42 @@ def conn():
 def ask(s):
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     data = b""
-    while not data.endswith(b"\n") or b"you are" not in data:
+    while b"\r\n\r\n" not in data or not data.endswith(b"\n"):
         more = s.recv(4096)
         if not more:
             raise OSError("closed")
         data += more
     return data.split(b"\r\n\r\n", 1)[1].decode().strip()
-def on_a():
-    out = subprocess.run(["ss", "-Htn", "state", "established",
-                          "( sport = :%d )" % PA], capture_output=True,
-                         text=True).stdout
-    return len(out.splitlines())
 # The backend sees the real client through both instances.
+seen = set()
 for _ in range(6):
     s = conn()
-    assert ask(s) == "you are 127.0.0.2", "wrong client"
+    reply = ask(s)
+    assert reply.startswith("you are 127.0.0.2 via "), reply
+    seen.add(reply[-1])
     s.close()
-# A live connection on A (round robin: one of two in a row).
-held = []
-for _ in range(2):
-    before = on_a()
+assert seen == {"A", "B"}, "round robin over both: %s" % seen
+# A live connection on A.
+live = None
+for _ in range(4):
     s = conn()
-    assert ask(s) == "you are 127.0.0.2"
-    time.sleep(0.1)
-    held.append((s, on_a() > before))
-live = [s for s, a in held if a]
+    if ask(s).endswith("via A"):
+        live = s
+        break
+    s.close()
 assert live, "no connection landed on A"
-live = live[0]
 # B dies (a crash: SIGKILL).
 os.kill(PMB, signal.SIGKILL)
 time.sleep(0.5)  # haproxy's check marks it down (inter 200ms, fall 1)
 # The live connection on A goes on untouched.
 for _ in range(3):
-    assert ask(live) == "you are 127.0.0.2", "live connection on A"
+    assert ask(live) == "you are 127.0.0.2 via A", "live connection on A"
 # New connections all go to A.
 t0 = time.monotonic()
 for _ in range(20):
     s = conn()
-    assert ask(s) == "you are 127.0.0.2", "new connection after B died"
+    reply = ask(s)
+    assert reply == "you are 127.0.0.2 via A", reply
     s.close()
 print("ok: 20 new connections after B died, the live one on A kept "
       "(%.0f ms)" % ((time.monotonic() - t0) * 1000))
