@@ -21,6 +21,9 @@ PLUGINDIR ?= $(LIBDIR)/portmux
 INCLUDEDIR ?= $(PREFIX)/include
 SYSCONFDIR ?= /etc
 UNITDIR ?= /lib/systemd/system
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR ?= $(PREFIX)/share/man
+SYSUSERSDIR ?= /usr/lib/sysusers.d
 DESTDIR ?=
 
 BUILD ?= build
@@ -278,6 +281,18 @@ install: all
 	sed 's|@BINDIR@|$(BINDIR)|g' systemd/portmux.service > \
 		$(DESTDIR)$(UNITDIR)/portmux.service
 	install -m 644 systemd/portmux.socket $(DESTDIR)$(UNITDIR)/
+	install -d $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(MANDIR)/man8
+	sed -e 's|@PREFIX@|$(PREFIX)|' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
+	    -e 's|@PLUGINDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(PLUGINDIR))|' \
+	    -e "s|@VERSION@|$$(sed -n 's/.*PORTMUX_VERSION \"\(.*\)\"/\1/p' core/version.h)|" \
+	    portmux.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/portmux.pc
+	install -m 644 systemd/sysusers.d/portmux.conf $(DESTDIR)$(SYSUSERSDIR)/
+	install -m 644 man/portmux.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 man/portmux.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/portmux-detector.7 $(DESTDIR)$(MANDIR)/man7/
 
 # Removes what install put there, file by file: third-party plugins in
 # PLUGINDIR and the configuration in SYSCONFDIR stay (and so do their
@@ -287,7 +302,12 @@ uninstall:
 		$(PLUGINS:%=$(DESTDIR)$(PLUGINDIR)/%.so) \
 		$(DESTDIR)$(INCLUDEDIR)/portmux/detector.h \
 		$(DESTDIR)$(UNITDIR)/portmux.service \
-		$(DESTDIR)$(UNITDIR)/portmux.socket
+		$(DESTDIR)$(UNITDIR)/portmux.socket \
+		$(DESTDIR)$(PKGCONFIGDIR)/portmux.pc \
+		$(DESTDIR)$(SYSUSERSDIR)/portmux.conf \
+		$(DESTDIR)$(MANDIR)/man8/portmux.8 \
+		$(DESTDIR)$(MANDIR)/man5/portmux.yaml.5 \
+		$(DESTDIR)$(MANDIR)/man7/portmux-detector.7
 	@rmdir $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)/portmux \
 		$(DESTDIR)$(SYSCONFDIR)/portmux 2>/dev/null || true
 

@@ -16,7 +16,10 @@ make -s -j2 -C "$TOP" install BUILD="$T/build" DESTDIR="$D" PREFIX=/usr \
 INSTALLED="usr/bin/portmux usr/lib/portmux/http.so usr/lib/portmux/ssh.so
 	usr/lib/portmux/tls.so usr/lib/portmux/openvpn.so
 	usr/lib/portmux/python.so usr/include/portmux/detector.h
-	lib/systemd/system/portmux.service lib/systemd/system/portmux.socket"
+	lib/systemd/system/portmux.service lib/systemd/system/portmux.socket
+	usr/lib/pkgconfig/portmux.pc usr/lib/sysusers.d/portmux.conf
+	usr/share/man/man8/portmux.8 usr/share/man/man5/portmux.yaml.5
+	usr/share/man/man7/portmux-detector.7"
 for f in $INSTALLED etc/portmux/config.yaml etc/portmux/script.py; do
 	[ -e "$D/$f" ] || fail "not installed: /$f"
 done
@@ -26,6 +29,36 @@ grep -q "^ExecStart=/usr/bin/portmux -c /etc/portmux/config.yaml$" \
 assert_contains "$("$D/usr/bin/portmux" -h)" "else /usr/lib/portmux."
 PORTMUX_PLUGIN_DIR=$D/usr/lib/portmux "$D/usr/bin/portmux" -t \
 	-c "$D/etc/portmux/config.yaml" >/dev/null || fail "installed -t"
+# The man pages render without a warning (and mandoc's lint, when it is
+# there, finds nothing at all).
+for page in usr/share/man/man8/portmux.8 usr/share/man/man5/portmux.yaml.5 \
+	usr/share/man/man7/portmux-detector.7; do
+	warn=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$D/$page" 2>&1 >/dev/null)
+	[ -z "$warn" ] || fail "man -l $page: $warn"
+	if command -v mandoc >/dev/null; then
+		lint=$(mandoc -T lint "$D/$page" 2>&1 || true)
+		[ -z "$lint" ] || fail "mandoc -T lint $page: $lint"
+	fi
+done
+assert_contains "$(LC_ALL=C.UTF-8 man -l "$D/usr/share/man/man8/portmux.8" 2>/dev/null)" "--config"
+# pkg-config: the header's flags and the plugin directory (relocated into
+# DESTDIR through the prefix variable), and the SDK builds a detector.
+pc() {
+	PKG_CONFIG_PATH=$D/usr/lib/pkgconfig pkg-config \
+		--define-variable=prefix="$D/usr" "$@" portmux
+}
+assert_eq "$(pc --modversion)" "$("$D/usr/bin/portmux" -V | sed -n 's/^portmux //p')" "pc version"
+assert_eq "$(pc --cflags | sed "s/ *$//")" "-I$D/usr/include" "pc cflags"
+assert_eq "$(pc --variable=plugindir)" "$D/usr/lib/portmux" "pc plugindir"
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror -fPIC -shared -fvisibility=hidden \
+	$(pc --cflags) "$TOP/plugins/example/socks5.c" \
+	-o "$(pc --variable=plugindir)/socks5.so" || fail "example via pkg-config"
+printf 'PORTMUX:\n  port: 1\n  detectors: [socks5, http]\nSOCKS5:\n  default: 2\nHTTP:\n  default: 3\n' \
+	>"$T/socks.yaml"
+PORTMUX_PLUGIN_DIR=$D/usr/lib/portmux "$D/usr/bin/portmux" -t \
+	-c "$T/socks.yaml" >/dev/null || fail "the pkg-config-built plugin"
+rm "$D/usr/lib/portmux/socks5.so"
 # An existing configuration is kept.
 echo "# mine" >"$D/etc/portmux/config.yaml"
 make -s -C "$TOP" install BUILD="$T/build" DESTDIR="$D" PREFIX=/usr \
