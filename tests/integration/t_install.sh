@@ -33,7 +33,8 @@ PORTMUX_PLUGIN_DIR=$D/usr/lib/portmux "$D/usr/bin/portmux" -t \
 # there, finds nothing at all).
 for page in usr/share/man/man8/portmux.8 usr/share/man/man5/portmux.yaml.5 \
 	usr/share/man/man7/portmux-detector.7; do
-	warn=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$D/$page" 2>&1 >/dev/null)
+	warn=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$D/$page" 2>&1 >/dev/null) ||
+		fail "man -l $page: $warn"
 	[ -z "$warn" ] || fail "man -l $page: $warn"
 	if command -v mandoc >/dev/null; then
 		lint=$(mandoc -T lint "$D/$page" 2>&1 || true)
