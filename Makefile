@@ -52,7 +52,8 @@ endif
 
 ALL_CFLAGS = $(STD) $(WARN) -Iinclude -MMD -MP $(CFLAGS)
 CORE_DEFS = -DPMX_PLUGIN_DIR='"$(PLUGINDIR)"' \
-            -DPMX_DEFAULT_DETECTORS='"$(DEFAULT_DETECTORS)"'
+            -DPMX_DEFAULT_DETECTORS='"$(DEFAULT_DETECTORS)"' \
+            -DCONFIG_DEFAULT_PATH='"$(SYSCONFDIR)/portmux/config.yaml"'
 
 ifeq ($(V),1)
 Q =
@@ -106,8 +107,9 @@ check-deps:
 CORE_SETTINGS = $(BUILD)/core-settings
 $(CORE_SETTINGS): FORCE
 	@mkdir -p $(dir $@)
-	@echo "$(PLUGINDIR) $(DEFAULT_DETECTORS)" | cmp -s - $@ 2>/dev/null || \
-		echo "$(PLUGINDIR) $(DEFAULT_DETECTORS)" >$@
+	@echo "$(PLUGINDIR) $(DEFAULT_DETECTORS) $(SYSCONFDIR)" | \
+		cmp -s - $@ 2>/dev/null || \
+		echo "$(PLUGINDIR) $(DEFAULT_DETECTORS) $(SYSCONFDIR)" >$@
 
 .PHONY: FORCE
 FORCE:
@@ -278,7 +280,8 @@ install: all
 		install -m 644 etc/portmux/config.yaml $(DESTDIR)$(SYSCONFDIR)/portmux/
 	test -e $(DESTDIR)$(SYSCONFDIR)/portmux/script.py || \
 		install -m 644 etc/portmux/script.py $(DESTDIR)$(SYSCONFDIR)/portmux/
-	sed 's|@BINDIR@|$(BINDIR)|g' systemd/portmux.service > \
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		systemd/portmux.service > \
 		$(DESTDIR)$(UNITDIR)/portmux.service
 	install -m 644 systemd/portmux.socket $(DESTDIR)$(UNITDIR)/
 	install -d $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(SYSUSERSDIR) \

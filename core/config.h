@@ -11,7 +11,9 @@
 #include "route.h"
 #include "yaml_tree.h"
 
+#ifndef CONFIG_DEFAULT_PATH /* the Makefile sets it from SYSCONFDIR */
 #define CONFIG_DEFAULT_PATH "/etc/portmux/config.yaml"
+#endif
 
 enum target_kind {
 	TARGET_UNSET = 0, /* not configured: use the built-in default */

@@ -25,6 +25,7 @@ for f in $INSTALLED etc/portmux/config.yaml etc/portmux/script.py; do
 done
 grep -q "^ExecStart=/usr/bin/portmux -c /etc/portmux/config.yaml$" \
 	"$D/lib/systemd/system/portmux.service" || fail "unit: ExecStart"
+assert_contains "$("$D/usr/bin/portmux" -V)" "default configuration /etc/portmux/config.yaml"
 # The compiled-in plugin directory follows PREFIX.
 assert_contains "$("$D/usr/bin/portmux" -h)" "else /usr/lib/portmux."
 PORTMUX_PLUGIN_DIR=$D/usr/lib/portmux "$D/usr/bin/portmux" -t \
@@ -92,3 +93,15 @@ uninstall
 [ ! -e "$D/usr/lib/portmux" ] || fail "empty plugin directory kept"
 [ ! -e "$D/usr/include/portmux" ] || fail "empty include directory kept"
 [ -d "$D/etc/portmux" ] || fail "config directory removed"
+
+# Another SYSCONFDIR: the binary's default configuration and the unit
+# follow it (the example is installed where the binary looks).
+D2=$T/root2
+make -s -j2 -C "$TOP" install BUILD="$T/build2" DESTDIR="$D2" PREFIX=/opt/pm \
+	SYSCONFDIR=/opt/pm/etc UNITDIR=/opt/pm/units >"$T/install2.log" 2>&1 ||
+	{ cat "$T/install2.log" >&2; fail "make install SYSCONFDIR=/opt/pm/etc"; }
+[ -f "$D2/opt/pm/etc/portmux/config.yaml" ] || fail "example not in SYSCONFDIR"
+assert_contains "$("$D2/opt/pm/bin/portmux" -V)" \
+	"default configuration /opt/pm/etc/portmux/config.yaml"
+grep -q "^ExecStart=/opt/pm/bin/portmux -c /opt/pm/etc/portmux/config.yaml$" \
+	"$D2/opt/pm/units/portmux.service" || fail "unit: ExecStart with SYSCONFDIR"

@@ -5,7 +5,8 @@
 
 command -v systemd-analyze >/dev/null || { echo "SKIP: no systemd-analyze"; exit 77; }
 unit="$T/portmux.service"
-sed 's|@BINDIR@|/usr/local/bin|g' "$TOP/systemd/portmux.service" >"$unit"
+sed -e 's|@BINDIR@|/usr/local/bin|g' -e 's|@SYSCONFDIR@|/etc|g' \
+	"$TOP/systemd/portmux.service" >"$unit"
 for line in "Type=notify" "ExecReload=/bin/kill -HUP \$MAINPID" \
 	"DynamicUser=yes" "AmbientCapabilities=CAP_NET_BIND_SERVICE" \
 	"CapabilityBoundingSet=CAP_NET_BIND_SERVICE" "NoNewPrivileges=yes" \
