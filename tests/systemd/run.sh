@@ -94,13 +94,18 @@ ok "enable --now: active (Type=notify READY), STATUS=$(prop StatusText)"
 [ "$(body_of other.test)" = "web 80" ] || fail "default route through PortMux"
 ok "HTTP routed by Host to the example's backends"
 PID=$(prop MainPID)
-# DynamicUser=: a UID systemd allocates from 61184-65519 for "portmux".
+# User=portmux with DynamicUser=: the system user make install's
+# sysusers.d/portmux.conf created at boot, or (without it) a UID systemd
+# allocates from 61184-65519. Never root.
 uid=$(ct ps -o uid= -p "$PID" | tr -d ' ')
-[ "$uid" -ge 61184 ] && [ "$uid" -le 65519 ] || fail "runs as uid $uid"
-user="$(prop User) (uid $uid)"
+name=$(ct getent passwd "$uid" | cut -d: -f1 || true)
+[ "$uid" -ne 0 ] || fail "runs as root"
+[ "$name" = portmux ] || { [ "$uid" -ge 61184 ] && [ "$uid" -le 65519 ]; } ||
+	fail "runs as uid $uid ($name)"
+user="${name:-dynamic} (uid $uid)"
 capeff=$(ct sed -n 's/^CapEff:\t*//p' "/proc/$PID/status")
 [ "$capeff" = 0000000000000400 ] || fail "CapEff $capeff"
-ok "dynamic user '$user' holding only CAP_NET_BIND_SERVICE (CapEff=$capeff)"
+ok "user '$user' holding only CAP_NET_BIND_SERVICE (CapEff=$capeff)"
 n=$(closes)
 for _ in 1 2 3 4 5; do curl_host example.com >/dev/null; done
 logged() { [ "$(closes)" -ge $((n + 5)) ]; }
