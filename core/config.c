@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 
 #include "log.h"
 #include "suggest.h"
@@ -528,6 +529,55 @@ read_log_level(struct pm_parse *p, const struct pm_key *k,
 	return 0;
 }
 
+/* "host:port", "[v6]:port" (a literal address and a port), or the
+ * absolute path of a unix socket. */
+static int
+read_metrics(struct pm_parse *p, const struct pm_key *k,
+	     const struct pmx_node *v)
+{
+	struct config *cfg = p->cfg;
+	const char *s;
+	char host[128], msg[200];
+	long port;
+
+	(void)k;
+	if (node_string(v, &s, p->err, p->errlen) < 0)
+		return -1;
+	if (s[0] == '/') {
+		struct sockaddr_un *sun =
+			(struct sockaddr_un *)&cfg->metrics.ss;
+
+		if (strlen(s) >= sizeof(sun->sun_path))
+			return node_error(v, p->err, p->errlen,
+					  "metrics: the socket path is longer "
+					  "than %zu bytes",
+					  sizeof(sun->sun_path) - 1);
+		memset(&cfg->metrics, 0, sizeof(cfg->metrics));
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, s, strlen(s) + 1);
+		cfg->metrics.len = (socklen_t)(offsetof(struct sockaddr_un,
+							sun_path) +
+					       strlen(s) + 1);
+		snprintf(cfg->metrics_text, sizeof(cfg->metrics_text), "%s", s);
+		return 0;
+	}
+	if (addr_split(s, host, sizeof(host), &port, msg, sizeof(msg)) < 0)
+		return node_error(v, p->err, p->errlen, "metrics: %s", msg);
+	if (host[0] == '\0' || port == 0 ||
+	    addr_from_literal(host, (uint16_t)port, &cfg->metrics) < 0) {
+		memset(&cfg->metrics, 0, sizeof(cfg->metrics));
+		return node_error(v, p->err, p->errlen,
+				  "metrics: expected \"address:port\" (an IP "
+				  "address, e.g. 127.0.0.1:9100 or "
+				  "[::1]:9100) or the absolute path of a unix "
+				  "socket, found '%s'",
+				  s);
+	}
+	addr_format((struct sockaddr *)&cfg->metrics.ss, cfg->metrics_text,
+		    sizeof(cfg->metrics_text));
+	return 0;
+}
+
 /* Read once every section is known (pm_targets). */
 static int
 read_later(struct pm_parse *p, const struct pm_key *k,
@@ -598,6 +648,7 @@ static const struct pm_key pm_keys[] = {
 	{"accept_proxy", read_cidrs, F_NONE, AT(accept_proxy), 0, 0, 0},
 	{"transparent", read_bool, F_INT, AT(transparent), 0, 0, 0},
 	{"user", read_user, F_NONE, AT(user), 0, 0, 0},
+	{"metrics", read_metrics, F_NONE, AT(metrics), 0, 0, 0},
 	{"log_level", read_log_level, F_INT, AT(log_level), 0, 0, -1},
 	{"log_format", read_log_format, F_INT, AT(log_format), 0, 0, 0},
 };

@@ -15,6 +15,9 @@
 #define CONFIG_DEFAULT_PATH "/etc/portmux/config.yaml"
 #endif
 
+/* An address's text, or a unix socket's path (sun_path is 108 bytes). */
+#define CONFIG_METRICS_TEXT_MAX 128
+
 enum target_kind {
 	TARGET_UNSET = 0, /* not configured: use the built-in default */
 	TARGET_CLOSE,     /* close the connection */
@@ -78,6 +81,10 @@ struct config {
 	int tcp_keepalive;    /* keepalive probes on client and backend
 				 connections */
 	char *user;           /* drop root for this user after binding */
+	/* Where Prometheus scrapes GET /metrics: an IP address and port, or
+	 * a unix socket (ss_family AF_UNIX). len 0: not served. */
+	struct addr metrics;
+	char metrics_text[CONFIG_METRICS_TEXT_MAX]; /* as configured */
 	int log_level; /* -1: not set */
 	int log_format; /* enum log_format: text or json */
 

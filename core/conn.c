@@ -16,6 +16,7 @@
 #include "admit.h"
 #include "conn_internal.h"
 #include "log.h"
+#include "metrics.h"
 #include "stats.h"
 
 static void client_cb(EV_P_ ev_io *io, int revents);
@@ -140,6 +141,8 @@ conn_close(struct conn *c, const char *reason)
 			 (unsigned long long)c->server.bytes,
 			 ev_now(lc->loop) - c->started, reason);
 	}
+	metrics_series_closed(c->series);
+	metrics_bytes(c->client.bytes, c->server.bytes);
 	ev_timer_stop(lc->loop, &c->timer);
 	if (c->job != NULL)
 		probe_job_abandon(c->job); /* the pool frees it */

@@ -57,6 +57,9 @@ struct conn {
 	struct backend *own_backend;   /* a detector's explicit backend */
 	struct source *src; /* what it counts against (per-source limits) */
 	char *key;                     /* matched route key, for the log */
+	/* The metrics series it is counted in as active (metrics.h; the
+	 * registry's), from when it goes to a backend; NULL: none. */
+	struct metrics_series *series;
 	ev_tstamp started;
 	ev_tstamp active; /* last relay event, for the idle timeouts */
 	uint64_t id;

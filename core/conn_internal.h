@@ -46,9 +46,10 @@ void probe_timer(struct conn *c);
 
 /* ---- conn_relay.c ---- */
 
-/* Connect to b (each of its addresses in turn). May close c. */
+/* Connect to b (each of its addresses in turn), counted in `series`
+ * (metrics.h; may be NULL). May close c. */
 void conn_connect(struct conn *c, const struct backend *b,
-		  enum conn_via via);
+		  enum conn_via via, struct metrics_series *series);
 /* Client bytes that arrive while connecting join the probe bytes. May
  * close c. */
 void connecting_read(struct conn *c);

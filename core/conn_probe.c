@@ -16,6 +16,7 @@
 #include "conn_internal.h"
 #include "decide.h"
 #include "log.h"
+#include "metrics.h"
 #include "proxyproto.h"
 #include "stats.h"
 
@@ -42,22 +43,26 @@ conn_route(struct conn *c, int outcome, int det,
 	   const struct pmx_probe_result *res, struct probe_job *job)
 {
 	const struct backend *b;
+	struct metrics_series *series;
 
+	metrics_detection_time(ev_now(c->lc->loop) - c->started);
 	if (outcome == PROBE_MATCH) {
 		c->det = (int16_t)det;
 		if (res->key[0])
 			c->key = log_key_dup(res->key);
-		b = decide_backend(c->gen, det, res, PMX_TRANSPORT_TCP, job,
-				   &c->own_backend, "conn", c->id);
+		b = decide_backend_series(c->gen, det, res, PMX_TRANSPORT_TCP,
+					  job, &c->own_backend, "conn", c->id,
+					  &series);
 		if (b != NULL && !backend_admits(b, &c->peer.sa)) {
 			/* The route's allow / deny: as if it had none. */
 			conn_reject(c, PMX_REJECT_NO_ROUTE, res);
 			stats_count(STATS_REFUSED);
+			metrics_refused(REFUSED_ROUTE_DENY);
 			conn_close(c, "denied");
 			return;
 		}
 		if (b != NULL) {
-			conn_connect(c, b, VIA_DETECTOR);
+			conn_connect(c, b, VIA_DETECTOR, series);
 			return;
 		}
 	}
@@ -70,7 +75,10 @@ conn_route(struct conn *c, int outcome, int det,
 		return;
 	}
 	stats_count(STATS_FALLBACK);
-	conn_connect(c, c->gen->fallback, VIA_FALLBACK);
+	conn_connect(c, c->gen->fallback, VIA_FALLBACK,
+		     outcome == PROBE_MATCH
+			     ? c->gen->dets[det].fallback_series
+			     : c->gen->fallback_series);
 }
 
 static void conn_probe_done(struct probe_job *job);
@@ -271,10 +279,13 @@ probe_timer(struct conn *c)
 		probe_decide(c, 1);
 		return;
 	}
+	metrics_probe_timeout();
+	metrics_detection_time(ev_now(c->lc->loop) - c->started);
 	if (c->gen->on_timeout == NULL) {
 		conn_close(c, "probe_timeout");
 		return;
 	}
 	stats_count(STATS_ON_TIMEOUT);
-	conn_connect(c, c->gen->on_timeout, VIA_ON_TIMEOUT);
+	conn_connect(c, c->gen->on_timeout, VIA_ON_TIMEOUT,
+		     c->gen->on_timeout_series);
 }

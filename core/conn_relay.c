@@ -12,6 +12,7 @@
 
 #include "conn_internal.h"
 #include "log.h"
+#include "metrics.h"
 #include "proxyproto.h"
 #include "relay.h"
 #include "sockopt.h"
@@ -75,6 +76,9 @@ connect_retry(struct conn *c, int err)
 	if (connect_next(c) < 0) {
 		if (c->via == VIA_DETECTOR)
 			conn_reject(c, PMX_REJECT_BACKEND_DOWN, NULL);
+		metrics_connect_failed(err == ETIMEDOUT
+					       ? CONNECT_FAILED_TIMEOUT
+					       : CONNECT_FAILED_ERROR);
 		conn_fail(c, err == ETIMEDOUT ? "connect_timeout"
 					      : "connect_failed",
 			  c->last_error);
@@ -82,15 +86,19 @@ connect_retry(struct conn *c, int err)
 }
 
 void
-conn_connect(struct conn *c, const struct backend *b, enum conn_via via)
+conn_connect(struct conn *c, const struct backend *b, enum conn_via via,
+	     struct metrics_series *series)
 {
 	if (!backend_admits(b, &c->peer.sa)) {
 		/* on_timeout or fallback with allow / deny (a detector's
 		 * route was judged with its words, in conn_probe.c). */
 		stats_count(STATS_REFUSED);
+		metrics_refused(REFUSED_ROUTE_DENY);
 		conn_close(c, "denied");
 		return;
 	}
+	metrics_series_opened(series);
+	c->series = series;
 	c->backend = b;
 	c->via = (uint8_t)via;
 	c->transparent = (uint8_t)(b->transparent >= 0
@@ -107,6 +115,7 @@ conn_connect(struct conn *c, const struct backend *b, enum conn_via via)
 	if (connect_next(c) < 0) {
 		if (via == VIA_DETECTOR)
 			conn_reject(c, PMX_REJECT_BACKEND_DOWN, NULL);
+		metrics_connect_failed(CONNECT_FAILED_ERROR);
 		conn_fail(c, "connect_failed", c->last_error);
 	}
 }

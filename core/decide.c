@@ -139,22 +139,43 @@ explicit_backend(const struct detector_inst *d,
 }
 
 const struct backend *
+decide_backend_series(struct generation *g, int det,
+		      const struct pmx_probe_result *res,
+		      enum pmx_transport transport, struct probe_job *job,
+		      struct backend **own, const char *kind, uint64_t id,
+		      struct metrics_series **series)
+{
+	struct detector_inst *d = &g->dets[det];
+	const char *key = res->key;
+	const struct route *route = NULL;
+	const struct backend *b;
+
+	__atomic_add_fetch(&d->matches, 1, __ATOMIC_RELAXED);
+	*own = NULL;
+	*series = NULL;
+	if (res->backend[0] &&
+	    (*own = explicit_backend(d, res, job, kind, id)) != NULL) {
+		*series = d->explicit_series;
+		return *own;
+	}
+	if (d->routes == NULL)
+		return NULL;
+	if (key[0] == '\0' && transport == PMX_TRANSPORT_UDP)
+		key = "udp";
+	b = route_find(d->routes, key, res->alpn, &route);
+	if (b != NULL)
+		*series = generation_route_series(g, det, route);
+	return b;
+}
+
+const struct backend *
 decide_backend(struct generation *g, int det,
 	       const struct pmx_probe_result *res,
 	       enum pmx_transport transport, struct probe_job *job,
 	       struct backend **own, const char *kind, uint64_t id)
 {
-	struct detector_inst *d = &g->dets[det];
-	const char *key = res->key;
+	struct metrics_series *series;
 
-	__atomic_add_fetch(&d->matches, 1, __ATOMIC_RELAXED);
-	*own = NULL;
-	if (res->backend[0] &&
-	    (*own = explicit_backend(d, res, job, kind, id)) != NULL)
-		return *own;
-	if (d->routes == NULL)
-		return NULL;
-	if (key[0] == '\0' && transport == PMX_TRANSPORT_UDP)
-		key = "udp";
-	return route_lookup(d->routes, key, res->alpn);
+	return decide_backend_series(g, det, res, transport, job, own, kind,
+				     id, &series);
 }

@@ -88,5 +88,13 @@ const struct backend *decide_backend(struct generation *g, int det,
 				     struct probe_job *job,
 				     struct backend **own, const char *kind,
 				     uint64_t id);
+/* The same, and *series: the connection metrics series (metrics.h) of
+ * the backend chosen — the detector's explicit answer, or the route it
+ * came from; NULL without a backend. */
+const struct backend *decide_backend_series(
+	struct generation *g, int det, const struct pmx_probe_result *res,
+	enum pmx_transport transport, struct probe_job *job,
+	struct backend **own, const char *kind, uint64_t id,
+	struct metrics_series **series);
 
 #endif

@@ -115,6 +115,7 @@ detector_inst_free(struct detector_inst *d)
 {
 	if (d->created && d->plugin->desc->destroy)
 		d->plugin->desc->destroy(d->instance);
+	free(d->route_series);
 	free(d->host.prefix);
 	free(d->name);
 	free(d->section);
@@ -555,6 +556,77 @@ resolve_targets(struct build *b)
 			      &g->fallback_label, "fallback");
 }
 
+/* A route's label in the metrics: its configured key. */
+static struct metrics_series *
+route_series_get(const char *detector, const struct route_table *t,
+		 const struct route *r)
+{
+	char label[PMX_KEY_MAX + 1];
+
+	if (r == t->dflt)
+		return metrics_series_get(detector, "default");
+	if (r >= t->wild && r < t->wild + t->nwild) {
+		snprintf(label, sizeof(label), "*%s", r->key);
+		return metrics_series_get(detector, label);
+	}
+	return metrics_series_get(detector, r->key);
+}
+
+/* Step 7: the metrics series its connections are counted in. */
+static int
+make_series(struct build *b)
+{
+	struct generation *g = b->g;
+
+	g->on_timeout_series = metrics_series_get(METRICS_NO_DETECTOR,
+						  METRICS_ROUTE_ON_TIMEOUT);
+	g->fallback_series = metrics_series_get(METRICS_NO_DETECTOR,
+						METRICS_ROUTE_FALLBACK);
+	for (size_t i = 0; i < g->ndets; i++) {
+		struct detector_inst *d = &g->dets[i];
+		const struct route_table *t = d->routes;
+		size_t n = t ? t->nexact + t->nwild + (t->dflt != NULL) : 0;
+
+		d->explicit_series =
+			metrics_series_get(d->name, METRICS_ROUTE_EXPLICIT);
+		d->fallback_series =
+			metrics_series_get(d->name, METRICS_ROUTE_FALLBACK);
+		if (n == 0)
+			continue;
+		d->route_series = calloc(n, sizeof(*d->route_series));
+		if (d->route_series == NULL)
+			return oom(b);
+		for (size_t r = 0; r < t->nexact; r++)
+			d->route_series[r] =
+				route_series_get(d->name, t, &t->exact[r]);
+		for (size_t r = 0; r < t->nwild; r++)
+			d->route_series[t->nexact + r] =
+				route_series_get(d->name, t, &t->wild[r]);
+		if (t->dflt != NULL)
+			d->route_series[t->nexact + t->nwild] =
+				route_series_get(d->name, t, t->dflt);
+	}
+	return 0;
+}
+
+struct metrics_series *
+generation_route_series(const struct generation *g, int det,
+			const struct route *r)
+{
+	const struct detector_inst *d = &g->dets[det];
+	const struct route_table *t = d->routes;
+
+	if (r == NULL || t == NULL || d->route_series == NULL)
+		return NULL;
+	if (r == t->dflt)
+		return d->route_series[t->nexact + t->nwild];
+	if (r >= t->wild && r < t->wild + t->nwild)
+		return d->route_series[t->nexact + (size_t)(r - t->wild)];
+	if (r >= t->exact && r < t->exact + t->nexact)
+		return d->route_series[r - t->exact];
+	return NULL;
+}
+
 struct generation *
 generation_build(struct config *cfg, char *err, size_t errlen)
 {
@@ -585,6 +657,8 @@ generation_build(struct config *cfg, char *err, size_t errlen)
 		rc = resolve_targets(&b);
 	if (rc == 0)
 		b.g->udp = wants_udp(b.g);
+	if (rc == 0)
+		rc = make_series(&b);
 
 	wanted_free(b.want, b.nwant);
 	wanted_free(b.defaults, b.ndefaults);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "plugin.h"
 #include "route.h"
 
@@ -38,6 +39,13 @@ struct detector_inst {
 	void *instance;
 	int created;
 	uint64_t matches; /* connections it claimed (atomic) */
+	/* Connection metrics (metrics.h), made with the generation: one
+	 * series per route of `routes` — its exact ones, then wildcards,
+	 * then default — and one each for its explicit answers and for
+	 * fallback after its match. The array is owned here; the series
+	 * are the metrics registry's (never freed). */
+	struct metrics_series **route_series;
+	struct metrics_series *explicit_series, *fallback_series;
 };
 
 struct generation {
@@ -54,6 +62,9 @@ struct generation {
 	const char *on_timeout_label;     /* for logs: a section name */
 	int udp; /* listen on UDP too: a UDP detector has a "udp" route */
 	const char *fallback_label;
+	/* Connection metrics of clients no detector claimed: on_timeout and
+	 * fallback (the metrics registry's). */
+	struct metrics_series *on_timeout_series, *fallback_series;
 };
 
 #ifndef PMX_PLUGIN_DIR
@@ -73,6 +84,10 @@ void generation_unref(struct generation *g);
 /* The route table of a section (case-insensitive), or NULL. */
 const struct route_table *generation_table(const struct generation *g,
 					   const char *section);
+
+/* The metrics series of detector det's route r (of its table). */
+struct metrics_series *generation_route_series(const struct generation *g,
+					       int det, const struct route *r);
 
 /* Call fn on every backend of g: routes' choices, on_timeout, fallback. */
 void generation_each_backend(struct generation *g,

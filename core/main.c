@@ -13,6 +13,8 @@
 #include "config.h"
 #include "generation.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "notify.h"
 #include "plugin.h"
 #include "privs.h"
@@ -182,6 +184,7 @@ reload_apply(struct generation *g, const char *err)
 	char names[512];
 	int same;
 
+	metrics_reload(g != NULL);
 	if (g == NULL) {
 		log_error("%s", err);
 		log_error("reload failed; keeping the running configuration");
@@ -199,6 +202,9 @@ reload_apply(struct generation *g, const char *err)
 	if (!same)
 		log_warn("reload: listen addresses, UDP or workers changed; "
 			 "restart PortMux to apply that part");
+	if (strcmp(g->cfg->metrics_text, running->cfg->metrics_text) != 0)
+		log_warn("reload: metrics changed; restart PortMux to apply "
+			 "that part");
 	apply_log_level(g->cfg);
 	warn_udp_unserved(g);
 	set_udp_fd_budget(g->cfg, nworkers); /* max_connections may change */
@@ -649,6 +655,7 @@ serve(struct config *cfg)
 	main_loop = loop;
 	watchdog_interval(); /* read (and removed from the environment)
 				before any plugin or script starts */
+	metrics_process_started();
 	sources = source_table_new();
 	if (sources == NULL) {
 		log_error("out of memory");
@@ -658,7 +665,8 @@ serve(struct config *cfg)
 	}
 	main_watchers_start(loop);
 	if (activation_take(&activation, err, sizeof(err)) < 0 ||
-	    bind_workers(cfg, err, sizeof(err)) < 0) {
+	    bind_workers(cfg, err, sizeof(err)) < 0 ||
+	    metrics_http_bind(cfg, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		config_free(cfg);
 		goto out;
@@ -676,6 +684,7 @@ serve(struct config *cfg)
 		goto out;
 	}
 	log_started(running);
+	metrics_http_start(loop);
 	reload_init(loop, opts.config, opts.port, reload_apply);
 	resolve_init(loop, current_generation);
 	if (getenv("NOTIFY_SOCKET") != NULL)
@@ -697,6 +706,7 @@ serve(struct config *cfg)
 	resolve_fini();
 	rc = 0;
 out:
+	metrics_http_stop();
 	workers_end();
 	activation_release(&activation);
 	main_watchers_stop(loop);

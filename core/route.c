@@ -246,35 +246,52 @@ route_pick(const struct route *r, const char *alpn)
 }
 
 const struct backend *
-route_lookup(const struct route_table *t, const char *key, const char *alpn)
+route_find(const struct route_table *t, const char *key, const char *alpn,
+	   const struct route **matched)
 {
 	char norm[PMX_KEY_MAX];
-	const struct backend *b;
+	const struct route *found = NULL;
+	const struct backend *b = NULL;
 	int len;
 
 	if (t == NULL)
-		return NULL;
+		goto out;
 	/* A key that fills the detector's buffer may have been cut short:
 	 * never match a route on part of a name. */
-	if (strlen(key) >= PMX_KEY_MAX - 1)
-		return t->dflt ? route_pick(t->dflt, alpn) : NULL;
-	len = route_normalize(key, strlen(key), norm, sizeof(norm));
+	len = strlen(key) >= PMX_KEY_MAX - 1
+		      ? -1
+		      : route_normalize(key, strlen(key), norm, sizeof(norm));
 	if (len > 0) {
 		struct route probe = {.key = norm};
 		const struct route *r = bsearch(&probe, t->exact, t->nexact,
 						sizeof(*t->exact), cmp_exact);
-		if (r != NULL && (b = route_pick(r, alpn)) != NULL)
-			return b;
+		if (r != NULL && (b = route_pick(r, alpn)) != NULL) {
+			found = r;
+			goto out;
+		}
 		for (size_t i = 0; i < t->nwild; i++) {
 			size_t kl = strlen(t->wild[i].key);
 			/* ".example.com" needs at least one label before. */
 			if ((size_t)len > kl &&
 			    strcmp(norm + len - kl, t->wild[i].key) == 0 &&
-			    (b = route_pick(&t->wild[i], alpn)) != NULL)
-				return b;
+			    (b = route_pick(&t->wild[i], alpn)) != NULL) {
+				found = &t->wild[i];
+				goto out;
+			}
 		}
 	}
-	return t->dflt ? route_pick(t->dflt, alpn) : NULL;
+	if (t->dflt && (b = route_pick(t->dflt, alpn)) != NULL)
+		found = t->dflt;
+out:
+	if (matched != NULL)
+		*matched = found;
+	return b;
+}
+
+const struct backend *
+route_lookup(const struct route_table *t, const char *key, const char *alpn)
+{
+	return route_find(t, key, alpn, NULL);
 }
 
 int

@@ -54,6 +54,12 @@ void route_table_free(struct route_table *t);
 const struct backend *route_lookup(const struct route_table *t,
 				   const char *key, const char *alpn);
 
+/* The same, and *matched (if not NULL) is the route it came from: an
+ * entry of t's exact, wild or dflt (NULL with no backend). */
+const struct backend *route_find(const struct route_table *t,
+				 const char *key, const char *alpn,
+				 const struct route **matched);
+
 /* Does the table have an exact route for `key`? */
 int route_has_key(const struct route_table *t, const char *key);
 

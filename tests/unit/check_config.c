@@ -2,8 +2,10 @@
  * located message for every kind of error. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "testutil.h"
 
@@ -127,6 +129,7 @@ START_TEST(test_config__defaults)
 	ck_assert(cfg->probe_deadline == 10.0);
 	ck_assert(cfg->connect_timeout == 5.0);
 	ck_assert_int_eq(cfg->probe_buffer, 16384);
+	ck_assert_int_eq(cfg->metrics.len, 0); /* off */
 	ck_assert_int_eq(cfg->max_connections, 10000);
 	ck_assert_int_eq(cfg->probe_threads, 4);
 	ck_assert_int_eq(cfg->probe_queue, 256);
@@ -458,7 +461,67 @@ static const struct {
 	{"PORTMUX:\n  port: 1\n  ? \n", "test.yaml:3:4: PORTMUX: unknown key ''"},
 	{"PORTMUX:\n  port: 1\n  ip: [\n",
 	 "test.yaml:4:1: YAML syntax error"},
+	/* metrics */
+	{"PORTMUX:\n  port: 1\n  metrics: 9100\n",
+	 "test.yaml:3:12: metrics: expected \"address:port\""},
+	{"PORTMUX:\n  port: 1\n  metrics: \"127.0.0.1\"\n",
+	 "test.yaml:3:12: metrics: expected \"address:port\""},
+	{"PORTMUX:\n  port: 1\n  metrics: \"localhost:9100\"\n",
+	 "test.yaml:3:12: metrics: expected \"address:port\" (an IP address"},
+	{"PORTMUX:\n  port: 1\n  metrics: \"127.0.0.1:70000\"\n",
+	 "test.yaml:3:12: metrics: "},
+	{"PORTMUX:\n  port: 1\n  metrics: \"[::1:9100\"\n",
+	 "test.yaml:3:12: metrics: missing ']'"},
+	{"PORTMUX:\n  port: 1\n  metrics: relative/path.sock\n",
+	 "test.yaml:3:12: metrics: expected \"address:port\""},
+	{"PORTMUX:\n  port: 1\n  metrics: [1]\n",
+	 "test.yaml:3:12: expected"},
+	{"PORTMUX:\n  port: 1\n  metrics: /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	 "aaaa\n",
+	 "test.yaml:3:12: metrics: the socket path is longer than 107 bytes"},
 };
+
+/* PORTMUX.metrics: an IPv4 or IPv6 address and port, or a unix socket. */
+START_TEST(test_config__metrics)
+{
+	static const struct {
+		const char *value;
+		int family;
+		const char *text;
+	} ok[] = {
+		{"\"127.0.0.1:9100\"", AF_INET, "127.0.0.1:9100"},
+		{"\"[::1]:9101\"", AF_INET6, "[::1]:9101"},
+		{"\"0.0.0.0:1\"", AF_INET, "0.0.0.0:1"},
+		{"/run/portmux/metrics.sock", AF_UNIX,
+		 "/run/portmux/metrics.sock"},
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char yaml[256], err[1024];
+		struct config *cfg;
+		const struct sockaddr *sa;
+
+		snprintf(yaml, sizeof(yaml),
+			 "PORTMUX:\n  port: 1\n  metrics: %s\n", ok[i].value);
+		cfg = tu_config(yaml, err, sizeof(err));
+		ck_assert_msg(cfg != NULL, "%s: %s", ok[i].value, err);
+		sa = (const struct sockaddr *)&cfg->metrics.ss;
+		ck_assert_int_eq(sa->sa_family, ok[i].family);
+		ck_assert_str_eq(cfg->metrics_text, ok[i].text);
+		ck_assert_int_gt(cfg->metrics.len, 0);
+		if (ok[i].family == AF_UNIX)
+			ck_assert_str_eq(((const struct sockaddr_un *)sa)
+						 ->sun_path,
+					 ok[i].text);
+		if (ok[i].family == AF_INET)
+			ck_assert_int_eq(
+				ntohs(((const struct sockaddr_in *)sa)->sin_port),
+				i == 0 ? 9100 : 1);
+		config_free(cfg);
+	}
+}
+END_TEST
 
 START_TEST(test_config__errors)
 {
@@ -633,6 +696,7 @@ make_suite_config(void)
 	tcase_add_test(tc, test_config__special_values);
 	tcase_add_test(tc, test_config__port_override);
 	tcase_add_test(tc, test_config__deadline_follows_timeout);
+	tcase_add_test(tc, test_config__metrics);
 	tcase_add_loop_test(tc, test_config__errors, 0,
 			    (int)(sizeof(bad_configs) / sizeof(bad_configs[0])));
 	tcase_add_loop_test(tc, test_config__generation_errors, 0,

@@ -1276,7 +1276,7 @@ backend_keepalive(int on)
 	close(t.c->server.fd);
 	t.c->server.fd = -1;
 	close(t.sfar);
-	conn_connect(t.c, &b, VIA_DETECTOR);
+	conn_connect(t.c, &b, VIA_DETECTOR, NULL);
 	ck_assert_int_eq(t.c->state, CONN_CONNECTING);
 	DRIVE_UNTIL(&t, t.c->state == CONN_RELAY, {});
 	t.sfar = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
