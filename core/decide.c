@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 
 /* Say why blocking detector `det` is skipped for in->peer: at most one
@@ -92,7 +93,7 @@ double
 decide_deadline(struct loop_ctx *lc, ev_tstamp started, double within)
 {
 	/* ev_now() is the loop's (wall) clock: carry the time left over. */
-	return probe_clock() + (started + within - ev_now(lc->loop));
+	return clock_mono() + (started + within - ev_now(lc->loop));
 }
 
 enum probe_outcome

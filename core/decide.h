@@ -66,7 +66,7 @@ void decide_late(struct probe_state *st, struct probe_job *job);
 /*
  * The deadline of a connection or flow that started at `started` (loop
  * time) and must be decided `within` seconds of it, on the clock of
- * pmx_probe_input.deadline (probe_clock()).
+ * pmx_probe_input.deadline (clock_mono(), clock.h).
  */
 double decide_deadline(struct loop_ctx *lc, ev_tstamp started,
 		       double within);

@@ -165,6 +165,7 @@ log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)
 	char msg[2048], line[2 * 6 * 2048 + 3 * 2048 + 256];
 	char stamp[40] = "";
 	size_t off = 0, n;
+	int json;
 	int in_journal = __atomic_load_n(&journal, __ATOMIC_RELAXED);
 
 	if (level > log_get_level())
@@ -180,7 +181,9 @@ log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)
 	n = (size_t)snprintf(msg, sizeof(msg), "%s", prefix ? prefix : "");
 	if (n < sizeof(msg))
 		vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
-	{
+	json = __atomic_load_n(&current_format, __ATOMIC_RELAXED) ==
+	       LOG_FORMAT_JSON;
+	if (json || !in_journal) { /* the journal stamps text lines */
 		struct timespec ts;
 		struct tm tm;
 		size_t k;
@@ -197,8 +200,7 @@ log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)
 
 		put(line, sizeof(line), &off, pri, 3);
 	}
-	if (__atomic_load_n(&current_format, __ATOMIC_RELAXED) ==
-	    LOG_FORMAT_JSON) {
+	if (json) {
 		put(line, sizeof(line), &off, "{\"time\":\"", 9);
 		put(line, sizeof(line), &off, stamp, strlen(stamp));
 		put(line, sizeof(line), &off, "\",\"level\":\"", 11);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "clock.h"
 #include "generation.h"
 #include "log.h"
 #include "metrics.h"
@@ -556,7 +557,7 @@ static void
 watchdog_timer_cb(EV_P_ ev_timer *t, int revents)
 {
 	double limit = watchdog_interval() / 2;
-	long long now = watchdog_now_usec();
+	long long now = clock_mono_usec();
 	unsigned long dropped;
 
 	(void)loop;

@@ -251,6 +251,18 @@ text_u64(struct metrics_text *t, const char *name, uint64_t v)
 	text_add(t, "%s %llu\n", name, (unsigned long long)v);
 }
 
+/* NAME{detector="...",route="..."}: a series of m. */
+static void
+series_name(struct metrics_text *t, const char *name,
+	    const struct metrics_series *m)
+{
+	text_add(t, "%s{detector=\"", name);
+	text_label_value(t, m->detector);
+	text_add(t, "\",route=\"");
+	text_label_value(t, m->route);
+	text_add(t, "\"}");
+}
+
 static void
 render_connections(const struct metrics_snapshot *s, struct metrics_text *t)
 {
@@ -261,11 +273,8 @@ render_connections(const struct metrics_snapshot *s, struct metrics_text *t)
 	for (size_t i = 0; i < s->nseries; i++) {
 		const struct metrics_series *m = s->series[i];
 
-		text_add(t, "portmux_connections_total{detector=\"");
-		text_label_value(t, m->detector);
-		text_add(t, "\",route=\"");
-		text_label_value(t, m->route);
-		text_add(t, "\"} %llu\n",
+		series_name(t, "portmux_connections_total", m);
+		text_add(t, " %llu\n",
 			 (unsigned long long)__atomic_load_n(
 				 &m->total, __ATOMIC_RELAXED));
 	}
@@ -274,11 +283,8 @@ render_connections(const struct metrics_snapshot *s, struct metrics_text *t)
 	for (size_t i = 0; i < s->nseries; i++) {
 		const struct metrics_series *m = s->series[i];
 
-		text_add(t, "portmux_connections_active{detector=\"");
-		text_label_value(t, m->detector);
-		text_add(t, "\",route=\"");
-		text_label_value(t, m->route);
-		text_add(t, "\"} %ld\n",
+		series_name(t, "portmux_connections_active", m);
+		text_add(t, " %ld\n",
 			 __atomic_load_n(&m->active, __ATOMIC_RELAXED));
 	}
 	text_head(t, "portmux_connections_open", "gauge",

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "thread.h"
 
@@ -46,15 +47,6 @@ struct probe_pool {
 	struct ev_loop *loop;
 	ev_async async;
 };
-
-double
-probe_clock(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The source of a client address: its IPv4 address (an IPv4-mapped IPv6
  * address is IPv4), or its IPv6 /64. Unknown: all zeros. */
@@ -255,7 +247,7 @@ pool_thread(void *arg)
 		if (pool->stopping)
 			break;
 		job = take_next(pool);
-		if (job->in.deadline > 0 && probe_clock() >= job->in.deadline) {
+		if (job->in.deadline > 0 && clock_mono() >= job->in.deadline) {
 			/* Nobody waits for its answer any more. */
 			job->expired = 1;
 			job->verdict = PMX_NO_MATCH;
@@ -345,7 +337,7 @@ probe_pool_submit(struct probe_pool *pool, struct probe_job *job,
 	struct probe_source *s;
 	int why = PROBE_SUBMITTED;
 
-	job->in.queued = probe_clock();
+	job->in.queued = clock_mono();
 	if (job->in.deadline > 0 && job->in.queued >= job->in.deadline)
 		return PROBE_REFUSED_LATE;
 	pthread_mutex_lock(&pool->lock);

@@ -92,9 +92,6 @@ enum probe_refusal {
 	PROBE_REFUSED_NOMEM,    /* no memory for its source */
 };
 
-/* CLOCK_MONOTONIC seconds: the clock of in.queued and in.deadline. */
-double probe_clock(void);
-
 /* Start `threads` threads. A job's `done` runs on the loop when its owner
  * is still set, and must free it with probe_job_free(). */
 struct probe_pool *probe_pool_new(struct ev_loop *loop, int threads);
@@ -107,7 +104,7 @@ struct probe_job *probe_job_new(struct generation *g, int index,
 				const struct pmx_probe_input *in, void *owner,
 				probe_done_fn done);
 void probe_job_free(struct probe_job *job);
-/* Queue a job (in.queued is set to now), with at most `queue_max` jobs
+/* Queue a job (in.queued is set to clock_mono()), with at most `queue_max` jobs
  * waiting in the pool and a source's `share` (0 < share <= 1) of them and
  * of the threads: PROBE_SUBMITTED, or why not (enum probe_refusal); the
  * job is still the caller's then. */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "thread.h"
 
@@ -49,15 +50,6 @@ describe(const struct addr_set *s, char *buf, size_t len)
 	}
 }
 
-static double
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* One backend, on the resolver thread; `arg` is the grace (seconds) a
  * replaced set stays readable. */
 static void
@@ -96,7 +88,7 @@ refresh(struct backend *b, void *arg)
 	}
 	describe(cur, was, sizeof(was));
 	describe(fresh, now, sizeof(now));
-	backend_set_addrs(b, fresh, now_mono(), *(const double *)arg);
+	backend_set_addrs(b, fresh, clock_mono(), *(const double *)arg);
 	log_info("resolve: backend=%s addresses=%s (were %s)", b->text, now,
 		 was);
 }

@@ -9,6 +9,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "clock.h"
+
 #define SHARDS 64   /* independent locks: workers rarely meet */
 #define BUCKETS 256 /* chains per shard */
 
@@ -33,15 +35,6 @@ struct source_table {
 	struct shard shards[SHARDS];
 };
 
-static double
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 struct source_table *
 source_table_new(void)
 {
@@ -50,7 +43,7 @@ source_table_new(void)
 	if (t == NULL)
 		return NULL;
 	if (getrandom(t->seed, sizeof(t->seed), 0) != sizeof(t->seed)) {
-		t->seed[0] = (uint64_t)now_mono() * 0x9e3779b97f4a7c15ull;
+		t->seed[0] = (uint64_t)clock_mono() * 0x9e3779b97f4a7c15ull;
 		t->seed[1] = (uint64_t)(uintptr_t)t;
 	}
 	for (int i = 0; i < SHARDS; i++)
@@ -135,7 +128,7 @@ lookup(struct shard *sh, uint64_t h, const uint8_t *key, int len,
 	memcpy(s->key, key, (size_t)len);
 	s->keylen = (uint8_t)len;
 	s->tokens = 2 * rate; /* a new source starts with a full burst */
-	s->stamp = now_mono();
+	s->stamp = clock_mono();
 	s->next = *chain;
 	*chain = s;
 	sh->n++;
@@ -176,7 +169,7 @@ source_admit(struct source_table *t, const struct sockaddr *sa, long limit,
 		pthread_mutex_unlock(&sh->lock);
 		return SOURCE_OK;
 	}
-	refill(s, rate, now_mono());
+	refill(s, rate, clock_mono());
 	if (limit > 0 && s->nconns >= limit)
 		v = SOURCE_LIMIT;
 	else if (rate > 0 && s->tokens < 1.0)
@@ -206,7 +199,7 @@ source_release(struct source_table *t, struct source *s)
 size_t
 source_sweep(struct source_table *t)
 {
-	double now = now_mono();
+	double now = clock_mono();
 	size_t left = 0;
 
 	for (int i = 0; i < SHARDS; i++) {

@@ -2,7 +2,6 @@
 #include "watchdog.h"
 
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 static double interval = -1; /* -1: not read yet (main thread only) */
@@ -28,13 +27,4 @@ watchdog_interval(void)
 	unsetenv("WATCHDOG_USEC");
 	unsetenv("WATCHDOG_PID");
 	return interval;
-}
-
-long long
-watchdog_now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }

@@ -13,7 +13,4 @@
  * no child inherits them). */
 double watchdog_interval(void);
 
-/* CLOCK_MONOTONIC, in microseconds: the clock of the beats. */
-long long watchdog_now_usec(void);
-
 #endif

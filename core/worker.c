@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "sockopt.h"
 #include "stats.h"
@@ -451,7 +452,7 @@ beat_cb(EV_P_ ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
-	__atomic_store_n(&w->beat_usec, watchdog_now_usec(),
+	__atomic_store_n(&w->beat_usec, clock_mono_usec(),
 			 __ATOMIC_RELAXED);
 }
 
@@ -461,7 +462,7 @@ beat_start(struct worker *w)
 {
 	double every = watchdog_interval() / 4;
 
-	__atomic_store_n(&w->beat_usec, watchdog_now_usec(),
+	__atomic_store_n(&w->beat_usec, clock_mono_usec(),
 			 __ATOMIC_RELAXED);
 	ev_init(&w->beat_timer, beat_cb);
 	w->beat_timer.data = w;

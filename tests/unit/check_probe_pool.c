@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn_internal.h"
 #include "decide.h"
 #include "log.h"
@@ -27,7 +28,7 @@
 static double
 now_s(void)
 {
-	return probe_clock();
+	return clock_mono();
 }
 
 static void
