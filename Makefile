@@ -72,6 +72,8 @@ CORE_LIBS = -lev -lyaml -ldl -lpthread -lm
 # A detector may add flags in plugins/NAME/flags.mk (NAME_CFLAGS, NAME_LIBS).
 PLUGINS = $(filter-out example,$(notdir $(wildcard plugins/*)))
 PLUGIN_SO = $(PLUGINS:%=$(BUILD)/plugins/%.so)
+# Programs a detector runs (flags.mk adds them), installed next to it.
+PLUGIN_PROGRAMS =
 -include $(wildcard plugins/*/flags.mk)
 
 UNIT_SRC = $(wildcard tests/unit/*.c)
@@ -96,7 +98,7 @@ bench: deps-bench
 .PHONY: all check-deps checksrc run test check unit integration test-asan test-tsan test-systemd test-packages clang-check deps \
         deps-test install uninstall clean
 
-all: $(BIN) $(PLUGIN_SO)
+all: $(BIN) $(PLUGIN_SO) $(PLUGIN_PROGRAMS)
 
 # A missing library gets one clear message rather than a compiler error.
 check-deps:
@@ -163,13 +165,13 @@ run: deps
 	PORTMUX_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins \
 		$(BIN) -c $(CONFIG) $(if $(PORT),-p $(PORT))
 
-unit: $(UNIT_BIN) $(PLUGIN_SO) $(BAD_PLUGINS)
+unit: $(UNIT_BIN) $(PLUGIN_SO) $(PLUGIN_PROGRAMS) $(BAD_PLUGINS)
 	PORTMUX_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins \
 	PORTMUX_TEST_PLUGINS=$(CURDIR)/$(BUILD)/tests/plugins \
 	PORTMUX_SOURCE_DIR=$(CURDIR) \
 		$(UNIT_BIN)
 
-integration: $(BIN) $(PLUGIN_SO) $(BAD_PLUGINS)
+integration: $(BIN) $(PLUGIN_SO) $(PLUGIN_PROGRAMS) $(BAD_PLUGINS)
 	PORTMUX_BIN=$(CURDIR)/$(BIN) \
 	PORTMUX_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins \
 	PORTMUX_TEST_PLUGINS=$(CURDIR)/$(BUILD)/tests/plugins \
@@ -275,6 +277,7 @@ install: all
 		$(DESTDIR)$(UNITDIR)
 	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/portmux
 	install -m 644 $(PLUGIN_SO) $(DESTDIR)$(PLUGINDIR)/
+	install -m 755 $(PLUGIN_PROGRAMS) $(DESTDIR)$(PLUGINDIR)/
 	install -m 644 include/portmux/detector.h $(DESTDIR)$(INCLUDEDIR)/portmux/
 	test -e $(DESTDIR)$(SYSCONFDIR)/portmux/config.yaml || \
 		install -m 644 etc/portmux/config.yaml $(DESTDIR)$(SYSCONFDIR)/portmux/
@@ -303,6 +306,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/portmux \
 		$(PLUGINS:%=$(DESTDIR)$(PLUGINDIR)/%.so) \
+		$(PLUGIN_PROGRAMS:$(BUILD)/plugins/%=$(DESTDIR)$(PLUGINDIR)/%) \
 		$(DESTDIR)$(INCLUDEDIR)/portmux/detector.h \
 		$(DESTDIR)$(UNITDIR)/portmux.service \
 		$(DESTDIR)$(UNITDIR)/portmux.socket \
