@@ -11,12 +11,15 @@
  *                      graves <--timeout, crash, threads-----+
  *
  * The keeper thread owns `starting` and `graves` and the zygote's
- * socket: it forks workers until `processes` are alive, reads the top
- * level's answer, and buries workers: one that passed its deadline is
- * first asked where it is stuck (SIGUSR1: faulthandler prints its stack
- * to its output pipe), then killed (SIGKILL through a pidfd, so never
- * another process that reused the pid); its end is logged once, with the
- * script's line when there is one, when the zygote reports the exit.
+ * socket: it forks workers until `processes` are alive, reads their
+ * first word, and buries workers. One that passed its deadline has
+ * printed where it is stuck by then (each call arms faulthandler's
+ * dump_traceback_later for its deadline, in the worker's own watchdog
+ * thread, which needs no GIL); it gets the lowest CPU priority at once,
+ * and is killed (SIGKILL through a pidfd, so never another process that
+ * reused the pid) as soon as its stack is out. Its end is logged once,
+ * with the script's line when there is one, when the zygote reports the
+ * exit.
  * When the zygote itself dies (its workers die with it) the keeper
  * starts another, backing off while it keeps failing.
  */
@@ -33,13 +36,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define STACK_WAIT 0.02   /* for a stuck worker's stack, before SIGKILL */
+#define STACK_WAIT 0.02   /* at most, for a stuck worker's stack */
+#define STACK_QUIET 0.002 /* its stack is out when it wrote nothing since */
 #define EXIT_WAIT 2.0     /* for the zygote's word on a buried worker */
 #define BACKOFF_MIN 0.1
 #define BACKOFF_MAX 30.0
@@ -180,6 +185,7 @@ output_read(struct pyinst *inst, struct proc *p, int log_lines)
 	while ((n = read(p->out, buf, sizeof(buf))) > 0) {
 		keep_tail(p, buf, (size_t)n);
 		p->outbytes += (unsigned long)n;
+		p->last_out = wire_now();
 		for (ssize_t i = 0; i < n; i++) {
 			if (buf[i] == '\n') {
 				output_line(inst, p, log_lines);
@@ -346,6 +352,10 @@ zygote_spawn(struct pyinst *inst, char *err, size_t errlen)
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
 						POSIX_SPAWN_SETSIGDEF |
 						POSIX_SPAWN_SETSID);
+	/* The daemon's ambient capabilities (CAP_NET_BIND_SERVICE under
+	 * systemd) would pass to the program: not from this thread. They
+	 * matter only across exec, which the daemon never does. */
+	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	rc = child < 0 ? errno
 		       : posix_spawn(&pid, inst->worker_path, &fa, &attr, argv,
 				     envp);
@@ -405,16 +415,22 @@ note_exit(struct pyinst *inst, pid_t pid, int status)
 	pthread_mutex_unlock(&inst->lock);
 }
 
-/* The next reply from the zygote that is not an EXITED note. */
+static void relay_log(struct pyinst *inst, const struct wire_frame *f);
+
+/* The next reply from the zygote that is not an EXITED note or a line
+ * the top level logs. */
 static int
 zygote_reply(struct pyinst *inst, struct wire_frame *f, double deadline)
 {
 	for (;;) {
 		if (wire_recv(inst->zygote_fd, f, deadline) < 0)
 			return -1;
-		if (f->hdr.type != WIRE_EXITED)
+		if (f->hdr.type == WIRE_EXITED)
+			note_exit(inst, (pid_t)f->hdr.a, (int)f->hdr.b);
+		else if (f->hdr.type == WIRE_LOG)
+			relay_log(inst, f);
+		else
 			return 0;
-		note_exit(inst, (pid_t)f->hdr.a, (int)f->hdr.b);
 		wire_frame_free(f);
 	}
 }
@@ -430,12 +446,27 @@ zygote_load(struct pyinst *inst, char *err, size_t errlen)
 		      strlen(inst->path) + 1, inst->src, inst->srclen + 1,
 		      NULL, 0, deadline) < 0 ||
 	    zygote_reply(inst, &f, deadline) < 0) {
-		snprintf(err, errlen, "%s: Python did not start (%s)",
-			 inst->path, strerror(errno));
+		if (errno == ETIMEDOUT)
+			snprintf(err, errlen,
+				 "%s: the script's top-level code did not "
+				 "finish within %g s",
+				 inst->path, PMX_PY_LOAD_TIMEOUT);
+		else
+			snprintf(err, errlen,
+				 "%s: Python ended while loading the script "
+				 "(%s)",
+				 inst->path, strerror(errno));
 		return -1;
 	}
-	if (f.hdr.type == WIRE_LOADED)
+	if (f.hdr.type == WIRE_LOADED) {
 		rc = 0;
+		if (f.hdr.a > 1)
+			inst_log(inst, PMX_LOG_WARN, "top threads",
+				 "%s: the top level started threads: they run "
+				 "in the Python zygote only, not in the "
+				 "workers that call analyse()",
+				 inst->path);
+	}
 	else if (f.hdr.type == WIRE_ERROR)
 		snprintf(err, errlen, "%s", f.payload);
 	else
@@ -512,6 +543,10 @@ give_back(struct pyinst *inst, struct proc *p)
 static void
 bury(struct pyinst *inst, struct proc *p, enum proc_end end)
 {
+	/* Stuck: it takes no CPU from anyone until it is killed (it is
+	 * alive, so the pid is still its own). */
+	if (end == END_TIMEOUT)
+		(void)setpriority(PRIO_PROCESS, (id_t)p->pid, 19);
 	pthread_mutex_lock(&inst->lock);
 	p->end = end;
 	p->since = wire_now();
@@ -555,14 +590,24 @@ procs_call(struct pyinst *inst, const uint8_t *data, size_t len, int final,
 	struct wire_frame f;
 
 	if (p == NULL) {
+		int busy, starting;
+
+		pthread_mutex_lock(&inst->lock);
+		busy = inst->nbusy;
+		starting = count(inst->starting);
+		pthread_mutex_unlock(&inst->lock);
 		inst_log(inst, PMX_LOG_WARN, "busy",
-			 "no Python worker was free within %g s (all %d "
-			 "busy): NO_MATCH",
-			 inst->timeout, inst->processes);
+			 "no Python worker was free in time (%d of %d busy, "
+			 "%d starting): NO_MATCH",
+			 busy, inst->processes, starting);
 		return PMX_NO_MATCH;
 	}
-	if (wire_send(p->chan, WIRE_CALL, final ? 1 : 0, 0, data, len, NULL, 0,
-		      NULL, 0, deadline) < 0) {
+	/* The worker prints its stack itself if it is still in the call at
+	 * the deadline (b: milliseconds until then). */
+	p->stack_from = p->outbytes;
+	if (wire_send(p->chan, WIRE_CALL, final ? 1 : 0,
+		      (uint32_t)((deadline - wire_now()) * 1000.0) + 1, data,
+		      len, NULL, 0, NULL, 0, deadline) < 0) {
 		bury(inst, p, errno == ETIMEDOUT ? END_TIMEOUT : END_DIED);
 		return PMX_NO_MATCH;
 	}
@@ -701,12 +746,6 @@ starting_frame(struct pyinst *inst, struct proc *p)
 		if (f.hdr.type == WIRE_READY) {
 			wire_frame_free(&f);
 			p->threads = (int)f.hdr.a;
-			if (p->threads > 1)
-				inst_log(inst, PMX_LOG_WARN, "top threads",
-					 "%s: the top level started threads: "
-					 "each worker is replaced after every "
-					 "call",
-					 inst->path);
 			pthread_mutex_lock(&inst->lock);
 			unlink_proc(&inst->starting, p);
 			push(&inst->idle, p);
@@ -717,8 +756,7 @@ starting_frame(struct pyinst *inst, struct proc *p)
 		}
 		if (f.hdr.type == WIRE_ERROR) {
 			inst_log(inst, PMX_LOG_ERROR, "load",
-				 "a Python worker could not load the script: "
-				 "%s",
+				 "a Python worker could not start: %s",
 				 f.payload);
 			end = END_LOAD;
 			backoff(inst);
@@ -740,22 +778,17 @@ grave_step(struct pyinst *inst, struct proc *p, double now)
 {
 	if (p->out >= 0)
 		(void)output_read(inst, p, 0);
-	if (p->end == END_TIMEOUT && p->signalled == 0 &&
-	    p->exit_status < 0) {
-		proc_signal(p, SIGUSR1); /* faulthandler: where is it? */
-		p->signalled = now;
-		p->stack_from = p->outbytes;
-		return now + STACK_WAIT;
-	}
 	if (!p->killed && p->exit_status < 0) {
-		/* Until its stack is out (whole lines), or STACK_WAIT. */
+		/* Until its stack is out (it wrote, then went quiet for
+		 * STACK_QUIET), or STACK_WAIT. */
 		int stack_out = p->outbytes > p->stack_from &&
-				p->taillen > 0 &&
-				p->tail[p->taillen - 1] == '\n';
+				now >= p->last_out + STACK_QUIET;
 
 		if (p->end == END_TIMEOUT && !stack_out &&
-		    now < p->signalled + STACK_WAIT && p->out >= 0)
-			return p->signalled + STACK_WAIT;
+		    now < p->since + STACK_WAIT && p->out >= 0)
+			return p->outbytes > p->stack_from
+				       ? p->last_out + STACK_QUIET
+				       : p->since + STACK_WAIT;
 		proc_signal(p, SIGKILL);
 		p->killed = 1;
 	}
@@ -928,16 +961,11 @@ await_ready(struct pyinst *inst, struct proc *p, double deadline, char *err,
 
 	for (;;) {
 		if (wire_recv(p->chan, &f, deadline) < 0) {
-			if (errno == ETIMEDOUT)
-				snprintf(err, errlen,
-					 "%s: the script's top-level code did "
-					 "not finish within %g s",
-					 inst->path, PMX_PY_LOAD_TIMEOUT);
-			else
-				snprintf(err, errlen,
-					 "%s: the script's top level ended "
-					 "its process",
-					 inst->path);
+			snprintf(err, errlen,
+				 "%s: a Python worker did not start (%s)",
+				 inst->path,
+				 errno == ETIMEDOUT ? "timed out"
+						    : "it ended");
 			break;
 		}
 		if (f.hdr.type == WIRE_LOG) {

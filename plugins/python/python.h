@@ -43,7 +43,7 @@
 #define PMX_PY_TIMEOUT_DEFAULT 0.05 /* PYTHON.timeout, seconds */
 #define PMX_PY_TIMEOUT_MIN 0.001
 #define PMX_PY_TIMEOUT_MAX 10.0
-#define PMX_PY_PROCESSES_DEFAULT 4  /* PYTHON.processes */
+#define PMX_PY_PROCESSES_DEFAULT 8  /* PYTHON.processes */
 #define PMX_PY_PROCESSES_MAX 64
 #define PMX_PY_MEMORY_DEFAULT 512   /* PYTHON.memory, MiB per worker */
 #define PMX_PY_LOAD_TIMEOUT 10.0    /* starting Python, a top level */
@@ -87,7 +87,6 @@ struct proc {
 	int pidfd;          /* -1 without pidfd; owned */
 	enum proc_end end;
 	double since;       /* forked (starting), or buried (graves) */
-	double signalled;   /* when the keeper asked where it is stuck; 0 */
 	int killed;         /* SIGKILL sent */
 	int exit_status;    /* wait status from the zygote; -1 unknown */
 	int threads;        /* Python threads it reported (READY, ANSWER) */
@@ -100,7 +99,8 @@ struct proc {
 	char tail[4096];
 	size_t taillen;
 	unsigned long outbytes;   /* read so far */
-	unsigned long stack_from; /* outbytes when SIGUSR1 was sent */
+	unsigned long stack_from; /* outbytes when the last call was sent */
+	double last_out;          /* when outbytes last grew */
 };
 
 /* ---- the instance ---- */

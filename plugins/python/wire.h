@@ -3,22 +3,24 @@
  * processes (plugins/python/worker/, the portmux-python program).
  *
  * Each instance of the detector has one zygote: a portmux-python process
- * that starts CPython once, compiles the script and forks workers on
- * request. A worker runs the script's top level, then answers calls one
- * at a time. Both talk to python.so over AF_UNIX stream sockets, in
+ * that starts CPython once, compiles the script, runs its top level and
+ * forks workers on request. A worker answers calls one at a time. Both talk to python.so over AF_UNIX stream sockets, in
  * frames: a header and `len` bytes of payload. File descriptors travel
  * with a header (SCM_RIGHTS), never alone.
  *
  *   daemon -> zygote   LOAD     payload: path NUL source (NUL-terminated)
- *   zygote -> daemon   LOADED   the script compiles
+ *   zygote -> daemon   LOADED   the script compiled and its top level ran;
+ *                               a = threads the top level left running
  *                      ERROR    payload: why not (path:line: ...)
+ *                      LOG      (the top level's portmux.log, as below)
  *   daemon -> zygote   FORK
  *   zygote -> daemon   FORKED   a = pid; fds: channel, output, pidfd (or
  *                               two fds when the kernel has no pidfd)
  *                      EXITED   a = pid, b = wait status
- *   worker -> daemon   READY    a = threads after the top level ran
- *                      ERROR    payload: why the top level failed
- *   daemon -> worker   CALL     a = final; payload: the bytes
+ *   worker -> daemon   READY    a = threads running
+ *                      ERROR    payload: why it cannot serve
+ *   daemon -> worker   CALL     a = final, b = milliseconds until the
+ *                               deadline; payload: the bytes
  *   worker -> daemon   LOG      a = level, b = key length; payload: key
  *                               then text (b == 0: not rate limited)
  *                      ANSWER   a = verdict, b = threads still running;

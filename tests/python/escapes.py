@@ -1,6 +1,6 @@
 # Everything a careless or hostile script may do to get out of its box,
-# one per first word of the buffer; anything else is a good case routed to
-# port 4242. Each bad case must cost only its own call (NO_MATCH at the
+# one per first word of the buffer; "good" is the good case, routed to
+# port GOOD, and anything else is not this script's (None). Each bad case must cost only its own call (NO_MATCH at the
 # deadline) and its worker, never the daemon or the next good call.
 import ctypes
 import os
@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 
+GOOD = 4242  # the good cases' port (the integration test puts its own)
 
 def spin():
     while True:
@@ -38,12 +39,12 @@ def analyse(buffer):
         return 1
     if word == b"thread":              # a thread that spins on
         threading.Thread(target=spin, daemon=True).start()
-        return 4242
+        return GOOD
     if word == b"switch":              # no GIL hand-over for 11 days
         sys.setswitchinterval(1e6)
         threading.Thread(target=spin, daemon=True).start()
         time.sleep(0.001)
-        return 4242
+        return GOOD
     if word == b"exit":
         os._exit(1)
     if word == b"killparent":          # the zygote, and the daemon
@@ -70,4 +71,6 @@ def analyse(buffer):
     if word == b"memory":              # more than PYTHON.memory
         hog = bytearray(8 << 30)
         return len(hog)
-    return 4242
+    if word == b"good":
+        return GOOD
+    return None

@@ -5,16 +5,17 @@
  *
  *   portmux-python [--memory BYTES]      fd 3: the socket to python.so
  *
- * The zygote starts CPython and compiles the script, then forks a worker
- * whenever python.so asks, and reports each worker's end (EXITED). It
- * runs none of the script's code. When python.so closes its socket (the
+ * The zygote starts CPython, compiles the script and runs its top level
+ * (in the sandbox, see sandbox.c), then forks a worker whenever python.so
+ * asks, and reports each worker's end (EXITED). When python.so closes its
+ * socket (the
  * instance is destroyed, or the daemon is gone) the zygote exits, and its
  * workers die with it (PR_SET_PDEATHSIG).
  *
  * A worker gets its own channel (fd 3) and output pipe (fds 1 and 2: a
  * script's print() and tracebacks of a crash, read by python.so), closes
- * every other descriptor, puts itself in the sandbox, runs the top level
- * and then answers calls, one at a time, until it is killed or its
+ * every other descriptor, tightens the sandbox (no new processes) and
+ * answers calls, one at a time, until it is killed or its
  * channel closes. It holds the GIL throughout: threads a script starts
  * run only while analyse() runs (python.so replaces a worker that still
  * has threads after a call).
@@ -90,7 +91,8 @@ worker_calls(void)
 		}
 		backend[0] = '\0';
 		verdict = script_call((const unsigned char *)f.payload,
-				      f.hdr.len, f.hdr.a != 0, backend,
+				      f.hdr.len, f.hdr.a != 0,
+				      (double)f.hdr.b / 1000.0, backend,
 				      sizeof(backend));
 		wire_frame_free(&f);
 		if (verdict != PMX_MATCH)
@@ -122,23 +124,21 @@ worker_main(int chan, int out, pid_t zygote)
 		_exit(1);
 	}
 	/* A crash (a C extension, ctypes) prints the Python stack to fd 2,
-	 * where python.so finds the script's line; so does SIGUSR1, which
-	 * python.so sends a call stuck past its deadline before SIGKILL.
-	 * (Importing signal on the main thread installs Python's SIGINT
-	 * handler: a worker has none.) */
+	 * where python.so finds the script's line; so does a call still
+	 * running at its deadline (script_call). (Importing signal on the
+	 * main thread installs Python's SIGINT handler: a worker has none.) */
 	if (PyRun_SimpleString(
 		    "faulthandler.enable(all_threads=True)\n"
-		    "faulthandler.register(signal.SIGUSR1, all_threads=True)\n"
-		    "signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
-		    "del faulthandler, signal\n") != 0)
+		    "signal.signal(signal.SIGINT, signal.SIG_DFL)\n") != 0)
 		PyErr_Clear();
-	if (script_load(err, sizeof(err)) < 0) {
+	if (script_watchdog(err, sizeof(err)) < 0) {
 		send_error(err);
 		_exit(1);
 	}
 	if (wire_send(wk.fd, WIRE_READY, (uint32_t)script_threads(), 0, NULL,
 		      0, NULL, 0, NULL, 0, 0) < 0)
 		_exit(0);
+	sandbox_worker_ready();
 	worker_calls();
 }
 
@@ -200,8 +200,8 @@ load(struct wire_frame *f)
 	char err[1024];
 	size_t plen = strnlen(f->payload, f->hdr.len);
 
-	if (plen >= f->hdr.len) {
-		send_error("LOAD without a script");
+	if (plen >= f->hdr.len || wk.analyse != NULL) {
+		send_error("one LOAD with a script per process");
 		return;
 	}
 	free(wk.path);
@@ -210,12 +210,21 @@ load(struct wire_frame *f)
 		send_error("out of memory");
 		return;
 	}
-	if (script_compile(f->payload + plen + 1, err, sizeof(err)) < 0) {
+	/* The top level runs here, once: workers are forked with the
+	 * script's module as it left it (as gunicorn's preload does). */
+	if (script_compile(f->payload + plen + 1, err, sizeof(err)) < 0 ||
+	    sandbox_script(err, sizeof(err)) < 0 ||
+	    script_load(err, sizeof(err)) < 0) {
 		send_error(err);
 		return;
 	}
-	(void)wire_send(wk.fd, WIRE_LOADED, 0, 0, NULL, 0, NULL, 0, NULL, 0,
-			0);
+	/* Objects the top level made are never collected from now on:
+	 * each worker's first collection would otherwise write to, and so
+	 * copy, every page it shares with the zygote. */
+	if (PyRun_SimpleString("import gc\ngc.freeze()\n") != 0)
+		PyErr_Clear();
+	(void)wire_send(wk.fd, WIRE_LOADED, (uint32_t)script_threads(), 0,
+			NULL, 0, NULL, 0, NULL, 0, 0);
 }
 
 static void

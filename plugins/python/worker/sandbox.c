@@ -8,16 +8,19 @@
  *   - no capabilities (the daemon's CAP_NET_BIND_SERVICE, ambient under
  *     systemd, is not inherited), no_new_privs (no setuid program gives
  *     them back), not dumpable (no core files, and no other process of
- *     the same user may read or write its memory through /proc);
- *   - a lower CPU priority (nice 10): a script that loops until it is
- *     killed takes CPU from the daemon's relays last.
- * A worker, after fork and before the script's top level runs:
+ *     the same user may read or write its memory through /proc).
+ * The zygote again, before the script's top level runs (so workers,
+ * forked from it, inherit all this):
  *   - limits: address space (PYTHON.memory), 64 open files, no core;
- *   - a seccomp filter: it cannot signal, trace or read/write another
- *     process's memory (so not the daemon's), cannot fork or exec (a
- *     killed worker leaves nothing behind), cannot ask for SIGIO to be
- *     sent to another process. Threads may be started (clone with
- *     CLONE_THREAD). A foreign system call ABI (i386, x32) kills it.
+ *   - a seccomp filter: no signal to any process, no tracing, no reading
+ *     or writing another process's memory (so not the daemon's), no exec,
+ *     no namespaces, no SIGIO owner. A foreign system call ABI (i386,
+ *     x32) kills the process.
+ * A worker, after fork: a second filter on top, no new processes (a
+ * killed worker leaves nothing behind); threads may be started (clone
+ * with CLONE_THREAD). Once it is ready, a lower CPU priority (nice 10):
+ * a script that loops until it is killed takes CPU from the daemon's
+ * relays, and from the zygote forking its replacement, last.
  */
 #include "worker.h"
 
@@ -71,6 +74,9 @@ become_nobody(char *err, size_t errlen)
 	return 0;
 }
 
+/* capset only when there is something to drop: under systemd's
+ * SystemCallFilter=~@privileged it is forbidden (and python.so spawns
+ * this program without ambient capabilities, so there is none). */
 static int
 drop_caps(char *err, size_t errlen)
 {
@@ -79,8 +85,13 @@ drop_caps(char *err, size_t errlen)
 	};
 	struct __user_cap_data_struct data[2];
 
-	memset(data, 0, sizeof(data));
 	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &head, data) == 0 && data[0].permitted == 0 &&
+	    data[1].permitted == 0 && data[0].inheritable == 0 &&
+	    data[1].inheritable == 0)
+		return 0;
+	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capset, &head, data) < 0) {
 		snprintf(err, errlen, "cannot drop capabilities: %s",
 			 strerror(errno));
@@ -102,7 +113,6 @@ sandbox_zygote(char *err, size_t errlen)
 		return -1;
 	}
 	(void)setrlimit(RLIMIT_CORE, &no_core);
-	(void)setpriority(PRIO_PROCESS, 0, 10);
 	return 0;
 }
 
@@ -116,17 +126,32 @@ sandbox_zygote(char *err, size_t errlen)
 #define DENY_NR(x) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (x), 0, 1), DENY
 
 #ifdef SECCOMP_ARCH
-static const struct sock_filter filter[] = {
-	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_ARCH, 1, 0),
-	RET(SECCOMP_RET_KILL_PROCESS),
-	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+/* Both filters start with this: the right ABI, or the process dies. */
 #if defined(__x86_64__)
-	BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u /* x32 */, 0, 1),
-	RET(SECCOMP_RET_KILL_PROCESS),
-	DENY_NR(__NR_fork),
-	DENY_NR(__NR_vfork),
+#define CHECK_ARCH                                                         \
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS,                                 \
+		 offsetof(struct seccomp_data, arch)),                     \
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_ARCH, 1, 0),   \
+		RET(SECCOMP_RET_KILL_PROCESS),                             \
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,                         \
+			 offsetof(struct seccomp_data, nr)),               \
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u /* x32 */, \
+			 0, 1),                                            \
+		RET(SECCOMP_RET_KILL_PROCESS)
+#else
+#define CHECK_ARCH                                                       \
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS,                               \
+		 offsetof(struct seccomp_data, arch)),                   \
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_ARCH, 1, 0), \
+		RET(SECCOMP_RET_KILL_PROCESS),                           \
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,                       \
+			 offsetof(struct seccomp_data, nr))
 #endif
+
+/* The zygote, before the script's top level runs (and so every worker,
+ * which inherits it). */
+static const struct sock_filter script_filter[] = {
+	CHECK_ARCH,
 	/* Signals to anyone (the script's own process included: nothing a
 	 * script needs), tracing, other processes' memory. */
 	DENY_NR(__NR_kill),
@@ -136,9 +161,6 @@ static const struct sock_filter filter[] = {
 	DENY_NR(__NR_rt_tgsigqueueinfo),
 #ifdef __NR_pidfd_send_signal
 	DENY_NR(__NR_pidfd_send_signal),
-#endif
-#ifdef __NR_pidfd_open
-	DENY_NR(__NR_pidfd_open),
 #endif
 #ifdef __NR_pidfd_getfd
 	DENY_NR(__NR_pidfd_getfd),
@@ -158,16 +180,6 @@ static const struct sock_filter filter[] = {
 	DENY_NR(__NR_keyctl),
 	DENY_NR(__NR_add_key),
 	DENY_NR(__NR_request_key),
-	/* clone3's flags are in memory the filter cannot read: ENOSYS makes
-	 * glibc start threads with clone, whose flags it can. */
-	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
-	RET(SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
-	/* clone: threads only. */
-	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 4),
-	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0)),
-	BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1),
-	ALLOW,
-	DENY,
 	/* fcntl: no SIGIO/SIGURG owner, no signal choice. */
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fcntl, 0, 6),
 	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(1)),
@@ -185,14 +197,45 @@ static const struct sock_filter filter[] = {
 	ALLOW,
 	ALLOW,
 };
+
+/* A worker, added to the above: no new processes (threads only), and no
+ * pidfds (the zygote needs them for the workers it forks). */
+static const struct sock_filter worker_filter[] = {
+	CHECK_ARCH,
+#if defined(__x86_64__)
+	DENY_NR(__NR_fork),
+	DENY_NR(__NR_vfork),
+#endif
+#ifdef __NR_pidfd_open
+	DENY_NR(__NR_pidfd_open),
+#endif
+	/* clone3's flags are in memory the filter cannot read: ENOSYS makes
+	 * glibc start threads with clone, whose flags it can. */
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
+	RET(SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+	/* clone: threads only. */
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 4),
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0)),
+	BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1),
+	ALLOW,
+	DENY,
+	ALLOW,
+};
+#endif
+
+#ifdef SECCOMP_ARCH
+#define FILTER(f) (f), sizeof(f) / sizeof((f)[0])
+#else
+#define FILTER(f) NULL, 0
 #endif
 
 static int
-install_filter(char *err, size_t errlen)
+install_filter(const struct sock_filter *filter, size_t len, char *err,
+	       size_t errlen)
 {
 #ifdef SECCOMP_ARCH
 	struct sock_fprog prog = {
-		.len = (unsigned short)(sizeof(filter) / sizeof(filter[0])),
+		.len = (unsigned short)len,
 		.filter = (struct sock_filter *)(uintptr_t)filter,
 	};
 
@@ -203,6 +246,8 @@ install_filter(char *err, size_t errlen)
 	}
 	return 0;
 #else
+	(void)filter;
+	(void)len;
 	(void)err;
 	(void)errlen;
 	return 0; /* unknown architecture: limits and privileges only */
@@ -215,7 +260,7 @@ install_filter(char *err, size_t errlen)
 #endif
 
 int
-sandbox_worker(char *err, size_t errlen)
+sandbox_script(char *err, size_t errlen)
 {
 	struct rlimit files = {NOFILE_MAX, NOFILE_MAX};
 
@@ -235,5 +280,17 @@ sandbox_worker(char *err, size_t errlen)
 			 strerror(errno));
 		return -1;
 	}
-	return install_filter(err, errlen);
+	return install_filter(FILTER(script_filter), err, errlen);
+}
+
+int
+sandbox_worker(char *err, size_t errlen)
+{
+	return install_filter(FILTER(worker_filter), err, errlen);
+}
+
+void
+sandbox_worker_ready(void)
+{
+	(void)setpriority(PRIO_PROCESS, 0, 10);
 }

@@ -8,7 +8,7 @@
  *              and what a worker may not do (signal, trace, fork, exec:
  *              a seccomp filter) and use (memory, files)
  *   interp.c   starting CPython, once, in the zygote
- *   script.c   compiling the script (zygote), running its top level and
+ *   script.c   compiling the script and running its top level (zygote),
  *              calling analyse() (worker), describing exceptions
  *   answer.c   what analyse() returned -> verdict and backend
  *   module.c   the built-in `portmux` module
@@ -38,9 +38,11 @@ struct wk {
 	long memory;         /* bytes of address space a worker may use; 0 */
 	char *path;          /* the script's path (from LOAD) */
 	PyObject *filename;  /* str: path, as compiled (tracebacks) */
-	PyObject *code;      /* the compiled script (zygote, inherited) */
-	PyObject *analyse;   /* a worker's analyse callable */
+	PyObject *code;      /* the compiled script */
+	PyObject *analyse;   /* its analyse callable (zygote, inherited) */
 	PyObject *need_more; /* portmux.NEED_MORE */
+	PyObject *dump_later;  /* faulthandler.dump_traceback_later */
+	PyObject *dump_cancel; /* faulthandler.cancel_dump_traceback_later */
 };
 
 extern struct wk wk;
@@ -50,9 +52,13 @@ extern struct wk wk;
 /* The zygote, before Python starts: never root (becomes `nobody`), no
  * capabilities, no_new_privs, no core dumps. 0, or -1 with a message. */
 int sandbox_zygote(char *err, size_t errlen);
-/* A worker, after fork and before the script's code runs: the limits
- * and the seccomp filter. 0, or -1 with a message. */
+/* The zygote, before the script's top level runs: the limits and the
+ * seccomp filter every worker inherits. 0, or -1 with a message. */
+int sandbox_script(char *err, size_t errlen);
+/* A worker, after fork: no new processes. 0, or -1 with a message. */
 int sandbox_worker(char *err, size_t errlen);
+/* A worker about to take calls: its lower CPU priority. */
+void sandbox_worker_ready(void);
 
 /* ---- interp.c ---- */
 
@@ -62,11 +68,16 @@ int interp_start(char *err, size_t errlen);
 
 /* Compile wk.path's source into wk.code. 0, or -1 with "path:line: ...". */
 int script_compile(const char *src, char *err, size_t errlen);
-/* Run the top level and find analyse (worker). 0, or -1 with a message. */
+/* Run the top level and find analyse (zygote). 0, or -1 with a
+ * message. */
 int script_load(char *err, size_t errlen);
-/* analyse(data): the verdict, backend filled on MATCH. */
+/* faulthandler's dump_traceback_later, ready for script_call (worker).
+ * 0, or -1 with a message. */
+int script_watchdog(char *err, size_t errlen);
+/* analyse(data): the verdict, backend filled on MATCH. If it still runs
+ * after `stack_after` seconds (> 0), its stack is printed to fd 2. */
 int script_call(const unsigned char *data, size_t len, int final,
-		char *backend, size_t cap);
+		double stack_after, char *backend, size_t cap);
 /* Python threads alive in this process (1: only the caller). */
 int script_threads(void);
 /* str(obj), or repr(obj), as a clean log fragment (never fails). */
