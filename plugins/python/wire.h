@@ -4,8 +4,9 @@
  *
  * Each instance of the detector has one zygote: a portmux-python process
  * that starts CPython once, compiles the script, runs its top level and
- * forks workers on request. A worker answers calls one at a time. Both talk to python.so over AF_UNIX stream sockets, in
- * frames: a header and `len` bytes of payload. File descriptors travel
+ * forks workers on request. A worker answers calls one at a time. Both
+ * talk to python.so over AF_UNIX stream sockets, in frames: a header and
+ * `len` bytes of payload. File descriptors travel
  * with a header (SCM_RIGHTS), never alone.
  *
  *   daemon -> zygote   LOAD     payload: path NUL source (NUL-terminated)
