@@ -43,7 +43,9 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer
 ifeq ($(SANITIZE),1)
-CFLAGS += $(SAN_FLAGS)
+# override: test-asan passes CFLAGS on the command line, which would
+# otherwise drop this and leave the core's objects uninstrumented.
+override CFLAGS += $(SAN_FLAGS)
 LDFLAGS += $(SAN_FLAGS)
 PLUGIN_DEFS =
 else

@@ -786,7 +786,11 @@ static const struct escape {
 	{"exit", N, N, "exited with status 1 (the script ended its "
 		       "process)"},
 	{"killparent", E, E, "analyse() raised PermissionError"},
+#if defined(__SANITIZE_ADDRESS__)
+	{"segv", N, N, ": replaced"}, /* ASan's handler ends it its way */
+#else
 	{"segv", N, N, "died of signal 11 (Segmentation fault) at "},
+#endif
 	{"fork", E, E, "analyse() raised PermissionError"},
 	{"exec", E, E, "analyse() raised PermissionError"},
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)

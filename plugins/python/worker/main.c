@@ -252,14 +252,14 @@ zygote_loop(int sfd)
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			exit(1);
+			_exit(1);
 		}
 		if (p[1].revents)
 			reap(sfd);
 		if (!p[0].revents)
 			continue;
 		if (wire_recv(wk.fd, &f, 0) < 0)
-			exit(0); /* python.so is done: workers die with us */
+			_exit(0); /* python.so is done: workers die with us */
 		if (f.hdr.type == WIRE_LOAD)
 			load(&f);
 		else if (f.hdr.type == WIRE_FORK)
@@ -318,14 +318,15 @@ main(int argc, char **argv)
 	if (sfd < 0 || sandbox_zygote(err, sizeof(err)) < 0 ||
 	    interp_start(err, sizeof(err)) < 0) {
 		send_error(sfd < 0 ? strerror(errno) : err);
-		return 1;
+		_exit(1);
 	}
-	/* What every worker uses, imported once (standard library only:
-	 * the zygote runs no script code). */
+	/* What every worker uses, imported once (standard library only,
+	 * before the script's top level). */
 	if (PyRun_SimpleString("import faulthandler, signal\n") != 0) {
 		send_error("cannot import faulthandler");
-		return 1;
+		_exit(1);
 	}
-	zygote_loop(sfd);
+	zygote_loop(sfd); /* never returns: the process ends with _exit,
+			     without Python's finalisation */
 	return 0;
 }
