@@ -61,14 +61,12 @@ done
 # Each example port, as a whole number, to its free one (the free ones
 # are above 32767, none of them an example port). Twice: two matches side
 # by side share the character between them.
-sub_ports() {
-	local s=$1 p
-	for p in "${!MAP[@]}"; do
-		s=$(sed -E "s/(^|[^0-9])$p([^0-9]|\$)/\\1${MAP[$p]}\\2/g" <<<"$s")
-		s=$(sed -E "s/(^|[^0-9])$p([^0-9]|\$)/\\1${MAP[$p]}\\2/g" <<<"$s")
-	done
-	printf '%s\n' "$s"
-}
+SUB=()
+for p in "${!MAP[@]}"; do
+	SUB+=(-e "s/(^|[^0-9])$p([^0-9]|\$)/\\1${MAP[$p]}\\2/g")
+	SUB+=(-e "s/(^|[^0-9])$p([^0-9]|\$)/\\1${MAP[$p]}\\2/g")
+done
+sub_ports() { sed -E "${SUB[@]}" <<<"$1"; }
 
 # The backends, each signing "backend-PORT" (PORT: the example's).
 tls=""
