@@ -584,11 +584,12 @@ relay_log(struct pyinst *inst, const struct wire_frame *f)
 
 int
 procs_call(struct pyinst *inst, const uint8_t *data, size_t len, int final,
-	   double deadline, char *backend, size_t cap)
+	   double deadline, char *backend, size_t cap, int *cost)
 {
 	struct proc *p = take(inst, deadline);
 	struct wire_frame f;
 
+	*cost = 0;
 	if (p == NULL) {
 		int busy, starting;
 
@@ -609,6 +610,7 @@ procs_call(struct pyinst *inst, const uint8_t *data, size_t len, int final,
 		      (uint32_t)((deadline - wire_now()) * 1000.0) + 1, data,
 		      len, NULL, 0, NULL, 0, deadline) < 0) {
 		bury(inst, p, errno == ETIMEDOUT ? END_TIMEOUT : END_DIED);
+		*cost = 1;
 		return PMX_NO_MATCH;
 	}
 	for (;;) {
@@ -619,11 +621,13 @@ procs_call(struct pyinst *inst, const uint8_t *data, size_t len, int final,
 
 		if (left <= 0) {
 			bury(inst, p, END_TIMEOUT);
+			*cost = 1;
 			return PMX_NO_MATCH;
 		}
 		if (poll(pf, 2, (int)(left * 1000.0) + 1) < 0 &&
 		    errno != EINTR) {
 			bury(inst, p, END_DIED);
+			*cost = 1;
 			return PMX_NO_MATCH;
 		}
 		if (pf[1].revents)
@@ -633,6 +637,7 @@ procs_call(struct pyinst *inst, const uint8_t *data, size_t len, int final,
 		if (wire_recv(p->chan, &f, deadline) < 0) {
 			bury(inst, p, errno == ETIMEDOUT ? END_TIMEOUT
 							 : END_DIED);
+			*cost = 1;
 			return PMX_NO_MATCH;
 		}
 		if (f.hdr.type == WIRE_LOG) {
@@ -643,6 +648,7 @@ procs_call(struct pyinst *inst, const uint8_t *data, size_t len, int final,
 		if (f.hdr.type != WIRE_ANSWER) {
 			wire_frame_free(&f);
 			bury(inst, p, END_DIED);
+			*cost = 1;
 			return PMX_NO_MATCH;
 		}
 		verdict = (int)(int32_t)f.hdr.a;
@@ -1039,6 +1045,7 @@ procs_start(struct pyinst *inst, char *err, size_t errlen)
 	inst->zygote_fd = -1;
 	inst->wake[0] = inst->wake[1] = -1;
 	pthread_mutex_init(&inst->lock, NULL);
+	pthread_mutex_init(&inst->strikes.lock, NULL);
 	if (cond_init(&inst->ready) != 0 ||
 	    pipe2(inst->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
 		snprintf(err, errlen, "cannot start Python: %s",
@@ -1090,5 +1097,6 @@ procs_stop(struct pyinst *inst)
 		close(inst->wake[1]);
 	pthread_cond_destroy(&inst->ready);
 	pthread_mutex_destroy(&inst->lock);
+	pthread_mutex_destroy(&inst->strikes.lock);
 	free(inst->worker_path);
 }

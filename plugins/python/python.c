@@ -25,6 +25,7 @@
  */
 #include "python.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -288,12 +289,35 @@ call_deadline(const struct pyinst *inst, const struct pmx_probe_input *in,
 	return deadline;
 }
 
+/* Once per source that runs out of strikes (rate limited). */
+static void
+log_held_back(struct pyinst *inst, const struct pmx_probe_input *in)
+{
+	char addr[INET6_ADDRSTRLEN] = "?", key[96];
+	const struct sockaddr *sa = in->peer;
+
+	if (sa != NULL && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+			  addr, sizeof(addr));
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+			  &((const struct sockaddr_in6 *)sa)->sin6_addr, addr,
+			  sizeof(addr));
+	snprintf(key, sizeof(key), "held back %s", addr);
+	inst_log(inst, PMX_LOG_WARN, key,
+		 "client %s: its calls cost %g workers (timeouts, crashes): "
+		 "its next connections skip the script, one more call "
+		 "allowed every %g s",
+		 addr, STRIKE_BURST, STRIKE_REFILL);
+}
+
 static enum pmx_verdict
 probe(void *instance, const struct pmx_probe_input *in,
       struct pmx_probe_result *out)
 {
 	struct pyinst *inst = instance;
 	double now, deadline;
+	int verdict, cost;
 
 	if (inst->inert)
 		return PMX_NO_MATCH;
@@ -309,9 +333,20 @@ probe(void *instance, const struct pmx_probe_input *in,
 			 inst->timeout);
 		return PMX_NO_MATCH;
 	}
-	return (enum pmx_verdict)procs_call(inst, in->data, in->len,
-					    in->final, deadline, out->backend,
-					    sizeof(out->backend));
+	if (!strikes_allow(&inst->strikes, in->peer, in->peer_len, now)) {
+		inst_log(inst, PMX_LOG_WARN, "strikes",
+			 "a source whose calls keep costing workers: "
+			 "analyse() not called for it (NO_MATCH) until it "
+			 "earns a strike back (one every %g s)",
+			 STRIKE_REFILL);
+		return PMX_NO_MATCH;
+	}
+	verdict = procs_call(inst, in->data, in->len, in->final, deadline,
+			     out->backend, sizeof(out->backend), &cost);
+	if (cost && strikes_charge(&inst->strikes, in->peer, in->peer_len,
+				   wire_now()))
+		log_held_back(inst, in);
+	return (enum pmx_verdict)verdict;
 }
 
 static void

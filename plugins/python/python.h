@@ -17,6 +17,7 @@
  *               call on a worker with its deadline
  *   wire.c      frames on the sockets (shared with portmux-python)
  *   logtext.c   a script's text as a log line (shared too)
+ *   strikes.c   sources whose calls keep costing workers, held back
  *   ratelimit.c log lines through an instance's host, rate limited
  *
  * Threads. probe() runs on the core's probe threads: it takes an idle
@@ -33,6 +34,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <portmux/detector.h>
@@ -66,6 +68,32 @@ struct ratelimit {
 		unsigned long dropped; /* suppressed since `last` */
 	} slot[RL_SLOTS];
 };
+
+/* ---- strikes.c ---- */
+
+#define STRIKE_KEY 9       /* family, then 4 (IPv4) or 8 (IPv6 /64) bytes */
+#define STRIKE_SLOTS 256
+#define STRIKE_PROBES 8
+#define STRIKE_BURST 3.0   /* workers a source may cost at once */
+#define STRIKE_REFILL 5.0  /* seconds per strike earned back */
+
+struct strikes {
+	pthread_mutex_t lock;
+	struct strike {
+		uint8_t key[STRIKE_KEY];
+		int used;
+		double tokens; /* strikes left (fractions earned so far) */
+		double stamp;  /* when tokens was last brought up to date */
+	} slot[STRIKE_SLOTS];
+};
+
+/* May a call from this source run? (An unknown source may.) */
+int strikes_allow(struct strikes *t, const struct sockaddr *peer,
+		  socklen_t peer_len, double now);
+/* The call cost its worker: one strike. 1 when the source has none
+ * left now. */
+int strikes_charge(struct strikes *t, const struct sockaddr *peer,
+		   socklen_t peer_len, double now);
 
 /* ---- one worker process ---- */
 
@@ -143,6 +171,8 @@ struct pyinst {
 	pthread_t keeper;
 	int keeper_running;
 
+	struct strikes strikes;
+
 	/* log_lock guards host and rl. */
 	pthread_mutex_t log_lock;
 	const struct pmx_host *host;
@@ -157,9 +187,11 @@ int procs_start(struct pyinst *inst, char *err, size_t errlen);
 /* Kill everything and wait for the keeper (destroy()). */
 void procs_stop(struct pyinst *inst);
 /* analyse(data) on an idle worker by `deadline`. The verdict (backend
- * filled on MATCH); NO_MATCH when none answered in time. */
+ * filled on MATCH); NO_MATCH when none answered in time. *cost is set
+ * when the call cost its worker (deadline passed, or it died). */
 int procs_call(struct pyinst *inst, const uint8_t *data, size_t len,
-	       int final, double deadline, char *backend, size_t cap);
+	       int final, double deadline, char *backend, size_t cap,
+	       int *cost);
 
 /* ---- ratelimit.c ---- */
 
