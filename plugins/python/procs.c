@@ -15,9 +15,9 @@
  * first word, and buries workers. One that passed its deadline has
  * printed where it is stuck by then (each call arms faulthandler's
  * dump_traceback_later for its deadline, in the worker's own watchdog
- * thread, which needs no GIL); it gets the lowest CPU priority at once,
- * and is killed (SIGKILL through a pidfd, so never another process that
- * reused the pid) as soon as its stack is out. Its end is logged once,
+ * thread, which needs no GIL); it is killed (SIGKILL through a pidfd, so
+ * never another process that reused the pid) as soon as its stack is out,
+ * STACK_WAIT at most. Its end is logged once,
  * with the script's line when there is one, when the zygote reports the
  * exit.
  * When the zygote itself dies (its workers die with it) the keeper
@@ -36,14 +36,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define STACK_WAIT 0.02   /* at most, for a stuck worker's stack */
+#define STACK_WAIT 0.25   /* at most, for a stuck worker's stack */
 #define STACK_QUIET 0.002 /* its stack is out when it wrote nothing since */
 #define EXIT_WAIT 2.0     /* for the zygote's word on a buried worker */
 #define BACKOFF_MIN 0.1
@@ -543,10 +542,6 @@ give_back(struct pyinst *inst, struct proc *p)
 static void
 bury(struct pyinst *inst, struct proc *p, enum proc_end end)
 {
-	/* Stuck: it takes no CPU from anyone until it is killed (it is
-	 * alive, so the pid is still its own). */
-	if (end == END_TIMEOUT)
-		(void)setpriority(PRIO_PROCESS, (id_t)p->pid, 19);
 	pthread_mutex_lock(&inst->lock);
 	p->end = end;
 	p->since = wire_now();
@@ -785,10 +780,12 @@ grave_step(struct pyinst *inst, struct proc *p, double now)
 	if (p->out >= 0)
 		(void)output_read(inst, p, 0);
 	if (!p->killed && p->exit_status < 0) {
-		/* Until its stack is out (it wrote, then went quiet for
-		 * STACK_QUIET), or STACK_WAIT. */
+		/* Until its stack is out (the script's line in what it
+		 * printed since the call, then quiet for STACK_QUIET), or
+		 * STACK_WAIT. */
 		int stack_out = p->outbytes > p->stack_from &&
-				now >= p->last_out + STACK_QUIET;
+				now >= p->last_out + STACK_QUIET &&
+				stack_line(inst, p) > 0;
 
 		if (p->end == END_TIMEOUT && !stack_out &&
 		    now < p->since + STACK_WAIT && p->out >= 0)
