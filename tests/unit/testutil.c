@@ -157,6 +157,22 @@ tu_assert_prefixes(struct tu_det *d, const uint8_t *data, size_t len,
 	return first;
 }
 
+void
+tu_assert_never(struct tu_det *d, const uint8_t *data, size_t len)
+{
+	struct pmx_probe_result res;
+
+	for (size_t n = 1; n <= len; n++) {
+		int v = tu_probe(d, data, n, 0, &res);
+
+		ck_assert_msg(v == PMX_NEED_MORE || v == PMX_NO_MATCH,
+			      "%s: prefix of %zu/%zu bytes gave %d",
+			      d->plugin->name, n, len, v);
+	}
+	ck_assert_int_eq(tu_probe(d, data, len, 0, &res), PMX_NO_MATCH);
+	ck_assert_int_eq(tu_probe(d, data, len, 1, &res), PMX_NO_MATCH);
+}
+
 struct config *
 tu_config(const char *yaml, char *err, size_t errlen)
 {
