@@ -9,6 +9,7 @@
  * The server-to-server header is RFC 6120's own example (§9.1.1, step 1),
  * its attributes on lines of their own. The table's other rows are made
  * by hand from the RFC's grammar. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -261,7 +262,7 @@ START_TEST(test_xmpp__reject)
 	size_t n;
 
 	memset(&res, 0, sizeof(res));
-	strcpy(res.alpn, "xmpp-server");
+	snprintf(res.alpn, sizeof(res.alpn), "xmpp-server");
 	n = d->reject(det.instance, PMX_REJECT_NO_ROUTE, &res,
 		      (uint8_t *)buf, sizeof(buf) - 1);
 	ck_assert_uint_gt(n, 0);

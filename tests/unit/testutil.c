@@ -61,6 +61,7 @@ tu_det_try(struct tu_det *d, const char *name, const char *section_yaml,
 	if (d->plugin->desc->create(&d->host.host, section, &d->instance, err,
 				    errlen) != 0) {
 		free(d->host.prefix);
+		d->host.prefix = NULL; /* tu_det_close() may follow */
 		yaml_tree_free(d->tree);
 		d->tree = NULL;
 		return -1;
