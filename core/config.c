@@ -350,7 +350,8 @@ listen_entry(struct config *cfg, const struct pmx_node *item, char *err,
 				key = &listen_keys[j];
 		if (key == NULL) {
 			suggest_text(near, sizeof(near), node_scalar(k),
-				     listen_keys, nkeys, sizeof(listen_keys[0]));
+				     listen_keys, nkeys,
+				     sizeof(listen_keys[0]));
 			return node_error(k, err, errlen,
 					  "listen: unknown key '%s'%s "
 					  "(an entry has address, detectors, "
