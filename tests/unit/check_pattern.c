@@ -2,7 +2,8 @@
  * offset, POSIX regex over the first `need` bytes).
  *
  * The flights are the real captures of tests/corpus/ (see each suite:
- * curl, OpenSSH, OpenVPN, slixmpp...); rules written for one of them must
+ * curl, OpenSSH, OpenVPN, slixmpp...; tests/corpus/pattern/ holds
+ * mosquitto_pub's and redis-cli's, recorded with tests/tools/capture.py); rules written for one of them must
  * take every truncation of it as NEED_MORE until the whole rule is there,
  * then MATCH, and leave the others alone. */
 #include <locale.h>
@@ -76,6 +77,17 @@ static const struct {
 	 "rules:\n  - {regex: \"^<stream:stream [^>]*to='[a-z.]+'\", need: 30, "
 	 "backend: 5222}\n",
 	 30, "rule1"},
+	/* mosquitto_pub's CONNECT (mosquitto-clients 2.0.11): the protocol
+	 * name after a one-byte remaining length */
+	{"tests/corpus/pattern/mosquitto-connect.bin",
+	 "rules:\n  - {name: mqtt, hex: \"00 04 4d 51 54 54\", offset: 2, "
+	 "backend: 1883}\n",
+	 8, "mqtt"},
+	/* redis-cli's SET (redis-tools 7.0): RESP's array and bulk headers */
+	{"tests/corpus/pattern/redis-cli-set.bin",
+	 "rules:\n  - {name: redis, regex: \"^\\\\*[0-9]+\\r\\n\\\\$[0-9]+"
+	 "\\r\\n\", need: 8, backend: 6379}\n",
+	 8, "redis"},
 	/* later rules decide once the earlier ones said no */
 	{"tests/corpus/http/curl-get.bin",
 	 "rules:\n"
@@ -111,6 +123,7 @@ static const char *const others[] = {
 	"tests/corpus/openvpn/tcp-plain.bin",
 	"tests/corpus/openvpn/tcp-tls-crypt-v2.bin",
 	"tests/corpus/xmpp/sendxmpp-client.bin",
+	"tests/corpus/pattern/redis-cli-set.bin",
 };
 
 START_TEST(test_pattern__others)

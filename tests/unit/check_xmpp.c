@@ -207,6 +207,8 @@ static const char *const others[] = {
 	"tests/corpus/ssh/openssh-client.bin",
 	"tests/corpus/openvpn/tcp-plain.bin",
 	"tests/corpus/openvpn/tcp-tls-crypt-v2.bin",
+	"tests/corpus/pattern/mosquitto-connect.bin",
+	"tests/corpus/pattern/redis-cli-set.bin",
 };
 
 START_TEST(test_xmpp__others)
