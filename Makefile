@@ -29,7 +29,7 @@ DESTDIR ?=
 BUILD ?= build
 # Detectors enabled by default when PORTMUX.detectors is not set, in probe
 # order, as plugin=SECTION: enabled when SECTION is in the config.
-DEFAULT_DETECTORS ?= python=PYTHON,ssh=SSH,tls=HTTPS,openvpn=OPENVPN,http=HTTP
+DEFAULT_DETECTORS ?= python=PYTHON,ssh=SSH,tls=HTTPS,openvpn=OPENVPN,xmpp=XMPP,http=HTTP,pattern=PATTERN
 PORT ?=
 # Seconds each detector is fuzzed during make test (make fuzz: longer).
 TEST_FUZZ_SECONDS ?= 5
@@ -239,12 +239,16 @@ FUZZERS ?= $(FUZZ_DETECTORS) $(FUZZ_CORE)
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
              -fno-sanitize-recover=all
 
+# A detector whose section configures it (pattern) is fuzzed with
+# fuzz/NAME.yaml as that section.
+fuzz_section = $(if $(wildcard fuzz/$(1).yaml),-Icore \
+	-DDETECTOR_SECTION_FILE='"$(CURDIR)/fuzz/$(1).yaml"' core/yaml_tree.c -lyaml)
 define fuzz_rule
-$(FUZZ_BUILD)/fuzz_$(1): fuzz/fuzz_detector.c $(wildcard plugins/$(1)/*.c) $(wildcard plugins/$(1)/*.h) include/portmux/detector.h
+$(FUZZ_BUILD)/fuzz_$(1): fuzz/fuzz_detector.c $(wildcard plugins/$(1)/*.c) $(wildcard plugins/$(1)/*.h) include/portmux/detector.h $(wildcard fuzz/$(1).yaml)
 	@mkdir -p $$(dir $$@)
 	$$(Q)clang $$(STD) -Wall -Wextra -Werror -Iinclude $$(FUZZ_FLAGS) \
 		-DDETECTOR_NAME='"$(1)"' fuzz/fuzz_detector.c \
-		$(wildcard plugins/$(1)/*.c) -o $$@
+		$(wildcard plugins/$(1)/*.c) $$(call fuzz_section,$(1)) -o $$@
 endef
 $(foreach d,$(FUZZ_DETECTORS),$(eval $(call fuzz_rule,$(d))))
 

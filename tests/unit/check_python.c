@@ -787,7 +787,7 @@ static const struct escape {
 		       "process)"},
 	{"killparent", E, E, "analyse() raised PermissionError"},
 #if defined(__SANITIZE_ADDRESS__)
-	{"segv", N, N, ": replaced"}, /* ASan's handler ends it its way */
+	{"segv", N, N, "replaced"}, /* ASan's handler ends it its way */
 #else
 	{"segv", N, N, "died of signal 11 (Segmentation fault) at "},
 #endif
