@@ -85,11 +85,17 @@ for pid in $WORKERS; do
 	echo "$status" | grep -qE '^Seccomp:\s+2$' || fail "worker $pid has no seccomp filter"
 done
 
-# 2. The escapes, each under load, with HTTP measured meanwhile.
+# 2. The escapes, each under load, with HTTP measured meanwhile. (Under a
+# sanitizer, which is about memory and threads, not speed, the bound is
+# three times looser.)
+LIMIT=0.050
+if grep -qa -e __asan_init -e __tsan_init "$PORTMUX_BIN"; then
+	LIMIT=0.150
+fi
 cat >"$T/attack.py" <<'PY'
 import socket, subprocess, sys, threading, time
 port, word, seconds = int(sys.argv[1]), sys.argv[2].encode(), float(sys.argv[3])
-source = sys.argv[4]
+source, limit = sys.argv[4], float(sys.argv[5])
 stop = time.time() + seconds
 def attacker():
     while time.time() < stop:
@@ -128,14 +134,15 @@ times.sort()
 p99 = times[max(0, -(-len(times) * 99 // 100) - 1)]  # nearest rank
 print("%s: %d HTTP requests, p50 %.1f ms, p99 %.1f ms" %
       (word.decode(), len(times), times[len(times) // 2] * 1000, p99 * 1000))
-sys.exit(0 if len(times) >= 50 and p99 < 0.050 else 1)
+sys.exit(0 if len(times) >= 50 and p99 < limit else 1)
 PY
 i=0
 for word in catchall regex sleep recv thread switch exit killparent segv; do
 	i=$((i + 1))
 	# Each escape from an address of its own: an address whose calls
 	# keep costing workers is held back, which would spare the next one.
-	$PY "$T/attack.py" "$P" "$word" 4 "127.0.1.$i" || fail "$word: HTTP slowed down or failed"
+	$PY "$T/attack.py" "$P" "$word" 4 "127.0.1.$i" "$LIMIT" ||
+		fail "$word: HTTP slowed down or failed"
 	kill -0 "$DAEMON" || fail "$word: the daemon is gone"
 	assert_eq "$(client_from 127.0.0.3 'good after
 ')" "GOOD good after" "$word: good case afterwards"
