@@ -151,13 +151,15 @@ done
 sleep 0.5
 log=$(pmx_log)
 assert_contains "$log" "did not answer within 0.05 s at $T/escapes.py:" "the stuck line"
-assert_contains "$log" "died of signal 11 (Segmentation fault) at $T/escapes.py:" "the crash line"
+# (A sanitizer's own SIGSEGV handler ends the worker its way there.)
+[ "$LIMIT" != 0.050 ] ||
+	assert_contains "$log" "died of signal 11 (Segmentation fault) at $T/escapes.py:" "the crash line"
 assert_contains "$log" "exited with status 1 (the script ended its process)" "os._exit"
 assert_contains "$log" "analyse() raised PermissionError" "kill refused"
 assert_contains "$log" "analyse() left 1 threads running" "thread"
 assert_contains "$log" "client 127.0.1.1: its calls cost 3 workers" "the attacker held back"
 # One line per crash at most (here: rate limited to one a second per key).
-n=$(grep -c "died of signal 11" "$T/portmux.log")
+n=$(grep -c "died of signal 11" "$T/portmux.log" || true)
 [ "$n" -le 4 ] || fail "$n crash lines for 3 s of crashes"
 
 # 3. Reload with every worker stuck: the new script applies at once.
