@@ -16,6 +16,7 @@
  */
 #include "clienthello.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define REC_HDR 5
@@ -445,20 +446,34 @@ parse_sslv2(const uint8_t *b, size_t len, struct ch_info *info)
 	return len >= 2 + rlen ? CH_COMPLETE : CH_PARTIAL;
 }
 
+/* The strings of *info terminated, and `s` passed on. */
+static enum ch_status
+terminated(struct ch_info *info, enum ch_status s)
+{
+	info->sni[info->sni_len] = '\0';
+	info->alpn[info->alpn_len] = '\0';
+	return s;
+}
+
 enum ch_status
 ch_parse(const uint8_t *data, size_t len, struct ch_info *info)
 {
 	struct rd r = {.buf = data, .len = len};
-	enum ch_status s;
 
 	memset(info, 0, sizeof(*info));
 	if (len == 0)
-		s = CH_PARTIAL;
-	else if (data[0] & 0x80)
-		s = parse_sslv2(data, len, info);
-	else
-		s = parse_hello(&r, info);
-	info->sni[info->sni_len] = '\0';
-	info->alpn[info->alpn_len] = '\0';
-	return s;
+		return terminated(info, CH_PARTIAL);
+	if (data[0] & 0x80)
+		return terminated(info, parse_sslv2(data, len, info));
+	return terminated(info, parse_hello(&r, info));
+}
+
+enum ch_status
+ch_parse_handshake(const uint8_t *data, size_t len, struct ch_info *info)
+{
+	/* One record that never ends: no record header is ever read. */
+	struct rd r = {.buf = data, .len = len, .end = SIZE_MAX};
+
+	memset(info, 0, sizeof(*info));
+	return terminated(info, parse_hello(&r, info));
 }
