@@ -477,3 +477,19 @@ ch_parse_handshake(const uint8_t *data, size_t len, struct ch_info *info)
 	memset(info, 0, sizeof(*info));
 	return terminated(info, parse_hello(&r, info));
 }
+
+enum pmx_verdict
+ch_answer(enum ch_status s, const struct ch_info *info, int final,
+	  struct pmx_probe_result *out)
+{
+	if (s == CH_INVALID)
+		return PMX_NO_MATCH;
+	if (s == CH_PARTIAL && !final)
+		return PMX_NEED_MORE;
+	pmx_result_setn(out->key, sizeof(out->key), info->sni, info->sni_len);
+	pmx_result_setn(out->alpn, sizeof(out->alpn), info->alpn,
+			info->alpn_len);
+	if (info->ech)
+		out->flags |= PMX_RF_ECH;
+	return PMX_MATCH;
+}

@@ -42,6 +42,14 @@ struct ch_info {
 enum ch_status ch_parse(const uint8_t *data, size_t len,
 			struct ch_info *info);
 
+/*
+ * The answer of a detector that routes by this ClientHello: NO_MATCH when
+ * `s` says it cannot be one, NEED_MORE for a prefix unless `final`, else
+ * MATCH with the SNI as route key, the ALPN names and PMX_RF_ECH in out.
+ */
+enum pmx_verdict ch_answer(enum ch_status s, const struct ch_info *info,
+			   int final, struct pmx_probe_result *out);
+
 /* The same for the handshake bytes alone, without TLS records: QUIC
  * carries the ClientHello in CRYPTO frames (RFC 9001 §4). Never SSLv2. */
 enum ch_status ch_parse_handshake(const uint8_t *data, size_t len,

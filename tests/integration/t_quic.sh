@@ -7,7 +7,7 @@
 # (nginx) and OpenVPN over UDP (a real client and server) meanwhile.
 . "$(dirname "$0")/lib.sh"
 
-for c in gtlsclient gtlsserver openvpn unshare; do
+for c in gtlsclient gtlsserver unshare; do
 	command -v $c >/dev/null || { echo "SKIP: no $c"; exit 77; }
 done
 P=$(free_port) Q1=$(free_port) Q2=$(free_port) A=$(free_port) SU=$(free_port)
@@ -18,6 +18,7 @@ P=$(free_port) Q1=$(free_port) Q2=$(free_port) A=$(free_port) SU=$(free_port)
 printf '127.0.0.1 localhost one.example two.example three.other\n' >"$T/hosts"
 if [ "$(id -u)" -eq 0 ]; then NS="unshare --mount"; else NS="unshare --map-root-user --mount"; fi
 in_ns() {
+	# shellcheck disable=SC2016 # expanded by the inner sh
 	$NS sh -c 'mount --bind "$1" /etc/hosts && shift && exec "$@"' sh "$T/hosts" "$@"
 }
 in_ns getent hosts one.example >/dev/null 2>&1 ||
@@ -57,18 +58,7 @@ wait_udp "$Q1"
 wait_udp "$Q2"
 start_nginx_tls "web.example:$A"
 
-# OpenVPN's certificates (as t_openvpn.sh)
-ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-# shellcheck disable=SC2086
-openssl req -x509 $ec -keyout ca.key -out ca.crt -days 2 -subj /CN=test-ca 2>/dev/null
-for n in server client; do
-	# shellcheck disable=SC2086
-	openssl req $ec -keyout $n.key -out $n.csr -subj /CN=$n 2>/dev/null
-done
-printf 'extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyAgreement\n' >s.ext
-printf 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyAgreement\n' >c.ext
-openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile s.ext 2>/dev/null
-openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2 -extfile c.ext 2>/dev/null
+openvpn_setup "$P"
 
 cat >"$T/c.yaml" <<CFG
 PORTMUX:
@@ -106,24 +96,14 @@ assert_eq "$(quic_get three.other --handshake-timeout=1s)" "" "no route"
 assert_eq "$(curl -sS -k --max-time 5 --resolve "web.example:$P:127.0.0.1" "https://web.example:$P/")" \
 	"tls backend web.example" "HTTPS next to QUIC"
 
-# OpenVPN over UDP on the same port.
-common="--dev null --verb 3 --ca ca.crt"
+# OpenVPN over UDP on the same port (the server must --float: datagrams
+# come from PortMux's address).
 # shellcheck disable=SC2086
-start_bg ovpn-server openvpn $common --tls-server --dh none --cert server.crt \
-	--key server.key --local 127.0.0.1 --proto udp --port "$SU" --float
-for _ in $(seq 1 100); do
-	grep -q "UDPv4 link local" "$T/ovpn-server.log" 2>/dev/null && break
-	sleep 0.1
-done
+start_bg ovpn-server openvpn $OVPN_SERVER --proto udp --port "$SU" --float
+wait_for "$T/ovpn-server.log" "UDPv4 link local" 10 || fail "openvpn server did not start"
 # shellcheck disable=SC2086
-start_bg ovpn-client openvpn $common --connect-retry-max 1 --tls-client \
-	--cert client.crt --key client.key --remote-cert-tls server \
-	--remote 127.0.0.1 "$P" --proto udp
-for _ in $(seq 1 200); do
-	grep -q "Initialization Sequence Completed" "$T/ovpn-client.log" 2>/dev/null && break
-	sleep 0.1
-done
-grep -q "Initialization Sequence Completed" "$T/ovpn-client.log" ||
+start_bg ovpn-client openvpn $OVPN_CLIENT --proto udp
+wait_for "$T/ovpn-client.log" "Initialization Sequence Completed" 20 ||
 	{ tail -n 20 "$T/ovpn-client.log" "$T/ovpn-server.log" >&2; fail "openvpn over UDP did not connect"; }
 
 # QUIC still routed while OpenVPN runs; then every flow's line, once idle.
