@@ -29,7 +29,7 @@ DESTDIR ?=
 BUILD ?= build
 # Detectors enabled by default when PORTMUX.detectors is not set, in probe
 # order, as plugin=SECTION: enabled when SECTION is in the config.
-DEFAULT_DETECTORS ?= python=PYTHON,ssh=SSH,tls=HTTPS,openvpn=OPENVPN,xmpp=XMPP,http=HTTP,pattern=PATTERN
+DEFAULT_DETECTORS ?= python=PYTHON,ssh=SSH,tls=HTTPS,openvpn=OPENVPN,quic=QUIC,xmpp=XMPP,http=HTTP,pattern=PATTERN
 PORT ?=
 # Seconds each detector is fuzzed during make test (make fuzz: longer).
 TEST_FUZZ_SECONDS ?= 5
@@ -71,11 +71,15 @@ BIN = $(BUILD)/portmux
 CORE_LIBS = -lev -lyaml -ldl -lpthread -lm
 
 # One .so per detector: plugins/NAME/*.c -> $(BUILD)/plugins/NAME.so.
-# A detector may add flags in plugins/NAME/flags.mk (NAME_CFLAGS, NAME_LIBS).
+# A detector may add flags in plugins/NAME/flags.mk (NAME_CFLAGS, NAME_LIBS,
+# and NAME_SRC: another plugin's sources it is built with too, e.g. quic's
+# ClientHello parser from plugins/tls).
 PLUGINS = $(filter-out example,$(notdir $(wildcard plugins/*)))
 PLUGIN_SO = $(PLUGINS:%=$(BUILD)/plugins/%.so)
 # Programs a detector runs (flags.mk adds them), installed next to it.
 PLUGIN_PROGRAMS =
+# Libraries the unit tests need beyond the core's (flags.mk may add).
+UNIT_LIBS =
 -include $(wildcard plugins/*/flags.mk)
 
 UNIT_SRC = $(wildcard tests/unit/*.c)
@@ -131,13 +135,17 @@ $(BIN): $(MAIN_OBJ) $(CORE_LIB)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(CORE_LIBS) -o $@
 
+# A plugin's sources and the headers they may include.
+plugin_src = $(wildcard plugins/$(1)/*.c) $($(1)_SRC)
+plugin_hdr = $(wildcard plugins/$(1)/*.h) $(wildcard $($(1)_SRC:.c=.h))
+
 define plugin_rule
-$(BUILD)/plugins/$(1).so: $(wildcard plugins/$(1)/*.c) $(wildcard plugins/$(1)/*.h) include/portmux/detector.h
+$(BUILD)/plugins/$(1).so: $(call plugin_src,$(1)) $(call plugin_hdr,$(1)) include/portmux/detector.h
 	@mkdir -p $$(dir $$@)
 	@$$(if $$(Q),echo "  PLUGIN  $$@")
 	$$(Q)$$(CC) $$(STD) $$(WARN) -Iinclude $$(CFLAGS) $$($(1)_CFLAGS) -fPIC \
 		-fvisibility=hidden -shared $$(LDFLAGS) $$(PLUGIN_DEFS) \
-		$(wildcard plugins/$(1)/*.c) $$($(1)_LIBS) -o $$@
+		$(call plugin_src,$(1)) $$($(1)_LIBS) -o $$@
 endef
 $(foreach p,$(PLUGINS),$(eval $(call plugin_rule,$(p))))
 
@@ -152,7 +160,7 @@ $(BUILD)/tests/unit/%.o: tests/unit/%.c
 
 $(UNIT_BIN): $(UNIT_OBJ) $(CORE_LIB)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(LDFLAGS) $^ $(CORE_LIBS) $(CHECK_LIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(CORE_LIBS) $(CHECK_LIBS) $(UNIT_LIBS) -o $@
 
 # ---- running and testing ----
 
@@ -236,19 +244,22 @@ FUZZ_DETECTORS = $(filter-out python,$(PLUGINS))
 # Core parsers that face untrusted input are fuzzed too.
 FUZZ_CORE = config proxyproto
 FUZZERS ?= $(FUZZ_DETECTORS) $(FUZZ_CORE)
+# FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION (the usual name): a detector
+# may skip what a fuzzer cannot get past, such as quic's AEAD tags.
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
-             -fno-sanitize-recover=all
+             -fno-sanitize-recover=all \
+             -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 
 # A detector whose section configures it (pattern) is fuzzed with
 # fuzz/NAME.yaml as that section.
 fuzz_section = $(if $(wildcard fuzz/$(1).yaml),-Icore \
 	-DDETECTOR_SECTION_FILE='"$(CURDIR)/fuzz/$(1).yaml"' core/yaml_tree.c -lyaml)
 define fuzz_rule
-$(FUZZ_BUILD)/fuzz_$(1): fuzz/fuzz_detector.c $(wildcard plugins/$(1)/*.c) $(wildcard plugins/$(1)/*.h) include/portmux/detector.h $(wildcard fuzz/$(1).yaml)
+$(FUZZ_BUILD)/fuzz_$(1): fuzz/fuzz_detector.c $(call plugin_src,$(1)) $(call plugin_hdr,$(1)) include/portmux/detector.h $(wildcard fuzz/$(1).yaml)
 	@mkdir -p $$(dir $$@)
 	$$(Q)clang $$(STD) -Wall -Wextra -Werror -Iinclude $$(FUZZ_FLAGS) \
-		-DDETECTOR_NAME='"$(1)"' fuzz/fuzz_detector.c \
-		$(wildcard plugins/$(1)/*.c) $$(call fuzz_section,$(1)) -o $$@
+		$$($(1)_CFLAGS) -DDETECTOR_NAME='"$(1)"' fuzz/fuzz_detector.c \
+		$(call plugin_src,$(1)) $$(call fuzz_section,$(1)) $$($(1)_LIBS) -o $$@
 endef
 $(foreach d,$(FUZZ_DETECTORS),$(eval $(call fuzz_rule,$(d))))
 

@@ -62,8 +62,10 @@ decide_offload(struct probe_pool *pool, struct generation *g,
 	       probe_done_fn done)
 {
 	struct probe_job *job = NULL;
+	struct pmx_probe_input one;
 	int why = PROBE_REFUSED_NOMEM;
 
+	in = probe_input_for(&g->dets[det], in, &one);
 	if (pool != NULL &&
 	    (job = probe_job_new(g, det, in, owner, done)) != NULL &&
 	    (why = probe_pool_submit(pool, job, g->cfg->probe_queue,

@@ -516,7 +516,8 @@ create_instances(struct build *b)
 }
 
 /* Step 5: UDP is wanted when asked for, or (auto) when a detector that
- * reads datagrams has a route for them (e.g. OPENVPN: "udp"). */
+ * reads datagrams has a route for them (e.g. OPENVPN: "udp"), or reads
+ * nothing else and has routes at all (e.g. QUIC's host names). */
 static int
 wants_udp(const struct generation *g)
 {
@@ -524,8 +525,10 @@ wants_udp(const struct generation *g)
 		return g->cfg->udp;
 	for (size_t i = 0; i < g->ndets; i++) {
 		const struct detector_inst *d = &g->dets[i];
-		if ((d->plugin->desc->flags & PMX_DF_UDP) && d->routes &&
-		    route_has_key(d->routes, "udp"))
+		unsigned flags = d->plugin->desc->flags;
+
+		if ((flags & PMX_DF_UDP) && d->routes &&
+		    (!(flags & PMX_DF_TCP) || route_has_key(d->routes, "udp")))
 			return 1;
 	}
 	return 0;

@@ -31,6 +31,23 @@ probe_state_init(struct probe_state *st, const struct gen_listener *l)
 	st->norder = l->norder;
 }
 
+const struct pmx_probe_input *
+probe_input_for(const struct detector_inst *d,
+		const struct pmx_probe_input *in, struct pmx_probe_input *one)
+{
+	if (in->transport != PMX_TRANSPORT_UDP ||
+	    (d->plugin->desc->flags & PMX_DF_DATAGRAMS) ||
+	    (in->datagrams <= 1 && in->final))
+		return in;
+	*one = *in;
+	if (in->datagrams > 0)
+		one->len = in->datagram_end[0];
+	one->capacity = one->len;
+	one->final = 1;
+	one->datagrams = in->datagrams > 0;
+	return one;
+}
+
 enum probe_outcome
 probe_run(const struct generation *g, struct probe_state *st,
 	  const struct pmx_probe_input *in, struct pmx_probe_result *res,
@@ -41,6 +58,8 @@ probe_run(const struct generation *g, struct probe_state *st,
 	for (size_t k = 0; k < n; k++) {
 		size_t i = st->order ? st->order[k] : k;
 		const struct detector_inst *d = &g->dets[i];
+		struct pmx_probe_input one;
+		const struct pmx_probe_input *shown;
 		int verdict;
 
 		if (st->declined & (1ull << i))
@@ -56,15 +75,16 @@ probe_run(const struct generation *g, struct probe_state *st,
 			return PROBE_ASYNC;
 		}
 		memset(res, 0, sizeof(*res));
-		verdict = d->plugin->desc->probe(d->instance, in, res);
+		shown = probe_input_for(d, in, &one);
+		verdict = d->plugin->desc->probe(d->instance, shown, res);
 		log_debug("probe detector=%s len=%zu final=%d verdict=%s",
-			  d->name, in->len, in->final,
+			  d->name, shown->len, shown->final,
 			  probe_verdict_name(verdict));
 		if (verdict == PMX_MATCH) {
 			*index = (int)i;
 			return PROBE_MATCH;
 		}
-		if (verdict == PMX_NEED_MORE && !in->final)
+		if (verdict == PMX_NEED_MORE && !shown->final)
 			return PROBE_WAIT;
 		st->declined |= 1ull << i;
 	}

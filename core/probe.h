@@ -21,6 +21,10 @@ enum probe_outcome {
 			    run it off the loop, then probe_apply() */
 };
 
+/* The most datagrams of a UDP flow its detectors are shown (and the flow
+ * holds while it is decided). */
+#define PROBE_DATAGRAMS_MAX 16
+
 struct probe_state {
 	uint64_t declined; /* bit i: detector i said NO_MATCH (a generation
 			      has at most GENERATION_MAX_DETECTORS = 64) */
@@ -38,6 +42,16 @@ enum probe_outcome probe_run(const struct generation *g,
 			     struct probe_state *st,
 			     const struct pmx_probe_input *in,
 			     struct pmx_probe_result *res, int *index);
+
+/*
+ * The input detector `d` is shown of `in`: `in` itself, but for a UDP
+ * detector that does not read datagrams (PMX_DF_DATAGRAMS) the flow's
+ * first datagram alone, `final` — made in *one`. The detector's verdict
+ * counts with the `final` of the input it was shown.
+ */
+const struct pmx_probe_input *probe_input_for(const struct detector_inst *d,
+					      const struct pmx_probe_input *in,
+					      struct pmx_probe_input *one);
 
 /*
  * Record the verdict of detector `index` that ran asynchronously. Returns

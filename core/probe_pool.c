@@ -93,6 +93,15 @@ probe_job_new(struct generation *g, int index,
 	job->in = *in;
 	memcpy(job->data, in->data, in->len);
 	job->in.data = job->data;
+	/* A UDP flow's datagrams: where each ends (at most as many as a flow
+	 * shows its detectors). */
+	job->in.datagrams = in->datagrams < PROBE_DATAGRAMS_MAX
+				    ? in->datagrams
+				    : PROBE_DATAGRAMS_MAX;
+	if (job->in.datagrams > 0)
+		memcpy(job->datagram_end, in->datagram_end,
+		       job->in.datagrams * sizeof(*in->datagram_end));
+	job->in.datagram_end = job->in.datagrams ? job->datagram_end : NULL;
 	if (in->peer && in->peer_len <= sizeof(job->peer)) {
 		memcpy(&job->peer, in->peer, in->peer_len);
 		job->in.peer = (struct sockaddr *)&job->peer;

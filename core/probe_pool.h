@@ -41,6 +41,7 @@
 #include <sys/queue.h>
 
 #include "generation.h"
+#include "probe.h"
 
 /* A source's key: a family byte (0 unknown, 4, 6), then the IPv4 address
  * or the first 8 bytes of the IPv6 one. */
@@ -77,8 +78,10 @@ struct probe_job {
 	 * included), or why it could not be. The owner takes `backend`. */
 	struct backend *backend;
 	char backend_err[200];
-	struct pmx_probe_input in; /* in.data points at data[] */
+	struct pmx_probe_input in; /* in.data points at data[],
+				      in.datagram_end at datagram_end[] */
 	struct sockaddr_storage peer, local;
+	size_t datagram_end[PROBE_DATAGRAMS_MAX];
 	uint8_t data[];
 };
 

@@ -19,9 +19,6 @@
 
 #define UDP_DATAGRAM_MAX 65536
 #define UDP_BATCH 64 /* datagrams per event: fairness */
-#define UDP_QUEUE_MAX 16 /* datagrams kept while a flow is being decided,
-			   the first one included (and udp_queue_bytes for
-			   all flows of a listener) */
 #define SWEEP_INTERVAL 1.0
 #define UDP_BUCKETS_MIN 16
 
@@ -31,19 +28,25 @@ union peer {
 	struct sockaddr_in6 sin6;
 };
 
-/* A datagram kept while its flow is being decided. */
-struct dgram {
-	STAILQ_ENTRY(dgram) next;
-	size_t len;
+/*
+ * The datagrams a flow holds while it is decided — at most
+ * PROBE_DATAGRAMS_MAX, the first included, within the listener's
+ * udp_queue_bytes — back to back, as its detectors are shown them.
+ */
+struct held {
+	size_t n;   /* datagrams */
+	size_t len; /* their bytes */
+	size_t end[PROBE_DATAGRAMS_MAX]; /* datagram i ends at end[i] */
 	uint8_t data[];
 };
 
 /*
- * A client address's flow. It starts DECIDING (fd < 0): its first datagram
- * goes through the detectors — a blocking one (Python) on the probe pool,
- * while later datagrams wait in a short queue — then it is CONNECTED to the
- * backend and the queue is flushed, and ESTABLISHED once the backend
- * answers.
+ * A client address's flow. It starts DECIDING (fd < 0): its datagrams are
+ * held and go through the detectors — again with each new one while a
+ * detector that reads datagrams needs more, until probe_deadline; a
+ * blocking one (Python) on the probe pool, while later datagrams wait —
+ * then it is CONNECTED to the backend and what it held is sent on, in
+ * order, and ESTABLISHED once the backend answers.
  */
 struct udp_flow {
 	ev_io io; /* backend socket */
@@ -54,11 +57,13 @@ struct udp_flow {
 	struct backend *own_backend;   /* a detector's explicit answer */
 	struct probe_state pstate;
 	struct probe_job *job;         /* a blocking detector deciding */
-	STAILQ_HEAD(, dgram) queue;    /* while deciding, the first one
-					  included */
-	int nqueue;
+	struct held *queue; /* while deciding (NULL until its first
+			       datagram); freed by queue_clear */
 	size_t held;    /* its bytes in l->held: queue, detector's copy */
 	int hurried;    /* no room to wait: blocking detectors skipped */
+	uint8_t final;  /* decide on what it holds: no room to wait, a
+			   datagram it could not hold, or probe_deadline */
+	uint8_t shown;  /* datagrams its detectors were last shown */
 	union peer client;
 	socklen_t client_len;
 	ev_tstamp started, last;
@@ -293,21 +298,23 @@ flow_hold(struct udp_flow *f, ssize_t delta)
 	f->l->held += (size_t)delta;
 }
 
-/* Empty the flow's queue, sending each datagram to the backend first when
- * `send_them`. */
+/* Free what the flow held, sending each datagram to the backend first,
+ * in order, when `send_them`. */
 static void
 queue_clear(struct udp_flow *f, int send_them)
 {
-	struct dgram *d;
+	struct held *q = f->queue;
 
-	while ((d = STAILQ_FIRST(&f->queue)) != NULL) {
-		STAILQ_REMOVE_HEAD(&f->queue, next);
-		if (send_them)
-			(void)send(f->fd, d->data, d->len, 0);
-		flow_hold(f, -(ssize_t)d->len);
-		free(d);
+	if (q == NULL)
+		return;
+	for (size_t i = 0; send_them && i < q->n; i++) {
+		size_t start = i > 0 ? q->end[i - 1] : 0;
+
+		(void)send(f->fd, q->data + start, q->end[i] - start, 0);
 	}
-	f->nqueue = 0;
+	flow_hold(f, -(ssize_t)q->len);
+	free(q);
+	f->queue = NULL;
 }
 
 /* The summary's words for enum udp_drop. */
@@ -454,8 +461,9 @@ flow_make_room(struct udp_listener *l)
 	return 1;
 }
 
-/* The decision is made: connect to b and send what waited. */
-static void
+/* The decision is made: connect to b and send what waited. 1, or 0 when
+ * f was freed instead. */
+static int
 flow_connect(struct udp_flow *f, const struct backend *b)
 {
 	const struct addr_set *set = backend_addrs(b);
@@ -466,13 +474,13 @@ flow_connect(struct udp_flow *f, const struct backend *b)
 	if ((long)f->l->nflows >= f->gen->cfg->udp_max_flows &&
 	    !flow_make_room(f->l)) {
 		flow_free(f, "table_full", UDP_DROP_TABLE_FULL);
-		return;
+		return 0;
 	}
 	/* A descriptor within the budget, one of an unanswered flow's if
 	 * need be. */
 	if (!fd_take() && (!flow_make_room(f->l) || !fd_take())) {
 		flow_free(f, "fd_budget", UDP_DROP_FD_BUDGET);
-		return;
+		return 0;
 	}
 	f->backend = b;
 	/* The first address that takes a socket; UDP connect() only sets the
@@ -502,17 +510,20 @@ flow_connect(struct udp_flow *f, const struct backend *b)
 		fd_give();
 		flow_free(f, out ? "fd_budget" : "backend_unreachable",
 			  out ? UDP_DROP_FD_BUDGET : UDP_DROP_UNREACHABLE);
-		return;
+		return 0;
 	}
 	f->fd = fd;
 	flow_set_state(f, UDP_CONNECTED);
+	flow_touch(f); /* what it held goes now */
 	ev_io_init(&f->io, flow_cb, fd, EV_READ);
 	ev_io_start(f->l->lc->loop, &f->io);
 	queue_clear(f, 1);
+	return 1;
 }
 
-/* A detector's answer: its explicit backend, or its route table's. */
-static void
+/* A detector's answer: its explicit backend, or its route table's. 1,
+ * or 0 when f was freed. */
+static int
 flow_route(struct udp_flow *f, int det, const struct pmx_probe_result *res,
 	   struct probe_job *job)
 {
@@ -523,16 +534,16 @@ flow_route(struct udp_flow *f, int det, const struct pmx_probe_result *res,
 			   &f->own_backend, "udp", f->id);
 	if (b == NULL) {
 		flow_free(f, "no_route", UDP_DROP_NO_ROUTE);
-		return;
+		return 0;
 	}
 	if (!backend_admits(b, &f->client.sa)) {
 		flow_free(f, "denied", UDP_DROP_DENIED);
-		return;
+		return 0;
 	}
-	flow_connect(f, b);
+	return flow_connect(f, b);
 }
 
-static void flow_decide(struct udp_flow *f);
+static int flow_decide(struct udp_flow *f);
 
 /* A blocking detector's answer, back on the loop. */
 static void
@@ -545,42 +556,61 @@ flow_probe_done(struct probe_job *job)
 	flow_hold(f, -(ssize_t)job->in.len);
 	r = probe_apply(&f->pstate, job->index, job->verdict, job->in.final);
 	if (r == PROBE_MATCH)
-		flow_route(f, job->index, &job->res, job);
-	else
-		flow_decide(f); /* on to the next detectors */
+		(void)flow_route(f, job->index, &job->res, job);
+	else if (r < 0 || f->queue->n > f->shown || f->final)
+		/* On to the next detectors; or it needs more and more came,
+		 * or no more will. */
+		(void)flow_decide(f);
 	probe_job_free(job);
 }
 
-/* Run the detectors on the flow's first datagram (whole, so final). */
-static void
+/*
+ * Run the detectors on what the flow holds. 1 when f is decided and
+ * connected, or waits — for its next datagram (a detector that reads
+ * datagrams needs more), or for a blocking detector; 0 when it was freed.
+ */
+static int
 flow_decide(struct udp_flow *f)
 {
 	struct udp_listener *l = f->l;
+	const struct config *cfg = f->gen->cfg;
+	const struct held *q = f->queue;
+	size_t cap = (size_t)cfg->probe_buffer;
 	struct pmx_probe_input in = {
-		.data = STAILQ_FIRST(&f->queue)->data,
-		.len = STAILQ_FIRST(&f->queue)->len,
-		.capacity = STAILQ_FIRST(&f->queue)->len,
-		.final = 1,
+		.data = q->data,
+		.len = q->len,
+		.capacity = q->len > cap ? q->len : cap,
+		/* No more will come, or be held. */
+		.final = f->final || q->n >= PROBE_DATAGRAMS_MAX ||
+			 q->len >= cap,
 		.transport = PMX_TRANSPORT_UDP,
 		.peer = &f->client.sa,
 		.peer_len = f->client_len,
 		.local = (const struct sockaddr *)&l->addr.ss,
 		.local_len = l->addr.len,
 		.deadline = decide_deadline(l->lc, f->started,
-					    f->gen->cfg->probe_deadline),
+					    cfg->probe_deadline),
+		.datagram_end = q->end,
+		.datagrams = q->n,
 	};
 	struct pmx_probe_result res;
 	int det = -1;
-	int outcome = decide_run(l->lc, f->gen, &f->pstate, &in, &res, &det, f,
-				 flow_probe_done, &f->job);
+	int outcome;
 
-	if (outcome == PROBE_ASYNC)
-		flow_hold(f, (ssize_t)in.len); /* the job's copy */
-	else if (outcome == PROBE_MATCH)
-		flow_route(f, det, &res, NULL);
-	else
-		flow_free(f, "unclaimed",
-			  f->hurried ? UDP_DROP_NO_ROOM : UDP_DROP_UNCLAIMED);
+	f->shown = (uint8_t)q->n;
+	outcome = decide_run(l->lc, f->gen, &f->pstate, &in, &res, &det, f,
+			     flow_probe_done, &f->job);
+	if (outcome == PROBE_ASYNC) {
+		flow_hold(f, (ssize_t)f->job->in.len); /* the job's copy */
+		return 1;
+	}
+	if (outcome == PROBE_WAIT)
+		return 1;
+	if (outcome == PROBE_MATCH)
+		return flow_route(f, det, &res, NULL);
+	flow_free(f, "unclaimed",
+		  f->hurried ? UDP_DROP_NO_ROOM : UDP_DROP_UNCLAIMED);
+	return 0;
 }
 
 /* Mark the blocking detectors as declined for f: it is decided now, by
@@ -644,7 +674,6 @@ flow_new(struct udp_listener *l, const union peer *p, socklen_t plen,
 	generation_ref(f->gen);
 	probe_state_init(&f->pstate, generation_listener(f->gen, &l->addr));
 	f->det = -1;
-	STAILQ_INIT(&f->queue);
 	memcpy(&f->client, p, plen);
 	f->client_len = plen;
 	f->id = __atomic_add_fetch(&next_flow_id, 1, __ATOMIC_RELAXED);
@@ -657,36 +686,74 @@ flow_new(struct udp_listener *l, const union peer *p, socklen_t plen,
 	state_count(l, UDP_DECIDING, 1);
 	/* A blocking detector (Python) decides off the loop while the flow
 	 * waits, holding its first datagram twice (the queue's copy and the
-	 * detector's) and its next ones. Flows that wait are bounded in
+	 * detector's) and its next ones; a detector that reads datagrams may
+	 * have it wait for its next ones. Flows that wait are bounded in
 	 * number (udp_max_flows) and bytes (udp_queue_bytes): without room,
-	 * this one is judged at once by the other detectors. */
+	 * this one is judged at once, on its first datagram, by the other
+	 * detectors. */
 	if ((long)l->ndeciding > cfg->udp_max_flows ||
-	    l->held + 2 * len > (size_t)cfg->udp_queue_bytes)
+	    l->held + 2 * len > (size_t)cfg->udp_queue_bytes) {
 		f->hurried = skip_blocking(f);
+		f->final = 1;
+	}
 	return f;
 }
 
-/* Keep a datagram while the flow is decided (a short queue, and the
- * listener's udp_queue_bytes: more are dropped, as a congested link
- * would; the first was weighed by flow_new). 1 if it is the first, 0, or
- * -1 dropped. */
+/* Hold a datagram while the flow is decided (PROBE_DATAGRAMS_MAX, and
+ * the listener's udp_queue_bytes: the first was weighed by flow_new).
+ * 0, or -1 when it cannot be held. */
 static int
 flow_enqueue(struct udp_flow *f, const uint8_t *data, size_t len)
 {
-	struct dgram *d;
+	struct held *q = f->queue;
+	size_t n = q != NULL ? q->n : 0, have = q != NULL ? q->len : 0;
 
-	if (f->nqueue >= UDP_QUEUE_MAX ||
-	    (f->nqueue > 0 &&
-	     f->l->held + len > (size_t)f->gen->cfg->udp_queue_bytes))
+	if (n >= PROBE_DATAGRAMS_MAX ||
+	    (n > 0 && f->l->held + len > (size_t)f->gen->cfg->udp_queue_bytes))
 		return -1;
-	d = malloc(sizeof(*d) + len);
-	if (d == NULL)
-		return -1;
-	d->len = len;
-	memcpy(d->data, data, len);
-	STAILQ_INSERT_TAIL(&f->queue, d, next);
+	q = realloc(q, sizeof(*q) + have + len);
+	if (q == NULL)
+		return -1; /* f->queue is as it was */
+	q->n = n;
+	q->len = have;
+	memcpy(q->data + have, data, len);
+	q->len += len;
+	q->end[q->n++] = q->len;
+	f->queue = q;
 	flow_hold(f, (ssize_t)len);
-	return ++f->nqueue == 1;
+	return 0;
+}
+
+/*
+ * A datagram of a flow being decided: held, and the detectors look again
+ * — unless a blocking one is at work, whose answer comes first. One that
+ * cannot be held makes them decide on what is held: it follows the
+ * others if that connects the flow, else it is dropped.
+ */
+static void
+flow_receive(struct udp_flow *f, const uint8_t *data, size_t len)
+{
+	struct udp_listener *l = f->l;
+
+	if (flow_enqueue(f, data, len) == 0) {
+		if (f->job == NULL)
+			(void)flow_decide(f);
+		return;
+	}
+	if (f->queue == NULL || f->job != NULL) {
+		drop(l, UDP_DROP_QUEUE_FULL);
+		return;
+	}
+	f->final = 1;
+	if (!flow_decide(f))
+		return; /* dropped with its flow */
+	if (f->state == UDP_DECIDING) {
+		drop(l, UDP_DROP_QUEUE_FULL); /* a blocking detector's turn */
+		return;
+	}
+	if (send(f->fd, data, len, 0) < 0 && errno != EAGAIN &&
+	    errno != ENOBUFS)
+		flow_free(f, "backend_unreachable", UDP_DROP_UNREACHABLE);
 }
 
 /* Datagrams from clients: to their flow's backend, or a new flow. */
@@ -714,12 +781,7 @@ listener_cb(EV_P_ ev_io *io, int revents)
 		f->up += (uint64_t)n;
 		flow_touch(f);
 		if (f->state == UDP_DECIDING) {
-			int r = flow_enqueue(f, buf, (size_t)n);
-
-			if (r < 0)
-				drop(l, UDP_DROP_QUEUE_FULL);
-			else if (r == 1)
-				flow_decide(f);
+			flow_receive(f, buf, (size_t)n);
 			continue;
 		}
 		if (send(f->fd, buf, (size_t)n, 0) < 0 && errno != EAGAIN &&
@@ -730,37 +792,41 @@ listener_cb(EV_P_ ev_io *io, int revents)
 }
 
 /*
- * Flows whose blocking detector is still out at probe_deadline are decided
- * now by the other detectors; the late answer is dropped (decide_late).
- * Only flows with a job out are looked at: at most probe_queue plus the
- * probe threads of them.
+ * Flows still deciding at probe_deadline, or idle for udp_timeout before
+ * it, are decided now on what they hold: a blocking detector still out is
+ * left behind (its late answer is dropped, decide_late), a detector that
+ * wanted more datagrams gets its final call.
  */
 static void
 decide_overdue(struct udp_listener *l, ev_tstamp now)
 {
-	struct udp_flow *f;
-	int again;
+	double idle = l->lc->gen->cfg->udp_timeout;
+	struct udp_flow *f, *next;
 
-	do {
-		again = 0;
-		TAILQ_FOREACH(f, &l->lru[UDP_DECIDING], lru) {
-			if (f->job == NULL ||
-			    now - f->started < f->gen->cfg->probe_deadline)
-				continue;
+	/* flow_decide() frees f or moves it to another list, and may free
+	 * connected flows to make room; never another deciding one, so
+	 * `next` stays valid. */
+	for (f = TAILQ_FIRST(&l->lru[UDP_DECIDING]); f != NULL; f = next) {
+		next = TAILQ_NEXT(f, lru);
+		if (now - f->started < f->gen->cfg->probe_deadline &&
+		    (now - f->last < idle || f->job != NULL))
+			continue;
+		if (f->job != NULL) {
 			/* The job's copy is no longer the flow's to hold. */
 			flow_hold(f, -(ssize_t)f->job->in.len);
 			decide_late(&f->pstate, f->job);
 			f->job = NULL;
-			/* May free or move f (and other flows): start over. */
-			flow_decide(f);
-			again = 1;
-			break;
 		}
-	} while (again);
+		f->final = 1;
+		if (f->queue != NULL)
+			(void)flow_decide(f);
+		else
+			flow_free(f, "idle", -1);
+	}
 }
 
-/* Every second: flows idle for udp_timeout end, flows still deciding at
- * probe_deadline are decided; the drops' summary. */
+/* Every second: flows still deciding at probe_deadline (or idle) are
+ * decided, flows idle for udp_timeout end; the drops' summary. */
 static void
 sweep_cb(EV_P_ ev_timer *t, int revents)
 {
@@ -770,6 +836,7 @@ sweep_cb(EV_P_ ev_timer *t, int revents)
 	struct udp_flow *f;
 
 	(void)revents;
+	decide_overdue(l, now);
 	for (int s = 0; s < UDP_NSTATES; s++)
 		while ((f = TAILQ_LAST(&l->lru[s], udp_lru)) != NULL &&
 		       now - f->last >= idle) {
@@ -781,7 +848,6 @@ sweep_cb(EV_P_ ev_timer *t, int revents)
 			else
 				flow_free(f, "idle", -1);
 		}
-	decide_overdue(l, now);
 	drops_report(l);
 }
 

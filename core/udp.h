@@ -1,7 +1,10 @@
 /* udp.h — UDP on a listening address: the first datagram of each new
- * client address is shown to the UDP-capable detectors; a match opens a
- * flow (a socket connected to the backend) and datagrams are relayed both
- * ways until the flow has been idle for udp_timeout.
+ * client address is shown to the UDP-capable detectors — and its next
+ * ones too, held meanwhile, while a detector that reads datagrams
+ * (PMX_DF_DATAGRAMS) needs more, up to 16 of them, probe_buffer bytes and
+ * probe_deadline; a match opens a flow (a socket connected to the
+ * backend), what was held goes first, in order, and datagrams are relayed
+ * both ways until the flow has been idle for udp_timeout.
  *
  * Source addresses may be forged, so every resource a datagram can make
  * PortMux spend is bounded: flows by udp_max_flows — when full, the least
@@ -35,7 +38,7 @@ TAILQ_HEAD(udp_lru, udp_flow);
 
 /* A flow's state, and the list of the listener it is on. */
 enum udp_flow_state {
-	UDP_DECIDING,    /* its first datagram is being judged */
+	UDP_DECIDING,    /* its first datagrams are being judged */
 	UDP_CONNECTED,   /* it has a socket to its backend */
 	UDP_ESTABLISHED, /* and the backend answered: never evicted */
 	UDP_NSTATES,
@@ -86,7 +89,10 @@ struct udp_listener {
 	size_t nflows;       /* connected flows, established or not:
 				udp_max_flows bounds them */
 	size_t nestablished; /* of those, established */
-	size_t ndeciding;    /* flows whose first datagram is being judged */
+	size_t ndeciding;    /* flows whose first datagrams are being judged
+				(waiting for more, or for a blocking
+				detector): udp_max_flows bounds those that
+				wait */
 	size_t held; /* bytes those hold (their queues, the copies blocking
 			detectors work on): udp_queue_bytes bounds them */
 	/* The flows in each state, most recently active first: the idle

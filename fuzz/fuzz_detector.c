@@ -2,9 +2,12 @@
  * fuzz_detector.c — libFuzzer harness for one detector, linked statically
  * with its sources (-DDETECTOR_NAME="tls"). Each input is probed as a TCP
  * prefix (final and not), at every 1/8 of its length, and as a UDP
- * datagram when the detector takes UDP. Checks, beyond the sanitizers:
- * verdicts are in range, result strings are terminated, and a detector
- * never calls a whole input NO_MATCH after calling a prefix of it MATCH.
+ * datagram when the detector takes UDP. A detector that reads datagrams
+ * (PMX_DF_DATAGRAMS) also gets the input as a flow's datagrams, each after
+ * its 2-byte big-endian length (its seeds are written so), after each
+ * datagram and finally. Checks, beyond the sanitizers: verdicts are in
+ * range, result strings are terminated, and a detector never calls a
+ * whole input NO_MATCH after calling a prefix of it MATCH.
  *
  * A detector configured by its section (pattern) is made from
  * fuzz/NAME.yaml, read with the core's YAML tree (the Makefile defines
@@ -173,8 +176,11 @@ static const struct pmx_host host = {
     .config_dir = ".",
     .node_long = stub_long,
     .node_string = stub_string,
+    .input_size = sizeof(struct pmx_probe_input),
 };
 #endif
+
+#define DATAGRAMS_MAX 16
 
 static const struct pmx_detector *det;
 static void *inst;
@@ -188,8 +194,10 @@ check_result(const struct pmx_probe_result *r)
 		abort();
 }
 
+/* Probe data[0..len); for UDP, the datagrams ending at ends[0..n). */
 static int
-probe(const uint8_t *data, size_t len, int final, enum pmx_transport t)
+probe(const uint8_t *data, size_t len, int final, enum pmx_transport t,
+      const size_t *ends, size_t n)
 {
 	/* An exact-size copy: any over-read is caught. */
 	uint8_t *copy = malloc(len ? len : 1);
@@ -197,7 +205,9 @@ probe(const uint8_t *data, size_t len, int final, enum pmx_transport t)
 				     .len = len,
 				     .capacity = 16384,
 				     .final = final,
-				     .transport = t};
+				     .transport = t,
+				     .datagram_end = ends,
+				     .datagrams = n};
 	struct pmx_probe_result res;
 	int v;
 
@@ -213,9 +223,40 @@ probe(const uint8_t *data, size_t len, int final, enum pmx_transport t)
 	return v;
 }
 
+/* The input as length-prefixed datagrams, probed after each one (a match
+ * must not be taken back by the next) and finally. */
+static void
+probe_datagrams(const uint8_t *data, size_t size)
+{
+	static uint8_t flow[16384];
+	size_t ends[DATAGRAMS_MAX], n = 0, at = 0, len = 0;
+	int matched = 0;
+
+	while (n < DATAGRAMS_MAX && size - at >= 2) {
+		size_t dl = (size_t)data[at] << 8 | data[at + 1];
+		int v;
+
+		at += 2;
+		if (dl > size - at)
+			dl = size - at;
+		memcpy(flow + len, data + at, dl);
+		at += dl;
+		len += dl;
+		ends[n++] = len;
+		v = probe(flow, len, 0, PMX_TRANSPORT_UDP, ends, n);
+		if (v == PMX_MATCH)
+			matched = 1;
+		else if (matched && v == PMX_NO_MATCH)
+			abort(); /* a match must not be taken back */
+	}
+	if (n > 0)
+		probe(flow, len, 1, PMX_TRANSPORT_UDP, ends, n);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	size_t whole;
 	int matched = 0;
 
 	if (det == NULL) {
@@ -232,15 +273,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (det->flags & PMX_DF_TCP) {
 		for (int k = 1; k <= 8; k++) {
 			size_t n = size * (size_t)k / 8;
-			int v = probe(data, n, 0, PMX_TRANSPORT_TCP);
+			int v = probe(data, n, 0, PMX_TRANSPORT_TCP, NULL, 0);
 			if (v == PMX_MATCH)
 				matched = 1;
 			else if (matched && v == PMX_NO_MATCH)
 				abort(); /* a match must not be taken back */
 		}
-		probe(data, size, 1, PMX_TRANSPORT_TCP);
+		probe(data, size, 1, PMX_TRANSPORT_TCP, NULL, 0);
 	}
+	whole = size;
 	if (det->flags & PMX_DF_UDP)
-		probe(data, size, 1, PMX_TRANSPORT_UDP);
+		probe(data, size, 1, PMX_TRANSPORT_UDP, &whole, 1);
+	if (det->flags & PMX_DF_DATAGRAMS)
+		probe_datagrams(data, size);
 	return 0;
 }

@@ -8,8 +8,8 @@
 # packages are already installed.
 set -eu
 
-build="gcc make libc6-dev pkg-config libev-dev libyaml-dev check libpython3-dev python3"
-test="$build clang libclang-rt-14-dev curl nghttp2-client openssl openssh-server openssh-client nginx-light openvpn procps iproute2 nftables fail2ban systemd haproxy mandoc man-db prometheus prosody python3-slixmpp tigervnc-standalone-server tigervnc-viewer mosquitto mosquitto-clients redis-server redis-tools"
+build="gcc make libc6-dev pkg-config libev-dev libyaml-dev libssl-dev check libpython3-dev python3"
+test="$build clang libclang-rt-14-dev curl nghttp2-client openssl openssh-server openssh-client nginx-light openvpn procps iproute2 nftables fail2ban systemd haproxy mandoc man-db prometheus prosody python3-slixmpp tigervnc-standalone-server tigervnc-viewer mosquitto mosquitto-clients redis-server redis-tools ngtcp2-client ngtcp2-server"
 bench="$test sslh libnginx-mod-stream socat iperf3 wrk"
 
 case "${1:-build}" in

@@ -27,7 +27,9 @@
  *      `node_long`, `node_string`; host `input_size` with the probe
  *      input's `queued` and `deadline` (see pmx_host.input_size: the
  *      input has no size of its own, the host says how the core fills
- *      it).
+ *      it); descriptor flag PMX_DF_DATAGRAMS with the probe input's
+ *      `datagram_end` and `datagrams` (a UDP detector may see a flow's
+ *      datagrams so far and wait for the next one).
  * Fields are only ever appended; `struct_size` tells which are present.
  */
 #ifndef PORTMUX_DETECTOR_H
@@ -89,6 +91,16 @@ enum pmx_transport {
 #define PMX_DF_ON_TIMEOUT (1u << 4) /* its clients may wait for the server to
 				       speak first: the default target for a
 				       client that sends nothing */
+#define PMX_DF_DATAGRAMS (1u << 5)  /* UDP: show it the datagrams of a new
+				       flow so far, back to back (the
+				       input's datagram_end says where each
+				       ends), and ask again with the next
+				       one while it answers NEED_MORE.
+				       Without it a UDP detector sees the
+				       first datagram alone, with `final`
+				       set. Appended to ABI 1: an older core
+				       ignores the flag (and does just
+				       that) */
 
 enum pmx_log_level {
 	PMX_LOG_ERROR = 0,
@@ -194,7 +206,8 @@ struct pmx_host {
 
 /* What a probe sees. Borrowed for the duration of the call only. */
 struct pmx_probe_input {
-	const uint8_t *data; /* bytes received so far (TCP) or one datagram */
+	const uint8_t *data; /* bytes received so far (TCP) or datagrams
+				(UDP: see datagram_end) */
 	size_t len;
 	size_t capacity;     /* probe buffer size; len == capacity: full */
 	int final;           /* last call for this connection: answer MATCH
@@ -214,6 +227,17 @@ struct pmx_probe_input {
 	double deadline; /* the answer is needed by then: after it the core
 			    decides without this detector and ignores its
 			    answer (the connection's probe_deadline) */
+
+	/* Appended to ABI 1 as well (read them when input_size covers
+	 * them). UDP: `data` holds `datagrams` whole datagrams of the flow
+	 * in the order they came, back to back; datagram i ends at
+	 * datagram_end[i] (the first starts at 0, the last ends at len).
+	 * A PMX_DF_DATAGRAMS detector sees every datagram held so far
+	 * (`final` once no more will be: the flow holds its limit of
+	 * datagrams or bytes, or its probe_deadline passed); any other
+	 * sees the first alone, `final`. TCP: NULL and 0. */
+	const size_t *datagram_end;
+	size_t datagrams;
 };
 
 #define PMX_KEY_MAX 256      /* a DNS name is at most 253 bytes */

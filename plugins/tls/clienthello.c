@@ -16,6 +16,7 @@
  */
 #include "clienthello.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define REC_HDR 5
@@ -445,20 +446,50 @@ parse_sslv2(const uint8_t *b, size_t len, struct ch_info *info)
 	return len >= 2 + rlen ? CH_COMPLETE : CH_PARTIAL;
 }
 
+/* The strings of *info terminated, and `s` passed on. */
+static enum ch_status
+terminated(struct ch_info *info, enum ch_status s)
+{
+	info->sni[info->sni_len] = '\0';
+	info->alpn[info->alpn_len] = '\0';
+	return s;
+}
+
 enum ch_status
 ch_parse(const uint8_t *data, size_t len, struct ch_info *info)
 {
 	struct rd r = {.buf = data, .len = len};
-	enum ch_status s;
 
 	memset(info, 0, sizeof(*info));
 	if (len == 0)
-		s = CH_PARTIAL;
-	else if (data[0] & 0x80)
-		s = parse_sslv2(data, len, info);
-	else
-		s = parse_hello(&r, info);
-	info->sni[info->sni_len] = '\0';
-	info->alpn[info->alpn_len] = '\0';
-	return s;
+		return terminated(info, CH_PARTIAL);
+	if (data[0] & 0x80)
+		return terminated(info, parse_sslv2(data, len, info));
+	return terminated(info, parse_hello(&r, info));
+}
+
+enum ch_status
+ch_parse_handshake(const uint8_t *data, size_t len, struct ch_info *info)
+{
+	/* One record that never ends: no record header is ever read. */
+	struct rd r = {.buf = data, .len = len, .end = SIZE_MAX};
+
+	memset(info, 0, sizeof(*info));
+	return terminated(info, parse_hello(&r, info));
+}
+
+enum pmx_verdict
+ch_answer(enum ch_status s, const struct ch_info *info, int final,
+	  struct pmx_probe_result *out)
+{
+	if (s == CH_INVALID)
+		return PMX_NO_MATCH;
+	if (s == CH_PARTIAL && !final)
+		return PMX_NEED_MORE;
+	pmx_result_setn(out->key, sizeof(out->key), info->sni, info->sni_len);
+	pmx_result_setn(out->alpn, sizeof(out->alpn), info->alpn,
+			info->alpn_len);
+	if (info->ech)
+		out->flags |= PMX_RF_ECH;
+	return PMX_MATCH;
 }

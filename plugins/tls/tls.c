@@ -56,16 +56,7 @@ probe(void *instance, const struct pmx_probe_input *in,
 	if (in->len == 0)
 		return final ? PMX_NO_MATCH : PMX_NEED_MORE;
 	s = ch_parse(in->data, in->len, &info);
-	if (s == CH_INVALID)
-		return PMX_NO_MATCH;
-	if (s == CH_PARTIAL && !final)
-		return PMX_NEED_MORE;
-	pmx_result_setn(out->key, sizeof(out->key), info.sni, info.sni_len);
-	pmx_result_setn(out->alpn, sizeof(out->alpn), info.alpn,
-			info.alpn_len);
-	if (info.ech)
-		out->flags |= PMX_RF_ECH;
-	return PMX_MATCH;
+	return ch_answer(s, &info, final, out);
 }
 
 /*

@@ -233,3 +233,36 @@ NGX
 		wait_port "${rest%%:*}"
 	done
 }
+
+# wait_for FILE TEXT SECONDS — until TEXT is in FILE; 1 if it never is.
+wait_for() {
+	for _ in $(seq 1 $(($3 * 10))); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# openvpn_setup PORT — a CA, server and client certificates in $T for a real
+# openvpn (TLS mode, --dev null); sets OVPN_SERVER (its options but --proto
+# and --port) and OVPN_CLIENT (its options but --proto: it connects to
+# 127.0.0.1:PORT). Skips the test when openvpn is missing.
+openvpn_setup() {
+	command -v openvpn >/dev/null || { echo "SKIP: no openvpn"; exit 77; }
+	ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+	# shellcheck disable=SC2086
+	openssl req -x509 $ec -keyout "$T/ca.key" -out "$T/ca.crt" -days 2 -subj /CN=test-ca 2>/dev/null
+	for n in server client; do
+		# shellcheck disable=SC2086
+		openssl req $ec -keyout "$T/$n.key" -out "$T/$n.csr" -subj /CN=$n 2>/dev/null
+	done
+	printf 'extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyAgreement\n' >"$T/s.ext"
+	printf 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyAgreement\n' >"$T/c.ext"
+	for n in server:s client:c; do
+		openssl x509 -req -in "$T/${n%:*}.csr" -CA "$T/ca.crt" -CAkey "$T/ca.key" \
+			-CAcreateserial -out "$T/${n%:*}.crt" -days 2 -extfile "$T/${n#*:}.ext" 2>/dev/null
+	done
+	common="--dev null --verb 3 --ca $T/ca.crt"
+	OVPN_SERVER="$common --tls-server --dh none --cert $T/server.crt --key $T/server.key --local 127.0.0.1"
+	OVPN_CLIENT="$common --connect-retry-max 1 --tls-client --cert $T/client.crt --key $T/client.key --remote-cert-tls server --remote 127.0.0.1 $1"
+}

@@ -1,6 +1,7 @@
 # Every detector enabled together, in the default order, on one port: each
 # real client lands on its own backend — curl over HTTP and HTTPS, ssh,
-# openvpn over TCP and UDP, XMPP (slixmpp's captured stream header), a
+# openvpn over TCP and UDP, QUIC (ngtcp2's captured ClientHello cut over two
+# datagrams), XMPP (slixmpp's captured stream header), a
 # PATTERN rule (mosquitto_pub's captured MQTT CONNECT), a client that waits
 # for the server's banner, and bytes nobody claims. Then PORTMUX.detectors
 # sets the order.
@@ -13,7 +14,8 @@ start_nginx_tls "secure.example.com:$TL"
 echo_backend "FALLBACK " "$F"
 start_bg ovpn-tcp $PY "$TOOLS/capture.py" "$OT" "$T/ovpn-tcp.bin" 1
 start_bg ovpn-udp $PY "$TOOLS/capture_udp.py" "$OU" "$T/ovpn-udp.bin"
-X=$(free_port) MQ=$(free_port)
+X=$(free_port) MQ=$(free_port) Q=$(free_port)
+start_bg quic $PY "$TOOLS/capture_udp.py" "$Q" "$T/quic.bin" 30 2
 start_bg xmpp $PY "$TOOLS/capture.py" "$X" "$T/xmpp.bin" 1
 start_bg mqtt $PY "$TOOLS/capture.py" "$MQ" "$T/mqtt.bin" 1
 sleep 0.5
@@ -32,6 +34,8 @@ OPENVPN:
   "udp": $OU
 SSH:
   "default": $S
+QUIC:
+  "split.example": $Q
 XMPP:
   "a.test": $X
 PATTERN:
@@ -39,7 +43,7 @@ PATTERN:
     - {name: mqtt, hex: "00 04 4d 51 54 54", offset: 2, backend: $MQ}
 CFG
 start_portmux "$T/c.yaml"
-assert_contains "$(pmx_log)" "detectors=ssh,tls,openvpn,xmpp,http,pattern on_timeout=SSH"
+assert_contains "$(pmx_log)" "detectors=ssh,tls,openvpn,quic,xmpp,http,pattern on_timeout=SSH"
 
 assert_eq "$(curl -sS --max-time 5 "http://127.0.0.1:$P/h")" \
 	"backend=web host=127.0.0.1:$P path=/h" "http"
@@ -73,6 +77,19 @@ $PY -c "
 import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(open('$TOP/tests/corpus/openvpn/udp-tls-crypt.bin','rb').read(), ('127.0.0.1',$P))"
 for _ in $(seq 1 40); do [ -s "$T/ovpn-udp.bin" ] && break; sleep 0.05; done
 cmp "$T/ovpn-udp.bin" "$TOP/tests/corpus/openvpn/udp-tls-crypt.bin" || fail "openvpn udp bytes"
+# QUIC: both datagrams of the cut ClientHello, from one client, reach the
+# QUIC backend in order.
+$PY -c "
+import socket
+raw = open('$TOP/tests/corpus/quic/ngtcp2-v1-split.bin', 'rb').read()
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+at = 0
+while at < len(raw):
+    n = int.from_bytes(raw[at:at + 2], 'big')
+    s.sendto(raw[at + 2:at + 2 + n], ('127.0.0.1', $P))
+    at += 2 + n"
+for _ in $(seq 1 40); do [ -s "$T/quic.bin" ] && break; sleep 0.05; done
+cmp "$T/quic.bin" "$TOP/tests/corpus/quic/ngtcp2-v1-split.bin" || fail "quic datagrams"
 sleep 0.2
 log=$(pmx_log)
 for d in "detector=http" "detector=tls key=secure.example.com" "detector=ssh" \
@@ -84,8 +101,8 @@ done
 # The order is PORTMUX.detectors'.
 stop_portmux
 assert_contains "$(pmx_log)" "close udp=1 client=127.0.0.1:"
-sed -i "s/^  port: $P$/  port: $P\n  detectors: [http, openvpn, tls, ssh, xmpp, pattern]/" "$T/c.yaml"
+sed -i "s/^  port: $P$/  port: $P\n  detectors: [http, openvpn, quic, tls, ssh, xmpp, pattern]/" "$T/c.yaml"
 start_portmux "$T/c.yaml"
-assert_contains "$(pmx_log)" "detectors=http,openvpn,tls,ssh,xmpp,pattern"
+assert_contains "$(pmx_log)" "detectors=http,openvpn,quic,tls,ssh,xmpp,pattern"
 assert_eq "$(curl -sS --max-time 5 "http://127.0.0.1:$P/o")" \
 	"backend=web host=127.0.0.1:$P path=/o" "http, reordered"

@@ -3,32 +3,10 @@
 # and over UDP, on the port that also serves HTTP.
 . "$(dirname "$0")/lib.sh"
 
-command -v openvpn >/dev/null || { echo "SKIP: no openvpn"; exit 77; }
 P=$(free_port) ST=$(free_port) SU=$(free_port) H=$(free_port)
-
-cd "$T"
-ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-# shellcheck disable=SC2086
-openssl req -x509 $ec -keyout ca.key -out ca.crt -days 2 -subj /CN=test-ca 2>/dev/null
-for n in server client; do
-	# shellcheck disable=SC2086
-	openssl req $ec -keyout $n.key -out $n.csr -subj /CN=$n 2>/dev/null
-done
-printf 'extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyAgreement\n' >s.ext
-printf 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyAgreement\n' >c.ext
-openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile s.ext 2>/dev/null
-openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2 -extfile c.ext 2>/dev/null
-common="--dev null --verb 3 --ca ca.crt"
-server="$common --tls-server --dh none --cert server.crt --key server.key --local 127.0.0.1"
-client="$common --connect-retry-max 1 --tls-client --cert client.crt --key client.key --remote-cert-tls server --remote 127.0.0.1 $P"
-
-wait_for() { # FILE TEXT SECONDS
-	for _ in $(seq 1 $(($3 * 10))); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+openvpn_setup "$P"
+server=$OVPN_SERVER
+client=$OVPN_CLIENT
 
 http_backend web "$H"
 cat >"$T/c.yaml" <<CFG

@@ -95,7 +95,8 @@ guard_cb(EV_P_ ev_timer *w, int revents)
 
 /* A listener with udp_max_flows and udp_timeout as given, and `extra`
  * lines of PORTMUX. The detector is t_prefix ("HELLO" with the test's
- * backend), or python.so running tests/python/`script` when it is not
+ * backend; or ut_detectors, where t_gather's "udp" route is the test's
+ * backend too), or python.so running tests/python/`script` when it is not
  * NULL, then openvpn.so (its "udp" route: the test's backend). */
 static const char *ut_detectors = "[t_prefix]"; /* when no script */
 static const char *ut_match = "HELLO";           /* t_prefix's */
@@ -105,7 +106,7 @@ ut_open_cfg(struct ut *t, int max_flows, const char *timeout,
 	    const char *script, const char *extra)
 {
 	const char *dir = getenv("PORTMUX_TEST_PLUGINS");
-	char yaml[8192], err[1024], rel[256], path[4096];
+	char yaml[8192], err[1024], rel[256], path[4096], gather[128] = "";
 	struct addr a;
 	int lfd;
 
@@ -114,16 +115,20 @@ ut_open_cfg(struct ut *t, int max_flows, const char *timeout,
 	t->fds_before = count_fds();
 	log_set_level(LOG_WARN);
 	t->backend = udp_socket(&t->baddr);
+	/* t_gather's route: the test's backend too. */
+	if (strstr(ut_detectors, "t_gather") != NULL)
+		snprintf(gather, sizeof(gather),
+			 "T_GATHER:\n  udp: \"127.0.0.1:%u\"\n",
+			 ntohs(t->baddr.sin_port));
 	if (script == NULL) {
 		snprintf(yaml, sizeof(yaml),
 			 "PORTMUX:\n  port: 1\n  plugin_dir: %s\n"
 			 "  detectors: %s\n"
 			 "  udp_max_flows: %d\n  udp_timeout: %s\n%s"
 			 "T_PREFIX:\n  match: %s\n"
-			 "  backend: \"127.0.0.1:%u\"\n",
+			 "  backend: \"127.0.0.1:%u\"\n%s",
 			 dir, ut_detectors, max_flows, timeout, extra,
-			 ut_match,
-			 ntohs(t->baddr.sin_port));
+			 ut_match, ntohs(t->baddr.sin_port), gather);
 	} else {
 		snprintf(rel, sizeof(rel), "tests/python/%s", script);
 		snprintf(yaml, sizeof(yaml),
@@ -1223,6 +1228,233 @@ START_TEST(test_udp__deadline_decides_without_blocking)
 }
 END_TEST
 
+/* ---- detectors that read datagrams (t_gather) ---- */
+
+/* Counter `sym` of test plugin `name` for its instance in t's generation
+ * (the generation keeps the plugin loaded). */
+static unsigned long
+det_counter(struct ut *t, const char *name, const char *sym)
+{
+	unsigned long (*fn)(void *);
+	char path[4096];
+	void *h;
+
+	snprintf(path, sizeof(path), "%s/%s.so",
+		 getenv("PORTMUX_TEST_PLUGINS"), name);
+	h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+	ck_assert_msg(h != NULL, "%s.so is not loaded: %s", name, dlerror());
+	*(void **)&fn = dlsym(h, sym);
+	ck_assert_ptr_nonnull(fn);
+	dlclose(h);
+	for (size_t i = 0; i < t->g->ndets; i++)
+		if (strcmp(t->g->dets[i].name, name) == 0)
+			return fn(t->g->dets[i].instance);
+	ck_abort_msg("detector %s is not in the generation", name);
+	return 0;
+}
+
+/* The backend hears `n` datagrams, texts[0..n), in order, all from one
+ * flow socket (its address in *from). */
+static void
+backend_hears_all(struct ut *t, const char *const *texts, int n,
+		  struct sockaddr_in *from)
+{
+	struct sockaddr_in f;
+
+	backend_hears(t, texts[0], from);
+	for (int i = 1; i < n; i++) {
+		backend_hears(t, texts[i], &f);
+		ck_assert_uint_eq(f.sin_port, from->sin_port);
+	}
+}
+
+/* A detector that reads datagrams needs more: the flow waits, holding
+ * them, and it is asked again with each new one, shown all of them with
+ * their boundaries; once it matches they reach the backend in order, and
+ * the flow works both ways. A detector before it that does not read
+ * datagrams was shown the first one alone, once, as final. */
+START_TEST(test_udp__datagrams_gathered)
+{
+	static const char *const parts[] = {"Gat", "her", "ed!"};
+	struct sockaddr_in self, from, again;
+	struct ut t;
+	int c;
+
+	ut_detectors = "[t_prefix, t_gather]";
+	ut_open(&t, 4, "60", NULL);
+	ut_detectors = "[t_prefix]";
+	c = client(&t, &self);
+	say(c, parts[0]);
+	DRIVE_UNTIL(&t, det_counter(&t, "t_gather", "t_gather_calls") == 1,
+		    {});
+	ck_assert_uint_eq(t.l.ndeciding, 1);
+	ck_assert_uint_eq(t.l.held, 3);
+	backend_silent(&t);
+	say(c, parts[1]);
+	say(c, parts[2]);
+	backend_hears_all(&t, parts, 3, &from);
+	ck_assert_uint_eq(det_counter(&t, "t_gather", "t_gather_calls"), 3);
+	ck_assert_uint_eq(det_counter(&t, "t_gather", "t_gather_shown"), 3);
+	ck_assert_uint_eq(det_counter(&t, "t_prefix", "t_prefix_calls"), 1);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+	ck_assert_uint_eq(t.l.nflows, 1);
+	ck_assert_uint_eq(t.l.held, 0);
+
+	ck_assert_int_eq(sendto(t.backend, "reply", 5, 0,
+				(struct sockaddr *)&from, sizeof(from)),
+			 5);
+	client_hears(&t, c, "reply");
+	say(c, "later");
+	backend_hears(&t, "later", &again);
+	ck_assert_uint_eq(again.sin_port, from.sin_port);
+	ck_assert_uint_eq(det_counter(&t, "t_gather", "t_gather_calls"), 3);
+	backend_silent(&t);
+	ut_close(&t);
+	close(c);
+}
+END_TEST
+
+/* At probe_deadline a flow still waiting for datagrams is decided on what
+ * it holds (at the first sweep after it, once a second): the detector
+ * that wanted more gets its final call, and the next ones theirs — one
+ * that does not read datagrams is shown the first alone. What the flow
+ * held follows in order; a flow nobody claims is dropped. */
+START_TEST(test_udp__datagrams_deadline)
+{
+	static const char *const mine[] = {"GFmine", "more"};
+	static const char *const prefix[] = {"Gx one", "two"};
+	struct sockaddr_in self[3], from[2];
+	double t0, took;
+	struct ut t;
+	int c[3];
+
+	ut_detectors = "[t_gather, t_prefix]";
+	ut_match = "Gx";
+	ut_open_cfg(&t, 8, "30", NULL,
+		    "  probe_timeout: 0.1\n  probe_deadline: 0.3\n");
+	ut_detectors = "[t_prefix]";
+	ut_match = "HELLO";
+	for (int i = 0; i < 3; i++)
+		c[i] = client(&t, &self[i]);
+	t0 = now_s();
+	say(c[0], mine[0]);   /* t_gather's on its final call */
+	say(c[0], mine[1]);
+	say(c[1], prefix[0]); /* t_prefix's: its first datagram */
+	say(c[1], prefix[1]);
+	say(c[2], "Gnobody");
+	DRIVE_UNTIL(&t, t.l.held == 6 + 4 + 6 + 3 + 7, {});
+	ck_assert_uint_eq(t.l.ndeciding, 3);
+	/* Either flow may be decided first. */
+	for (int n = 0; n < 2; n++) {
+		char buf[64];
+		struct sockaddr_in f;
+		socklen_t flen = sizeof(f);
+		ssize_t k = -1;
+		int which;
+
+		DRIVE_UNTIL(&t,
+			    (k = recvfrom(t.backend, buf, sizeof(buf) - 1, 0,
+					  (struct sockaddr *)&f, &flen)) >= 0,
+			    flen = sizeof(f));
+		buf[k] = '\0';
+		which = strcmp(buf, mine[0]) == 0 ? 0 : 1;
+		ck_assert_str_eq(buf, which ? prefix[0] : mine[0]);
+		from[which] = f;
+		backend_hears(&t, which ? prefix[1] : mine[1], &f);
+		ck_assert_uint_eq(f.sin_port, from[which].sin_port);
+	}
+	took = now_s() - t0;
+	ck_assert_msg(took >= 0.3 && took < 2.5, "decided after %.3f s",
+		      took);
+	DRIVE_UNTIL(&t, t.l.ndeciding == 0, {});
+	ck_assert_uint_eq(t.l.nflows, 2);
+	ck_assert_uint_eq(t.l.held, 0);
+	ck_assert_uint_eq(t.l.dropped[UDP_DROP_UNCLAIMED], 1);
+	backend_silent(&t);
+	ut_close(&t);
+	for (int i = 0; i < 3; i++)
+		close(c[i]);
+}
+END_TEST
+
+/* A flow waits for at most 16 datagrams, and probe_buffer bytes of them:
+ * then its detectors decide on those, at once; a datagram after the
+ * decision follows the flow. */
+START_TEST(test_udp__datagrams_bounded)
+{
+	const char *texts[17];
+	char names[17][8], big[2][48];
+	const char *bigs[2] = {big[0], big[1]};
+	struct sockaddr_in self[2], from, f;
+	struct ut t;
+	double t0;
+	int c[2];
+
+	ut_detectors = "[t_gather, t_prefix]";
+	ut_open_cfg(&t, 8, "30", NULL, "  probe_buffer: 64\n");
+	ut_detectors = "[t_prefix]";
+	for (int i = 0; i < 2; i++)
+		c[i] = client(&t, &self[i]);
+	t0 = now_s();
+	for (int i = 0; i < 17; i++) {
+		snprintf(names[i], sizeof(names[i]), i ? "p%d" : "GF", i);
+		texts[i] = names[i];
+		say(c[0], texts[i]);
+	}
+	backend_hears_all(&t, texts, 17, &from);
+	ck_assert_uint_eq(det_counter(&t, "t_gather", "t_gather_shown"), 16);
+
+	/* 47 + 47 bytes: over probe_buffer (64) with the second. */
+	memset(big, 'b', sizeof(big));
+	big[0][0] = 'G';
+	big[0][1] = 'F';
+	big[0][47] = big[1][47] = '\0';
+	say(c[1], bigs[0]);
+	say(c[1], bigs[1]);
+	backend_hears_all(&t, bigs, 2, &f);
+	ck_assert_uint_ne(f.sin_port, from.sin_port);
+	ck_assert_uint_eq(det_counter(&t, "t_gather", "t_gather_shown"), 2);
+	ck_assert_msg(now_s() - t0 < 2.0, "not decided at once");
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+	ck_assert_uint_eq(t.l.held, 0);
+	ut_close(&t);
+	for (int i = 0; i < 2; i++)
+		close(c[i]);
+}
+END_TEST
+
+/* Flows that wait for more datagrams are bounded in number
+ * (udp_max_flows): a new client without room to wait is decided on its
+ * first datagram, as final, while the waiting one still completes. */
+START_TEST(test_udp__datagrams_no_room)
+{
+	static const char *const waits[] = {"Gwait", "ed!"};
+	struct sockaddr_in self[3], from, f;
+	struct ut t;
+	int c[3];
+
+	ut_detectors = "[t_gather, t_prefix]";
+	ut_open(&t, 1, "60", NULL);
+	ut_detectors = "[t_prefix]";
+	for (int i = 0; i < 3; i++)
+		c[i] = client(&t, &self[i]);
+	say(c[0], waits[0]);
+	DRIVE_UNTIL(&t, t.l.ndeciding == 1, {});
+	say(c[1], "Gno room"); /* final at once: not t_gather's */
+	DRIVE_UNTIL(&t, t.l.dropped[UDP_DROP_UNCLAIMED] == 1, {});
+	say(c[2], "GF hurried"); /* final at once: t_gather's */
+	backend_hears(&t, "GF hurried", &f);
+	ck_assert_uint_eq(t.l.ndeciding, 1);
+	say(c[0], waits[1]);
+	backend_hears_all(&t, waits, 2, &from);
+	ck_assert_uint_eq(t.l.ndeciding, 0);
+	backend_silent(&t);
+	ut_close(&t);
+	for (int i = 0; i < 3; i++)
+		close(c[i]);
+}
+END_TEST
+
 Suite *make_suite_udp(void);
 Suite *
 make_suite_udp(void)
@@ -1250,6 +1482,10 @@ make_suite_udp(void)
 	tcase_add_test(td, test_udp__queue_bytes);
 	tcase_add_test(td, test_udp__sweep_waits_for_detector);
 	tcase_add_test(td, test_udp__deadline_decides_without_blocking);
+	tcase_add_test(td, test_udp__datagrams_gathered);
+	tcase_add_test(td, test_udp__datagrams_deadline);
+	tcase_add_test(td, test_udp__datagrams_bounded);
+	tcase_add_test(td, test_udp__datagrams_no_room);
 	suite_add_tcase(s, td);
 	return s;
 }

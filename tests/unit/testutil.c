@@ -89,8 +89,9 @@ tu_det_close(struct tu_det *d)
 }
 
 static int
-probe_with(struct tu_det *d, const void *data, size_t len, int final,
-	   enum pmx_transport t, struct pmx_probe_result *res)
+probe_in(struct tu_det *d, const void *data, size_t len, int final,
+	 enum pmx_transport t, const size_t *ends, size_t n,
+	 struct pmx_probe_result *res)
 {
 	/* A private copy, exactly len bytes, so ASan catches over-reads. */
 	uint8_t *copy = malloc(len ? len : 1);
@@ -100,6 +101,8 @@ probe_with(struct tu_det *d, const void *data, size_t len, int final,
 		.capacity = 16384,
 		.final = final,
 		.transport = t,
+		.datagram_end = ends,
+		.datagrams = n,
 	};
 	int v;
 
@@ -114,14 +117,25 @@ int
 tu_probe(struct tu_det *d, const void *data, size_t len, int final,
 	 struct pmx_probe_result *res)
 {
-	return probe_with(d, data, len, final, PMX_TRANSPORT_TCP, res);
+	return probe_in(d, data, len, final, PMX_TRANSPORT_TCP, NULL, 0, res);
 }
 
 int
 tu_probe_udp(struct tu_det *d, const void *data, size_t len,
 	     struct pmx_probe_result *res)
 {
-	return probe_with(d, data, len, 1, PMX_TRANSPORT_UDP, res);
+	size_t end = len;
+
+	return probe_in(d, data, len, 1, PMX_TRANSPORT_UDP, &end, 1, res);
+}
+
+int
+tu_probe_datagrams(struct tu_det *d, const void *data, const size_t *ends,
+		   size_t n, int final, struct pmx_probe_result *res)
+{
+	ck_assert_uint_gt(n, 0);
+	return probe_in(d, data, ends[n - 1], final, PMX_TRANSPORT_UDP, ends,
+			n, res);
 }
 
 size_t

@@ -33,8 +33,13 @@ int tu_det_try(struct tu_det *d, const char *name, const char *section_yaml,
 void tu_det_close(struct tu_det *d);
 int tu_probe(struct tu_det *d, const void *data, size_t len, int final,
 	     struct pmx_probe_result *res);
+/* One datagram, final, as the core shows it to any UDP detector. */
 int tu_probe_udp(struct tu_det *d, const void *data, size_t len,
 		 struct pmx_probe_result *res);
+/* A flow's first n datagrams, back to back in data, datagram i ending at
+ * ends[i] — as the core shows them to a PMX_DF_DATAGRAMS detector. */
+int tu_probe_datagrams(struct tu_det *d, const void *data, const size_t *ends,
+		       size_t n, int final, struct pmx_probe_result *res);
 
 /*
  * The prefix property of a real first flight: for every length 1..len-1
