@@ -473,7 +473,8 @@ create_instances(struct build *b)
 }
 
 /* Step 5: UDP is wanted when asked for, or (auto) when a detector that
- * reads datagrams has a route for them (e.g. OPENVPN: "udp"). */
+ * reads datagrams has a route for them: one named "udp" (e.g. OPENVPN:
+ * "udp"), or any route of a detector that reads nothing else. */
 static int
 wants_udp(const struct generation *g)
 {
@@ -481,8 +482,11 @@ wants_udp(const struct generation *g)
 		return g->cfg->udp;
 	for (size_t i = 0; i < g->ndets; i++) {
 		const struct detector_inst *d = &g->dets[i];
-		if ((d->plugin->desc->flags & PMX_DF_UDP) && d->routes &&
-		    route_has_key(d->routes, "udp"))
+		uint32_t flags = d->plugin->desc->flags;
+
+		if (!(flags & PMX_DF_UDP) || d->routes == NULL)
+			continue;
+		if (!(flags & PMX_DF_TCP) || route_has_key(d->routes, "udp"))
 			return 1;
 	}
 	return 0;

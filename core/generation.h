@@ -60,7 +60,8 @@ struct generation {
 	const struct backend *on_timeout; /* NULL: close */
 	const struct backend *fallback;   /* NULL: close */
 	const char *on_timeout_label;     /* for logs: a section name */
-	int udp; /* listen on UDP too: a UDP detector has a "udp" route */
+	int udp; /* listen on UDP too: a UDP detector has a "udp" route, or
+		   a datagram-only detector has routes */
 	const char *fallback_label;
 	/* Connection metrics of clients no detector claimed: on_timeout and
 	 * fallback (the metrics registry's). */
