@@ -29,7 +29,7 @@ DESTDIR ?=
 BUILD ?= build
 # Detectors enabled by default when PORTMUX.detectors is not set, in probe
 # order, as plugin=SECTION: enabled when SECTION is in the config.
-DEFAULT_DETECTORS ?= python=PYTHON,ssh=SSH,tls=HTTPS,openvpn=OPENVPN,http=HTTP
+DEFAULT_DETECTORS ?= python=PYTHON,ssh=SSH,tls=HTTPS,rdp=RDP,socks=SOCKS,postgres=POSTGRES,openvpn=OPENVPN,wireguard=WIREGUARD,http=HTTP
 PORT ?=
 # Seconds each detector is fuzzed during make test (make fuzz: longer).
 TEST_FUZZ_SECONDS ?= 5

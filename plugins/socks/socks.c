@@ -16,8 +16,8 @@
  * What is checked beyond the framing: a SOCKS5 method is one IANA
  * assigned (0x00-0x09) or private (0x80-0xfe), never 0xff ("no acceptable
  * methods", a server's answer); a SOCKS4 CONNECT names a port; a user id
- * and a host name are printable, at most 255 bytes, the host name not
- * empty.
+ * and a host name are printable ASCII, at most 255 bytes, the host name
+ * not empty.
  *
  * Result: key "socks4" (4 and 4a) or "socks5", so one section can send
  * each version to a server that speaks it, with `default` for the rest.
@@ -25,9 +25,12 @@
  * Other protocols: the first byte decides against TLS (0x16), SSH and
  * HTTP (letters), RDP (0x03), PostgreSQL (0x00). OpenVPN over TCP starts
  * with a 2-byte length whose high byte may be 4 (never 5): a SOCKS4
- * CONNECT to a port 0x50xx (20480..20735) reads as a tls-crypt-v2 reset
- * of 1025 or 1026 bytes to openvpn, and such a reset can read as SOCKS4
- * to us; whichever comes first in the detector order claims it.
+ * request to a port 0x50xx (20480..20735) reads as a tls-crypt-v2 reset
+ * of 1025 or 1026 bytes to openvpn, which claims it on 3 bytes. The other
+ * way round, such a reset (its length is 54 + the wrapped client key,
+ * usually about 340 bytes) reads as SOCKS4 only when the random bytes of
+ * its session id happen to end in a printable user id. So socks goes
+ * before openvpn in the detector order.
  */
 #include <portmux/detector.h>
 
@@ -66,8 +69,9 @@ probe5(const uint8_t *p, size_t len)
 	return len >= want ? PMX_MATCH : PMX_NEED_MORE;
 }
 
-/* A NUL-terminated printable string at p (n bytes in hand); *used = its
- * length with the NUL once complete. */
+/* A NUL-terminated string of printable ASCII at p (n bytes in hand);
+ * *used = its length with the NUL once complete. A host name is ASCII
+ * (IDNs travel as punycode), and so are the user ids clients send. */
 static enum pmx_verdict
 nul_string(const uint8_t *p, size_t n, int may_be_empty, size_t *used)
 {
@@ -80,7 +84,7 @@ nul_string(const uint8_t *p, size_t n, int may_be_empty, size_t *used)
 			*used = i + 1;
 			return PMX_MATCH;
 		}
-		if (p[i] < 0x20 || p[i] == 0x7f)
+		if (p[i] < 0x20 || p[i] > 0x7e)
 			return PMX_NO_MATCH;
 	}
 	return PMX_NO_MATCH; /* longer than any name */
