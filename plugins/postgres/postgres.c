@@ -207,6 +207,56 @@ probe(void *instance, const struct pmx_probe_input *in,
 	return PMX_MATCH;
 }
 
+/*
+ * A client PortMux cannot serve hears why, as a server would say it: an
+ * ErrorResponse (severity FATAL, an SQLSTATE, a message). After a
+ * StartupMessage it is the answer the client waits for, and psql prints
+ * the message. In answer to an SSLRequest or GSSENCRequest it is how a
+ * server that could not start a backend fails: current libpq reports
+ * "an error response during SSL exchange" without the text (it no longer
+ * trusts text sent before encryption, CVE-2024-10977). SQLSTATE 08004
+ * (sqlserver_rejected_establishment_of_sqlconnection) when no route takes
+ * the database, 08006 (connection_failure) when its server is down.
+ */
+static size_t
+error_response(const char *sqlstate, const char *msg, uint8_t *buf,
+	       size_t cap)
+{
+	const char *const fields[] = {"SFATAL", "VFATAL", sqlstate, msg};
+	size_t n = 5; /* 'E', length */
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		size_t len = strlen(fields[i]) + 1; /* with its NUL */
+
+		if (n + len + 1 > cap)
+			return 0;
+		memcpy(buf + n, fields[i], len);
+		n += len;
+	}
+	buf[n++] = 0; /* no more fields */
+	buf[0] = 'E';
+	buf[1] = (uint8_t)((n - 1) >> 24);
+	buf[2] = (uint8_t)((n - 1) >> 16);
+	buf[3] = (uint8_t)((n - 1) >> 8);
+	buf[4] = (uint8_t)(n - 1);
+	return n;
+}
+
+static size_t
+reject(void *instance, int why, const struct pmx_probe_result *res,
+       uint8_t *buf, size_t cap)
+{
+	(void)instance;
+	(void)res;
+	if (why == PMX_REJECT_NO_ROUTE)
+		return error_response("C08004",
+				      "Mportmux: no route for this database",
+				      buf, cap);
+	return error_response("C08006",
+			      "Mportmux: the database server is unreachable",
+			      buf, cap);
+}
+
 static const struct pmx_detector postgres_detector = {
 	.abi_version = PMX_DETECTOR_ABI_VERSION,
 	.struct_size = sizeof(struct pmx_detector),
@@ -219,6 +269,7 @@ static const struct pmx_detector postgres_detector = {
 	.create = create,
 	.probe = probe,
 	.destroy = NULL,
+	.reject = reject,
 };
 
 PMX_EXPORT const struct pmx_detector *

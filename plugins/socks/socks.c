@@ -139,6 +139,34 @@ probe(void *instance, const struct pmx_probe_input *in,
 	return v;
 }
 
+/*
+ * A client PortMux cannot serve for want of a route hears it in its
+ * version: SOCKS5 "no acceptable methods" (05 FF, RFC 1928 §3), SOCKS4
+ * "request rejected or failed" (00 5B and six bytes). When the backend is
+ * down the version is not known here (no result): a plain close, which
+ * clients report as a failed proxy connection all the same.
+ */
+static size_t
+reject(void *instance, int why, const struct pmx_probe_result *res,
+       uint8_t *buf, size_t cap)
+{
+	static const uint8_t v5[2] = {0x05, 0xff};
+	static const uint8_t v4[8] = {0x00, 0x5b, 0, 0, 0, 0, 0, 0};
+	const uint8_t *msg;
+	size_t n;
+
+	(void)instance;
+	if (why != PMX_REJECT_NO_ROUTE || res == NULL)
+		return 0;
+	msg = res->key[5] == '5' ? v5 : v4;
+	n = res->key[5] == '5' ? sizeof(v5) : sizeof(v4);
+	if (n > cap)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = msg[i];
+	return n;
+}
+
 static const struct pmx_detector socks_detector = {
 	.abi_version = PMX_DETECTOR_ABI_VERSION,
 	.struct_size = sizeof(struct pmx_detector),
@@ -150,6 +178,7 @@ static const struct pmx_detector socks_detector = {
 	.create = create,
 	.probe = probe,
 	.destroy = NULL,
+	.reject = reject,
 };
 
 PMX_EXPORT const struct pmx_detector *

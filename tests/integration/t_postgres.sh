@@ -97,3 +97,29 @@ assert_contains "$log" "detector=postgres key=sales backend=127.0.0.1:$G"
 assert_contains "$log" "detector=postgres key=reports backend=127.0.0.1:$C"
 [ "$(grep -c "detector=postgres key=- backend=127.0.0.1:$G" "$T/portmux.log")" -ge 2 ] ||
 	fail "the SSLRequest and the CancelRequest went to default"
+
+# A client PortMux cannot serve hears why from psql: no route for its
+# database (no default), or its server is down. Here an SSLRequest has no
+# route either: no default.
+stop_portmux
+Z=$(free_port)
+cat >"$T/c2.yaml" <<CFG
+PORTMUX:
+  ip: 127.0.0.1
+  port: $P
+  detectors: [postgres]
+POSTGRES:
+  "sales": $G
+  "gone": $Z
+CFG
+start_portmux "$T/c2.yaml"
+assert_eq "$(q "dbname=sales sslmode=disable" "select 1")" 1 "sales still served"
+out=$(q "dbname=reports sslmode=disable" "select 1" 2>&1 || true)
+assert_contains "$out" "FATAL:  portmux: no route for this database" "no route, in clear"
+# (libpq does not print a server's text in answer to an SSLRequest, since
+# the fix for CVE-2024-10977: it only says there was one.)
+out=$(q "dbname=reports sslmode=prefer" "select 1" 2>&1 || true)
+assert_contains "$out" "server sent an error response during SSL exchange" \
+	"no route, after SSLRequest"
+out=$(q "dbname=gone sslmode=disable" "select 1" 2>&1 || true)
+assert_contains "$out" "FATAL:  portmux: the database server is unreachable" "backend down"

@@ -55,3 +55,18 @@ assert_contains "$log" "detector=socks key=socks5 backend=127.0.0.1:$M"
 	fail "three SOCKS4 connections expected"
 [ "$(grep -c "detector=socks key=socks5 " "$T/portmux.log")" -eq 2 ] ||
 	fail "two SOCKS5 connections expected"
+
+# No route for a version (and no fallback): the client hears a refusal in
+# its own protocol. A reload drops SOCKS5's route (a restart would end
+# ssh -D, whose connection goes through PortMux).
+sed -i '/"socks5":/d' "$T/c.yaml"
+kill -HUP "$PORTMUX_PID"
+for _ in $(seq 1 100); do
+	grep -q "reload: done" "$T/portmux.log" && break
+	sleep 0.05
+done
+grep -q "reload: done" "$T/portmux.log" || fail "no reload"
+assert_eq "$(via socks4 "http://127.0.0.1:$H/")" "$page" "SOCKS4 still served"
+out=$(via socks5 "http://127.0.0.1:$H/" 2>&1 || true)
+assert_contains "$out" "No authentication method was acceptable" \
+	"SOCKS5 with no route: 05 FF"

@@ -210,6 +210,49 @@ START_TEST(test_postgres__long_name)
 }
 END_TEST
 
+/* The words for a client PortMux cannot serve: one well-formed
+ * ErrorResponse, severity FATAL, the SQLSTATE of the reason. */
+START_TEST(test_postgres__reject)
+{
+	static const struct {
+		int why;
+		const char *code, *text;
+	} r[] = {
+		{PMX_REJECT_NO_ROUTE, "C08004", "no route"},
+		{PMX_REJECT_BACKEND_DOWN, "C08006", "unreachable"},
+	};
+	const struct pmx_detector *d = det.plugin->desc;
+	struct pmx_probe_result res;
+	uint8_t buf[512];
+
+	ck_assert_ptr_nonnull(d->reject);
+	memset(&res, 0, sizeof(res));
+	for (size_t i = 0; i < 2; i++) {
+		size_t n = d->reject(det.instance, r[i].why,
+				     r[i].why == PMX_REJECT_NO_ROUTE ? &res
+								     : NULL,
+				     buf, sizeof(buf));
+		uint32_t len;
+
+		ck_assert_uint_gt(n, 5);
+		ck_assert_int_eq(buf[0], 'E');
+		len = (uint32_t)buf[1] << 24 | (uint32_t)buf[2] << 16 |
+		      (uint32_t)buf[3] << 8 | buf[4];
+		ck_assert_uint_eq(len, n - 1);
+		ck_assert_int_eq(buf[n - 1], 0);
+		ck_assert_int_eq(buf[n - 2], 0);
+		ck_assert_str_eq((const char *)buf + 5, "SFATAL");
+		ck_assert_ptr_nonnull(memmem(buf, n, r[i].code, 7));
+		ck_assert_ptr_nonnull(memmem(buf, n, r[i].text,
+					     strlen(r[i].text)));
+		/* too little room: nothing rather than a cut message */
+		ck_assert_uint_eq(d->reject(det.instance, r[i].why, NULL, buf,
+					    n - 1),
+				  0);
+	}
+}
+END_TEST
+
 Suite *make_suite_postgres(void);
 Suite *
 make_suite_postgres(void)
@@ -225,6 +268,7 @@ make_suite_postgres(void)
 			    NFLIGHTS);
 	tcase_add_test(tc, test_postgres__length_bounds);
 	tcase_add_test(tc, test_postgres__long_name);
+	tcase_add_test(tc, test_postgres__reject);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -187,6 +187,34 @@ START_TEST(test_socks__every_method_count)
 }
 END_TEST
 
+/* No route: each version's refusal; backend down: a plain close. */
+START_TEST(test_socks__reject)
+{
+	const struct pmx_detector *d = det.plugin->desc;
+	struct pmx_probe_result res;
+	uint8_t buf[64];
+	size_t n;
+
+	ck_assert_ptr_nonnull(d->reject);
+	ck_assert_int_eq(tu_probe(&det, "\x05\x01\x00", 3, 0, &res),
+			 PMX_MATCH);
+	n = d->reject(det.instance, PMX_REJECT_NO_ROUTE, &res, buf,
+		      sizeof(buf));
+	ck_assert_uint_eq(n, 2);
+	ck_assert_mem_eq(buf, "\x05\xff", 2);
+	ck_assert_int_eq(tu_probe(&det, "\x04\x01\x00\x50\x7f\x00\x00\x01",
+				  9, 0, &res),
+			 PMX_MATCH);
+	n = d->reject(det.instance, PMX_REJECT_NO_ROUTE, &res, buf,
+		      sizeof(buf));
+	ck_assert_uint_eq(n, 8);
+	ck_assert_mem_eq(buf, "\x00\x5b\x00\x00\x00\x00\x00\x00", 8);
+	ck_assert_uint_eq(d->reject(det.instance, PMX_REJECT_BACKEND_DOWN,
+				    NULL, buf, sizeof(buf)),
+			  0);
+}
+END_TEST
+
 Suite *make_suite_socks(void);
 Suite *
 make_suite_socks(void)
@@ -201,6 +229,7 @@ make_suite_socks(void)
 	tcase_add_loop_test(tc, test_socks__captured_then_more, 0, NFLIGHTS);
 	tcase_add_test(tc, test_socks__name_bounds);
 	tcase_add_test(tc, test_socks__every_method_count);
+	tcase_add_test(tc, test_socks__reject);
 	suite_add_tcase(s, tc);
 	return s;
 }
