@@ -34,17 +34,32 @@
  */
 #include <portmux/detector.h>
 
+#include <strings.h>
+
 #define NAME_MAX_LEN 255
 #define SOCKS4_HEAD 8 /* VN, CD, DSTPORT, DSTIP */
 
+/* The route table is the core's; its names are ours to check: a route no
+ * key can reach is a typo, told at start-up rather than never matched. */
 static int
 create(const struct pmx_host *host, const struct pmx_node *section,
        void **instance, char *err, size_t errlen)
 {
-	(void)host;
-	(void)section; /* a route table, parsed by the core */
-	(void)err;
-	(void)errlen;
+	size_t n = host->node_size(section);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct pmx_node *k = host->node_key(section, i);
+		const char *name = host->node_scalar(k);
+
+		if (name == NULL || (strcasecmp(name, "socks4") != 0 &&
+				     strcasecmp(name, "socks5") != 0 &&
+				     strcasecmp(name, "default") != 0))
+			return host->node_error(k, err, errlen,
+						"SOCKS: no client can match "
+						"route '%s': the routes are "
+						"socks4, socks5 and default",
+						name ? name : "");
+	}
 	*instance = NULL; /* stateless */
 	return 0;
 }

@@ -24,19 +24,32 @@
  */
 #include <portmux/detector.h>
 
+#include <strings.h>
+
 #define MSG_INITIATION 1
 #define INITIATION_LEN 148
 #define MAC1_AT 116 /* type 4, index 4, ephemeral 32, static 48, time 28 */
 #define MAC_LEN 16
 
+/* The route table is the core's; its names are ours to check: every
+ * client routes to `default`, so any other route is a mistake. */
 static int
 create(const struct pmx_host *host, const struct pmx_node *section,
        void **instance, char *err, size_t errlen)
 {
-	(void)host;
-	(void)section; /* a route table, parsed by the core */
-	(void)err;
-	(void)errlen;
+	size_t n = host->node_size(section);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct pmx_node *k = host->node_key(section, i);
+		const char *name = host->node_scalar(k);
+
+		if (name == NULL || strcasecmp(name, "default") != 0)
+			return host->node_error(k, err, errlen,
+						"WIREGUARD: no client can match "
+						"route '%s': the only route is "
+						"default",
+						name ? name : "");
+	}
 	*instance = NULL; /* stateless */
 	return 0;
 }

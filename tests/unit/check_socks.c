@@ -215,6 +215,28 @@ START_TEST(test_socks__reject)
 }
 END_TEST
 
+/* Route names no client can reach are refused at start-up, located. */
+START_TEST(test_socks__config)
+{
+	struct tu_det d;
+	char err[512];
+
+	ck_assert_int_eq(tu_det_try(&d, "socks",
+				    "socks4: 1080\nSOCKS5: 1081\n"
+				    "default: 1082\n",
+				    err, sizeof(err)),
+			 0);
+	tu_det_close(&d);
+	ck_assert_int_eq(tu_det_try(&d, "socks", "socks4: 1\nsock5: 2\n", err,
+				    sizeof(err)),
+			 -1);
+	ck_assert_msg(strstr(err, "test.yaml:2:1:") != NULL &&
+			      strstr(err, "'sock5'") != NULL &&
+			      strstr(err, "socks4, socks5 and default") != NULL,
+		      "%s", err);
+}
+END_TEST
+
 Suite *make_suite_socks(void);
 Suite *
 make_suite_socks(void)
@@ -230,6 +252,7 @@ make_suite_socks(void)
 	tcase_add_test(tc, test_socks__name_bounds);
 	tcase_add_test(tc, test_socks__every_method_count);
 	tcase_add_test(tc, test_socks__reject);
+	tcase_add_test(tc, test_socks__config);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -188,6 +188,26 @@ START_TEST(test_wireguard__section_wants_udp)
 }
 END_TEST
 
+/* Every client goes to `default`: any other route is refused. */
+START_TEST(test_wireguard__config)
+{
+	struct tu_det d;
+	char err[512];
+
+	ck_assert_int_eq(tu_det_try(&d, "wireguard", "default: 51820\n", err,
+				    sizeof(err)),
+			 0);
+	tu_det_close(&d);
+	ck_assert_int_eq(tu_det_try(&d, "wireguard",
+				    "default: 1\nudp: 51820\n", err,
+				    sizeof(err)),
+			 -1);
+	ck_assert_msg(strstr(err, "test.yaml:2:1:") != NULL &&
+			      strstr(err, "'udp'") != NULL,
+		      "%s", err);
+}
+END_TEST
+
 Suite *make_suite_wireguard(void);
 Suite *
 make_suite_wireguard(void)
@@ -202,6 +222,7 @@ make_suite_wireguard(void)
 	tcase_add_test(tc, test_wireguard__not_initiations);
 	tcase_add_test(tc, test_wireguard__other_datagrams);
 	tcase_add_test(tc, test_wireguard__section_wants_udp);
+	tcase_add_test(tc, test_wireguard__config);
 	suite_add_tcase(s, tc);
 	return s;
 }
