@@ -45,9 +45,9 @@ create(const struct pmx_host *host, const struct pmx_node *section,
 
 		if (name == NULL || strcasecmp(name, "default") != 0)
 			return host->node_error(k, err, errlen,
-						"WIREGUARD: no client can match "
-						"route '%s': the only route is "
-						"default",
+						"WIREGUARD: no client can "
+						"match route '%s': the only "
+						"route is default",
 						name ? name : "");
 	}
 	*instance = NULL; /* stateless */
