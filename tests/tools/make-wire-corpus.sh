@@ -7,9 +7,10 @@
 #   postgres/  psql: StartupMessage (sslmode=disable), SSLRequest (the
 #              default sslmode=prefer)
 #   socks/     curl -x socks4:// socks4a:// socks5:// socks5h://
-#   wireguard/ wireguard-go + wg: every datagram of a handshake and the
-#              first data packets, client to server and back (needs root:
-#              TUN devices and network namespaces)
+#   wireguard/ wireguard-go + wg: the client's initiation, the server's
+#              response, the client's first data packet, and the server's
+#              public key in hex (needs root: TUN devices and network
+#              namespaces)
 #
 # TCP clients talk to capture.py, which records what they send and never
 # answers; the WireGuard pair talks through udp_spy.py, which records each
@@ -143,6 +144,9 @@ s.sendto(b"x", ("10.99.0.2", 9))' || true
 	cp "$tmp/wg-01-c2s.bin" "$d/initiation.bin"
 	cp "$tmp/wg-02-s2c.bin" "$d/response.bin"
 	cp "$tmp/wg-03-c2s.bin" "$d/transport.bin"
+	# the server's public key, in hex: the route name that takes them
+	base64 -d <s.pub | od -An -tx1 | tr -d ' \n' >"$d/server-key.hex"
+	chmod 644 "$d"/*
 	ls -l "$d"
 }
 

@@ -1,7 +1,10 @@
 /* check_wireguard.c — wireguard.so: the handshake initiation, from real
  * captures (wireguard-go 0.0.20220316 configured with wg, through
- * tests/tools/udp_spy.py: tests/tools/make-wire-corpus.sh), and the other
- * datagrams of the same handshake, which must not match. */
+ * tests/tools/udp_spy.py: tests/tools/make-wire-corpus.sh), routed by the
+ * server key its mac1 proves, and the other datagrams of the same
+ * handshake, which must not match. A datagram is whole (always final), so
+ * the prefix property is: every cut of an initiation is NO_MATCH. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,6 +211,75 @@ START_TEST(test_wireguard__config)
 }
 END_TEST
 
+/* Routing by server: the captured initiation's mac1 is verified by its
+ * server's public key (tests/corpus/wireguard/server-key.hex, written by
+ * the capture), and by no other. */
+START_TEST(test_wireguard__route_by_server_key)
+{
+	static const char other[] = "0123456789abcdef0123456789abcdef"
+				    "0123456789abcdef0123456789abcdef";
+	struct pmx_probe_result res;
+	struct tu_det d;
+	char yaml[512], upper[65], err[512];
+	size_t len, klen;
+	uint8_t *data = tu_read(INIT, &len);
+	char *key = (char *)tu_read("tests/corpus/wireguard/server-key.hex",
+				    &klen);
+
+	ck_assert_uint_eq(klen, 64);
+	key = realloc(key, 65);
+	ck_assert_ptr_nonnull(key);
+	key[64] = '\0';
+	/* its key among others: that route */
+	snprintf(yaml, sizeof(yaml), "\"%s\": 1\n\"%s\": 2\ndefault: 3\n",
+		 other, key);
+	tu_det_open(&d, "wireguard", yaml);
+	ck_assert_int_eq(tu_probe_udp(&d, data, len, &res), M);
+	ck_assert_str_eq(res.key, key);
+	/* a changed byte anywhere before mac1: its server does not verify
+	 * it, but it is still an initiation, for default */
+	for (size_t i = 4; i < 116; i += 7) {
+		data[i] ^= 1;
+		ck_assert_int_eq(tu_probe_udp(&d, data, len, &res), M);
+		ck_assert_str_eq(res.key, "");
+		data[i] ^= 1;
+	}
+	data[120] ^= 1; /* mac1 itself */
+	ck_assert_int_eq(tu_probe_udp(&d, data, len, &res), M);
+	ck_assert_str_eq(res.key, "");
+	data[120] ^= 1;
+	tu_det_close(&d);
+	/* written in upper case: the same route (names are normalised) */
+	for (size_t i = 0; i <= 64; i++)
+		upper[i] = (char)(key[i] >= 'a' && key[i] <= 'f' ? key[i] - 32
+								  : key[i]);
+	snprintf(yaml, sizeof(yaml), "\"%s\": 1\n", upper);
+	tu_det_open(&d, "wireguard", yaml);
+	ck_assert_int_eq(tu_probe_udp(&d, data, len, &res), M);
+	ck_assert_str_eq(res.key, key);
+	tu_det_close(&d);
+	/* only other servers: default */
+	snprintf(yaml, sizeof(yaml), "\"%s\": 1\ndefault: 3\n", other);
+	tu_det_open(&d, "wireguard", yaml);
+	ck_assert_int_eq(tu_probe_udp(&d, data, len, &res), M);
+	ck_assert_str_eq(res.key, "");
+	tu_det_close(&d);
+	/* not a key: 63 digits, a non-digit */
+	ck_assert_int_eq(tu_det_try(&d, "wireguard",
+				    "\"0123456789abcdef0123456789abcdef"
+				    "0123456789abcdef0123456789abcde\": 1\n",
+				    err, sizeof(err)),
+			 -1);
+	ck_assert_int_eq(tu_det_try(&d, "wireguard",
+				    "\"0123456789abcdef0123456789abcdef"
+				    "0123456789abcdef0123456789abcdeg\": 1\n",
+				    err, sizeof(err)),
+			 -1);
+	free(key);
+	free(data);
+}
+END_TEST
+
 Suite *make_suite_wireguard(void);
 Suite *
 make_suite_wireguard(void)
@@ -223,6 +295,7 @@ make_suite_wireguard(void)
 	tcase_add_test(tc, test_wireguard__other_datagrams);
 	tcase_add_test(tc, test_wireguard__section_wants_udp);
 	tcase_add_test(tc, test_wireguard__config);
+	tcase_add_test(tc, test_wireguard__route_by_server_key);
 	suite_add_tcase(s, tc);
 	return s;
 }
