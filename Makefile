@@ -29,7 +29,7 @@ DESTDIR ?=
 BUILD ?= build
 # Detectors enabled by default when PORTMUX.detectors is not set, in probe
 # order, as plugin=SECTION: enabled when SECTION is in the config.
-DEFAULT_DETECTORS ?= python=PYTHON,ssh=SSH,tls=HTTPS,rdp=RDP,socks=SOCKS,postgres=POSTGRES,openvpn=OPENVPN,wireguard=WIREGUARD,http=HTTP
+DEFAULT_DETECTORS ?= python=PYTHON,ssh=SSH,tls=HTTPS,rdp=RDP,socks=SOCKS,postgres=POSTGRES,openvpn=OPENVPN,wireguard=WIREGUARD,xmpp=XMPP,http=HTTP,pattern=PATTERN
 PORT ?=
 # Seconds each detector is fuzzed during make test (make fuzz: longer).
 TEST_FUZZ_SECONDS ?= 5
@@ -43,7 +43,9 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer
 ifeq ($(SANITIZE),1)
-CFLAGS += $(SAN_FLAGS)
+# override: test-asan passes CFLAGS on the command line, which would
+# otherwise drop this and leave the core's objects uninstrumented.
+override CFLAGS += $(SAN_FLAGS)
 LDFLAGS += $(SAN_FLAGS)
 PLUGIN_DEFS =
 else
@@ -72,6 +74,8 @@ CORE_LIBS = -lev -lyaml -ldl -lpthread -lm
 # A detector may add flags in plugins/NAME/flags.mk (NAME_CFLAGS, NAME_LIBS).
 PLUGINS = $(filter-out example,$(notdir $(wildcard plugins/*)))
 PLUGIN_SO = $(PLUGINS:%=$(BUILD)/plugins/%.so)
+# Programs a detector runs (flags.mk adds them), installed next to it.
+PLUGIN_PROGRAMS =
 -include $(wildcard plugins/*/flags.mk)
 
 UNIT_SRC = $(wildcard tests/unit/*.c)
@@ -96,7 +100,7 @@ bench: deps-bench
 .PHONY: all check-deps checksrc run test check unit integration test-asan test-tsan test-systemd test-packages clang-check deps \
         deps-test install uninstall clean
 
-all: $(BIN) $(PLUGIN_SO)
+all: $(BIN) $(PLUGIN_SO) $(PLUGIN_PROGRAMS)
 
 # A missing library gets one clear message rather than a compiler error.
 check-deps:
@@ -163,13 +167,13 @@ run: deps
 	PORTMUX_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins \
 		$(BIN) -c $(CONFIG) $(if $(PORT),-p $(PORT))
 
-unit: $(UNIT_BIN) $(PLUGIN_SO) $(BAD_PLUGINS)
+unit: $(UNIT_BIN) $(PLUGIN_SO) $(PLUGIN_PROGRAMS) $(BAD_PLUGINS)
 	PORTMUX_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins \
 	PORTMUX_TEST_PLUGINS=$(CURDIR)/$(BUILD)/tests/plugins \
 	PORTMUX_SOURCE_DIR=$(CURDIR) \
 		$(UNIT_BIN)
 
-integration: $(BIN) $(PLUGIN_SO) $(BAD_PLUGINS)
+integration: $(BIN) $(PLUGIN_SO) $(PLUGIN_PROGRAMS) $(BAD_PLUGINS)
 	PORTMUX_BIN=$(CURDIR)/$(BIN) \
 	PORTMUX_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins \
 	PORTMUX_TEST_PLUGINS=$(CURDIR)/$(BUILD)/tests/plugins \
@@ -235,12 +239,16 @@ FUZZERS ?= $(FUZZ_DETECTORS) $(FUZZ_CORE)
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
              -fno-sanitize-recover=all
 
+# A detector whose section configures it (pattern) is fuzzed with
+# fuzz/NAME.yaml as that section.
+fuzz_section = $(if $(wildcard fuzz/$(1).yaml),-Icore \
+	-DDETECTOR_SECTION_FILE='"$(CURDIR)/fuzz/$(1).yaml"' core/yaml_tree.c -lyaml)
 define fuzz_rule
-$(FUZZ_BUILD)/fuzz_$(1): fuzz/fuzz_detector.c $(wildcard plugins/$(1)/*.c) $(wildcard plugins/$(1)/*.h) include/portmux/detector.h
+$(FUZZ_BUILD)/fuzz_$(1): fuzz/fuzz_detector.c $(wildcard plugins/$(1)/*.c) $(wildcard plugins/$(1)/*.h) include/portmux/detector.h $(wildcard fuzz/$(1).yaml)
 	@mkdir -p $$(dir $$@)
 	$$(Q)clang $$(STD) -Wall -Wextra -Werror -Iinclude $$(FUZZ_FLAGS) \
 		-DDETECTOR_NAME='"$(1)"' fuzz/fuzz_detector.c \
-		$(wildcard plugins/$(1)/*.c) -o $$@
+		$(wildcard plugins/$(1)/*.c) $$(call fuzz_section,$(1)) -o $$@
 endef
 $(foreach d,$(FUZZ_DETECTORS),$(eval $(call fuzz_rule,$(d))))
 
@@ -275,6 +283,7 @@ install: all
 		$(DESTDIR)$(UNITDIR)
 	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/portmux
 	install -m 644 $(PLUGIN_SO) $(DESTDIR)$(PLUGINDIR)/
+	install -m 755 $(PLUGIN_PROGRAMS) $(DESTDIR)$(PLUGINDIR)/
 	install -m 644 include/portmux/detector.h $(DESTDIR)$(INCLUDEDIR)/portmux/
 	test -e $(DESTDIR)$(SYSCONFDIR)/portmux/config.yaml || \
 		install -m 644 etc/portmux/config.yaml $(DESTDIR)$(SYSCONFDIR)/portmux/
@@ -303,6 +312,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/portmux \
 		$(PLUGINS:%=$(DESTDIR)$(PLUGINDIR)/%.so) \
+		$(PLUGIN_PROGRAMS:$(BUILD)/plugins/%=$(DESTDIR)$(PLUGINDIR)/%) \
 		$(DESTDIR)$(INCLUDEDIR)/portmux/detector.h \
 		$(DESTDIR)$(UNITDIR)/portmux.service \
 		$(DESTDIR)$(UNITDIR)/portmux.socket \

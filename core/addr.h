@@ -30,6 +30,9 @@ int addr_from_literal(const char *host, uint16_t port, struct addr *out);
 int addr_resolve(const char *host, uint16_t port, struct addr *out, int max,
 		 char *err, size_t errlen);
 
+/* Are a and b the same IPv4 or IPv6 address and port? */
+int addr_same(const struct addr *a, const struct addr *b);
+
 /* "1.2.3.4:5" or "[::1]:5". Returns buf. */
 char *addr_format(const struct sockaddr *sa, char *buf, size_t len);
 

@@ -22,17 +22,30 @@ target_free(struct target *t)
 	backend_clear(&t->backend);
 }
 
+static void
+detector_refs_free(struct detector_ref *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(d[i].name);
+		free(d[i].plugin);
+		free(d[i].label);
+	}
+	free(d);
+}
+
 void
 config_free(struct config *cfg)
 {
 	if (cfg == NULL)
 		return;
-	for (size_t i = 0; i < cfg->ndetectors; i++) {
-		free(cfg->detectors[i].name);
-		free(cfg->detectors[i].plugin);
-		free(cfg->detectors[i].label);
+	detector_refs_free(cfg->detectors, cfg->ndetectors);
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		struct listen_addr *l = &cfg->listen[i];
+
+		detector_refs_free(l->detectors, l->ndetectors);
+		target_free(&l->on_timeout);
+		target_free(&l->fallback);
 	}
-	free(cfg->detectors);
 	free(cfg->listen);
 	cidr_list_clear(&cfg->accept_proxy);
 	cidr_list_clear(&cfg->allow);
@@ -74,55 +87,35 @@ add_listen(struct config *cfg, const char *host, long port,
 		return node_error(node, err, errlen, "out of memory");
 	cfg->listen = grown;
 	l = &cfg->listen[cfg->nlisten];
+	memset(l, 0, sizeof(*l));
 	if (addr_from_literal(host, (uint16_t)port, &l->addr) < 0)
 		return node_error(node, err, errlen,
 				  "'%s' is not an IPv4 or IPv6 address", host);
 	addr_format((struct sockaddr *)&l->addr.ss, l->text, sizeof(l->text));
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		if (strcmp(cfg->listen[i].text, l->text) == 0)
+			return node_error(node, err, errlen,
+					  "listen: %s is listed twice",
+					  l->text);
+	l->node = node;
 	cfg->nlisten++;
 	return 0;
 }
 
-static int
-parse_listen_list(struct config *cfg, const struct pmx_node *list,
-		  char *err, size_t errlen)
+int
+listen_addr_custom(const struct listen_addr *l)
 {
-	if (node_kind(list) != PMX_NODE_SEQ || node_size(list) == 0)
-		return node_error(list, err, errlen,
-				  "listen: expected a list of "
-				  "\"address:port\", found %s",
-				  node_kind_name(list));
-	for (size_t i = 0; i < node_size(list); i++) {
-		const struct pmx_node *item = node_at(list, i);
-		char host[128], msg[200];
-		long port;
-
-		if (node_kind(item) == PMX_NODE_SCALAR) {
-			if (addr_split(node_scalar(item), host, sizeof(host),
-				       &port, msg, sizeof(msg)) < 0)
-				return node_error(item, err, errlen, "%s", msg);
-		} else {
-			return node_error(item, err, errlen,
-					  "listen: expected \"address:port\", "
-					  "found %s",
-					  node_kind_name(item));
-		}
-		if (port == 0)
-			return node_error(item, err, errlen,
-					  "listen: '%s' has no port",
-					  node_scalar(item));
-		if (host[0] == '\0')
-			snprintf(host, sizeof(host), "0.0.0.0");
-		if (add_listen(cfg, host, port, item, err, errlen) < 0)
-			return -1;
-	}
-	return 0;
+	return l->detectors != NULL || l->on_timeout.kind != TARGET_UNSET ||
+	       l->fallback.kind != TARGET_UNSET;
 }
 
+/* A `detectors` list into *out (owned by the caller, also on failure). */
 static int
-parse_detectors(struct config *cfg, const struct pmx_node *list, char *err,
-		size_t errlen)
+parse_detectors(const struct pmx_node *list, struct detector_ref **out,
+		size_t *count, char *err, size_t errlen)
 {
 	size_t n = node_size(list);
+	struct detector_ref *refs;
 
 	if (node_kind(list) == PMX_NODE_SEQ && n == 0)
 		return node_error(list, err, errlen,
@@ -132,13 +125,13 @@ parse_detectors(struct config *cfg, const struct pmx_node *list, char *err,
 				  "detectors: expected a list of detector "
 				  "names, found %s",
 				  node_kind_name(list));
-	cfg->detectors = calloc(n, sizeof(*cfg->detectors));
-	if (cfg->detectors == NULL)
+	refs = *out = calloc(n, sizeof(*refs));
+	if (refs == NULL)
 		return node_error(list, err, errlen, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		const struct pmx_node *item = node_at(list, i);
 		const char *name = node_scalar(item);
-		struct detector_ref *d = &cfg->detectors[i];
+		struct detector_ref *d = &refs[i];
 		const char *colon;
 		size_t plen;
 
@@ -162,7 +155,7 @@ parse_detectors(struct config *cfg, const struct pmx_node *list, char *err,
 					  "plugin in [a-z0-9_])",
 					  name);
 		for (size_t j = 0; j < i; j++)
-			if (strcmp(cfg->detectors[j].name, name) == 0)
+			if (strcmp(refs[j].name, name) == 0)
 				return node_error(item, err, errlen,
 						  "detectors: '%s' is listed "
 						  "twice",
@@ -171,7 +164,7 @@ parse_detectors(struct config *cfg, const struct pmx_node *list, char *err,
 		d->plugin = strndup(name, plen);
 		d->label = colon ? strdup(colon + 1) : NULL;
 		d->node = item;
-		cfg->ndetectors++;
+		(*count)++;
 		if (d->name == NULL || d->plugin == NULL ||
 		    (colon && d->label == NULL))
 			return node_error(item, err, errlen, "out of memory");
@@ -204,6 +197,12 @@ route_wants_transparent(const struct pmx_node *v)
 	return 0;
 }
 
+static int
+target_transparent(const struct target *t)
+{
+	return t->kind == TARGET_BACKEND && t->backend.transparent > 0;
+}
+
 int
 config_wants_transparent(const struct config *cfg)
 {
@@ -217,10 +216,12 @@ config_wants_transparent(const struct config *cfg)
 			if (route_wants_transparent(node_at(sec, i)))
 				return 1;
 	}
-	return (cfg->on_timeout.kind == TARGET_BACKEND &&
-		cfg->on_timeout.backend.transparent > 0) ||
-	       (cfg->fallback.kind == TARGET_BACKEND &&
-		cfg->fallback.backend.transparent > 0);
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		if (target_transparent(&cfg->listen[i].on_timeout) ||
+		    target_transparent(&cfg->listen[i].fallback))
+			return 1;
+	return target_transparent(&cfg->on_timeout) ||
+	       target_transparent(&cfg->fallback);
 }
 
 long
@@ -258,6 +259,124 @@ parse_target(struct config *cfg, const struct pmx_node *node,
 	if (backend_parse(node, &t->backend, 0, NULL, err, errlen) < 0)
 		return -1;
 	t->kind = TARGET_BACKEND;
+	return 0;
+}
+
+/* ---- listen entries: "address:port", or a mapping of its keys ---- */
+
+/* "address:port" (an empty address: 0.0.0.0) as a listen entry. */
+static int
+listen_address(struct config *cfg, const struct pmx_node *v,
+	       const struct pmx_node *entry, char *err, size_t errlen)
+{
+	char host[128], msg[200];
+	long port;
+	const char *s = node_scalar(v);
+
+	if (s == NULL)
+		return node_error(v, err, errlen,
+				  "listen: expected \"address:port\", "
+				  "found %s",
+				  node_kind_name(v));
+	if (addr_split(s, host, sizeof(host), &port, msg, sizeof(msg)) < 0)
+		return node_error(v, err, errlen, "%s", msg);
+	if (port == 0)
+		return node_error(v, err, errlen, "listen: '%s' has no port",
+				  s);
+	if (host[0] == '\0')
+		snprintf(host, sizeof(host), "0.0.0.0");
+	return add_listen(cfg, host, port, entry, err, errlen);
+}
+
+static int
+listen_detectors(struct config *cfg, struct listen_addr *l,
+		 const struct pmx_node *v, char *err, size_t errlen)
+{
+	(void)cfg;
+	return parse_detectors(v, &l->detectors, &l->ndetectors, err, errlen);
+}
+
+static int
+listen_on_timeout(struct config *cfg, struct listen_addr *l,
+		  const struct pmx_node *v, char *err, size_t errlen)
+{
+	return parse_target(cfg, v, &l->on_timeout, err, errlen);
+}
+
+static int
+listen_fallback(struct config *cfg, struct listen_addr *l,
+		const struct pmx_node *v, char *err, size_t errlen)
+{
+	return parse_target(cfg, v, &l->fallback, err, errlen);
+}
+
+/* The keys of a listen entry written as a mapping (`address` is read
+ * first, by listen_entry). */
+static const struct listen_key {
+	const char *name;
+	int (*read)(struct config *cfg, struct listen_addr *l,
+		    const struct pmx_node *v, char *err, size_t errlen);
+} listen_keys[] = {
+	{"address", NULL},
+	{"detectors", listen_detectors},
+	{"on_timeout", listen_on_timeout},
+	{"fallback", listen_fallback},
+};
+
+static int
+listen_entry(struct config *cfg, const struct pmx_node *item, char *err,
+	     size_t errlen)
+{
+	size_t nkeys = sizeof(listen_keys) / sizeof(listen_keys[0]);
+	const struct pmx_node *address = node_get(item, "address");
+	struct listen_addr *l;
+
+	if (node_kind(item) != PMX_NODE_MAP)
+		return listen_address(cfg, item, item, err, errlen);
+	if (address == NULL)
+		return node_error(item, err, errlen,
+				  "listen: an entry written as a mapping "
+				  "needs `address: \"address:port\"`");
+	if (listen_address(cfg, address, item, err, errlen) < 0)
+		return -1;
+	l = &cfg->listen[cfg->nlisten - 1];
+	for (size_t i = 0; i < node_size(item); i++) {
+		const struct pmx_node *k = node_key(item, i);
+		const struct listen_key *key = NULL;
+		char near[96];
+
+		for (size_t j = 0; j < nkeys && key == NULL; j++)
+			if (strcmp(listen_keys[j].name, node_scalar(k)) == 0)
+				key = &listen_keys[j];
+		if (key == NULL) {
+			suggest_text(near, sizeof(near), node_scalar(k),
+				     listen_keys, nkeys,
+				     sizeof(listen_keys[0]));
+			return node_error(k, err, errlen,
+					  "listen: unknown key '%s'%s "
+					  "(an entry has address, detectors, "
+					  "on_timeout, fallback)",
+					  node_scalar(k), near);
+		}
+		if (key->read != NULL &&
+		    key->read(cfg, l, node_at(item, i), err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+parse_listen_list(struct config *cfg, const struct pmx_node *list,
+		  char *err, size_t errlen)
+{
+	if (node_kind(list) != PMX_NODE_SEQ || node_size(list) == 0)
+		return node_error(list, err, errlen,
+				  "listen: expected a list of "
+				  "\"address:port\", found %s",
+				  node_kind_name(list));
+	for (size_t i = 0; i < node_size(list); i++)
+		if (listen_entry(cfg, node_at(list, i), err, errlen) < 0)
+			return -1;
 	return 0;
 }
 
@@ -357,7 +476,8 @@ read_detectors(struct pm_parse *p, const struct pm_key *k,
 	       const struct pmx_node *v)
 {
 	(void)k;
-	return parse_detectors(p->cfg, v, p->err, p->errlen);
+	return parse_detectors(v, &p->cfg->detectors, &p->cfg->ndetectors,
+			       p->err, p->errlen);
 }
 
 /* An address list kept in a struct cidr_list field. */

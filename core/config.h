@@ -41,10 +41,20 @@ struct detector_ref {
 	const struct pmx_node *node;
 };
 
+/* One listening address. A `listen` entry written as a mapping may carry
+ * settings of its own for the clients it accepts; what it leaves unset is
+ * PORTMUX's. */
 struct listen_addr {
 	struct addr addr;
 	char text[ADDR_TEXT_MAX];
+	const struct pmx_node *node; /* the entry, for messages */
+	struct detector_ref *detectors; /* NULL: PORTMUX's (owned) */
+	size_t ndetectors;
+	struct target on_timeout, fallback; /* TARGET_UNSET: PORTMUX's */
 };
+
+/* Does `l` have settings of its own? */
+int listen_addr_custom(const struct listen_addr *l);
 
 /* The PORTMUX fields' defaults, ranges and keys are in one table: pm_keys
  * in config.c. */

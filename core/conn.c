@@ -80,6 +80,8 @@ conn_accept(struct loop_ctx *lc, const struct addr *bound, int fd,
 	generation_ref(c->gen);
 	c->id = stats_conn_opened();
 	c->bound = bound;
+	c->lsn = generation_listener(c->gen, bound);
+	probe_state_init(&c->pstate, c->lsn);
 	c->det = -1;
 	c->state = CONN_PROBING;
 	c->started = c->active = ev_now(lc->loop);

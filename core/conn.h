@@ -49,6 +49,8 @@ struct conn {
 	ev_timer timer; /* probe timeout/deadline, then connect timeout */
 	struct loop_ctx *lc;
 	struct generation *gen; /* one ref */
+	/* Its listening address's detectors and targets (gen's) */
+	const struct gen_listener *lsn;
 	struct pbuf *probe;     /* PROBING and CONNECTING: bytes to replay */
 	struct probe_job *job;  /* a blocking detector's call in flight */
 	struct probe_state pstate;

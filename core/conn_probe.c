@@ -66,7 +66,7 @@ conn_route(struct conn *c, int outcome, int det,
 			return;
 		}
 	}
-	if (c->gen->fallback == NULL) {
+	if (c->lsn->fallback == NULL) {
 		if (outcome == PROBE_MATCH)
 			conn_reject(c, PMX_REJECT_NO_ROUTE, res);
 		stats_count(STATS_UNSERVED);
@@ -75,7 +75,7 @@ conn_route(struct conn *c, int outcome, int det,
 		return;
 	}
 	stats_count(STATS_FALLBACK);
-	conn_connect(c, c->gen->fallback, VIA_FALLBACK,
+	conn_connect(c, c->lsn->fallback, VIA_FALLBACK,
 		     outcome == PROBE_MATCH
 			     ? c->gen->dets[det].fallback_series
 			     : c->gen->fallback_series);
@@ -281,11 +281,11 @@ probe_timer(struct conn *c)
 	}
 	metrics_probe_timeout();
 	metrics_detection_time(ev_now(c->lc->loop) - c->started);
-	if (c->gen->on_timeout == NULL) {
+	if (c->lsn->on_timeout == NULL) {
 		conn_close(c, "probe_timeout");
 		return;
 	}
 	stats_count(STATS_ON_TIMEOUT);
-	conn_connect(c, c->gen->on_timeout, VIA_ON_TIMEOUT,
+	conn_connect(c, c->lsn->on_timeout, VIA_ON_TIMEOUT,
 		     c->gen->on_timeout_series);
 }

@@ -127,6 +127,7 @@ generation_free(struct generation *g)
 	for (size_t i = 0; i < g->ndets; i++)
 		detector_inst_free(&g->dets[i]);
 	free(g->dets);
+	free(g->listeners);
 	/* After the detectors, which borrowed them. */
 	for (size_t i = 0; i < g->ntables; i++)
 		route_table_free(g->tables[i]);
@@ -180,6 +181,8 @@ struct build {
 	size_t ndefaults;
 	struct wanted *want; /* the detectors to run, in order */
 	size_t nwant;
+	size_t nglobal; /* of those, PORTMUX's; the rest only listen
+			   entries name */
 	char *err;
 	size_t errlen;
 	char msg[1024];
@@ -239,6 +242,38 @@ default_list(size_t *count)
 	return list;
 }
 
+/* The detectors listen entries name that PORTMUX's list lacks, after
+ * it: they run for those entries' clients only. -1: out of memory. */
+static int
+add_listen_detectors(struct build *b)
+{
+	const struct config *cfg = b->cfg;
+
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		for (size_t k = 0; k < cfg->listen[i].ndetectors; k++) {
+			const struct detector_ref *d =
+				&cfg->listen[i].detectors[k];
+			struct wanted *w = &b->want[b->nwant];
+			size_t j = 0;
+
+			while (j < b->nwant && strcmp(b->want[j].name,
+						      d->name) != 0)
+				j++;
+			if (j < b->nwant)
+				continue;
+			w->name = strdup(d->name);
+			w->plugin = strdup(d->plugin);
+			w->label = d->label ? strdup(d->label) : NULL;
+			w->node = d->node;
+			b->nwant++;
+			if (w->name == NULL || w->plugin == NULL ||
+			    (d->label && w->label == NULL))
+				return -1;
+		}
+	}
+	return 0;
+}
+
 /* Step 1: which detectors, in which order — PORTMUX.detectors, else the
  * default list filtered by the sections present. */
 static int
@@ -246,8 +281,11 @@ choose_detectors(struct build *b)
 {
 	const struct config *cfg = b->cfg;
 	size_t n = cfg->detectors ? cfg->ndetectors : b->ndefaults;
+	size_t extra = 0;
 
-	b->want = calloc(n + 1, sizeof(*b->want));
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		extra += cfg->listen[i].ndetectors;
+	b->want = calloc(n + extra + 1, sizeof(*b->want));
 	if (b->want == NULL)
 		return oom(b);
 	for (size_t i = 0; i < n; i++) {
@@ -270,8 +308,13 @@ choose_detectors(struct build *b)
 		}
 		b->nwant++;
 	}
+	b->nglobal = b->nwant;
+	if (add_listen_detectors(b) < 0)
+		return oom(b);
 	if (b->nwant > GENERATION_MAX_DETECTORS)
-		return node_error(cfg->detectors[0].node, b->err, b->errlen,
+		return node_error(cfg->detectors ? cfg->detectors[0].node
+						 : cfg->tree->root,
+				  b->err, b->errlen,
 				  "detectors: at most %d detectors",
 				  GENERATION_MAX_DETECTORS);
 	return 0;
@@ -528,36 +571,118 @@ resolve_target(struct build *b, const struct target *t,
 	return 0;
 }
 
-/* Unset on_timeout: the default route of the first detector whose
- * clients may wait for the server to speak first (SSH). */
+/* Unset on_timeout: the default route of the first of l's detectors
+ * whose clients may wait for the server to speak first (SSH). */
 static void
-default_on_timeout(struct generation *g)
+default_on_timeout(struct generation *g, struct gen_listener *l)
 {
-	g->on_timeout_label = "close";
-	for (size_t i = 0; i < g->ndets; i++) {
-		const struct detector_inst *d = &g->dets[i];
+	l->on_timeout = NULL;
+	l->on_timeout_label = "close";
+	for (size_t k = 0; k < l->norder; k++) {
+		const struct detector_inst *d = &g->dets[l->order[k]];
 		if ((d->plugin->desc->flags & PMX_DF_ON_TIMEOUT) &&
 		    d->routes != NULL) {
-			g->on_timeout = route_lookup(d->routes, "", NULL);
-			g->on_timeout_label = d->section;
+			l->on_timeout = route_lookup(d->routes, "", NULL);
+			l->on_timeout_label = d->section;
 			return;
 		}
 	}
 }
 
-/* Step 6: where silent and unclaimed clients go. */
+/* A listen entry's detectors, by instance name, as indices into dets
+ * (each was loaded: add_listen_detectors). */
+static void
+listener_order(struct generation *g, const struct listen_addr *la,
+	       struct gen_listener *l)
+{
+	if (la->detectors == NULL) {
+		memcpy(l->order, g->dflt.order, sizeof(l->order));
+		l->norder = g->dflt.norder;
+		return;
+	}
+	for (size_t k = 0; k < la->ndetectors; k++)
+		for (size_t i = 0; i < g->ndets; i++)
+			if (strcmp(g->dets[i].name, la->detectors[k].name) ==
+			    0)
+				l->order[l->norder++] = (uint8_t)i;
+}
+
+/* A listen entry's settings: its own, else PORTMUX's. */
+static int
+resolve_listener(struct build *b, const struct listen_addr *la,
+		 struct gen_listener *l)
+{
+	struct generation *g = b->g;
+
+	l->listen = la;
+	listener_order(g, la, l);
+	if (la->on_timeout.kind != TARGET_UNSET) {
+		if (resolve_target(b, &la->on_timeout, &l->on_timeout,
+				   &l->on_timeout_label, "on_timeout") < 0)
+			return -1;
+	} else if (b->cfg->on_timeout.kind != TARGET_UNSET) {
+		l->on_timeout = g->dflt.on_timeout;
+		l->on_timeout_label = g->dflt.on_timeout_label;
+	} else {
+		default_on_timeout(g, l);
+	}
+	if (la->fallback.kind == TARGET_UNSET) {
+		l->fallback = g->dflt.fallback;
+		l->fallback_label = g->dflt.fallback_label;
+		return 0;
+	}
+	return resolve_target(b, &la->fallback, &l->fallback,
+			      &l->fallback_label, "fallback");
+}
+
+/* Step 6: where silent and unclaimed clients go, and which detectors
+ * run: PORTMUX's settings, then each listen entry's. */
 static int
 resolve_targets(struct build *b)
 {
 	struct generation *g = b->g;
+	struct gen_listener *d = &g->dflt;
+	const struct config *cfg = b->cfg;
+	size_t n = 0;
 
-	if (b->cfg->on_timeout.kind == TARGET_UNSET)
-		default_on_timeout(g);
-	else if (resolve_target(b, &b->cfg->on_timeout, &g->on_timeout,
-				&g->on_timeout_label, "on_timeout") < 0)
+	for (size_t i = 0; i < b->nglobal; i++)
+		d->order[d->norder++] = (uint8_t)i;
+	if (cfg->on_timeout.kind == TARGET_UNSET)
+		default_on_timeout(g, d);
+	else if (resolve_target(b, &cfg->on_timeout, &d->on_timeout,
+				&d->on_timeout_label, "on_timeout") < 0)
 		return -1;
-	return resolve_target(b, &b->cfg->fallback, &g->fallback,
-			      &g->fallback_label, "fallback");
+	if (resolve_target(b, &cfg->fallback, &d->fallback,
+			   &d->fallback_label, "fallback") < 0)
+		return -1;
+	g->on_timeout = d->on_timeout;
+	g->on_timeout_label = d->on_timeout_label;
+	g->fallback = d->fallback;
+	g->fallback_label = d->fallback_label;
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		n += listen_addr_custom(&cfg->listen[i]);
+	if (n == 0)
+		return 0;
+	g->listeners = calloc(n, sizeof(*g->listeners));
+	if (g->listeners == NULL)
+		return oom(b);
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		if (!listen_addr_custom(&cfg->listen[i]))
+			continue;
+		if (resolve_listener(b, &cfg->listen[i],
+				     &g->listeners[g->nlisteners++]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+const struct gen_listener *
+generation_listener(const struct generation *g, const struct addr *bound)
+{
+	for (size_t i = 0; bound != NULL && i < g->nlisteners; i++)
+		if (addr_same(&g->listeners[i].listen->addr, bound))
+			return &g->listeners[i];
+	return &g->dflt;
 }
 
 /* A route's label in the metrics: its configured key. */
@@ -698,4 +823,12 @@ generation_each_backend(struct generation *g,
 		fn(&g->cfg->on_timeout.backend, arg);
 	if (g->cfg->fallback.kind == TARGET_BACKEND)
 		fn(&g->cfg->fallback.backend, arg);
+	for (size_t i = 0; i < g->cfg->nlisten; i++) {
+		struct listen_addr *l = &g->cfg->listen[i];
+
+		if (l->on_timeout.kind == TARGET_BACKEND)
+			fn(&l->on_timeout.backend, arg);
+		if (l->fallback.kind == TARGET_BACKEND)
+			fn(&l->fallback.backend, arg);
+	}
 }

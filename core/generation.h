@@ -48,6 +48,18 @@ struct detector_inst {
 	struct metrics_series *explicit_series, *fallback_series;
 };
 
+/* What the clients of one listening address run: their detectors in
+ * order and where the silent and the unclaimed ones go — a `listen`
+ * entry's own settings, or PORTMUX's (generation_listener). */
+struct gen_listener {
+	const struct listen_addr *listen; /* NULL: PORTMUX's */
+	uint8_t order[GENERATION_MAX_DETECTORS]; /* indices into dets */
+	size_t norder;
+	const struct backend *on_timeout; /* NULL: close */
+	const struct backend *fallback;   /* NULL: close */
+	const char *on_timeout_label, *fallback_label; /* for logs */
+};
+
 struct generation {
 	int refs; /* atomic: shared by the workers */
 	uint64_t id;
@@ -63,6 +75,13 @@ struct generation {
 	int udp; /* listen on UDP too: a UDP detector has a "udp" route, or
 		   a datagram-only detector has routes */
 	const char *fallback_label;
+	/* PORTMUX's settings (the detectors of PORTMUX.detectors or the
+	 * default list, the targets above), and those of each `listen` entry
+	 * with settings of its own (owned). Detectors that only such entries
+	 * name come after PORTMUX's in `dets`, used by those entries alone. */
+	struct gen_listener dflt;
+	struct gen_listener *listeners;
+	size_t nlisteners;
 	/* Connection metrics of clients no detector claimed: on_timeout and
 	 * fallback (the metrics registry's). */
 	struct metrics_series *on_timeout_series, *fallback_series;
@@ -81,6 +100,11 @@ struct generation *generation_build(struct config *cfg, char *err,
 				    size_t errlen);
 void generation_ref(struct generation *g);
 void generation_unref(struct generation *g);
+
+/* The settings of the listening address `bound` (a connection's or a UDP
+ * flow's): its `listen` entry's, else PORTMUX's. Never NULL. */
+const struct gen_listener *generation_listener(const struct generation *g,
+					       const struct addr *bound);
 
 /* The route table of a section (case-insensitive), or NULL. */
 const struct route_table *generation_table(const struct generation *g,

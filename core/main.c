@@ -150,15 +150,41 @@ apply_log_level(const struct config *cfg)
 	log_set_format(cfg->log_format);
 }
 
+/* The names of l's detectors, in order, comma-separated. */
 static void
-describe(const struct generation *g, char *buf, size_t len)
+describe_order(const struct generation *g, const struct gen_listener *l,
+	       char *buf, size_t len)
 {
 	size_t off = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < g->ndets && off < len; i++)
+	for (size_t k = 0; k < l->norder && off < len; k++)
 		off += (size_t)snprintf(buf + off, len - off, "%s%s",
-					i ? "," : "", g->dets[i].name);
+					k ? "," : "",
+					g->dets[l->order[k]].name);
+}
+
+/* PORTMUX's detectors (the listen entries' own are said apart). */
+static void
+describe(const struct generation *g, char *buf, size_t len)
+{
+	describe_order(g, &g->dflt, buf, len);
+}
+
+/* One line for each listen entry with settings of its own. */
+static void
+describe_listeners(const struct generation *g)
+{
+	char names[512];
+
+	for (size_t i = 0; i < g->nlisteners; i++) {
+		const struct gen_listener *l = &g->listeners[i];
+
+		describe_order(g, l, names, sizeof(names));
+		log_info("listen %s: detectors=%s on_timeout=%s fallback=%s",
+			 l->listen->text, names[0] ? names : "none",
+			 l->on_timeout_label, l->fallback_label);
+	}
 }
 
 static void set_udp_fd_budget(const struct config *cfg, int nworkers_wanted);
@@ -220,6 +246,7 @@ reload_apply(struct generation *g, const char *err)
 		 "fallback=%s",
 		 (unsigned long long)g->id, names, g->on_timeout_label,
 		 g->fallback_label);
+	describe_listeners(g);
 	notify_systemd("READY=1\nSTATUS=serving (generation %llu)",
 		       (unsigned long long)g->id);
 }
@@ -638,6 +665,7 @@ log_started(const struct generation *g)
 		 "on_timeout=%s fallback=%s",
 		 PORTMUX_VERSION, nworkers, names[0] ? names : "none",
 		 g->on_timeout_label, g->fallback_label);
+	describe_listeners(g);
 }
 
 /*
@@ -735,6 +763,15 @@ check_only(struct config *cfg)
 	describe(running, names, sizeof(names));
 	printf("portmux: configuration %s is ok (detectors: %s)\n",
 	       opts.config, names[0] ? names : "none");
+	for (size_t i = 0; i < running->nlisteners; i++) {
+		const struct gen_listener *l = &running->listeners[i];
+
+		describe_order(running, l, names, sizeof(names));
+		printf("  listen %s: detectors: %s, on_timeout: %s, "
+		       "fallback: %s\n",
+		       l->listen->text, names[0] ? names : "none",
+		       l->on_timeout_label, l->fallback_label);
+	}
 	return 0;
 }
 

@@ -23,12 +23,23 @@ probe_verdict_name(int verdict)
 	}
 }
 
+void
+probe_state_init(struct probe_state *st, const struct gen_listener *l)
+{
+	memset(st, 0, sizeof(*st));
+	st->order = l->order;
+	st->norder = l->norder;
+}
+
 enum probe_outcome
 probe_run(const struct generation *g, struct probe_state *st,
 	  const struct pmx_probe_input *in, struct pmx_probe_result *res,
 	  int *index)
 {
-	for (size_t i = 0; i < g->ndets; i++) {
+	size_t n = st->order ? st->norder : g->ndets;
+
+	for (size_t k = 0; k < n; k++) {
+		size_t i = st->order ? st->order[k] : k;
 		const struct detector_inst *d = &g->dets[i];
 		int verdict;
 

@@ -24,7 +24,15 @@ enum probe_outcome {
 struct probe_state {
 	uint64_t declined; /* bit i: detector i said NO_MATCH (a generation
 			      has at most GENERATION_MAX_DETECTORS = 64) */
+	/* The detectors this client runs, in order: its listening
+	 * address's (gen_listener, borrowed from the generation). NULL:
+	 * every detector of the generation, in its order. */
+	const uint8_t *order;
+	size_t norder;
 };
+
+/* A client accepted on listening address `l` runs l's detectors. */
+void probe_state_init(struct probe_state *st, const struct gen_listener *l);
 
 enum probe_outcome probe_run(const struct generation *g,
 			     struct probe_state *st,

@@ -642,6 +642,7 @@ flow_new(struct udp_listener *l, const union peer *p, socklen_t plen,
 	f->l = l;
 	f->gen = lc->gen;
 	generation_ref(f->gen);
+	probe_state_init(&f->pstate, generation_listener(f->gen, &l->addr));
 	f->det = -1;
 	STAILQ_INIT(&f->queue);
 	memcpy(&f->client, p, plen);

@@ -5,11 +5,20 @@
  * datagram when the detector takes UDP. Checks, beyond the sanitizers:
  * verdicts are in range, result strings are terminated, and a detector
  * never calls a whole input NO_MATCH after calling a prefix of it MATCH.
+ *
+ * A detector configured by its section (pattern) is made from
+ * fuzz/NAME.yaml, read with the core's YAML tree (the Makefile defines
+ * DETECTOR_SECTION_FILE when that file exists); the others get no section.
  */
 #include <portmux/detector.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef DETECTOR_SECTION_FILE
+#include "yaml_tree.h"
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,6 +29,42 @@ stub_log(const struct pmx_host *h, int level, const char *fmt, ...)
 	(void)level;
 	(void)fmt;
 }
+#ifdef DETECTOR_SECTION_FILE
+static const struct pmx_host host = {
+    .abi_version = PMX_DETECTOR_ABI_VERSION,
+    .struct_size = sizeof(struct pmx_host),
+    .log = stub_log,
+    .instance_name = DETECTOR_NAME,
+    .node_kind = node_kind,
+    .node_scalar = node_scalar,
+    .node_size = node_size,
+    .node_key = node_key,
+    .node_at = node_at,
+    .node_get = node_get,
+    .node_error = node_error,
+    .node_double = node_double,
+    .node_bool = node_bool,
+    .config_dir = ".",
+    .node_long = node_long,
+    .node_string = node_string,
+};
+
+/* The detector's section, kept for the whole run. */
+static struct yaml_tree *tree;
+
+static const struct pmx_node *
+section(void)
+{
+	char err[512];
+
+	tree = yaml_tree_load(DETECTOR_SECTION_FILE, err, sizeof(err));
+	if (tree == NULL) {
+		fprintf(stderr, "%s\n", err);
+		abort();
+	}
+	return tree->root;
+}
+#else
 static enum pmx_node_kind
 stub_kind(const struct pmx_node *n)
 {
@@ -105,6 +150,12 @@ stub_string(const struct pmx_node *n, const char **out, char *e, size_t l)
 	return -1;
 }
 
+static const struct pmx_node *
+section(void)
+{
+	return NULL;
+}
+
 static const struct pmx_host host = {
     .abi_version = PMX_DETECTOR_ABI_VERSION,
     .struct_size = sizeof(struct pmx_host),
@@ -123,6 +174,7 @@ static const struct pmx_host host = {
     .node_long = stub_long,
     .node_string = stub_string,
 };
+#endif
 
 static const struct pmx_detector *det;
 static void *inst;
@@ -169,8 +221,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (det == NULL) {
 		char err[256];
 		det = pmx_detector_entry();
-		if (det->create(&host, NULL, &inst, err, sizeof(err)) != 0)
+		if (det->create(&host, section(), &inst, err, sizeof(err)) !=
+		    0) {
+			fprintf(stderr, "create: %s\n", err);
 			abort();
+		}
 	}
 	if (size > 16384)
 		size = 16384;

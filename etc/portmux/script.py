@@ -31,24 +31,31 @@ def analyse(buffer):
     is logged and counts as None.
 
     Errors and time limits:
+        - The script runs in worker processes of its own (portmux-python),
+          never inside PortMux: the top level runs once at start-up (and on
+          reload), then PYTHON.processes workers (default 8) are forked
+          from it and answer calls one at a time. Module globals are per
+          worker, and a worker may be replaced at any time.
         - An exception is logged with its type, message and the line of
           this script where it happened (once a second per distinct error,
           with a count of the ones left out), and the connection goes to
           the next detector. SystemExit does not stop PortMux.
-        - A call that takes longer than `timeout` is answered as None.
-          PortMux interrupts it by raising portmux.Timeout inside it (a
-          BaseException: `except Exception` does not catch it); code
-          blocked in C (time.sleep, a socket) is only interrupted when it
-          returns, and meanwhile other connections are served by other
-          threads.
+        - A call that takes longer than `timeout` is answered as None at
+          the deadline, whatever it is doing (a loop that catches every
+          exception, time.sleep, a socket, a regular expression stuck in
+          C): its worker logs where it was stuck, is killed and replaced.
+          A crash or os._exit() ends only that worker (logged with the
+          line). Other connections are served by other workers meanwhile.
+        - Refused, with PermissionError: signalling or tracing any
+          process (PortMux included), fork, exec. More memory than
+          PYTHON.memory (MiB, default 512) raises MemoryError.
         - A syntax error, an exception while the script loads, or no
           analyse() makes the configuration fail: at start-up, on reload,
           and in `portmux -t`, which names the file and line.
 
-    The script runs once when PortMux starts (and again on reload), in an
-    interpreter shared with other `python` detectors but with globals of
-    its own. The standard library is available; portmux.log(msg) writes a
-    line to PortMux's log. Keep analyse() quick and free of I/O.
+    The standard library is available; portmux.log(msg) writes a line to
+    PortMux's log, and so does print() (at most one line a second). Keep
+    analyse() quick.
     """
     if buffer.startswith(b"CUSTOM_PROTOCOL"):
         return 9000

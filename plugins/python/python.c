@@ -4,18 +4,20 @@
  *   PYTHON:
  *     script: /etc/portmux/script.py   # default; relative to the config
  *     timeout: 0.05                    # seconds for an answer
+ *     processes: 8                     # workers running the script
+ *     memory: 512                      # MiB of address space each
  *
- * The script defines analyse(buffer) (see answer.c for what it may return
- * and etc/portmux/script.py for an example). Each configured instance —
- * `python`, `python:games`... reading PYTHON, PYTHON:games — compiles its
- * own script into its own namespace, all in one interpreter started on
- * the first create(). A syntax error, or no analyse, fails create() with
- * the script's file and line. Without a `script:` key and no file at the
+ * The script defines analyse(buffer) (see worker/answer.c for what it may
+ * return and etc/portmux/script.py for an example). Each configured
+ * instance — `python`, `python:games`... reading PYTHON, PYTHON:games —
+ * runs its own script in its own processes (procs.c). A syntax error, an
+ * exception at the top level, or no analyse fails create() with the
+ * script's file and line. Without a `script:` key and no file at the
  * default path the detector says NO_MATCH to everything (one warning).
  *
  * probe() may block up to the timeout (PMX_DF_BLOCKING): the core must
  * call it off its event loop. It returns by the deadline whatever the
- * script does; see pool.c. The timeout counts from when the core queued
+ * script does. The timeout counts from when the core queued
  * the call for its probe threads (pmx_probe_input.queued, from a core
  * that gives it): time spent waiting there is taken off the script's,
  * and a call that waited longer does not run at all. Nor is a call
@@ -23,6 +25,7 @@
  */
 #include "python.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -36,7 +39,11 @@ struct options {
 	const char *script;                /* NULL: the default path */
 	const struct pmx_node *script_node; /* for located errors */
 	double timeout;
+	long processes;
+	long memory; /* MiB */
 };
+
+#define KNOWN "(known: script, timeout, processes, memory)"
 
 static int
 parse_options(const struct pmx_host *host, const struct pmx_node *section,
@@ -47,6 +54,8 @@ parse_options(const struct pmx_host *host, const struct pmx_node *section,
 	o->script = NULL;
 	o->script_node = NULL;
 	o->timeout = PMX_PY_TIMEOUT_DEFAULT;
+	o->processes = PMX_PY_PROCESSES_DEFAULT;
+	o->memory = PMX_PY_MEMORY_DEFAULT;
 	switch (host->node_kind(section)) {
 	case PMX_NODE_NONE:
 		return 0; /* absent or empty: defaults */
@@ -55,7 +64,7 @@ parse_options(const struct pmx_host *host, const struct pmx_node *section,
 	default:
 		return host->node_error(section, err, errlen,
 					"expected a map of python options "
-					"(script, timeout)");
+					KNOWN);
 	}
 	n = host->node_size(section);
 	for (size_t i = 0; i < n; i++) {
@@ -76,10 +85,18 @@ parse_options(const struct pmx_host *host, const struct pmx_node *section,
 					      PMX_PY_TIMEOUT_MAX, &o->timeout,
 					      err, errlen) < 0)
 				return -1;
+		} else if (key != NULL && strcmp(key, "processes") == 0) {
+			if (host->node_long(v, 1, PMX_PY_PROCESSES_MAX,
+					    &o->processes, err, errlen) < 0)
+				return -1;
+		} else if (key != NULL && strcmp(key, "memory") == 0) {
+			if (host->node_long(v, 0, 1L << 20, &o->memory, err,
+					    errlen) < 0)
+				return -1;
 		} else {
 			return host->node_error(k, err, errlen,
 						"unknown python option '%s' "
-						"(known: script, timeout)",
+						KNOWN,
 						key ? key : "?");
 		}
 	}
@@ -166,7 +183,7 @@ host_gives_times(const struct pmx_host *host)
 }
 
 static struct pyinst *
-inst_new(const struct pmx_host *host, char *path, double timeout)
+inst_new(const struct pmx_host *host, char *path, const struct options *o)
 {
 	struct pyinst *inst = calloc(1, sizeof(*inst));
 
@@ -175,67 +192,26 @@ inst_new(const struct pmx_host *host, char *path, double timeout)
 	pthread_mutex_init(&inst->log_lock, NULL);
 	inst->host = host;
 	inst->path = path;
-	inst->timeout = timeout;
+	inst->timeout = o->timeout;
+	inst->processes = (int)o->processes;
+	inst->memory = o->memory << 20;
 	inst->input_times = host_gives_times(host);
-	inst->refs = 1; /* the core's, until destroy() */
+	inst->zygote_fd = -1;
+	inst->wake[0] = inst->wake[1] = -1;
 	return inst;
 }
 
-/* The core is done with the instance (destroy(), or a failed create()):
- * its host may be freed from now on, so jobs still running for it log
- * nothing. Drops the core's reference. */
+/* Everything of an instance: its processes first (no probe() runs any
+ * more), then the rest. */
 static void
-inst_detach(struct pyinst *inst)
+inst_free(struct pyinst *inst, int started)
 {
-	pthread_mutex_lock(&inst->log_lock);
-	inst->host = NULL;
-	pthread_mutex_unlock(&inst->log_lock);
-	pyinst_unref(inst, 0);
-}
-
-void
-pyinst_free(struct pyinst *inst)
-{
+	if (started)
+		procs_stop(inst);
 	pthread_mutex_destroy(&inst->log_lock);
+	free(inst->src);
 	free(inst->path);
 	free(inst);
-}
-
-/* Compile the script and run its top level on an interpreter thread. */
-static int
-load(struct pyinst *inst, const char *src, size_t len, char *err,
-     size_t errlen)
-{
-	struct job *job;
-	int rc = -1;
-
-	if (interp_start(err, errlen) < 0)
-		return -1;
-	job = job_new(JOB_LOAD, inst, src, len, PMX_PY_LOAD_TIMEOUT);
-	if (job == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	switch (pool_run(job)) {
-	case POOL_DONE:
-		rc = job->verdict;
-		if (rc < 0)
-			snprintf(err, errlen, "%s", job->err);
-		job_free(job, 0);
-		break;
-	case POOL_LATE:
-		snprintf(err, errlen,
-			 "%s: the script's top-level code did not finish "
-			 "within %g s",
-			 inst->path, PMX_PY_LOAD_TIMEOUT);
-		break;
-	case POOL_BUSY:
-		snprintf(err, errlen,
-			 "%s: every Python thread (%d) is stuck in a script",
-			 inst->path, PMX_PY_THREADS_MAX);
-		break;
-	}
-	return rc;
 }
 
 static int
@@ -244,21 +220,20 @@ create(const struct pmx_host *host, const struct pmx_node *section,
 {
 	struct options o;
 	struct pyinst *inst;
-	char *path, *src;
-	size_t len = 0;
+	char *path;
 
 	if (parse_options(host, section, &o, err, errlen) < 0)
 		return -1;
 	path = resolve(host, o.script ? o.script : PMX_PY_DEFAULT_SCRIPT);
-	inst = path ? inst_new(host, path, o.timeout) : NULL;
+	inst = path ? inst_new(host, path, &o) : NULL;
 	if (inst == NULL) {
 		free(path);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	/* (inst now owns path.) */
-	src = read_source(path, &len);
-	if (src == NULL && o.script == NULL && errno == ENOENT) {
+	inst->src = read_source(path, &inst->srclen);
+	if (inst->src == NULL && o.script == NULL && errno == ENOENT) {
 		host->log(host, PMX_LOG_WARN,
 			  "no script at %s: every connection is NO_MATCH "
 			  "(set PYTHON.script)",
@@ -267,7 +242,7 @@ create(const struct pmx_host *host, const struct pmx_node *section,
 		*instance = inst;
 		return 0;
 	}
-	if (src == NULL) {
+	if (inst->src == NULL) {
 		int e = errno;
 
 		if (o.script_node != NULL)
@@ -279,17 +254,17 @@ create(const struct pmx_host *host, const struct pmx_node *section,
 		else
 			snprintf(err, errlen, "cannot read script %s: %s",
 				 path, strerror(e));
-		inst_detach(inst);
+		inst_free(inst, 0);
 		return -1;
 	}
-	if (load(inst, src, len, err, errlen) < 0) {
-		free(src);
-		inst_detach(inst);
+	if (procs_start(inst, err, errlen) < 0) {
+		inst->host = NULL; /* nothing more is logged through it */
+		inst_free(inst, 1);
 		return -1;
 	}
-	free(src);
-	host->log(host, PMX_LOG_INFO, "script %s loaded (timeout %g s)",
-		  path, o.timeout);
+	host->log(host, PMX_LOG_INFO,
+		  "script %s loaded (timeout %g s, %d processes)", path,
+		  o.timeout, inst->processes);
 	*instance = inst;
 	return 0;
 }
@@ -314,18 +289,39 @@ call_deadline(const struct pyinst *inst, const struct pmx_probe_input *in,
 	return deadline;
 }
 
+/* Once per source that runs out of strikes (rate limited). */
+static void
+log_held_back(struct pyinst *inst, const struct pmx_probe_input *in)
+{
+	char addr[INET6_ADDRSTRLEN] = "?", key[96];
+	const struct sockaddr *sa = in->peer;
+
+	if (sa != NULL && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+			  addr, sizeof(addr));
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+			  &((const struct sockaddr_in6 *)sa)->sin6_addr, addr,
+			  sizeof(addr));
+	snprintf(key, sizeof(key), "held back %s", addr);
+	inst_log(inst, PMX_LOG_WARN, key,
+		 "client %s: its calls cost %g workers (timeouts, crashes): "
+		 "its next connections skip the script, one more call "
+		 "allowed every %g s",
+		 addr, STRIKE_BURST, STRIKE_REFILL);
+}
+
 static enum pmx_verdict
 probe(void *instance, const struct pmx_probe_input *in,
       struct pmx_probe_result *out)
 {
 	struct pyinst *inst = instance;
-	struct job *job;
-	int verdict = PMX_NO_MATCH;
 	double now, deadline;
+	int verdict, cost;
 
 	if (inst->inert)
 		return PMX_NO_MATCH;
-	now = mono_now();
+	now = wire_now();
 	deadline = call_deadline(inst, in, now);
 	if (deadline <= now) {
 		/* It waited its whole time in the core's queue: the script
@@ -337,37 +333,31 @@ probe(void *instance, const struct pmx_probe_input *in,
 			 inst->timeout);
 		return PMX_NO_MATCH;
 	}
-	job = job_new(JOB_CALL, inst, in->data, in->len, deadline - now);
-	if (job == NULL)
-		return PMX_ERROR;
-	job->final = in->final;
-	switch (pool_run(job)) {
-	case POOL_DONE:
-		verdict = job->verdict;
-		if (verdict == PMX_MATCH)
-			pmx_result_set(out->backend, job->backend,
-				       strlen(job->backend));
-		job_free(job, 0);
-		break;
-	case POOL_LATE:
-		inst_log(inst, PMX_LOG_WARN, "timeout",
-			 "analyse() did not answer within %g s: NO_MATCH",
-			 inst->timeout);
-		break;
-	case POOL_BUSY:
-		inst_log(inst, PMX_LOG_WARN, "busy",
-			 "every Python thread (%d) is stuck in a script: "
-			 "NO_MATCH",
-			 PMX_PY_THREADS_MAX);
-		break;
+	if (!strikes_allow(&inst->strikes, in->peer, in->peer_len, now)) {
+		inst_log(inst, PMX_LOG_WARN, "strikes",
+			 "a source whose calls keep costing workers: "
+			 "analyse() not called for it (NO_MATCH) until it "
+			 "earns a strike back (one every %g s)",
+			 STRIKE_REFILL);
+		return PMX_NO_MATCH;
 	}
+	verdict = procs_call(inst, in->data, in->len, in->final, deadline,
+			     out->backend, sizeof(out->backend), &cost);
+	if (cost && strikes_charge(&inst->strikes, in->peer, in->peer_len,
+				   wire_now()))
+		log_held_back(inst, in);
 	return (enum pmx_verdict)verdict;
 }
 
 static void
 destroy(void *instance)
 {
-	inst_detach(instance);
+	struct pyinst *inst = instance;
+
+	pthread_mutex_lock(&inst->log_lock);
+	inst->host = NULL; /* the core may free it from now on */
+	pthread_mutex_unlock(&inst->log_lock);
+	inst_free(inst, !inst->inert);
 }
 
 static const struct pmx_detector descriptor = {

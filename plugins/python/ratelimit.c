@@ -59,27 +59,6 @@ ratelimit_check(struct ratelimit *rl, const char *key, double now,
 }
 
 void
-log_clean(char *dst, size_t cap, const char *s, size_t n)
-{
-	size_t i;
-
-	if (cap == 0)
-		return;
-	if (n >= cap) {
-		n = cap - 1;
-		/* Do not end inside a UTF-8 sequence. */
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		dst[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-	}
-	dst[i] = '\0';
-}
-
-void
 inst_log(struct pyinst *inst, int level, const char *key, const char *fmt,
 	 ...)
 {
@@ -93,7 +72,7 @@ inst_log(struct pyinst *inst, int level, const char *key, const char *fmt,
 	pthread_mutex_lock(&inst->log_lock);
 	if (inst->host != NULL &&
 	    (key == NULL ||
-	     ratelimit_check(&inst->rl, key, mono_now(), &dropped))) {
+	     ratelimit_check(&inst->rl, key, wire_now(), &dropped))) {
 		if (dropped)
 			inst->host->log(inst->host, level,
 					"%s (%lu more like it suppressed)",

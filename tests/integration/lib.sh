@@ -158,7 +158,7 @@ pmx_log() {
 
 # Start a real sshd on 127.0.0.1:$1 with its own keys; sets SSH_CMD (an
 # ssh command line without host/port) and SSH_USER. Skips the test (exit
-# 77) when sshd cannot run here.
+# 77) when sshd cannot run here. SSHD_EXTRA: more sshd_config lines.
 start_sshd() {
 	sshd_port=$1
 	sshd_bin=/usr/sbin/sshd
@@ -186,6 +186,7 @@ KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 Subsystem sftp internal-sftp
 LogLevel ERROR
+${SSHD_EXTRA:-}
 CFG
 	start_bg sshd "$sshd_bin" -D -e -f "$T/sshd_config"
 	wait_port "$sshd_port"

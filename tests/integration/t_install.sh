@@ -15,7 +15,8 @@ make -s -j2 -C "$TOP" install BUILD="$T/build" DESTDIR="$D" PREFIX=/usr \
 # What install puts there besides the configuration (uninstall's list).
 INSTALLED="usr/bin/portmux usr/lib/portmux/http.so usr/lib/portmux/ssh.so
 	usr/lib/portmux/tls.so usr/lib/portmux/openvpn.so
-	usr/lib/portmux/python.so usr/include/portmux/detector.h
+	usr/lib/portmux/python.so usr/lib/portmux/portmux-python
+	usr/include/portmux/detector.h
 	lib/systemd/system/portmux.service lib/systemd/system/portmux.socket
 	usr/lib/pkgconfig/portmux.pc usr/lib/sysusers.d/portmux.conf
 	usr/share/man/man8/portmux.8 usr/share/man/man5/portmux.yaml.5

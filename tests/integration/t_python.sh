@@ -1,7 +1,8 @@
 # Python detectors with real clients: the product description's example
 # script routes CUSTOM_PROTOCOL and GAME_DATA to two echo backends while curl
-# and ssh keep going to theirs through the same port; only python.so links
-# libpython and a config without Python never loads it; exceptions are
+# and ssh keep going to theirs through the same port; libpython is never in
+# the daemon (only portmux-python, the program that runs scripts, links it)
+# and a config without Python starts no Python process; exceptions are
 # logged with the script line; SIGHUP reloads the script (a broken one is
 # refused); several scripts as separately named detectors.
 . "$(dirname "$0")/lib.sh"
@@ -17,9 +18,11 @@ echo_backend "GAME-BACKEND " 7777
 http_backend web "$H"
 start_sshd "$S"
 
-# 1. libpython: never in the binary, never loaded without a Python config.
+# 1. libpython: never in the daemon; no Python process without a Python
+# config.
 ldd "$PORTMUX_BIN" | grep -q libpython && fail "portmux links libpython"
-ldd "$PORTMUX_PLUGIN_DIR/python.so" | grep -q libpython || fail "python.so does not link libpython"
+ldd "$PORTMUX_PLUGIN_DIR/python.so" | grep -q libpython && fail "python.so links libpython"
+ldd "$PORTMUX_PLUGIN_DIR/portmux-python" | grep -q libpython || fail "portmux-python does not link libpython"
 cat >"$T/nopy.yaml" <<CFG
 PORTMUX:
   ip: 127.0.0.1
@@ -31,6 +34,7 @@ SSH:
 CFG
 start_portmux "$T/nopy.yaml"
 grep -q libpython "/proc/$PORTMUX_PID/maps" && fail "libpython loaded without Python"
+[ -z "$(pgrep -P "$PORTMUX_PID")" ] || fail "processes started without Python: $(pgrep -a -P "$PORTMUX_PID")"
 stop_portmux
 
 # 2. The example script, next to http and ssh.
@@ -48,7 +52,9 @@ SSH:
 CFG
 start_portmux "$T/c.yaml"
 assert_contains "$(pmx_log)" "detectors=python,ssh,http"
-grep -q libpython "/proc/$PORTMUX_PID/maps" || fail "libpython not loaded with Python"
+grep -q libpython "/proc/$PORTMUX_PID/maps" && fail "libpython loaded into the daemon"
+ZYGOTE=$(pgrep -P "$PORTMUX_PID" -x portmux-python) || fail "no Python process with Python"
+grep -q libpython "/proc/$ZYGOTE/maps" || fail "the Python process has no libpython"
 assert_eq "$(client raw "$P" 'CUSTOM_PROTOCOL hello\n' 1)" \
 	"CUSTOM-BACKEND CUSTOM_PROTOCOL hello" "CUSTOM_PROTOCOL"
 assert_eq "$(client raw "$P" 'GAME_DATA 42\n' 1)" "GAME-BACKEND GAME_DATA 42" "GAME_DATA"

@@ -154,7 +154,44 @@ s.sendall(b"CUSTOM_PROTOCOL hello"); print(s.recv(100).decode())')
 [ "$(curl_host example.com)" = 200 ] || fail "http after python"
 journal_has "script /etc/portmux/script.py loaded" ||
 	fail "script not loaded"
-ok "Python detector under the sandbox: CUSTOM_PROTOCOL routed by the example script"
+# Its processes: children of the daemon's zygote, not root, no
+# capabilities, seccomp; a script that loops is killed at its deadline
+# under the unit's own system call filter (setrlimit, setpriority...).
+ZYG=$(ct pgrep -P "$PID" -x portmux-python) || fail "no Python zygote under the unit"
+for w in $(ct pgrep -P "$ZYG"); do
+	st=$(ct cat "/proc/$w/status")
+	echo "$st" | grep -qE '^Uid:\s+0\s' && fail "worker $w runs as root"
+	echo "$st" | grep -qE '^CapEff:\s+0+$' || fail "worker $w has capabilities"
+	echo "$st" | grep -qE '^Seccomp:\s+2$' || fail "worker $w has no filter"
+done
+ct tee /etc/portmux/script.py >/dev/null <<'PY'
+def analyse(buffer):
+    if buffer.startswith(b"LOOP"):
+        while True:
+            pass
+    if buffer.startswith(b"CUSTOM_PROTOCOL"):
+        return 9000
+    return None
+PY
+ct systemctl reload portmux
+sleep 1
+ct python3 -c '
+import socket
+s = socket.create_connection(("127.0.0.1", 8080), timeout=5)
+s.sendall(b"LOOP"); s.settimeout(3)
+try:
+    s.recv(100)
+except OSError:
+    pass' || true
+sleep 0.5
+journal_has "did not answer within" || fail "the looping call was not killed"
+[ "$(prop MainPID)" = "$PID" ] || fail "the daemon restarted"
+out=$(ct python3 -c '
+import socket
+s = socket.create_connection(("127.0.0.1", 8080), timeout=5)
+s.sendall(b"CUSTOM_PROTOCOL again"); print(s.recv(100).decode())')
+[ "$out" = "ECHO CUSTOM_PROTOCOL again" ] || fail "script routing after a kill: '$out'"
+ok "Python detector under the sandbox: CUSTOM_PROTOCOL routed, workers unprivileged with seccomp, a looping call killed"
 
 # 4. Graceful stop: a request in flight finishes.
 t0=$(date +%s.%N)

@@ -346,6 +346,29 @@ static const struct {
 	 "test.yaml:2:12: listen: expected \"address:port\", found a list"},
 	{"PORTMUX:\n  listen: [\"nohost:1\"]\n",
 	 "test.yaml:2:12: 'nohost' is not an IPv4 or IPv6 address"},
+	{"PORTMUX:\n  listen: [\"1.2.3.4:5\", \"1.2.3.4:5\"]\n",
+	 "test.yaml:2:25: listen: 1.2.3.4:5 is listed twice"},
+	{"PORTMUX:\n  listen:\n    - {on_timeout: close}\n",
+	 "test.yaml:3:7: listen: an entry written as a mapping needs "
+	 "`address: \"address:port\"`"},
+	{"PORTMUX:\n  listen:\n    - {address: \"1.2.3.4:5\", ontimeout: x}\n",
+	 "test.yaml:3:30: listen: unknown key 'ontimeout', did you mean "
+	 "'on_timeout'? (an entry has address, detectors, on_timeout, "
+	 "fallback)"},
+	{"PORTMUX:\n  listen:\n    - {address: [1]}\n",
+	 "test.yaml:3:17: listen: expected \"address:port\", found a list"},
+	{"PORTMUX:\n  listen:\n    - {address: \"1.2.3.4\"}\n",
+	 "test.yaml:3:17: listen: '1.2.3.4' has no port"},
+	{"PORTMUX:\n  listen:\n    - {address: \"1.2.3.4:5\", detectors: []}\n",
+	 "test.yaml:3:41: detectors: the list is empty"},
+	{"PORTMUX:\n  listen:\n    - {address: \"1.2.3.4:5\", "
+	 "detectors: [ssh, ssh]}\n",
+	 "test.yaml:3:47: detectors: 'ssh' is listed twice"},
+	{"PORTMUX:\n  listen:\n    - {address: \"1.2.3.4:5\", on_timeout: VNC}\n",
+	 "test.yaml:3:42: 'VNC' is neither a section of this config"},
+	{"PORTMUX:\n  listen:\n    - {address: \"1.2.3.4:5\", "
+	 "fallback: \"127.0.0.1:0\"}\n",
+	 "test.yaml:3:40: port '0' is out of range"},
 	{"PORTMUX:\n  port: 1\n  detectors: []\n",
 	 "test.yaml:3:14: detectors: the list is empty"},
 	{"PORTMUX:\n  port: 1\n  detectors: [[a]]\n",
@@ -596,6 +619,26 @@ static const struct {
 	{"PORTMUX:\n  port: 1\nHTTP:\n  default:\n    - {port: 1}\n"
 	 "    - {port: 2}\n",
 	 "test.yaml:6:7: unreachable"},
+	/* a listen entry's detectors and targets */
+	{"PORTMUX:\n  listen:\n    - {address: \"1.2.3.4:5\", detectors: [ssh]}\n"
+	 "HTTP:\n  default: 1\n",
+	 "test.yaml:3:42: detector 'ssh' is enabled but the config has no "
+	 "SSH section"},
+	{"PORTMUX:\n  listen:\n    - {address: \"1.2.3.4:5\", "
+	 "detectors: [nosuch]}\n",
+	 "test.yaml:3:42: detector 'nosuch': no nosuch.so in"},
+	{"PORTMUX:\n  listen:\n    - {address: \"1.2.3.4:5\", on_timeout: HTTP}\n"
+	 "HTTP:\n  a.com: 1\n",
+	 "test.yaml:3:42: on_timeout: section 'HTTP' has no \"default\" "
+	 "route"},
+	{"PORTMUX:\n  listen:\n    - {address: \"1.2.3.4:5\", fallback: HTTP}\n"
+	 "HTTP:\n  a.com: 1\n",
+	 "test.yaml:3:40: fallback: section 'HTTP' has no \"default\" "
+	 "route"},
+	{"PORTMUX:\n  listen:\n    - {address: \"1.2.3.4:5\", "
+	 "detectors: [http], on_timeout: SSH}\n"
+	 "HTTP:\n  default: 1\nSSH:\n  default: 2\n",
+	 NULL /* accepted: SSH is read by the default detectors */},
 };
 
 START_TEST(test_config__generation_errors)
@@ -658,6 +701,118 @@ START_TEST(test_config__default_order_and_targets)
 }
 END_TEST
 
+/* listen entries with settings of their own: detectors in their order
+ * (one only they name loads after PORTMUX's), targets of their own or
+ * PORTMUX's, found by the listening address. */
+START_TEST(test_config__listen_settings)
+{
+	char err[1024];
+	struct config *cfg;
+	struct generation *g;
+	const struct gen_listener *l;
+	struct addr a;
+
+	g = tu_generation(
+		"PORTMUX:\n"
+		"  listen:\n"
+		"    - \"127.0.0.1:1\"\n"
+		"    - address: \"127.0.0.1:2\"\n"
+		"      on_timeout: \"127.0.0.1:5900\"\n"
+		"    - address: \"[::1]:3\"\n"
+		"      detectors: [http, xmpp]\n"
+		"      fallback: HTTP\n"
+		"    - address: \"127.0.0.1:4\"\n"
+		"      detectors: [http]\n"
+		"      on_timeout: close\n"
+		"  detectors: [ssh, http]\n"
+		"HTTP:\n  default: 80\nSSH:\n  default: 22\n"
+		"XMPP:\n  default: 5222\n",
+		err, sizeof(err));
+	ck_assert_msg(g != NULL, "%s", err);
+	/* xmpp, named by an entry only, comes after PORTMUX's */
+	ck_assert_int_eq(g->ndets, 3);
+	ck_assert_str_eq(g->dets[2].name, "xmpp");
+	ck_assert_int_eq(g->dflt.norder, 2);
+	ck_assert_int_eq(g->nlisteners, 3);
+	ck_assert_int_eq(g->on_timeout->port, 22);
+
+	/* 127.0.0.1:1 has no settings: PORTMUX's */
+	ck_assert_int_eq(addr_from_literal("127.0.0.1", 1, &a), 0);
+	ck_assert_ptr_eq(generation_listener(g, &a), &g->dflt);
+	/* :2: its own on_timeout, PORTMUX's detectors and fallback */
+	ck_assert_int_eq(addr_from_literal("127.0.0.1", 2, &a), 0);
+	l = generation_listener(g, &a);
+	ck_assert_int_eq(l->on_timeout->port, 5900);
+	ck_assert_ptr_null(l->fallback);
+	ck_assert_int_eq(l->norder, 2);
+	ck_assert_int_eq(l->order[0], 0);
+	ck_assert_int_eq(l->order[1], 1);
+	/* [::1]:3: its detectors in its order; on_timeout unset there and
+	 * in PORTMUX: the rule applied to its detectors — none waits for
+	 * the server, so close; its fallback */
+	ck_assert_int_eq(addr_from_literal("::1", 3, &a), 0);
+	l = generation_listener(g, &a);
+	ck_assert_int_eq(l->norder, 2);
+	ck_assert_str_eq(g->dets[l->order[0]].name, "http");
+	ck_assert_str_eq(g->dets[l->order[1]].name, "xmpp");
+	ck_assert_ptr_null(l->on_timeout);
+	ck_assert_int_eq(l->fallback->port, 80);
+	/* :4: close */
+	ck_assert_int_eq(addr_from_literal("127.0.0.1", 4, &a), 0);
+	ck_assert_ptr_null(generation_listener(g, &a)->on_timeout);
+	/* an address not configured: PORTMUX's */
+	ck_assert_int_eq(addr_from_literal("127.0.0.1", 9, &a), 0);
+	ck_assert_ptr_eq(generation_listener(g, &a), &g->dflt);
+	ck_assert_ptr_eq(generation_listener(g, NULL), &g->dflt);
+	generation_unref(g);
+
+	/* PORTMUX.on_timeout set: what an entry without its own gets */
+	g = tu_generation(
+		"PORTMUX:\n"
+		"  on_timeout: \"127.0.0.1:7\"\n"
+		"  listen:\n"
+		"    - {address: \"127.0.0.1:2\", detectors: [http]}\n"
+		"    - {address: \"127.0.0.1:3\", detectors: [ssh]}\n"
+		"HTTP:\n  default: 80\nSSH:\n  default: 22\n",
+		err, sizeof(err));
+	ck_assert_msg(g != NULL, "%s", err);
+	ck_assert_int_eq(g->listeners[0].on_timeout->port, 7);
+	ck_assert_int_eq(g->listeners[1].on_timeout->port, 7);
+	generation_unref(g);
+
+	/* unset everywhere: an entry whose detectors include ssh gets the
+	 * SSH route, as PORTMUX would */
+	g = tu_generation(
+		"PORTMUX:\n"
+		"  listen:\n"
+		"    - {address: \"127.0.0.1:2\", detectors: [http, ssh]}\n"
+		"HTTP:\n  default: 80\nSSH:\n  default: 22\n",
+		err, sizeof(err));
+	ck_assert_msg(g != NULL, "%s", err);
+	ck_assert_int_eq(g->listeners[0].on_timeout->port, 22);
+	ck_assert_str_eq(g->listeners[0].on_timeout_label, "SSH");
+	generation_unref(g);
+
+	/* the config keeps what was written */
+	cfg = tu_config("PORTMUX:\n"
+			"  listen:\n"
+			"    - \"127.0.0.1:1\"\n"
+			"    - {address: \"127.0.0.1:2\", on_timeout: close,\n"
+			"       detectors: [\"python:x\", ssh]}\n",
+			err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->nlisten, 2);
+	ck_assert(!listen_addr_custom(&cfg->listen[0]));
+	ck_assert(listen_addr_custom(&cfg->listen[1]));
+	ck_assert_int_eq(cfg->listen[1].on_timeout.kind, TARGET_CLOSE);
+	ck_assert_int_eq(cfg->listen[1].fallback.kind, TARGET_UNSET);
+	ck_assert_int_eq(cfg->listen[1].ndetectors, 2);
+	ck_assert_str_eq(cfg->listen[1].detectors[0].plugin, "python");
+	ck_assert_str_eq(cfg->listen[1].detectors[0].label, "x");
+	config_free(cfg);
+}
+END_TEST
+
 /* Raising probe_timeout alone raises the default probe_deadline with it;
  * a far-off unknown key gets no suggestion. */
 START_TEST(test_config__deadline_follows_timeout)
@@ -696,6 +851,7 @@ make_suite_config(void)
 	tcase_add_test(tc, test_config__special_values);
 	tcase_add_test(tc, test_config__port_override);
 	tcase_add_test(tc, test_config__deadline_follows_timeout);
+	tcase_add_test(tc, test_config__listen_settings);
 	tcase_add_test(tc, test_config__metrics);
 	tcase_add_loop_test(tc, test_config__errors, 0,
 			    (int)(sizeof(bad_configs) / sizeof(bad_configs[0])));

@@ -11,7 +11,7 @@
 #include "testutil.h"
 
 static const char *const tcp_detectors[] = {
-	"ssh", "tls", "http", "openvpn", "rdp", "socks", "postgres",
+	"ssh", "tls", "http", "openvpn", "rdp", "socks", "postgres", "xmpp",
 };
 
 #define NTCP_DET (int)(sizeof(tcp_detectors) / sizeof(tcp_detectors[0]))
@@ -41,6 +41,8 @@ static const struct {
 	{"socks", "tests/corpus/socks/curl-socks5-auth.bin"},
 	{"postgres", "tests/corpus/postgres/psql-startup.bin"},
 	{"postgres", "tests/corpus/postgres/psql-sslrequest.bin"},
+	{"xmpp", "tests/corpus/xmpp/slixmpp-client.bin"},
+	{"xmpp", "tests/corpus/xmpp/sendxmpp-client.bin"},
 };
 
 #define NTCP_FLIGHTS (int)(sizeof(tcp_flights) / sizeof(tcp_flights[0]))

@@ -105,6 +105,56 @@ START_TEST(test_probe__no_match_is_remembered)
 }
 END_TEST
 
+/* A listening address with detectors of its own runs those, in its
+ * order; one only it names (`other`) runs for no one else. */
+START_TEST(test_probe__listen_order)
+{
+	const char *dir = getenv("PORTMUX_TEST_PLUGINS");
+	char yaml[1024], err[1024], key[256] = "";
+	struct generation *g;
+	struct probe_state st;
+	struct addr a;
+	int det = -1;
+
+	snprintf(yaml, sizeof(yaml),
+		 "PORTMUX:\n  plugin_dir: %s\n"
+		 "  detectors: [\"t_prefix:long\", \"t_prefix:short\"]\n"
+		 "  listen:\n"
+		 "    - \"127.0.0.1:1\"\n"
+		 "    - address: \"127.0.0.1:2\"\n"
+		 "      detectors: [\"t_prefix:short\", \"t_prefix:long\"]\n"
+		 "    - address: \"127.0.0.1:3\"\n"
+		 "      detectors: [\"t_prefix:other\"]\n"
+		 "T_PREFIX:long:\n  match: ABCD\n  key: long\n"
+		 "T_PREFIX:short:\n  match: AB\n  key: short\n"
+		 "T_PREFIX:other:\n  match: XY\n  key: other\n",
+		 dir);
+	g = tu_generation(yaml, err, sizeof(err));
+	ck_assert_msg(g != NULL, "%s", err);
+
+	ck_assert_int_eq(addr_from_literal("127.0.0.1", 1, &a), 0);
+	probe_state_init(&st, generation_listener(g, &a));
+	ck_assert_int_eq(run(g, &st, "AB", 0, &det, key), PROBE_WAIT);
+	probe_state_init(&st, generation_listener(g, &a));
+	ck_assert_int_eq(run(g, &st, "XY", 0, &det, key), PROBE_NONE);
+
+	ck_assert_int_eq(addr_from_literal("127.0.0.1", 2, &a), 0);
+	probe_state_init(&st, generation_listener(g, &a));
+	ck_assert_int_eq(run(g, &st, "AB", 0, &det, key), PROBE_MATCH);
+	ck_assert_str_eq(key, "short");
+	ck_assert_int_eq(det, 1);
+
+	ck_assert_int_eq(addr_from_literal("127.0.0.1", 3, &a), 0);
+	probe_state_init(&st, generation_listener(g, &a));
+	ck_assert_int_eq(run(g, &st, "AB", 0, &det, key), PROBE_NONE);
+	probe_state_init(&st, generation_listener(g, &a));
+	ck_assert_int_eq(run(g, &st, "XY", 0, &det, key), PROBE_MATCH);
+	ck_assert_str_eq(key, "other");
+	ck_assert_int_eq(det, 2);
+	generation_unref(g);
+}
+END_TEST
+
 Suite *make_suite_probe(void);
 Suite *
 make_suite_probe(void)
@@ -115,6 +165,7 @@ make_suite_probe(void)
 	tcase_add_test(tc, test_probe__order_is_priority);
 	tcase_add_test(tc, test_probe__final_decides);
 	tcase_add_test(tc, test_probe__no_match_is_remembered);
+	tcase_add_test(tc, test_probe__listen_order);
 	suite_add_tcase(s, tc);
 	return s;
 }

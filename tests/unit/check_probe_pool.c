@@ -245,7 +245,7 @@ START_TEST(test_probe_pool__queue_limit)
 {
 	struct pt t;
 	struct answer a[6] = {{0}};
-	char bytes[8], ip[32];
+	char bytes[16], ip[32];
 	int queued, running;
 
 	pt_open(&t, 1, 4, 9);
@@ -435,7 +435,7 @@ START_TEST(test_probe_pool__source_share_of_the_threads)
 {
 	struct pt t;
 	struct answer a[5] = {{0}};
-	char bytes[8];
+	char bytes[16];
 	int queued, running;
 
 	/* Four threads, probe_source_share 0.25 (the default): a source

@@ -61,6 +61,7 @@ tu_det_try(struct tu_det *d, const char *name, const char *section_yaml,
 	if (d->plugin->desc->create(&d->host.host, section, &d->instance, err,
 				    errlen) != 0) {
 		free(d->host.prefix);
+		d->host.prefix = NULL; /* tu_det_close() may follow */
 		yaml_tree_free(d->tree);
 		d->tree = NULL;
 		return -1;
@@ -155,6 +156,22 @@ tu_assert_prefixes(struct tu_det *d, const uint8_t *data, size_t len,
 				  "match",
 		      d->plugin->name, len);
 	return first;
+}
+
+void
+tu_assert_never(struct tu_det *d, const uint8_t *data, size_t len)
+{
+	struct pmx_probe_result res;
+
+	for (size_t n = 1; n <= len; n++) {
+		int v = tu_probe(d, data, n, 0, &res);
+
+		ck_assert_msg(v == PMX_NEED_MORE || v == PMX_NO_MATCH,
+			      "%s: prefix of %zu/%zu bytes gave %d",
+			      d->plugin->name, n, len, v);
+	}
+	ck_assert_int_eq(tu_probe(d, data, len, 0, &res), PMX_NO_MATCH);
+	ck_assert_int_eq(tu_probe(d, data, len, 1, &res), PMX_NO_MATCH);
 }
 
 struct config *

@@ -45,6 +45,12 @@ int tu_probe_udp(struct tu_det *d, const void *data, size_t len,
 size_t tu_assert_prefixes(struct tu_det *d, const uint8_t *data, size_t len,
 			  const char *key);
 
+/*
+ * Another protocol's real first flight is never claimed: no prefix of it
+ * MATCHes, and the whole of it is NO_MATCH, with and without `final`.
+ */
+void tu_assert_never(struct tu_det *d, const uint8_t *data, size_t len);
+
 /* Parse YAML text as a config named "test.yaml"; NULL + err on error. */
 struct config *tu_config(const char *yaml, char *err, size_t errlen);
 /* Config + generation (plugins from $PORTMUX_PLUGIN_DIR). */

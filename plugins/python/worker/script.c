@@ -1,15 +1,15 @@
 /*
- * script.c — the Python side of a job, run on an interpreter thread with
- * the GIL held: compile a script into a module namespace of its own and
- * find its analyse(), call analyse(buffer), describe what it raised, and
- * drop a script's objects.
+ * script.c — the Python side: compile a script (zygote), run its top
+ * level in a module namespace of its own and find its analyse (worker),
+ * call analyse(buffer), and describe what a script raised.
  *
  * Nothing raised by a script escapes: every exception is fetched here and
- * turned into a log line or create()'s message. SystemExit and
+ * turned into a log line or an error message. SystemExit and
  * KeyboardInterrupt are just exceptions too (only PyErr_Print() would act
- * on them, and it is never called).
+ * on them, and it is never called). What a script can still do to its
+ * process (os._exit, a crash, a loop) ends only that worker.
  */
-#include "python.h"
+#include "worker.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,7 +19,6 @@ struct exc_info {
 	char type[80];
 	char msg[240];
 	long line;   /* in the script; 0: unknown */
-	int timeout; /* portmux.Timeout */
 };
 
 /* The current exception (normalised, traceback attached), clearing the
@@ -63,14 +62,14 @@ py_text(PyObject *obj, char *dst, size_t cap, int repr)
 }
 
 static int
-is_script(const struct pyinst *inst, PyObject *filename)
+is_script(PyObject *filename)
 {
 	int eq;
 
 	if (filename == NULL || !PyUnicode_Check(filename) ||
-	    inst->filename == NULL)
+	    wk.filename == NULL)
 		return 0;
-	eq = PyUnicode_Compare(filename, inst->filename) == 0;
+	eq = PyUnicode_Compare(filename, wk.filename) == 0;
 	PyErr_Clear();
 	return eq;
 }
@@ -78,7 +77,7 @@ is_script(const struct pyinst *inst, PyObject *filename)
 /* The line of the innermost traceback entry that is in the script: where
  * the script called whatever failed, even deep in the standard library. */
 static long
-script_line(const struct pyinst *inst, PyObject *exc)
+script_line(PyObject *exc)
 {
 	PyObject *tb = PyException_GetTraceback(exc); /* new reference */
 	long line = 0;
@@ -95,7 +94,7 @@ script_line(const struct pyinst *inst, PyObject *exc)
 			PyCodeObject *code =
 				PyFrame_GetCode((PyFrameObject *)frame);
 
-			if (is_script(inst, code->co_filename))
+			if (is_script(code->co_filename))
 				line = PyLong_AsLong(lineno);
 			Py_DECREF(code);
 		}
@@ -112,12 +111,12 @@ script_line(const struct pyinst *inst, PyObject *exc)
 /* A SyntaxError about the script itself carries its own line and a bare
  * message (its str() appends "(file, line N)"). */
 static int
-syntax_error(const struct pyinst *inst, PyObject *exc, struct exc_info *ei)
+syntax_error(PyObject *exc, struct exc_info *ei)
 {
 	PyObject *file = PyObject_GetAttrString(exc, "filename"); /* new */
 	PyObject *lineno = PyObject_GetAttrString(exc, "lineno");  /* new */
 	PyObject *msg = PyObject_GetAttrString(exc, "msg");        /* new */
-	int ok = is_script(inst, file) && lineno != NULL &&
+	int ok = is_script(file) && lineno != NULL &&
 		 PyLong_Check(lineno) && msg != NULL;
 
 	if (ok) {
@@ -159,7 +158,7 @@ type_name(PyTypeObject *type, char *dst, size_t cap)
 }
 
 static void
-describe(const struct pyinst *inst, PyObject *exc, struct exc_info *ei)
+describe(PyObject *exc, struct exc_info *ei)
 {
 	memset(ei, 0, sizeof(*ei));
 	if (exc == NULL) {
@@ -168,12 +167,11 @@ describe(const struct pyinst *inst, PyObject *exc, struct exc_info *ei)
 		return;
 	}
 	type_name(Py_TYPE(exc), ei->type, sizeof(ei->type));
-	ei->timeout = PyErr_GivenExceptionMatches(exc, pyrt.timeout_exc);
 	if (PyErr_GivenExceptionMatches(exc, PyExc_SyntaxError) &&
-	    syntax_error(inst, exc, ei))
+	    syntax_error(exc, ei))
 		return;
 	py_text(exc, ei->msg, sizeof(ei->msg), 0);
-	ei->line = script_line(inst, exc);
+	ei->line = script_line(exc);
 }
 
 /* "TYPE: MSG" or "TYPE" when the message is empty. */
@@ -183,167 +181,170 @@ sep(const struct exc_info *ei)
 	return ei->msg[0] ? ": " : "";
 }
 
-/* ---- loading ---- */
+/* ---- compiling (zygote) and loading (worker) ---- */
 
+/* "path:line: TYPE: MSG" for the exception being raised. */
 static void
-load_failed(struct job *job)
+failed(char *err, size_t errlen)
 {
-	struct pyinst *inst = job->inst;
 	PyObject *exc = exc_fetch(); /* new reference */
 	struct exc_info ei;
 
-	describe(inst, exc, &ei);
+	describe(exc, &ei);
 	Py_XDECREF(exc);
 	if (ei.line > 0)
-		snprintf(job->err, sizeof(job->err), "%s:%ld: %s%s%s",
-			 inst->path, ei.line, ei.type, sep(&ei), ei.msg);
-	else
-		snprintf(job->err, sizeof(job->err), "%s: %s%s%s", inst->path,
+		snprintf(err, errlen, "%s:%ld: %s%s%s", wk.path, ei.line,
 			 ei.type, sep(&ei), ei.msg);
+	else
+		snprintf(err, errlen, "%s: %s%s%s", wk.path, ei.type, sep(&ei),
+			 ei.msg);
 }
 
-/* Compile and run the script in a fresh module; keep its analyse. */
-static void
-load(struct job *job)
+int
+script_compile(const char *src, char *err, size_t errlen)
 {
-	struct pyinst *inst = job->inst;
-	PyObject *code = NULL, *dict, *ret, *fn;
+	Py_CLEAR(wk.code);
+	Py_CLEAR(wk.filename);
+	wk.filename = PyUnicode_DecodeFSDefault(wk.path); /* new */
+	if (wk.filename != NULL)
+		wk.code = Py_CompileStringObject(src, wk.filename,
+						 Py_file_input, NULL,
+						 -1); /* new */
+	if (wk.code == NULL) {
+		failed(err, errlen);
+		return -1;
+	}
+	return 0;
+}
 
-	job->verdict = -1;
-	inst->filename = PyUnicode_DecodeFSDefault(inst->path); /* new */
-	if (inst->filename == NULL)
+int
+script_load(char *err, size_t errlen)
+{
+	PyObject *module, *dict, *ret, *fn;
+
+	/* Not put in sys.modules: the script is not a module others
+	 * import. The process keeps it until it exits. */
+	module = PyModule_New("portmux_script"); /* new, kept */
+	if (module == NULL)
 		goto raised;
-	code = Py_CompileStringObject((const char *)job->data, inst->filename,
-				      Py_file_input, NULL, -1); /* new */
-	if (code == NULL)
-		goto raised;
-	/* Not put in sys.modules: two generations of one script coexist
-	 * across a reload, each with its own globals. */
-	inst->module = PyModule_New("portmux_script"); /* new */
-	if (inst->module == NULL)
-		goto raised;
-	dict = PyModule_GetDict(inst->module); /* borrowed */
-	if (PyDict_SetItemString(dict, "__file__", inst->filename) < 0 ||
+	dict = PyModule_GetDict(module); /* borrowed */
+	if (PyDict_SetItemString(dict, "__file__", wk.filename) < 0 ||
 	    PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) <
 		    0)
 		goto raised;
-	ret = PyEval_EvalCode(code, dict, dict); /* new: the top level runs */
+	ret = PyEval_EvalCode(wk.code, dict, dict); /* new: the top level */
 	if (ret == NULL)
 		goto raised;
 	Py_DECREF(ret);
 	fn = PyDict_GetItemString(dict, "analyse"); /* borrowed */
 	if (fn == NULL) {
-		snprintf(job->err, sizeof(job->err),
+		snprintf(err, errlen,
 			 "%s: no analyse() function (the script must define "
 			 "`def analyse(buffer):`)",
-			 inst->path);
-		goto failed;
+			 wk.path);
+		return -1;
 	}
 	if (!PyCallable_Check(fn)) {
-		snprintf(job->err, sizeof(job->err),
-			 "%s: analyse is not callable (type %s)", inst->path,
-			 Py_TYPE(fn)->tp_name);
-		goto failed;
+		snprintf(err, errlen, "%s: analyse is not callable (type %s)",
+			 wk.path, Py_TYPE(fn)->tp_name);
+		return -1;
 	}
-	inst->analyse = Py_NewRef(fn);
-	Py_DECREF(code);
-	job->verdict = 0;
-	return;
+	wk.analyse = Py_NewRef(fn);
+	return 0;
 raised:
-	load_failed(job);
-failed:
-	Py_XDECREF(code);
-	Py_CLEAR(inst->module);
-	Py_CLEAR(inst->filename);
+	failed(err, errlen);
+	return -1;
 }
 
-/* ---- calling ---- */
+/* ---- calling (worker) ---- */
 
 static void
-call_raised(struct job *job, double took)
+call_raised(void)
 {
-	struct pyinst *inst = job->inst;
 	PyObject *exc = exc_fetch(); /* new reference */
 	struct exc_info ei;
 	char at[32] = "";
 	char key[sizeof(ei.type) + sizeof(ei.msg) + sizeof(at) + 16];
 
-	describe(inst, exc, &ei);
+	describe(exc, &ei);
 	Py_XDECREF(exc);
 	if (ei.line > 0)
 		snprintf(at, sizeof(at), ":%ld", ei.line);
-	if (ei.timeout && mono_now() >= job->deadline) {
-		snprintf(key, sizeof(key), "interrupted%s", at);
-		inst_log(inst, PMX_LOG_WARN, key,
-			 "analyse() overran its %g s timeout: interrupted at "
-			 "%s%s after %.3f s",
-			 inst->timeout, inst->path, at, took);
-		return;
-	}
 	snprintf(key, sizeof(key), "raised %s: %s%s", ei.type, ei.msg, at);
-	inst_log(inst, PMX_LOG_ERROR, key, "analyse() raised %s%s%s at %s%s",
-		 ei.type, sep(&ei), ei.msg, inst->path, at);
+	wk_log(PMX_LOG_ERROR, key, "analyse() raised %s%s%s at %s%s", ei.type,
+	       sep(&ei), ei.msg, wk.path, at);
 }
 
+int
+script_watchdog(char *err, size_t errlen)
+{
+	PyObject *fh = PyImport_ImportModule("faulthandler"); /* new */
+
+	if (fh != NULL) {
+		/* New references, kept for the process's life. */
+		wk.dump_later = PyObject_GetAttrString(fh,
+						       "dump_traceback_later");
+		wk.dump_cancel = PyObject_GetAttrString(
+			fh, "cancel_dump_traceback_later");
+		Py_DECREF(fh);
+	}
+	if (wk.dump_later == NULL || wk.dump_cancel == NULL) {
+		PyErr_Clear();
+		snprintf(err, errlen, "faulthandler is missing");
+		return -1;
+	}
+	return 0;
+}
+
+/* Call fn(*args), dropping the result and any error. */
 static void
-call(struct job *job, double started)
+call_quietly(PyObject *fn, PyObject *arg)
 {
-	struct pyinst *inst = job->inst;
-	PyObject *buf, *ret = NULL;
-	double took;
-
-	buf = PyBytes_FromStringAndSize((const char *)job->data,
-					(Py_ssize_t)job->len); /* new */
-	if (buf != NULL)
-		ret = PyObject_CallOneArg(inst->analyse, buf); /* new */
-	Py_XDECREF(buf);
-	took = mono_now() - started;
-	if (ret == NULL) {
-		call_raised(job, took);
-		job->verdict = PMX_ERROR;
-		return;
-	}
-	if (mono_now() >= job->deadline) {
-		/* Its caller has answered NO_MATCH already. */
-		inst_log(inst, PMX_LOG_WARN, "late",
-			 "analyse() answered after %.3f s, past its %g s "
-			 "timeout: answer dropped",
-			 took, inst->timeout);
-		job->verdict = PMX_NO_MATCH;
-	} else {
-		job->verdict = answer_read(job, ret);
-	}
-	Py_DECREF(ret);
-}
-
-void
-script_run(struct job *job, double started)
-{
-	if (job->kind == JOB_LOAD)
-		load(job);
-	else
-		call(job, started);
-}
-
-void
-script_release(struct pyinst *inst)
-{
-	/* The module's globals and functions form a cycle: the collector
-	 * frees them, running any __del__ on this thread. */
-	Py_CLEAR(inst->analyse);
-	Py_CLEAR(inst->module);
-	Py_CLEAR(inst->filename);
-}
-
-void
-script_drain(void)
-{
-	/* A Python function checks for pending asynchronous exceptions on
-	 * entry: one meant for the call that just ended is raised (and
-	 * dropped) here, not in the next script call on this thread. */
-	PyObject *r = PyObject_CallNoArgs(pyrt.drain); /* new reference */
+	PyObject *r = arg ? PyObject_CallOneArg(fn, arg)
+			  : PyObject_CallNoArgs(fn); /* new */
 
 	if (r == NULL)
 		PyErr_Clear();
 	Py_XDECREF(r);
+}
+
+int
+script_call(const unsigned char *data, size_t len, int final,
+	    double stack_after, char *backend, size_t cap)
+{
+	PyObject *buf, *ret = NULL, *after = NULL;
+	int verdict;
+
+	/* faulthandler's own thread prints the stack at the deadline,
+	 * whatever holds the GIL then. */
+	if (stack_after > 0 && (after = PyFloat_FromDouble(stack_after)))
+		call_quietly(wk.dump_later, after);
+	Py_XDECREF(after);
+	buf = PyBytes_FromStringAndSize((const char *)data,
+					(Py_ssize_t)len); /* new */
+	if (buf != NULL)
+		ret = PyObject_CallOneArg(wk.analyse, buf); /* new */
+	Py_XDECREF(buf);
+	if (ret == NULL) {
+		call_raised();
+		verdict = PMX_ERROR;
+	} else {
+		verdict = answer_read(ret, final, backend, cap);
+		Py_DECREF(ret);
+	}
+	if (stack_after > 0)
+		call_quietly(wk.dump_cancel, NULL);
+	return verdict;
+}
+
+int
+script_threads(void)
+{
+	PyInterpreterState *is = PyInterpreterState_Get();
+	int n = 0;
+
+	for (PyThreadState *t = PyInterpreterState_ThreadHead(is); t != NULL;
+	     t = PyThreadState_Next(t))
+		n++;
+	return n;
 }

@@ -2,9 +2,9 @@
  * module.c — the built-in `portmux` module (`import portmux` in a script).
  *
  *   portmux.NEED_MORE   return it to be asked again with more bytes
- *   portmux.Timeout     raised inside analyse() when it overruns
- *                       PYTHON.timeout; a BaseException, so that a script's
- *                       `except Exception:` does not swallow it
+ *   portmux.Timeout     kept for scripts written for PortMux 0.2, which
+ *                       raised it in a call that overran PYTHON.timeout;
+ *                       now such a call's worker is killed instead
  *   portmux.log(msg)    one line in PortMux's log (info), tagged with the
  *                       detector instance
  *
@@ -12,13 +12,13 @@
  * few lines in the module's namespace: less C, and they behave exactly
  * like script-defined objects (repr, pickling errors, isinstance).
  */
-#include "python.h"
+#include "worker.h"
 
 #include <string.h>
 
 static const char module_py[] =
 	"class Timeout(BaseException):\n"
-	"    \"\"\"analyse() overran PYTHON.timeout (answer: NO_MATCH).\"\"\"\n"
+	"    \"\"\"Never raised: a call that overruns is killed.\"\"\"\n"
 	"\n"
 	"class _NeedMore:\n"
 	"    __slots__ = ()\n"
@@ -28,10 +28,7 @@ static const char module_py[] =
 	"        return 'NEED_MORE'\n"
 	"\n"
 	"NEED_MORE = _NeedMore()\n"
-	"del _NeedMore\n"
-	"\n"
-	"def _drain():\n"
-	"    pass\n";
+	"del _NeedMore\n";
 
 static char module_doc[] =
 	"PortMux services for a custom protocol script.\n"
@@ -44,19 +41,12 @@ static char module_doc[] =
 static PyObject *
 portmux_log(PyObject *self, PyObject *arg)
 {
-	struct pyinst *inst = pool_current();
 	PyObject *text;
 	const char *s;
 	Py_ssize_t n;
 	char line[900];
 
 	(void)self;
-	if (inst == NULL) {
-		PyErr_SetString(PyExc_RuntimeError,
-				"portmux.log() works only in the thread "
-				"running the script (top level, analyse())");
-		return NULL;
-	}
 	text = PyObject_Str(arg); /* new reference */
 	if (text == NULL)
 		return NULL;
@@ -67,7 +57,7 @@ portmux_log(PyObject *self, PyObject *arg)
 	}
 	log_clean(line, sizeof(line), s, (size_t)n);
 	Py_DECREF(text);
-	inst_log(inst, PMX_LOG_INFO, NULL, "script: %s", line);
+	wk_log(PMX_LOG_INFO, NULL, "script: %s", line);
 	Py_RETURN_NONE;
 }
 

@@ -11,7 +11,7 @@
  * Anything else (a bool, a float, a port out of range, a malformed or
  * malformed address...) is logged, rate limited, and counts as None.
  */
-#include "python.h"
+#include "worker.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -48,21 +48,21 @@ host_name_ok(const char *h)
 	"expected a port, \"host:port\", None or portmux.NEED_MORE"
 
 static int
-bad(struct job *job, const char *kind, PyObject *ret, const char *why)
+bad(const char *kind, PyObject *ret, const char *why)
 {
 	char key[128], text[96];
 
 	py_text(ret, text, sizeof(text), 1);
 	snprintf(key, sizeof(key), "returned %s %s", kind,
 		 Py_TYPE(ret)->tp_name);
-	inst_log(job->inst, PMX_LOG_WARN, key,
-		 "analyse() returned %s %s: %s; taken as None",
-		 Py_TYPE(ret)->tp_name, text, why);
+	wk_log(PMX_LOG_WARN, key,
+	       "analyse() returned %s %s: %s; taken as None",
+	       Py_TYPE(ret)->tp_name, text, why);
 	return PMX_NO_MATCH;
 }
 
 static int
-port_answer(struct job *job, PyObject *ret)
+port_answer(PyObject *ret, char *backend, size_t cap)
 {
 	int overflow = 0;
 	long port = PyLong_AsLongAndOverflow(ret, &overflow);
@@ -72,8 +72,8 @@ port_answer(struct job *job, PyObject *ret)
 		overflow = 1;
 	}
 	if (overflow || port < 1 || port > 65535)
-		return bad(job, "port", ret, "a port is 1 to 65535");
-	snprintf(job->backend, sizeof(job->backend), "127.0.0.1:%ld", port);
+		return bad("port", ret, "a port is 1 to 65535");
+	snprintf(backend, cap, "127.0.0.1:%ld", port);
 	return PMX_MATCH;
 }
 
@@ -132,7 +132,7 @@ backend_check(const char *s, size_t n, const char **why)
 }
 
 static int
-string_answer(struct job *job, PyObject *ret)
+string_answer(PyObject *ret, char *backend, size_t cap)
 {
 	Py_ssize_t n = 0;
 	const char *s = PyUnicode_AsUTF8AndSize(ret, &n);
@@ -140,25 +140,25 @@ string_answer(struct job *job, PyObject *ret)
 
 	if (s == NULL) {
 		PyErr_Clear();
-		return bad(job, "string", ret, "not encodable as UTF-8");
+		return bad("string", ret, "not encodable as UTF-8");
 	}
 	if (backend_check(s, (size_t)n, &why) < 0)
-		return bad(job, "string", ret, why);
-	pmx_result_setn(job->backend, sizeof(job->backend), s, (size_t)n);
+		return bad("string", ret, why);
+	pmx_result_setn(backend, cap, s, (size_t)n);
 	return PMX_MATCH;
 }
 
 int
-answer_read(struct job *job, PyObject *ret)
+answer_read(PyObject *ret, int final, char *backend, size_t cap)
 {
 	if (ret == Py_None)
 		return PMX_NO_MATCH;
-	if (ret == pyrt.need_more)
-		return job->final ? PMX_NO_MATCH : PMX_NEED_MORE;
+	if (ret == wk.need_more)
+		return final ? PMX_NO_MATCH : PMX_NEED_MORE;
 	/* bool is an int: True must not mean port 1. */
 	if (PyLong_Check(ret) && !PyBool_Check(ret))
-		return port_answer(job, ret);
+		return port_answer(ret, backend, cap);
 	if (PyUnicode_Check(ret))
-		return string_answer(job, ret);
-	return bad(job, "type", ret, EXPECTED);
+		return string_answer(ret, backend, cap);
+	return bad("type", ret, EXPECTED);
 }
