@@ -29,7 +29,7 @@ DESTDIR ?=
 BUILD ?= build
 # Detectors enabled by default when PORTMUX.detectors is not set, in probe
 # order, as plugin=SECTION: enabled when SECTION is in the config.
-DEFAULT_DETECTORS ?= python=PYTHON,ssh=SSH,tls=HTTPS,openvpn=OPENVPN,quic=QUIC,xmpp=XMPP,http=HTTP,pattern=PATTERN
+DEFAULT_DETECTORS ?= python=PYTHON,ssh=SSH,tls=HTTPS,rdp=RDP,socks=SOCKS,postgres=POSTGRES,openvpn=OPENVPN,quic=QUIC,wireguard=WIREGUARD,xmpp=XMPP,http=HTTP,pattern=PATTERN
 PORT ?=
 # Seconds each detector is fuzzed during make test (make fuzz: longer).
 TEST_FUZZ_SECONDS ?= 5

@@ -516,8 +516,9 @@ create_instances(struct build *b)
 }
 
 /* Step 5: UDP is wanted when asked for, or (auto) when a detector that
- * reads datagrams has a route for them (e.g. OPENVPN: "udp"), or reads
- * nothing else and has routes at all (e.g. QUIC's host names). */
+ * reads datagrams has a route for them: one named "udp" (e.g. OPENVPN:
+ * "udp"), or any route of a detector that reads nothing else (e.g. QUIC's
+ * host names). */
 static int
 wants_udp(const struct generation *g)
 {
@@ -525,10 +526,11 @@ wants_udp(const struct generation *g)
 		return g->cfg->udp;
 	for (size_t i = 0; i < g->ndets; i++) {
 		const struct detector_inst *d = &g->dets[i];
-		unsigned flags = d->plugin->desc->flags;
+		uint32_t flags = d->plugin->desc->flags;
 
-		if ((flags & PMX_DF_UDP) && d->routes &&
-		    (!(flags & PMX_DF_TCP) || route_has_key(d->routes, "udp")))
+		if (!(flags & PMX_DF_UDP) || d->routes == NULL)
+			continue;
+		if (!(flags & PMX_DF_TCP) || route_has_key(d->routes, "udp"))
 			return 1;
 	}
 	return 0;

@@ -72,7 +72,8 @@ struct generation {
 	const struct backend *on_timeout; /* NULL: close */
 	const struct backend *fallback;   /* NULL: close */
 	const char *on_timeout_label;     /* for logs: a section name */
-	int udp; /* listen on UDP too: a UDP detector has a "udp" route */
+	int udp; /* listen on UDP too: a UDP detector has a "udp" route, or
+		   a datagram-only detector has routes */
 	const char *fallback_label;
 	/* PORTMUX's settings (the detectors of PORTMUX.detectors or the
 	 * default list, the targets above), and those of each `listen` entry
