@@ -141,7 +141,7 @@ for word in catchall regex sleep recv thread switch exit killparent segv; do
 	i=$((i + 1))
 	# Each escape from an address of its own: an address whose calls
 	# keep costing workers is held back, which would spare the next one.
-	$PY "$T/attack.py" "$P" "$word" 3 "127.0.1.$i" "$LIMIT" ||
+	$PY "$T/attack.py" "$P" "$word" 2 "127.0.1.$i" "$LIMIT" ||
 		fail "$word: HTTP slowed down or failed"
 	kill -0 "$DAEMON" || fail "$word: the daemon is gone"
 	assert_eq "$(client_from 127.0.0.3 'good after
