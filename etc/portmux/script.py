@@ -33,7 +33,7 @@ def analyse(buffer):
     Errors and time limits:
         - The script runs in worker processes of its own (portmux-python),
           never inside PortMux: the top level runs once at start-up (and on
-          reload), then PYTHON.processes workers (default 8) are forked
+          reload), then PYTHON.processes workers (default 4) are forked
           from it and answer calls one at a time. Module globals are per
           worker, and a worker may be replaced at any time.
         - An exception is logged with its type, message and the line of

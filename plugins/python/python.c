@@ -4,7 +4,7 @@
  *   PYTHON:
  *     script: /etc/portmux/script.py   # default; relative to the config
  *     timeout: 0.05                    # seconds for an answer
- *     processes: 8                     # workers running the script
+ *     processes: 4                     # workers running the script
  *     memory: 512                      # MiB of address space each
  *
  * The script defines analyse(buffer) (see worker/answer.c for what it may

@@ -45,7 +45,7 @@
 #define PMX_PY_TIMEOUT_DEFAULT 0.05 /* PYTHON.timeout, seconds */
 #define PMX_PY_TIMEOUT_MIN 0.001
 #define PMX_PY_TIMEOUT_MAX 10.0
-#define PMX_PY_PROCESSES_DEFAULT 8  /* PYTHON.processes */
+#define PMX_PY_PROCESSES_DEFAULT 4  /* PYTHON.processes */
 #define PMX_PY_PROCESSES_MAX 64
 #define PMX_PY_MEMORY_DEFAULT 512   /* PYTHON.memory, MiB per worker */
 #define PMX_PY_LOAD_TIMEOUT 10.0    /* starting Python, a top level */

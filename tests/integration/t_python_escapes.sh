@@ -55,7 +55,7 @@ PY
 # 1. What a worker holds and may do.
 ZYGOTE=$(pgrep -P "$DAEMON" -x portmux-python) || fail "no zygote"
 WORKERS=$(pgrep -P "$ZYGOTE" | tr '\n' ' ')
-[ "$(echo "$WORKERS" | wc -w)" -eq 8 ] || fail "expected 8 workers (the default), got: $WORKERS"
+[ "$(echo "$WORKERS" | wc -w)" -eq 4 ] || fail "expected 4 workers (the default), got: $WORKERS"
 inet_inodes=$(cat /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 |
 	awk 'NR > 1 { print $10 }' | sort -u)
 for pid in $ZYGOTE $WORKERS; do
@@ -134,7 +134,7 @@ times.sort()
 p99 = times[max(0, -(-len(times) * 99 // 100) - 1)]  # nearest rank
 print("%s: %d HTTP requests, p50 %.1f ms, p99 %.1f ms" %
       (word.decode(), len(times), times[len(times) // 2] * 1000, p99 * 1000))
-sys.exit(0 if len(times) >= 50 and p99 < limit else 1)
+sys.exit(0 if len(times) >= 30 and p99 < limit else 1)
 PY
 i=0
 for word in catchall regex sleep recv thread switch exit killparent segv; do

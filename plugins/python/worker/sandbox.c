@@ -87,9 +87,12 @@ drop_caps(char *err, size_t errlen)
 
 	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	memset(data, 0, sizeof(data));
+	/* The inheritable set is left alone: it grants nothing to a process
+	 * that never executes a program (seccomp), and systemd's
+	 * AmbientCapabilities= leaves CAP_NET_BIND_SERVICE there. */
 	if (syscall(SYS_capget, &head, data) == 0 && data[0].permitted == 0 &&
-	    data[1].permitted == 0 && data[0].inheritable == 0 &&
-	    data[1].inheritable == 0)
+	    data[1].permitted == 0 && data[0].effective == 0 &&
+	    data[1].effective == 0)
 		return 0;
 	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capset, &head, data) < 0) {
