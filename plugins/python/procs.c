@@ -12,12 +12,11 @@
  *
  * The keeper thread owns `starting` and `graves` and the zygote's
  * socket: it forks workers until `processes` are alive, reads their
- * first word, and buries workers. One that passed its deadline has
- * printed where it is stuck by then (each call arms faulthandler's
- * dump_traceback_later for its deadline, in the worker's own watchdog
- * thread, which needs no GIL); it is killed (SIGKILL through a pidfd, so
- * never another process that reused the pid) as soon as its stack is out,
- * STACK_WAIT at most. Its end is logged once,
+ * first word, and buries workers. One that passed its deadline is first
+ * asked where it is stuck (SIGUSR1: faulthandler prints its stack from
+ * the signal handler, whatever holds the GIL), then killed (SIGKILL
+ * through a pidfd, so never another process that reused the pid) as soon
+ * as its stack is out, STACK_WAIT at most. Its end is logged once,
  * with the script's line when there is one, when the zygote reports the
  * exit.
  * When the zygote itself dies (its workers die with it) the keeper
@@ -598,12 +597,8 @@ procs_call(struct pyinst *inst, const uint8_t *data, size_t len, int final,
 			 busy, inst->processes, starting);
 		return PMX_NO_MATCH;
 	}
-	/* The worker prints its stack itself if it is still in the call at
-	 * the deadline (b: milliseconds until then). */
-	p->stack_from = p->outbytes;
-	if (wire_send(p->chan, WIRE_CALL, final ? 1 : 0,
-		      (uint32_t)((deadline - wire_now()) * 1000.0) + 1, data,
-		      len, NULL, 0, NULL, 0, deadline) < 0) {
+	if (wire_send(p->chan, WIRE_CALL, final ? 1 : 0, 0, data, len, NULL, 0,
+		      NULL, 0, deadline) < 0) {
 		bury(inst, p, errno == ETIMEDOUT ? END_TIMEOUT : END_DIED);
 		*cost = 1;
 		return PMX_NO_MATCH;
@@ -779,6 +774,13 @@ grave_step(struct pyinst *inst, struct proc *p, double now)
 {
 	if (p->out >= 0)
 		(void)output_read(inst, p, 0);
+	if (p->end == END_TIMEOUT && !p->signalled && p->exit_status < 0) {
+		proc_signal(p, SIGUSR1); /* faulthandler: where are you? */
+		p->signalled = 1;
+		p->stack_from = p->outbytes;
+		p->since = now;
+		return now + STACK_QUIET;
+	}
 	if (!p->killed && p->exit_status < 0) {
 		/* Until its stack is out (the script's line in what it
 		 * printed since the call, then quiet for STACK_QUIET), or

@@ -115,6 +115,7 @@ struct proc {
 	int pidfd;          /* -1 without pidfd; owned */
 	enum proc_end end;
 	double since;       /* forked (starting), or buried (graves) */
+	int signalled;      /* SIGUSR1 sent: print your stack */
 	int killed;         /* SIGKILL sent */
 	int exit_status;    /* wait status from the zygote; -1 unknown */
 	int threads;        /* Python threads it reported (READY, ANSWER) */
@@ -127,7 +128,7 @@ struct proc {
 	char tail[4096];
 	size_t taillen;
 	unsigned long outbytes;   /* read so far */
-	unsigned long stack_from; /* outbytes when the last call was sent */
+	unsigned long stack_from; /* outbytes when SIGUSR1 was sent */
 	double last_out;          /* when outbytes last grew */
 };
 

@@ -20,8 +20,7 @@
  *                      EXITED   a = pid, b = wait status
  *   worker -> daemon   READY    a = threads running
  *                      ERROR    payload: why it cannot serve
- *   daemon -> worker   CALL     a = final, b = milliseconds until the
- *                               deadline; payload: the bytes
+ *   daemon -> worker   CALL     a = final; payload: the bytes
  *   worker -> daemon   LOG      a = level, b = key length; payload: key
  *                               then text (b == 0: not rate limited)
  *                      ANSWER   a = verdict, b = threads still running;

@@ -91,8 +91,7 @@ worker_calls(void)
 		}
 		backend[0] = '\0';
 		verdict = script_call((const unsigned char *)f.payload,
-				      f.hdr.len, f.hdr.a != 0,
-				      (double)f.hdr.b / 1000.0, backend,
+				      f.hdr.len, f.hdr.a != 0, backend,
 				      sizeof(backend));
 		wire_frame_free(&f);
 		if (verdict != PMX_MATCH)
@@ -124,17 +123,15 @@ worker_main(int chan, int out, pid_t zygote)
 		_exit(1);
 	}
 	/* A crash (a C extension, ctypes) prints the Python stack to fd 2,
-	 * where python.so finds the script's line; so does a call still
-	 * running at its deadline (script_call). (Importing signal on the
+	 * where python.so finds the script's line; so does SIGUSR1, which
+	 * python.so sends a call stuck past its deadline before SIGKILL
+	 * (from the signal handler: no GIL needed). (Importing signal on the
 	 * main thread installs Python's SIGINT handler: a worker has none.) */
 	if (PyRun_SimpleString(
 		    "faulthandler.enable(all_threads=True)\n"
+		    "faulthandler.register(signal.SIGUSR1, all_threads=True)\n"
 		    "signal.signal(signal.SIGINT, signal.SIG_DFL)\n") != 0)
 		PyErr_Clear();
-	if (script_watchdog(err, sizeof(err)) < 0) {
-		send_error(err);
-		_exit(1);
-	}
 	if (wire_send(wk.fd, WIRE_READY, (uint32_t)script_threads(), 0, NULL,
 		      0, NULL, 0, NULL, 0, 0) < 0)
 		_exit(0);

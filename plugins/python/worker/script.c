@@ -276,50 +276,11 @@ call_raised(void)
 }
 
 int
-script_watchdog(char *err, size_t errlen)
+script_call(const unsigned char *data, size_t len, int final, char *backend,
+	    size_t cap)
 {
-	PyObject *fh = PyImport_ImportModule("faulthandler"); /* new */
-
-	if (fh != NULL) {
-		/* New references, kept for the process's life. */
-		wk.dump_later = PyObject_GetAttrString(fh,
-						       "dump_traceback_later");
-		wk.dump_cancel = PyObject_GetAttrString(
-			fh, "cancel_dump_traceback_later");
-		Py_DECREF(fh);
-	}
-	if (wk.dump_later == NULL || wk.dump_cancel == NULL) {
-		PyErr_Clear();
-		snprintf(err, errlen, "faulthandler is missing");
-		return -1;
-	}
-	return 0;
-}
-
-/* Call fn(*args), dropping the result and any error. */
-static void
-call_quietly(PyObject *fn, PyObject *arg)
-{
-	PyObject *r = arg ? PyObject_CallOneArg(fn, arg)
-			  : PyObject_CallNoArgs(fn); /* new */
-
-	if (r == NULL)
-		PyErr_Clear();
-	Py_XDECREF(r);
-}
-
-int
-script_call(const unsigned char *data, size_t len, int final,
-	    double stack_after, char *backend, size_t cap)
-{
-	PyObject *buf, *ret = NULL, *after = NULL;
+	PyObject *buf, *ret = NULL;
 	int verdict;
-
-	/* faulthandler's own thread prints the stack at the deadline,
-	 * whatever holds the GIL then. */
-	if (stack_after > 0 && (after = PyFloat_FromDouble(stack_after)))
-		call_quietly(wk.dump_later, after);
-	Py_XDECREF(after);
 	buf = PyBytes_FromStringAndSize((const char *)data,
 					(Py_ssize_t)len); /* new */
 	if (buf != NULL)
@@ -332,8 +293,6 @@ script_call(const unsigned char *data, size_t len, int final,
 		verdict = answer_read(ret, final, backend, cap);
 		Py_DECREF(ret);
 	}
-	if (stack_after > 0)
-		call_quietly(wk.dump_cancel, NULL);
 	return verdict;
 }
 

@@ -41,8 +41,6 @@ struct wk {
 	PyObject *code;      /* the compiled script */
 	PyObject *analyse;   /* its analyse callable (zygote, inherited) */
 	PyObject *need_more; /* portmux.NEED_MORE */
-	PyObject *dump_later;  /* faulthandler.dump_traceback_later */
-	PyObject *dump_cancel; /* faulthandler.cancel_dump_traceback_later */
 };
 
 extern struct wk wk;
@@ -71,13 +69,9 @@ int script_compile(const char *src, char *err, size_t errlen);
 /* Run the top level and find analyse (zygote). 0, or -1 with a
  * message. */
 int script_load(char *err, size_t errlen);
-/* faulthandler's dump_traceback_later, ready for script_call (worker).
- * 0, or -1 with a message. */
-int script_watchdog(char *err, size_t errlen);
-/* analyse(data): the verdict, backend filled on MATCH. If it still runs
- * after `stack_after` seconds (> 0), its stack is printed to fd 2. */
+/* analyse(data): the verdict, backend filled on MATCH. */
 int script_call(const unsigned char *data, size_t len, int final,
-		double stack_after, char *backend, size_t cap);
+		char *backend, size_t cap);
 /* Python threads alive in this process (1: only the caller). */
 int script_threads(void);
 /* str(obj), or repr(obj), as a clean log fragment (never fails). */
