@@ -107,6 +107,7 @@ cat >"$T/measure.py" <<'PY'
 import math, selectors, socket, sys, time
 
 P = int(sys.argv[1])
+BOUND = float(sys.argv[2])  # seconds: the p99 that passes
 N_REQ, EVERY, LIMIT = 300, 0.010, 10.0
 sel = selectors.DefaultSelector()
 times, bad = [], []
@@ -166,14 +167,22 @@ print("http from 127.0.0.2 meanwhile (one every %d ms): %d requests "
       "(%d failed or over %g s), p50 %.1f ms, p99 %.1f ms, max %.1f ms"
       % (EVERY * 1000, len(t), len(bad), LIMIT, t[len(t) // 2] * 1000,
          p99 * 1000, t[-1] * 1000))
-sys.exit(0 if p99 < 0.050 else "p99 %.1f ms is not under 50 ms" % (p99 * 1000))
+sys.exit(0 if p99 < BOUND else "p99 %.1f ms is not under %g ms" % (p99 * 1000, BOUND * 1000))
 PY
 $PY "$T/flood.py" "$P" 3 4 >"$T/flood.log" &
 FLOOD=$!
 PIDS="$PIDS $FLOOD"
 sleep 0.05
 status=0
-$PY "$T/measure.py" "$P" || status=$?
+# Under ThreadSanitizer the one event loop accepts slower than the flood
+# arrives: the listen queue overflows and a measuring SYN waits the 1 s
+# retransmit (nstat: ListenOverflows). The bound is about speed; TSan's
+# run is about threads.
+BOUND=0.050
+if grep -qa __tsan_init "$PORTMUX_BIN"; then
+	BOUND=2.0
+fi
+$PY "$T/measure.py" "$P" "$BOUND" || status=$?
 wait "$FLOOD"
 cat "$T/flood.log"
 [ "$status" -eq 0 ] || fail "HTTP from another source was delayed by the flood"
