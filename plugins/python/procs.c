@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #define STACK_WAIT 0.25   /* at most, for a stuck worker's stack */
+#define CALL_LOGS 32      /* portmux.log lines kept per call */
 #define STACK_QUIET 0.002 /* its stack is out when it wrote nothing since */
 #define EXIT_WAIT 2.0     /* for the zygote's word on a buried worker */
 #define BACKOFF_MIN 0.1
@@ -582,6 +583,7 @@ procs_call(struct pyinst *inst, const uint8_t *data, size_t len, int final,
 {
 	struct proc *p = take(inst, deadline);
 	struct wire_frame f;
+	unsigned logs = 0;
 
 	*cost = 0;
 	if (p == NULL) {
@@ -631,7 +633,10 @@ procs_call(struct pyinst *inst, const uint8_t *data, size_t len, int final,
 			return PMX_NO_MATCH;
 		}
 		if (f.hdr.type == WIRE_LOG) {
-			relay_log(inst, &f);
+			/* A script logging in a loop gets CALL_LOGS lines
+			 * per call, then a count. */
+			if (++logs <= CALL_LOGS)
+				relay_log(inst, &f);
 			wire_frame_free(&f);
 			continue;
 		}
@@ -648,8 +653,13 @@ procs_call(struct pyinst *inst, const uint8_t *data, size_t len, int final,
 			verdict = PMX_NO_MATCH;
 		p->threads = (int)f.hdr.b;
 		wire_frame_free(&f);
-		if (p->out >= 0)
-			(void)output_read(inst, p, 1);
+		/* (What it printed before answering was read above: the
+		 * pipe had it before the channel had the answer.) */
+		if (logs > CALL_LOGS)
+			inst_log(inst, PMX_LOG_WARN, "call logs",
+				 "analyse() logged %u lines in one call: the "
+				 "first %d were kept",
+				 logs, CALL_LOGS);
 		if (p->threads > 1)
 			bury(inst, p, END_THREADS);
 		else

@@ -770,6 +770,26 @@ START_TEST(test_python__destroy_while_running)
 }
 END_TEST
 
+/* One call cannot flood the log: 32 portmux.log lines, then a count. */
+START_TEST(test_python__log_lines_per_call_bounded)
+{
+	struct tu_det det;
+	struct pmx_probe_result res;
+	char *log;
+
+	open_script(&det, "logs_many.py", "2");
+	cap_begin();
+	ck_assert_int_eq(probe_s(&det, "x", 0, &res), N);
+	log = cap_end();
+	ck_assert_int_eq(count(log, "script: line "), 32);
+	ck_assert_contains(log, "script: line 31");
+	ck_assert_contains(log, "analyse() logged 100 lines in one call: "
+				"the first 32 were kept");
+	free(log);
+	tu_det_close(&det);
+}
+END_TEST
+
 /* ---- escapes (tests/python/escapes.py) ---- */
 
 static const struct escape {
@@ -962,6 +982,7 @@ make_suite_python(void)
 	tcase_add_test(tc, test_python__timeout_swallowed);
 	tcase_add_test(tc, test_python__all_workers_stuck);
 	tcase_add_test(tc, test_python__stuck_in_c_killed);
+	tcase_add_test(tc, test_python__log_lines_per_call_bounded);
 	tcase_add_loop_test(tc, test_python__escapes, 0, NELEM(escapes));
 	tcase_add_test(tc, test_python__destroy_while_running);
 	tcase_add_test(tc, test_python__instances_are_independent);
