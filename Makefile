@@ -64,11 +64,16 @@ Q = @
 endif
 
 CORE_SRC = $(filter-out core/main.c,$(wildcard core/*.c))
-CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
+# The kernel relay's eBPF program (relay: kernel), compiled with clang's
+# bpf target and embedded in the core as a C array (scripts/embed.sh).
+BPF_CLANG ?= clang
+BPF_OBJ = $(BUILD)/core/bpf/relay.bpf.o
+BPF_EMBED = $(BUILD)/core/relay_bpf_obj.c
+CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o) $(BPF_EMBED:%.c=%.o)
 MAIN_OBJ = $(BUILD)/core/main.o
 CORE_LIB = $(BUILD)/libportmux-core.a
 BIN = $(BUILD)/portmux
-CORE_LIBS = -lev -lyaml -ldl -lpthread -lm
+CORE_LIBS = -lev -lyaml -lbpf -ldl -lpthread -lm
 
 # One .so per detector: plugins/NAME/*.c -> $(BUILD)/plugins/NAME.so.
 # A detector may add flags in plugins/NAME/flags.mk (NAME_CFLAGS, NAME_LIBS,
@@ -126,6 +131,20 @@ $(BUILD)/core/%.o: core/%.c $(CORE_SETTINGS) | check-deps
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(CORE_DEFS) -c $< -o $@
+
+$(BPF_OBJ): core/bpf/relay.bpf.c | check-deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)$(BPF_CLANG) -O2 -g -target bpf -Wall -Werror \
+		-I/usr/include/$(shell $(CC) -print-multiarch 2>/dev/null) \
+		-c $< -o $@
+
+$(BPF_EMBED): $(BPF_OBJ) scripts/embed.sh
+	$(Q)scripts/embed.sh pmx_relay_bpf_obj $< >$@
+
+$(BPF_EMBED:%.c=%.o): $(BPF_EMBED)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(STD) $(CFLAGS) -c $< -o $@
 
 $(CORE_LIB): $(CORE_OBJ)
 	$(Q)rm -f $@

@@ -10,6 +10,7 @@
 #include "suggest.h"
 
 static const char *const priority_names[] = {"latency", "throughput", "both"};
+static const char *const relay_names[] = {"auto", "copy", "splice", "kernel"};
 
 void
 backend_set_addrs(struct backend *b, struct addr_set *set, double now,
@@ -89,6 +90,26 @@ parse_priority(const struct pmx_node *node, enum priority *out, char *err,
 			  s);
 }
 
+int
+backend_parse_relay(const struct pmx_node *node, int *out, char *err,
+		    size_t errlen)
+{
+	const char *s;
+
+	if (node_string(node, &s, err, errlen) < 0)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(s, relay_names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	return node_error(node, err, errlen,
+			  "relay: unknown mode '%s' (expected auto, copy, "
+			  "splice or kernel)",
+			  s);
+}
+
 static int
 parse_proxy_protocol(const struct pmx_node *node, uint8_t *out, char *err,
 		     size_t errlen)
@@ -125,7 +146,7 @@ parse_host_port(const struct pmx_node *node, char *host, size_t hostlen,
 }
 
 /* The mapping form: {port, host, priority, proxy_protocol, allow, deny,
- * transparent, idle_timeout, alpn}. */
+ * transparent, idle_timeout, relay, alpn}. */
 static int
 parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 	  long *port, struct backend *out, int allow_alpn, char **alpn,
@@ -170,6 +191,10 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 			rc = node_double(v, 0, 86400, &out->idle_timeout, err,
 					 errlen);
 			out->idle_set = 1;
+		} else if (strcmp(key, "relay") == 0) {
+			int mode = -1;
+			rc = backend_parse_relay(v, &mode, err, errlen);
+			out->relay = (int8_t)mode;
 		} else if (strcmp(key, "alpn") == 0 && allow_alpn) {
 			rc = node_string(v, &s, err, errlen);
 			if (rc == 0) {
@@ -180,7 +205,7 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 			static const char *const keys[] = {
 				"port", "host", "priority", "proxy_protocol",
 				"allow", "deny", "transparent",
-				"idle_timeout", "alpn",
+				"idle_timeout", "relay", "alpn",
 			};
 			char near[96];
 
@@ -192,7 +217,8 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 					  "unknown key '%s' in a route "
 					  "(expected port, host, priority, "
 					  "proxy_protocol, allow, deny, "
-					  "transparent, idle_timeout%s)%s",
+					  "transparent, idle_timeout, "
+					  "relay%s)%s",
 					  key, allow_alpn ? ", alpn" : "",
 					  near);
 		}
@@ -252,6 +278,7 @@ backend_parse(const struct pmx_node *node, struct backend *out,
 	memset(out, 0, sizeof(*out));
 	out->priority = PRIO_BOTH;
 	out->transparent = -1;
+	out->relay = -1;
 	if (alpn)
 		*alpn = NULL;
 	switch (node_kind(node)) {
@@ -314,6 +341,7 @@ backend_new(const char *text, int may_block, char *err, size_t errlen)
 	}
 	b->priority = PRIO_BOTH;
 	b->transparent = -1;
+	b->relay = -1;
 	b->port = (uint16_t)port;
 	if (addr_from_literal(host, b->port, &b->addrs->a[0]) == 0) {
 		n = 1;

@@ -22,6 +22,17 @@
 
 enum priority { PRIO_LATENCY = 0, PRIO_THROUGHPUT = 1, PRIO_BOTH = 2 };
 
+/* How a connection's bytes are moved (`relay:`): auto by priority (copy
+ * for latency, splice once bulk flows otherwise), always copy, splice for
+ * bulk whatever the priority, or inside the kernel (relay_kernel.h; splice
+ * and copy where it cannot be loaded). */
+enum relay_mode {
+	RELAY_AUTO = 0,
+	RELAY_COPY = 1,
+	RELAY_SPLICE = 2,
+	RELAY_KERNEL = 3,
+};
+
 /* A backend's addresses at one moment, tried in order. Immutable once
  * published. */
 struct addr_set {
@@ -45,6 +56,7 @@ struct backend {
 	uint8_t unresolved;     /* the last look-up failed (resolve.c) */
 	int8_t transparent;     /* connect from the client's address: 1 yes,
 				   0 no, -1 as PORTMUX.transparent */
+	int8_t relay;           /* enum relay_mode, -1 as PORTMUX.relay */
 	/* Who may be sent here (mapping form `allow` / `deny`): judged after
 	 * detection, a client it refuses has no route. */
 	struct cidr_list allow, deny;
@@ -78,7 +90,7 @@ int backend_nsets(const struct backend *b);
 /*
  * Parse a configured backend into *out: a port number, "host:port" /
  * "[v6]:port", or a mapping {port, host, priority, proxy_protocol, allow,
- * deny, transparent, idle_timeout} (and
+ * deny, transparent, idle_timeout, relay} (and
  * `alpn` when `allow_alpn`: stored in *alpn, which the caller frees).
  * Resolves names (blocking). 0, or -1 with a located message in err.
  */
@@ -90,6 +102,11 @@ backend_admits(const struct backend *b, const struct sockaddr *sa)
 {
 	return cidr_allowed(&b->allow, &b->deny, sa);
 }
+
+/* A `relay:` value: auto, copy, splice or kernel. 0, or -1 with a
+ * located message in err. */
+int backend_parse_relay(const struct pmx_node *node, int *out, char *err,
+			size_t errlen);
 
 /* Free what a parsed backend holds (not *b itself). */
 void backend_clear(struct backend *b);

@@ -556,6 +556,15 @@ read_udp(struct pm_parse *p, const struct pm_key *k,
 	return 0;
 }
 
+/* auto, copy, splice or kernel (enum relay_mode). */
+static int
+read_relay(struct pm_parse *p, const struct pm_key *k,
+	   const struct pmx_node *v)
+{
+	(void)k;
+	return backend_parse_relay(v, &p->cfg->relay, p->err, p->errlen);
+}
+
 /* A number of threads, or auto (0: one per CPU). */
 static int
 read_workers(struct pm_parse *p, const struct pm_key *k,
@@ -767,6 +776,7 @@ static const struct pm_key pm_keys[] = {
 	 1e6, 500},
 	{"accept_proxy", read_cidrs, F_NONE, AT(accept_proxy), 0, 0, 0},
 	{"transparent", read_bool, F_INT, AT(transparent), 0, 0, 0},
+	{"relay", read_relay, F_INT, AT(relay), 0, 0, RELAY_AUTO},
 	{"user", read_user, F_NONE, AT(user), 0, 0, 0},
 	{"metrics", read_metrics, F_NONE, AT(metrics), 0, 0, 0},
 	{"log_level", read_log_level, F_INT, AT(log_level), 0, 0, -1},

@@ -118,6 +118,9 @@ struct config {
 	/* Connect to backends from the client's own address (a route's
 	 * `transparent` overrides it). */
 	int transparent;
+	/* How relayed bytes move (enum relay_mode; a route's `relay`
+	 * overrides it). */
+	int relay;
 
 	/* Top-level sections other than PORTMUX, in file order (borrowed from
 	 * the tree). */

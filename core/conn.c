@@ -15,6 +15,7 @@
 
 #include "admit.h"
 #include "conn_internal.h"
+#include "conn_kernel.h"
 #include "log.h"
 #include "metrics.h"
 #include "stats.h"
@@ -128,6 +129,8 @@ conn_close(struct conn *c, const char *reason)
 	struct loop_ctx *lc = c->lc;
 	char client[ADDR_TEXT_MAX];
 
+	if (c->kernel != NULL)
+		conn_kernel_end(c); /* its byte counts, before the line */
 	if (log_get_level() >= LOG_INFO) {
 		const char *det = c->det >= 0 ? c->gen->dets[c->det].name
 					      : "-";
@@ -325,9 +328,15 @@ conn_idle_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 		next = LIST_NEXT(l, link);
 		while ((c = TAILQ_LAST(&l->conns, conn_list)) != NULL &&
-		       now - c->active >= l->timeout)
+		       now - c->active >= l->timeout) {
+			/* The kernel relay moves bytes without events. */
+			if (c->kernel != NULL && conn_kernel_moved(c)) {
+				conn_touch(c);
+				continue;
+			}
 			conn_close(c, l->half ? "halfclose_timeout"
 					      : "idle_timeout");
+		}
 		if (c == NULL) {
 			LIST_REMOVE(l, link);
 			free(l);
@@ -378,4 +387,6 @@ timer_cb(EV_P_ ev_timer *t, int revents)
 		probe_timer(c);
 	else if (c->state == CONN_CONNECTING)
 		connect_timed_out(c);
+	else if (c->kernel != NULL)
+		conn_kernel_timer(c);
 }

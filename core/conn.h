@@ -72,6 +72,8 @@ struct conn {
 	uint8_t via;     /* enum conn_via */
 	uint8_t want_final; /* decide on what we have once `job` is back */
 	uint8_t zerocopy;   /* relay with splice() through pipes */
+	uint8_t kernel_try; /* relay: kernel wanted: tries left to go in
+			       (conn_kernel.h); 0: stays in user space */
 	uint8_t transparent; /* connect from the client's own address */
 	uint8_t proxy_in;   /* a PROXY header from a trusted balancer is due */
 	uint8_t has_local;  /* `local` came from that header */
@@ -87,6 +89,8 @@ struct conn {
 	TAILQ_ENTRY(conn) link; /* lc->conns */
 	struct idle_list *idle; /* the list of its timeout, or NULL (none,
 				   or not relaying yet) */
+	struct kpair *kernel;   /* in the kernel relay (conn_kernel.h):
+				   owned, freed by conn_close; NULL: not */
 	TAILQ_ENTRY(conn) idle_link; /* idle->conns */
 };
 

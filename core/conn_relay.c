@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "conn_internal.h"
+#include "conn_kernel.h"
 #include "log.h"
 #include "metrics.h"
 #include "proxyproto.h"
@@ -239,6 +240,8 @@ relay_update(struct conn *c)
 			ev |= EV_WRITE;
 		side_arm(c, self, ev);
 	}
+	if (c->kernel_try)
+		conn_kernel_try(c); /* relay: kernel (may close c) */
 }
 
 void
@@ -252,7 +255,7 @@ relay_start(struct conn *c)
 		return;
 	}
 	sockopt_client(c->client.fd, c->backend->priority);
-	c->zerocopy = c->backend->priority != PRIO_LATENCY;
+	conn_relay_mode(c); /* zerocopy, relay: kernel */
 	if (c->backend->proxy_protocol && proxy_out_prepend(c) < 0) {
 		conn_fail(c, "proxy_header", errno);
 		return;
@@ -273,6 +276,10 @@ relay_event(struct conn *c, struct side *self, struct side *other,
 {
 	int which = 0;
 
+	if (c->kernel != NULL) {
+		conn_kernel_event(c, self, revents);
+		return;
+	}
 	conn_touch(c);
 	if ((revents & EV_WRITE) && relay_flush(c->lc, self) < 0) {
 		conn_fail(c, self == &c->client ? "client_error"

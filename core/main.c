@@ -19,6 +19,7 @@
 #include "notify.h"
 #include "plugin.h"
 #include "privs.h"
+#include "relay_kernel.h"
 #include "reload.h"
 #include "resolve.h"
 #include "sockopt.h"
@@ -234,6 +235,7 @@ reload_apply(struct generation *g, const char *err)
 			 "that part");
 	apply_log_level(g->cfg);
 	warn_udp_unserved(g);
+	relay_kernel_prepare(g->cfg); /* newly asked for: may fail now */
 	set_udp_fd_budget(g->cfg, nworkers); /* max_connections may change */
 	for (int i = 0; i < nworkers; i++)
 		worker_post_generation(&workers[i], g);
@@ -700,6 +702,9 @@ serve(struct config *cfg)
 		config_free(cfg);
 		goto out;
 	}
+	/* The kernel relay's program is loaded while root may still do it
+	 * (a failure is a warning: splice/copy are used). */
+	relay_kernel_prepare(cfg);
 	if (!transparent_possible(cfg) || drop_privileges(cfg) < 0) {
 		config_free(cfg);
 		goto out;
@@ -737,6 +742,7 @@ serve(struct config *cfg)
 out:
 	metrics_http_stop();
 	workers_end();
+	relay_kernel_unload(); /* after the connections in it */
 	activation_release(&activation);
 	main_watchers_stop(loop);
 	ev_loop_destroy(loop);

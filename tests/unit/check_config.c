@@ -595,7 +595,7 @@ static const struct {
 	{"PORTMUX:\n  port: 1\nHTTP:\n  default: {prot: 80}\n",
 	 "test.yaml:4:13: unknown key 'prot' in a route (expected port, host, "
 	 "priority, proxy_protocol, allow, deny, transparent, idle_timeout, "
-	 "alpn), did you mean 'port'?"},
+	 "relay, alpn), did you mean 'port'?"},
 	{"PORTMUX:\n  port: 1\n  detectors: [ssh]\nHTTP:\n  default: 1\n"
 	 "SSH:\n  default: 2\n",
 	 NULL /* accepted: HTTP is a route-only section */},

@@ -1,0 +1,421 @@
+/* conn_kernel.c — a relaying connection in the kernel relay
+ * (conn_kernel.h). */
+#include "conn_kernel.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/sockios.h> /* SIOCINQ, SIOCOUTQ */
+#include <linux/tcp.h>     /* struct tcp_info with its byte counters */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include "conn_internal.h"
+#include "log.h"
+#include "relay_kernel.h"
+
+/* How many user-space relay events may pass before a connection gives up
+ * going into the kernel relay (bytes keep arriving as it tries). */
+#define KERNEL_TRIES 32
+/* Waiting for redirected bytes to land before a FIN is passed on: first
+ * look after this, then twice as long each time, up to WAIT_MAX. */
+#define WAIT_FIRST 0.001
+#define WAIT_MAX 0.1
+
+/* Linux TCP states (include/net/tcp_states.h). */
+enum {
+	ST_ESTABLISHED = 1,
+	ST_TIME_WAIT = 6,
+	ST_CLOSE = 7,
+	ST_CLOSE_WAIT = 8,
+	ST_LAST_ACK = 9,
+	ST_CLOSING = 11,
+};
+
+/* A connection's part of the kernel relay. Owned by the connection
+ * (c->kernel); conn_kernel_end() frees it. Index 0 is the client, 1 the
+ * server. */
+struct kpair {
+	long pair;          /* its slots: 2 * pair (client), + 1 (server) */
+	uint64_t cookie[2]; /* socket cookies: the keys of pmx_peers */
+	/* Bytes written to each socket by user space before it went in (an
+	 * upper bound): what the kernel writes comes on top. */
+	uint64_t base[2];
+	uint64_t seen;      /* bytes moved, at the last conn_kernel_moved */
+	uint8_t user[2];    /* this side's bytes go through user space */
+	double wait;        /* the next look for landed bytes, in s */
+};
+
+static struct side *
+side_at(struct conn *c, int i)
+{
+	return i ? &c->server : &c->client;
+}
+
+static int
+tcp_info_of(int fd, struct tcp_info *ti)
+{
+	socklen_t len = sizeof(*ti);
+
+	memset(ti, 0, sizeof(*ti));
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &len);
+}
+
+/*
+ * Bytes written into fd's socket so far (plus a constant): the bytes its
+ * peer acknowledged and those still in its send queue, read one after the
+ * other. Acks arriving between the two reads make the sum too small when
+ * the acks are read first (`upper` 0) and too large the other way round:
+ * a check that must never pass early uses a lower bound against an upper
+ * one. Both are exact once the acks stop moving.
+ */
+static int
+written(int fd, int upper, uint64_t *out)
+{
+	struct tcp_info ti;
+	int outq = 0;
+
+	if (upper && ioctl(fd, SIOCOUTQ, &outq) < 0)
+		return -1;
+	if (tcp_info_of(fd, &ti) < 0)
+		return -1;
+	if (!upper && ioctl(fd, SIOCOUTQ, &outq) < 0)
+		return -1;
+	*out = ti.tcpi_bytes_acked + (uint64_t)(outq > 0 ? outq : 0);
+	return 0;
+}
+
+static void
+set_lowat(struct conn *c, int v)
+{
+	(void)setsockopt(c->client.fd, SOL_SOCKET, SO_RCVLOWAT, &v,
+			 sizeof(v));
+	(void)setsockopt(c->server.fd, SOL_SOCKET, SO_RCVLOWAT, &v,
+			 sizeof(v));
+}
+
+void
+conn_relay_mode(struct conn *c)
+{
+	int mode = c->backend->relay >= 0 ? c->backend->relay
+					  : c->gen->cfg->relay;
+
+	c->zerocopy = mode == RELAY_SPLICE ||
+		      (mode != RELAY_COPY &&
+		       c->backend->priority != PRIO_LATENCY);
+	c->kernel_try = mode == RELAY_KERNEL && relay_kernel_ready()
+				? KERNEL_TRIES
+				: 0;
+}
+
+/* ---- going in ---- */
+
+/* Is this the moment: both sockets open and drained, nothing pending?
+ * 1 yes, 0 not yet, -1 never (an EOF came first, or a socket that is not
+ * an established TCP socket). */
+static int
+moment(struct conn *c)
+{
+	for (int i = 0; i < 2; i++) {
+		struct side *s = side_at(c, i);
+		struct tcp_info ti;
+		int inq = 0;
+
+		if (s->eof || s->shut)
+			return -1;
+		if (side_pending(s))
+			return 0;
+		if (ioctl(s->fd, SIOCINQ, &inq) < 0 ||
+		    tcp_info_of(s->fd, &ti) < 0 ||
+		    ti.tcpi_state != ST_ESTABLISHED)
+			return -1;
+		if (inq != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static void kernel_update(struct conn *c);
+
+/* Undo a half-made entry: nothing was redirected (the client's slot is
+ * empty or its bytes were kept for user space). */
+static void
+enter_undo(struct kpair *kp, int socks_set)
+{
+	if (socks_set)
+		(void)relay_kernel_sock_del((uint32_t)(2 * kp->pair));
+	(void)relay_kernel_peer_del(kp->cookie[0]);
+	(void)relay_kernel_peer_del(kp->cookie[1]);
+	relay_kernel_pair_put(kp->pair);
+	free(kp);
+}
+
+/* Both sockets into the map. 0 in, -1 staying in user space (nothing
+ * changed). */
+static int
+enter(struct conn *c)
+{
+	struct kpair *kp = calloc(1, sizeof(*kp));
+	uint32_t slot;
+	int user = 0;
+	uint64_t sent;
+
+	if (kp == NULL)
+		return -1;
+	kp->pair = relay_kernel_pair_get();
+	if (kp->pair < 0) {
+		free(kp);
+		return -1;
+	}
+	slot = (uint32_t)(2 * kp->pair);
+	for (int i = 0; i < 2; i++) {
+		socklen_t len = sizeof(kp->cookie[i]);
+
+		if (getsockopt(side_at(c, i)->fd, SOL_SOCKET, SO_COOKIE,
+			       &kp->cookie[i], &len) < 0 ||
+		    written(side_at(c, i)->fd, 1, &kp->base[i]) < 0) {
+			relay_kernel_pair_put(kp->pair);
+			free(kp);
+			return -1;
+		}
+	}
+	/* Bytes arriving now wait in the receive queues (no data-ready
+	 * call below the low-water mark, unless the queue fills or a FIN
+	 * comes) until both sockets are in. */
+	set_lowat(c, INT_MAX);
+	if (relay_kernel_peer_set(kp->cookie[0], slot + 1) < 0 ||
+	    relay_kernel_peer_set(kp->cookie[1], slot) < 0 ||
+	    relay_kernel_sock_set(slot, c->client.fd) < 0) {
+		set_lowat(c, 1);
+		enter_undo(kp, 0);
+		return -1;
+	}
+	if (relay_kernel_sock_set(slot + 1, c->server.fd) < 0) {
+		/* The client is in, alone: its bytes go to user space (the
+		 * program cannot redirect them) and the server's never go
+		 * through the kernel. Both directions are relayed here. */
+		kp->user[0] = kp->user[1] = 1;
+	}
+	/* Back to 1: setting it runs the verdict on what waited. */
+	set_lowat(c, 1);
+	if (!kp->user[0] &&
+	    relay_kernel_peer_get(kp->cookie[0], &user, &sent) == 0 && user)
+		kp->user[0] = 1;
+	c->kernel = kp;
+	log_debug("conn=%llu relay: kernel%s", (unsigned long long)c->id,
+		  kp->user[1]   ? " refused the server socket; copying"
+		  : kp->user[0] ? " (client to server by copy)"
+				: "");
+	return 0;
+}
+
+void
+conn_kernel_try(struct conn *c)
+{
+	int m = moment(c);
+
+	if (m < 0 || (m == 1 && enter(c) < 0)) {
+		c->kernel_try = 0; /* user space for good */
+		return;
+	}
+	if (m == 0) {
+		c->kernel_try--;
+		return;
+	}
+	c->kernel_try = 0;
+	(void)conn_kernel_moved(c); /* the starting point */
+	kernel_update(c);
+}
+
+/* ---- relaying ---- */
+
+/* Did every byte redirected from side i land in the other side's send
+ * queue? 1 yes, 0 not yet, -1 error. Called once side i's FIN was seen:
+ * the kernel handles a segment's FIN and runs the verdict on its bytes
+ * under the socket's lock, which the TCP_INFO read that saw the FIN
+ * waited for, so the count is final. */
+static int
+delivered(struct conn *c, int i)
+{
+	struct kpair *kp = c->kernel;
+	uint64_t sent, w;
+	int user;
+
+	if (relay_kernel_peer_get(kp->cookie[i], &user, &sent) < 0 ||
+	    written(side_at(c, !i)->fd, 0, &w) < 0)
+		return -1;
+	return w >= kp->base[!i] && w - kp->base[!i] >= sent;
+}
+
+/* An event on a socket whose bytes the kernel redirects: an error, or
+ * its FIN (seen in its state, never by reading). 0, or -1 with errno. */
+static int
+kernel_side_event(struct side *s)
+{
+	struct tcp_info ti;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -1;
+	if (tcp_info_of(s->fd, &ti) < 0)
+		return -1;
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	switch (ti.tcpi_state) {
+	case ST_CLOSE_WAIT:
+	case ST_LAST_ACK:
+	case ST_CLOSING:
+	case ST_TIME_WAIT:
+	case ST_CLOSE:
+		s->eof = 1;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* Like relay_update: pass FINs on once what preceded them landed, finish
+ * when both are passed on, re-arm. May close c. */
+static void
+kernel_update(struct conn *c)
+{
+	struct kpair *kp = c->kernel;
+	int waiting = 0;
+
+	if (!c->ended && (c->client.eof || c->server.eof) &&
+	    conn_idle_update(c) < 0) {
+		conn_close(c, "out_of_memory");
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct side *src = side_at(c, i), *dst = side_at(c, !i);
+		int done;
+
+		if (!src->eof || dst->shut)
+			continue;
+		if (kp->user[i]) {
+			done = !side_pending(dst);
+		} else if ((done = delivered(c, i)) < 0) {
+			conn_fail(c, i ? "client_error" : "server_error",
+				  errno);
+			return;
+		}
+		if (done) {
+			shutdown(dst->fd, SHUT_WR);
+			dst->shut = 1;
+		} else if (!kp->user[i]) {
+			waiting = 1;
+		}
+	}
+	if (c->client.shut && c->server.shut) {
+		/* Both directions are over and every byte landed. */
+		conn_close(c, "eof");
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct side *self = side_at(c, i), *other = side_at(c, !i);
+		int ev = 0;
+
+		if (!self->eof && (!kp->user[i] || !side_pending(other)))
+			ev |= EV_READ;
+		if (side_pending(self))
+			ev |= EV_WRITE;
+		side_arm(c, self, ev);
+	}
+	if (waiting) {
+		kp->wait = kp->wait > 0 ? kp->wait * 2 : WAIT_FIRST;
+		if (kp->wait > WAIT_MAX)
+			kp->wait = WAIT_MAX;
+		timer_arm(c, kp->wait);
+	} else if (kp->wait > 0) {
+		kp->wait = 0;
+		ev_timer_stop(c->lc->loop, &c->timer);
+	}
+}
+
+void
+conn_kernel_event(struct conn *c, struct side *self, int revents)
+{
+	int i = self == &c->server;
+	struct side *other = side_at(c, !i);
+	const char *mine = i ? "server_error" : "client_error";
+	int which = 0;
+
+	conn_touch(c);
+	if ((revents & EV_WRITE) && relay_flush(c->lc, self) < 0) {
+		conn_fail(c, mine, errno);
+		return;
+	}
+	if ((revents & EV_READ) && !self->eof) {
+		if (!c->kernel->user[i]) {
+			if (kernel_side_event(self) < 0) {
+				conn_fail(c, mine, errno);
+				return;
+			}
+		} else if (!side_pending(other) &&
+			   relay_pump(c->lc, self, other, 0, &which) < 0) {
+			conn_fail(c, which == 0 ? mine
+				  : i ? "client_error" : "server_error",
+				  errno);
+			return;
+		}
+	}
+	kernel_update(c);
+}
+
+void
+conn_kernel_timer(struct conn *c)
+{
+	kernel_update(c);
+}
+
+int
+conn_kernel_moved(struct conn *c)
+{
+	struct kpair *kp = c->kernel;
+	uint64_t sum = 0;
+
+	for (int i = 0; i < 2; i++) {
+		struct tcp_info ti;
+		uint64_t sent = 0;
+		int user;
+
+		if (relay_kernel_peer_get(kp->cookie[i], &user, &sent) < 0 ||
+		    tcp_info_of(side_at(c, i)->fd, &ti) < 0)
+			return 0;
+		sum += sent + ti.tcpi_bytes_acked;
+	}
+	if (sum == kp->seen)
+		return 0;
+	kp->seen = sum;
+	return 1;
+}
+
+void
+conn_kernel_end(struct conn *c)
+{
+	struct kpair *kp = c->kernel;
+
+	for (int i = 0; i < 2; i++) {
+		uint64_t sent;
+		int user;
+
+		if (relay_kernel_peer_get(kp->cookie[i], &user, &sent) == 0)
+			side_at(c, i)->bytes += sent;
+	}
+	/* Out of the map before close(): bytes still on their way are lost
+	 * here, as pending ones are in user space (every normal end waited
+	 * for them to land). */
+	(void)relay_kernel_sock_del((uint32_t)(2 * kp->pair));
+	(void)relay_kernel_sock_del((uint32_t)(2 * kp->pair + 1));
+	(void)relay_kernel_peer_del(kp->cookie[0]);
+	(void)relay_kernel_peer_del(kp->cookie[1]);
+	relay_kernel_pair_put(kp->pair);
+	free(kp);
+	c->kernel = NULL;
+}

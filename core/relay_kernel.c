@@ -1,0 +1,291 @@
+/* relay_kernel.c — loading the kernel relay's eBPF program, its maps, and
+ * the slot pairs (relay_kernel.h). */
+#include "relay_kernel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "yaml_tree.h"
+
+/* The compiled program (build/core/relay_bpf_obj.c, made by the Makefile
+ * from core/bpf/relay.bpf.c). */
+extern const unsigned char pmx_relay_bpf_obj[];
+extern const unsigned int pmx_relay_bpf_obj_len;
+
+/* Pairs at most, whatever max_connections says: 64 Ki pairs cost the
+ * kernel about 1 MiB of SOCKMAP and the hash map's entries as used.
+ * Connections beyond it relay in user space. */
+#define PAIRS_MAX 65536
+
+/* Must match struct pmx_peer in core/bpf/relay.bpf.c. */
+struct peer_value {
+	uint32_t slot;
+	uint32_t user;
+	uint64_t bytes;
+};
+
+/* The process's one program and maps, and the free pairs. Owned here:
+ * set once by relay_kernel_prepare (main thread), freed by
+ * relay_kernel_unload; `ready` publishes them to the workers. */
+static struct {
+	struct bpf_object *obj;
+	int socks_fd, peers_fd, prog_fd;
+	int ready;  /* atomic */
+	int failed; /* a load failed (and was logged): not tried again */
+	pthread_mutex_t lock; /* the free stack */
+	long *free;           /* free pairs (a stack) */
+	long nfree, npairs;
+} rk = {.socks_fd = -1, .peers_fd = -1, .prog_fd = -1,
+	.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* ---- does the configuration ask for it ---- */
+
+static int
+is_kernel(const struct pmx_node *n)
+{
+	const char *s = n ? node_scalar(n) : NULL;
+
+	return s != NULL && strcmp(s, "kernel") == 0;
+}
+
+/* A route's value (a backend, or a list of them) with relay: kernel. */
+static int
+route_wants(const struct pmx_node *v)
+{
+	size_t n = node_kind(v) == PMX_NODE_SEQ ? node_size(v) : 1;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct pmx_node *b =
+			node_kind(v) == PMX_NODE_SEQ ? node_at(v, i) : v;
+
+		if (node_kind(b) == PMX_NODE_MAP &&
+		    is_kernel(node_get(b, "relay")))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+target_wants(const struct target *t)
+{
+	return t->kind == TARGET_BACKEND && t->backend.relay == RELAY_KERNEL;
+}
+
+int
+relay_kernel_wanted(const struct config *cfg)
+{
+	if (cfg->relay == RELAY_KERNEL)
+		return 1;
+	for (size_t s = 0; s < cfg->nsections; s++) {
+		const struct pmx_node *sec = cfg->section_vals[s];
+
+		if (node_kind(sec) != PMX_NODE_MAP)
+			continue;
+		for (size_t i = 0; i < node_size(sec); i++)
+			if (route_wants(node_at(sec, i)))
+				return 1;
+	}
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		if (target_wants(&cfg->listen[i].on_timeout) ||
+		    target_wants(&cfg->listen[i].fallback))
+			return 1;
+	return target_wants(&cfg->on_timeout) || target_wants(&cfg->fallback);
+}
+
+/* ---- loading ---- */
+
+/* libbpf's own messages: its warnings at debug level (the one warning
+ * PortMux logs says what failed). */
+static int
+libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	if (level == LIBBPF_DEBUG || log_get_level() < LOG_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	if (n > 0 && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	log_debug("libbpf: %s", line);
+	return 0;
+}
+
+static void
+close_all(void)
+{
+	if (rk.obj != NULL)
+		bpf_object__close(rk.obj); /* closes the map and program fds */
+	rk.obj = NULL;
+	rk.socks_fd = rk.peers_fd = rk.prog_fd = -1;
+	free(rk.free);
+	rk.free = NULL;
+	rk.nfree = rk.npairs = 0;
+}
+
+/* Open, size, load and attach. 0, or -1 with a reason in err. */
+static int
+load(long pairs, char *err, size_t errlen)
+{
+	struct bpf_map *socks, *peers;
+	struct bpf_program *prog;
+	int rc;
+
+	libbpf_set_print(libbpf_log);
+	rk.obj = bpf_object__open_mem(pmx_relay_bpf_obj,
+				      pmx_relay_bpf_obj_len, NULL);
+	if (rk.obj == NULL) {
+		snprintf(err, errlen, "cannot open the program: %s",
+			 strerror(errno));
+		return -1;
+	}
+	socks = bpf_object__find_map_by_name(rk.obj, "pmx_socks");
+	peers = bpf_object__find_map_by_name(rk.obj, "pmx_peers");
+	prog = bpf_object__find_program_by_name(rk.obj, "pmx_verdict");
+	if (socks == NULL || peers == NULL || prog == NULL) {
+		snprintf(err, errlen, "the embedded program is incomplete");
+		return -1;
+	}
+	if (bpf_map__set_max_entries(socks, (uint32_t)pairs * 2) < 0 ||
+	    bpf_map__set_max_entries(peers, (uint32_t)pairs * 2) < 0 ||
+	    bpf_map__set_map_flags(peers, BPF_F_NO_PREALLOC) < 0) {
+		snprintf(err, errlen, "cannot size the maps");
+		return -1;
+	}
+	rc = bpf_object__load(rk.obj);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot load the program: %s%s",
+			 strerror(-rc),
+			 rc == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN, "
+					"or root)"
+				      : "");
+		return -1;
+	}
+	rk.socks_fd = bpf_map__fd(socks);
+	rk.peers_fd = bpf_map__fd(peers);
+	rk.prog_fd = bpf_program__fd(prog);
+	if (bpf_prog_attach(rk.prog_fd, rk.socks_fd,
+			    BPF_SK_SKB_STREAM_VERDICT, 0) < 0) {
+		snprintf(err, errlen,
+			 "cannot attach the stream verdict program: %s",
+			 strerror(errno));
+		return -1;
+	}
+	rk.free = malloc(sizeof(*rk.free) * (size_t)pairs);
+	if (rk.free == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (long i = 0; i < pairs; i++)
+		rk.free[i] = pairs - 1 - i; /* pair 0 on top */
+	rk.nfree = rk.npairs = pairs;
+	return 0;
+}
+
+void
+relay_kernel_prepare(const struct config *cfg)
+{
+	char err[256];
+	long pairs = cfg->max_connections < PAIRS_MAX ? cfg->max_connections
+						      : PAIRS_MAX;
+
+	if (relay_kernel_ready() || rk.failed || !relay_kernel_wanted(cfg))
+		return;
+	if (load(pairs, err, sizeof(err)) < 0) {
+		close_all();
+		rk.failed = 1;
+		log_warn("relay: kernel: %s; relaying with splice/copy "
+			 "instead",
+			 err);
+		return;
+	}
+	log_info("relay: kernel: eBPF sockmap relay loaded (%ld "
+		 "connections at most)",
+		 pairs);
+	__atomic_store_n(&rk.ready, 1, __ATOMIC_RELEASE);
+}
+
+int
+relay_kernel_ready(void)
+{
+	return __atomic_load_n(&rk.ready, __ATOMIC_ACQUIRE);
+}
+
+void
+relay_kernel_unload(void)
+{
+	__atomic_store_n(&rk.ready, 0, __ATOMIC_RELEASE);
+	close_all();
+}
+
+/* ---- pairs and entries ---- */
+
+long
+relay_kernel_pair_get(void)
+{
+	long k = -1;
+
+	pthread_mutex_lock(&rk.lock);
+	if (rk.nfree > 0)
+		k = rk.free[--rk.nfree];
+	pthread_mutex_unlock(&rk.lock);
+	return k;
+}
+
+void
+relay_kernel_pair_put(long k)
+{
+	pthread_mutex_lock(&rk.lock);
+	if (k >= 0 && k < rk.npairs && rk.nfree < rk.npairs)
+		rk.free[rk.nfree++] = k;
+	pthread_mutex_unlock(&rk.lock);
+}
+
+int
+relay_kernel_peer_set(uint64_t cookie, uint32_t peer_slot)
+{
+	struct peer_value v = {.slot = peer_slot};
+
+	return bpf_map_update_elem(rk.peers_fd, &cookie, &v, BPF_ANY);
+}
+
+int
+relay_kernel_peer_get(uint64_t cookie, int *user, uint64_t *bytes)
+{
+	struct peer_value v;
+
+	if (bpf_map_lookup_elem(rk.peers_fd, &cookie, &v) < 0)
+		return -1;
+	*user = v.user != 0;
+	*bytes = v.bytes;
+	return 0;
+}
+
+int
+relay_kernel_peer_del(uint64_t cookie)
+{
+	return bpf_map_delete_elem(rk.peers_fd, &cookie);
+}
+
+int
+relay_kernel_sock_set(uint32_t slot, int fd)
+{
+	uint64_t v = (uint64_t)fd;
+
+	return bpf_map_update_elem(rk.socks_fd, &slot, &v, BPF_ANY);
+}
+
+int
+relay_kernel_sock_del(uint32_t slot)
+{
+	return bpf_map_delete_elem(rk.socks_fd, &slot);
+}

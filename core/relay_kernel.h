@@ -1,0 +1,53 @@
+/* relay_kernel.h — the eBPF program behind `relay: kernel`: loading it
+ * once per process (at start-up, before privileges are dropped), its two
+ * maps, and the pairs of slots connections take in them.
+ *
+ * The program (core/bpf/relay.bpf.c, compiled with clang's bpf target and
+ * embedded in the binary) is a stream verdict program attached to a
+ * SOCKMAP: a connection's client socket sits at slot 2k, its server at
+ * 2k+1, and what one receives is redirected to the other's send side by
+ * the kernel, without waking PortMux. A HASH map keyed by socket cookie
+ * gives each socket its peer's slot and counts the bytes redirected.
+ *
+ * What a connection does with it (when to go in, EOF, close) is
+ * conn_kernel.c's business. Thread-safe: every worker shares the maps. */
+#ifndef PMX_RELAY_KERNEL_H
+#define PMX_RELAY_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+
+/* Does the configuration ask for `relay: kernel` anywhere (PORTMUX or a
+ * route)? Read from the tree, like config_wants_transparent. */
+int relay_kernel_wanted(const struct config *cfg);
+
+/* cfg wants the kernel relay and it is not loaded yet: load it, for
+ * cfg->max_connections connections at most (capped). A failure is logged
+ * once per process (why, and that splice/copy is used instead). Called
+ * from the main thread: at start-up, before the privilege drop, and after
+ * a reload. */
+void relay_kernel_prepare(const struct config *cfg);
+
+/* Is the program loaded (an acquire load: any thread)? */
+int relay_kernel_ready(void);
+
+/* Close the program and its maps (every relayed socket leaves the map). At
+ * exit, once the workers are gone. */
+void relay_kernel_unload(void);
+
+/* A free pair k (slots 2k and 2k+1), or -1 when all are taken. */
+long relay_kernel_pair_get(void);
+void relay_kernel_pair_put(long k);
+
+/* Map entries. 0, or -1 with errno. */
+int relay_kernel_peer_set(uint64_t cookie, uint32_t peer_slot);
+/* The entry of `cookie`: *user is 1 when its bytes go to user space,
+ * *bytes counts those redirected to the peer. */
+int relay_kernel_peer_get(uint64_t cookie, int *user, uint64_t *bytes);
+int relay_kernel_peer_del(uint64_t cookie);
+int relay_kernel_sock_set(uint32_t slot, int fd);
+int relay_kernel_sock_del(uint32_t slot);
+
+#endif
