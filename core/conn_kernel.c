@@ -23,6 +23,20 @@
 #define WAIT_FIRST 0.001
 #define WAIT_MAX 0.1
 
+/* How one side's bytes go to the other, as PortMux watches them. */
+enum dir {
+	DIR_KERNEL = 0, /* redirected by the program: its FIN is seen in its
+			   TCP state */
+	/* The program passed bytes up: they wait (in order) until every byte
+	 * redirected before has landed, then DIR_USER. */
+	DIR_SWITCH = 1,
+	/* Read and sent on by copy here; once all passed up bytes are sent,
+	 * the program is told it may redirect again (pmx_resume), and it does
+	 * at its next skb if nothing was passed up meanwhile: then only the
+	 * FIN (or more bytes passed up) wakes this side. */
+	DIR_USER = 2,
+};
+
 /* Linux TCP states (include/net/tcp_states.h). */
 enum {
 	ST_ESTABLISHED = 1,
@@ -42,8 +56,12 @@ struct kpair {
 	/* Bytes written to each socket by user space before it went in (an
 	 * upper bound): what the kernel writes comes on top. */
 	uint64_t base[2];
+	uint64_t read0[2];  /* each side's `bytes` (read by user space) then */
+	uint64_t mark[2];   /* the last resume count written, + 1 (0: none) */
 	uint64_t seen;      /* bytes moved, at the last conn_kernel_moved */
-	uint8_t user[2];    /* this side's bytes go through user space */
+	uint8_t dir[2];     /* how side i's bytes go (enum dir) */
+	uint8_t alone;      /* the server socket could not go in: both
+			       directions stay in user space */
 	double wait;        /* the next look for landed bytes, in s */
 };
 
@@ -158,8 +176,7 @@ enter(struct conn *c)
 {
 	struct kpair *kp = calloc(1, sizeof(*kp));
 	uint32_t slot;
-	int user = 0;
-	uint64_t sent;
+	struct relay_kernel_counts n;
 
 	if (kp == NULL)
 		return -1;
@@ -184,8 +201,8 @@ enter(struct conn *c)
 	 * call below the low-water mark, unless the queue fills or a FIN
 	 * comes) until both sockets are in. */
 	set_lowat(c, INT_MAX);
-	if (relay_kernel_peer_set(kp->cookie[0], slot + 1) < 0 ||
-	    relay_kernel_peer_set(kp->cookie[1], slot) < 0 ||
+	if (relay_kernel_peer_set(kp->cookie[0], slot + 1, kp->base[1]) < 0 ||
+	    relay_kernel_peer_set(kp->cookie[1], slot, kp->base[0]) < 0 ||
 	    relay_kernel_sock_set(slot, c->client.fd) < 0) {
 		set_lowat(c, 1);
 		enter_undo(kp, 0);
@@ -195,18 +212,21 @@ enter(struct conn *c)
 		/* The client is in, alone: its bytes go to user space (the
 		 * program cannot redirect them) and the server's never go
 		 * through the kernel. Both directions are relayed here. */
-		kp->user[0] = kp->user[1] = 1;
+		kp->dir[0] = kp->dir[1] = DIR_USER;
+		kp->alone = 1;
 	}
 	/* Back to 1: setting it runs the verdict on what waited. */
 	set_lowat(c, 1);
-	if (!kp->user[0] &&
-	    relay_kernel_peer_get(kp->cookie[0], &user, &sent) == 0 && user)
-		kp->user[0] = 1;
+	if (kp->dir[0] == DIR_KERNEL &&
+	    relay_kernel_peer_get(kp->cookie[0], &n) == 0 && n.user)
+		kp->dir[0] = DIR_SWITCH; /* (nothing was redirected) */
+	kp->read0[0] = c->client.bytes;
+	kp->read0[1] = c->server.bytes;
 	c->kernel = kp;
 	log_debug("conn=%llu relay: kernel%s", (unsigned long long)c->id,
-		  kp->user[1]   ? " refused the server socket; copying"
-		  : kp->user[0] ? " (client to server by copy)"
-				: "");
+		  kp->dir[1]   ? " refused the server socket; copying"
+		  : kp->dir[0] ? " (client to server by copy)"
+			       : "");
 	return 0;
 }
 
@@ -230,41 +250,71 @@ conn_kernel_try(struct conn *c)
 
 /* ---- relaying ---- */
 
-/* Did every byte redirected from side i land in the other side's send
- * queue? 1 yes, 0 not yet, -1 error. Called once side i's FIN was seen:
- * the kernel handles a segment's FIN and runs the verdict on its bytes
- * under the socket's lock, which the TCP_INFO read that saw the FIN
- * waited for, so the count is final. */
-static int
-delivered(struct conn *c, int i)
+/* The program passes side i's bytes up now: wait for what it redirected
+ * before to land, then relay by copy. Its FIN, if seen, is read again
+ * after the bytes that wait. */
+static void
+dir_switch(struct conn *c, int i)
 {
-	struct kpair *kp = c->kernel;
-	uint64_t sent, w;
-	int user;
-
-	if (relay_kernel_peer_get(kp->cookie[i], &user, &sent) < 0 ||
-	    written(side_at(c, !i)->fd, 0, &w) < 0)
-		return -1;
-	return w >= kp->base[!i] && w - kp->base[!i] >= sent;
+	c->kernel->dir[i] = DIR_SWITCH;
+	side_at(c, i)->eof = 0;
+	log_debug("conn=%llu relay: kernel: the %s's bytes go by copy for a "
+		  "while",
+		  (unsigned long long)c->id, i ? "server" : "client");
 }
 
-/* An event on a socket whose bytes the kernel redirects: an error, or
- * its FIN (seen in its state, never by reading). 0, or -1 with errno. */
+/*
+ * Did every byte of side i's reach the other side's send queue — those
+ * the program redirected, and those user space read (it sends what it
+ * reads, or keeps it pending)? 1 yes, 0 not yet, -1 error. The program's
+ * count is final once side i's FIN was seen (the kernel handles a
+ * segment's FIN and runs the verdict on its bytes under the socket's
+ * lock, which the TCP_INFO read or recv() that saw the FIN waited for) or
+ * once it passes them up; a kernel direction found passing them up
+ * switches (*n: the counts read).
+ */
 static int
-kernel_side_event(struct side *s)
+delivered(struct conn *c, int i, struct relay_kernel_counts *n)
 {
+	struct kpair *kp = c->kernel;
+	uint64_t w, want;
+
+	if (relay_kernel_peer_get(kp->cookie[i], n) < 0 ||
+	    written(side_at(c, !i)->fd, 0, &w) < 0)
+		return -1;
+	if (n->user && kp->dir[i] == DIR_KERNEL)
+		dir_switch(c, i);
+	want = kp->base[!i] + n->bytes + (side_at(c, i)->bytes - kp->read0[i]);
+	return w >= want;
+}
+
+/* An event on side i, whose bytes the kernel redirects: an error, bytes
+ * the program passed up (the direction switches), or its FIN (seen in its
+ * state, never by reading: a read could take bytes the program is about
+ * to redirect). 0, or -1 with errno. */
+static int
+kernel_side_event(struct conn *c, int i)
+{
+	struct side *s = side_at(c, i);
+	struct relay_kernel_counts n;
 	struct tcp_info ti;
 	int err = 0;
 	socklen_t len = sizeof(err);
 
 	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		return -1;
-	if (tcp_info_of(s->fd, &ti) < 0)
-		return -1;
 	if (err != 0) {
 		errno = err;
 		return -1;
 	}
+	if (relay_kernel_peer_get(c->kernel->cookie[i], &n) < 0)
+		return -1;
+	if (n.user) {
+		dir_switch(c, i);
+		return 0;
+	}
+	if (tcp_info_of(s->fd, &ti) < 0)
+		return -1;
 	switch (ti.tcpi_state) {
 	case ST_CLOSE_WAIT:
 	case ST_LAST_ACK:
@@ -277,6 +327,28 @@ kernel_side_event(struct side *s)
 		break;
 	}
 	return 0;
+}
+
+/* Side i relays by copy and has sent on all it read: if that is every
+ * byte the program passed up, tell it it may redirect again, and watch
+ * the side as a kernel direction again (more bytes passed up — the
+ * program did not resume, or paused again — switch it back once what it
+ * redirected landed). */
+static void
+resume(struct conn *c, int i)
+{
+	struct kpair *kp = c->kernel;
+	struct relay_kernel_counts n;
+	uint64_t read = side_at(c, i)->bytes - kp->read0[i];
+
+	if (kp->alone || kp->mark[i] == read + 1 ||
+	    relay_kernel_peer_get(kp->cookie[i], &n) < 0 || !n.user ||
+	    n.passed != read)
+		return;
+	if (relay_kernel_resume(kp->cookie[i], read) == 0) {
+		kp->mark[i] = read + 1;
+		kp->dir[i] = DIR_KERNEL;
+	}
 }
 
 /* Like relay_update: pass FINs on once what preceded them landed, finish
@@ -294,21 +366,30 @@ kernel_update(struct conn *c)
 	}
 	for (int i = 0; i < 2; i++) {
 		struct side *src = side_at(c, i), *dst = side_at(c, !i);
+		struct relay_kernel_counts n;
 		int done;
 
-		if (!src->eof || dst->shut)
+		if (kp->dir[i] != DIR_SWITCH &&
+		    (!src->eof || dst->shut || side_pending(dst)))
 			continue;
-		if (kp->user[i]) {
-			done = !side_pending(dst);
-		} else if ((done = delivered(c, i)) < 0) {
+		done = delivered(c, i, &n);
+		if (done < 0) {
 			conn_fail(c, i ? "client_error" : "server_error",
 				  errno);
 			return;
 		}
+		if (kp->dir[i] == DIR_SWITCH) {
+			if (done) {
+				kp->dir[i] = DIR_USER; /* its turn now */
+			} else {
+				waiting = 1;
+			}
+			continue;
+		}
 		if (done) {
 			shutdown(dst->fd, SHUT_WR);
 			dst->shut = 1;
-		} else if (!kp->user[i]) {
+		} else {
 			waiting = 1;
 		}
 	}
@@ -321,7 +402,9 @@ kernel_update(struct conn *c)
 		struct side *self = side_at(c, i), *other = side_at(c, !i);
 		int ev = 0;
 
-		if (!self->eof && (!kp->user[i] || !side_pending(other)))
+		if (!self->eof && (kp->dir[i] == DIR_KERNEL ||
+				   (kp->dir[i] == DIR_USER &&
+				    !side_pending(other))))
 			ev |= EV_READ;
 		if (side_pending(self))
 			ev |= EV_WRITE;
@@ -352,19 +435,28 @@ conn_kernel_event(struct conn *c, struct side *self, int revents)
 		return;
 	}
 	if ((revents & EV_READ) && !self->eof) {
-		if (!c->kernel->user[i]) {
-			if (kernel_side_event(self) < 0) {
+		if (c->kernel->dir[i] == DIR_KERNEL) {
+			if (kernel_side_event(c, i) < 0) {
 				conn_fail(c, mine, errno);
 				return;
 			}
-		} else if (!side_pending(other) &&
-			   relay_pump(c->lc, self, other, 0, &which) < 0) {
-			conn_fail(c, which == 0 ? mine
-				  : i ? "client_error" : "server_error",
-				  errno);
-			return;
+		} else if (c->kernel->dir[i] == DIR_USER &&
+			   !side_pending(other)) {
+			if (relay_pump(c->lc, self, other, 0, &which) < 0) {
+				conn_fail(c, which == 0 ? mine
+					  : i ? "client_error"
+					      : "server_error",
+					  errno);
+				return;
+			}
+			if (!self->eof && !side_pending(other))
+				resume(c, i);
 		}
 	}
+	/* other's bytes waited for self: sent, they may resume too */
+	if ((revents & EV_WRITE) && !side_pending(self) &&
+	    c->kernel->dir[!i] == DIR_USER && !other->eof)
+		resume(c, !i);
 	kernel_update(c);
 }
 
@@ -381,14 +473,13 @@ conn_kernel_moved(struct conn *c)
 	uint64_t sum = 0;
 
 	for (int i = 0; i < 2; i++) {
+		struct relay_kernel_counts n;
 		struct tcp_info ti;
-		uint64_t sent = 0;
-		int user;
 
-		if (relay_kernel_peer_get(kp->cookie[i], &user, &sent) < 0 ||
+		if (relay_kernel_peer_get(kp->cookie[i], &n) < 0 ||
 		    tcp_info_of(side_at(c, i)->fd, &ti) < 0)
 			return 0;
-		sum += sent + ti.tcpi_bytes_acked;
+		sum += n.bytes + n.passed + ti.tcpi_bytes_acked;
 	}
 	if (sum == kp->seen)
 		return 0;
@@ -402,11 +493,11 @@ conn_kernel_end(struct conn *c)
 	struct kpair *kp = c->kernel;
 
 	for (int i = 0; i < 2; i++) {
-		uint64_t sent;
-		int user;
+		struct relay_kernel_counts n;
 
-		if (relay_kernel_peer_get(kp->cookie[i], &user, &sent) == 0)
-			side_at(c, i)->bytes += sent;
+		/* (the bytes passed up are in `bytes`: user space read them) */
+		if (relay_kernel_peer_get(kp->cookie[i], &n) == 0)
+			side_at(c, i)->bytes += n.bytes;
 	}
 	/* Out of the map before close(): bytes still on their way are lost
 	 * here, as pending ones are in user space (every normal end waited

@@ -30,6 +30,8 @@ struct peer_value {
 	uint32_t slot;
 	uint32_t user;
 	uint64_t bytes;
+	uint64_t base;
+	uint64_t passed;
 };
 
 /* The process's one program and maps, and the free pairs. Owned here:
@@ -37,13 +39,13 @@ struct peer_value {
  * relay_kernel_unload; `ready` publishes them to the workers. */
 static struct {
 	struct bpf_object *obj;
-	int socks_fd, peers_fd, prog_fd;
+	int socks_fd, peers_fd, resume_fd, prog_fd;
 	int ready;  /* atomic */
 	int failed; /* a load failed (and was logged): not tried again */
 	pthread_mutex_t lock; /* the free stack */
 	long *free;           /* free pairs (a stack) */
 	long nfree, npairs;
-} rk = {.socks_fd = -1, .peers_fd = -1, .prog_fd = -1,
+} rk = {.socks_fd = -1, .peers_fd = -1, .resume_fd = -1, .prog_fd = -1,
 	.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- does the configuration ask for it ---- */
@@ -126,7 +128,7 @@ close_all(void)
 	if (rk.obj != NULL)
 		bpf_object__close(rk.obj); /* closes the map and program fds */
 	rk.obj = NULL;
-	rk.socks_fd = rk.peers_fd = rk.prog_fd = -1;
+	rk.socks_fd = rk.peers_fd = rk.resume_fd = rk.prog_fd = -1;
 	free(rk.free);
 	rk.free = NULL;
 	rk.nfree = rk.npairs = 0;
@@ -136,7 +138,7 @@ close_all(void)
 static int
 load(long pairs, char *err, size_t errlen)
 {
-	struct bpf_map *socks, *peers;
+	struct bpf_map *socks, *peers, *resume;
 	struct bpf_program *prog;
 	int rc;
 
@@ -150,14 +152,18 @@ load(long pairs, char *err, size_t errlen)
 	}
 	socks = bpf_object__find_map_by_name(rk.obj, "pmx_socks");
 	peers = bpf_object__find_map_by_name(rk.obj, "pmx_peers");
+	resume = bpf_object__find_map_by_name(rk.obj, "pmx_resume");
 	prog = bpf_object__find_program_by_name(rk.obj, "pmx_verdict");
-	if (socks == NULL || peers == NULL || prog == NULL) {
+	if (socks == NULL || peers == NULL || resume == NULL ||
+	    prog == NULL) {
 		snprintf(err, errlen, "the embedded program is incomplete");
 		return -1;
 	}
 	if (bpf_map__set_max_entries(socks, (uint32_t)pairs * 2) < 0 ||
 	    bpf_map__set_max_entries(peers, (uint32_t)pairs * 2) < 0 ||
-	    bpf_map__set_map_flags(peers, BPF_F_NO_PREALLOC) < 0) {
+	    bpf_map__set_max_entries(resume, (uint32_t)pairs * 2) < 0 ||
+	    bpf_map__set_map_flags(peers, BPF_F_NO_PREALLOC) < 0 ||
+	    bpf_map__set_map_flags(resume, BPF_F_NO_PREALLOC) < 0) {
 		snprintf(err, errlen, "cannot size the maps");
 		return -1;
 	}
@@ -172,6 +178,7 @@ load(long pairs, char *err, size_t errlen)
 	}
 	rk.socks_fd = bpf_map__fd(socks);
 	rk.peers_fd = bpf_map__fd(peers);
+	rk.resume_fd = bpf_map__fd(resume);
 	rk.prog_fd = bpf_program__fd(prog);
 	if (bpf_prog_attach(rk.prog_fd, rk.socks_fd,
 			    BPF_SK_SKB_STREAM_VERDICT, 0) < 0) {
@@ -251,28 +258,36 @@ relay_kernel_pair_put(long k)
 }
 
 int
-relay_kernel_peer_set(uint64_t cookie, uint32_t peer_slot)
+relay_kernel_peer_set(uint64_t cookie, uint32_t peer_slot, uint64_t base)
 {
-	struct peer_value v = {.slot = peer_slot};
+	struct peer_value v = {.slot = peer_slot, .base = base};
 
 	return bpf_map_update_elem(rk.peers_fd, &cookie, &v, BPF_ANY);
 }
 
 int
-relay_kernel_peer_get(uint64_t cookie, int *user, uint64_t *bytes)
+relay_kernel_peer_get(uint64_t cookie, struct relay_kernel_counts *out)
 {
 	struct peer_value v;
 
 	if (bpf_map_lookup_elem(rk.peers_fd, &cookie, &v) < 0)
 		return -1;
-	*user = v.user != 0;
-	*bytes = v.bytes;
+	out->user = v.user != 0;
+	out->bytes = v.bytes;
+	out->passed = v.passed;
 	return 0;
+}
+
+int
+relay_kernel_resume(uint64_t cookie, uint64_t passed)
+{
+	return bpf_map_update_elem(rk.resume_fd, &cookie, &passed, BPF_ANY);
 }
 
 int
 relay_kernel_peer_del(uint64_t cookie)
 {
+	(void)bpf_map_delete_elem(rk.resume_fd, &cookie);
 	return bpf_map_delete_elem(rk.peers_fd, &cookie);
 }
 

@@ -41,11 +41,22 @@ void relay_kernel_unload(void);
 long relay_kernel_pair_get(void);
 void relay_kernel_pair_put(long k);
 
-/* Map entries. 0, or -1 with errno. */
-int relay_kernel_peer_set(uint64_t cookie, uint32_t peer_slot);
-/* The entry of `cookie`: *user is 1 when its bytes go to user space,
- * *bytes counts those redirected to the peer. */
-int relay_kernel_peer_get(uint64_t cookie, int *user, uint64_t *bytes);
+/* Map entries. 0, or -1 with errno. `base`: the peer socket's bytes
+ * acked plus its send queue now (what user space wrote to it). */
+int relay_kernel_peer_set(uint64_t cookie, uint32_t peer_slot,
+			  uint64_t base);
+/* What the program did with one socket's bytes. */
+struct relay_kernel_counts {
+	int user;        /* passes them up now (no peer yet, or the peer's
+			    reader fell behind) */
+	uint64_t bytes;  /* redirected to the peer */
+	uint64_t passed; /* passed up to user space */
+};
+int relay_kernel_peer_get(uint64_t cookie, struct relay_kernel_counts *out);
+/* Every byte passed up, `passed` of them, was read and sent on: the
+ * program may redirect again (if nothing more was passed up meanwhile). */
+int relay_kernel_resume(uint64_t cookie, uint64_t passed);
+/* Both of the socket's entries. */
 int relay_kernel_peer_del(uint64_t cookie);
 int relay_kernel_sock_set(uint32_t slot, int fd);
 int relay_kernel_sock_del(uint32_t slot);

@@ -1,0 +1,317 @@
+# relay: kernel — the eBPF sockmap relay. Where the machine can load the
+# program (root, or CAP_BPF and CAP_NET_ADMIN, a kernel with sockmap):
+# bytes move inside the kernel (PortMux's CPU stays near zero), no byte is
+# lost around FINs (half-close after the connection went in; many short
+# connections with a FIN right after their data; a server that talks
+# first and closes), backpressure holds, idle_timeout still closes only
+# what is quiet, the close line counts the bytes, and a reload can ask for
+# it. Where it cannot (a process without the capabilities): one warning,
+# and splice/copy serve the same traffic.
+. "$(dirname "$0")/lib.sh"
+
+P=$(free_port) E=$(free_port) D=$(free_port) S=$(free_port) B=$(free_port)
+echo_backend "" "$E"
+drain_backend "$D" 3000000
+# push: 200 MB to each client, its progress in $T/progress.
+cat >"$T/push.py" <<'PY'
+import socket, sys, threading
+port, progress = int(sys.argv[1]), sys.argv[2]
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", port))
+srv.listen(8)
+block = bytes(range(256)) * 1024
+def push(c):
+    try:
+        sent = 0
+        for i in range(800):
+            c.sendall(block)
+            sent += len(block)
+            if i % 16 == 0:
+                open(progress, "w").write("%d" % sent)
+        open(progress, "w").write("%d" % sent)
+        c.shutdown(socket.SHUT_WR)
+        while c.recv(65536):
+            pass
+    except OSError:
+        pass  # wait_port's look
+    c.close()
+print("ready", flush=True)
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=push, args=(c,), daemon=True).start()
+PY
+start_bg push $PY "$T/push.py" "$B" "$T/progress"
+wait_port "$B"
+kcfg() { # extra PORTMUX lines on stdin
+	{
+		cat <<CFG
+PORTMUX:
+  ip: 127.0.0.1
+  port: $P
+  workers: 2
+  relay: kernel
+  probe_timeout: 0.3
+  on_timeout: $D
+  fallback: $E
+CFG
+		cat
+	} >"$T/c.yaml"
+}
+kcfg </dev/null
+sed -i "s/^  fallback: .*/  fallback: $B/" "$T/c.yaml"
+start_portmux "$T/c.yaml" -v
+if pmx_log | grep -q 'relay: kernel: .*instead'; then
+	echo "this machine cannot load the kernel relay: $(pmx_log | grep 'relay: kernel:')"
+	exit 77
+fi
+assert_contains "$(pmx_log)" "relay: kernel: eBPF sockmap relay loaded"
+
+# 1. 200 MB from a backend to a client that keeps up, in the kernel:
+# PortMux's own CPU stays well below what copying costs (measured here:
+# kernel 0-10 ticks, splice ~14, copy ~25; the kernel relay leaves it for
+# a while, by copy, when the client's socket falls 4 MiB behind); the
+# close line counts the bytes.
+cat >"$T/cpu.py" <<'PY'
+import socket, sys
+pid, port = sys.argv[1], int(sys.argv[2])
+def ticks():
+    f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+s = socket.create_connection(("127.0.0.1", port))
+t0 = ticks()
+s.sendall(b"hello\n")
+n = 0
+s.settimeout(30)
+while True:
+    d = s.recv(1 << 20)
+    if not d:
+        break
+    n += len(d)
+t1 = ticks()
+s.close()
+print("bytes=%d ticks=%d" % (n, t1 - t0))
+PY
+out=$($PY "$T/cpu.py" "$PORTMUX_PID" "$P")
+echo "200 MB through the kernel relay: $out"
+assert_contains "$out" "bytes=209715200 " "200 MB"
+kticks=${out##*ticks=}
+assert_contains "$(pmx_log)" "relay: kernel" "went into the kernel relay"
+sleep 0.2
+assert_contains "$(pmx_log | grep ' close conn=' | tail -n 1)" \
+	"up=6 down=209715200 " "byte counts"
+stop_portmux
+sed -i "s/^  relay: kernel/  relay: copy/" "$T/c.yaml"
+start_portmux "$T/c.yaml"
+out=$($PY "$T/cpu.py" "$PORTMUX_PID" "$P")
+echo "the same by copy: $out"
+cticks=${out##*ticks=}
+[ $((kticks * 2)) -le "$cticks" ] ||
+	fail "the kernel relay used $kticks ticks for 200 MB, copying $cticks"
+stop_portmux
+kcfg </dev/null
+start_portmux "$T/c.yaml" -v
+
+# 2. Half-close after the connection went into the kernel: 4 MB more, the
+# FIN, and the backend's whole answer comes back (the drain backend
+# answers the sha256 of what it read, then 3 MB, then closes).
+cat >"$T/half.py" <<PY
+import hashlib, socket, sys, time
+s = socket.create_connection(("127.0.0.1", $P))
+time.sleep(0.4)  # on_timeout: the drain backend; in the kernel relay
+h = hashlib.sha256()
+data = bytes(range(256)) * 16384
+for i in range(1, 4):
+    part = data[i:] + data[:i]
+    s.sendall(part)
+    h.update(part)
+    time.sleep(0.05)
+s.shutdown(socket.SHUT_WR)
+got = b""
+s.settimeout(20)
+while True:
+    d = s.recv(1 << 20)
+    if not d:
+        break
+    got += d
+line, _, rest = got.partition(b"\n")
+ok = line == ("sha256=" + h.hexdigest()).encode() and len(rest) == 3000000
+print("ok" if ok else "bad: %r %d" % (line[:80], len(rest)))
+PY
+for i in 1 2 3; do
+	assert_eq "$($PY "$T/half.py")" "ok" "half-close in the kernel relay ($i)"
+done
+sleep 0.2
+line=$(pmx_log | grep ' close conn=.*via=on_timeout' | tail -n 1)
+assert_contains "$line" "up=$((3 * 4194304)) down=3000072 " "half-close: counts"
+assert_contains "$line" "reason=eof" "half-close: eof"
+
+# 3. Many short connections, each with its FIN right after its data (some
+# before, some while, some after they go into the kernel), both ways:
+# every byte comes back, in order.
+cat >"$T/many.py" <<PY
+import hashlib, random, socket, threading, time
+random.seed(11)
+errors = []
+def one(i, size, delay):
+    try:
+        s = socket.create_connection(("127.0.0.1", $P))
+        data = hashlib.sha256(b"%d" % i).digest() * (size // 32)
+        s.sendall(data[:100])
+        time.sleep(delay)
+        s.sendall(data[100:])
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        s.settimeout(20)
+        while True:
+            d = s.recv(1 << 16)
+            if not d:
+                break
+            got += d
+        s.close()
+        if got != data:
+            errors.append("conn %d: %d of %d bytes, equal=%s"
+                          % (i, len(got), len(data), got == data[:len(got)]))
+    except Exception as e:
+        errors.append("conn %d: %s" % (i, e))
+jobs = [(i, random.choice((256, 4096, 65536, 300000)),
+         random.choice((0, 0, 0.001, 0.005, 0.02))) for i in range(300)]
+deadline = time.time() + 60
+for k in range(0, len(jobs), 20):
+    ts = [threading.Thread(target=one, args=j) for j in jobs[k:k + 20]]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(max(0.1, deadline - time.time()))
+print("errors=%d %s" % (len(errors), "; ".join(errors[:5])))
+PY
+out=$($PY "$T/many.py")
+assert_eq "$out" "errors=0 " "300 short connections"
+n=$(pmx_log | grep -c 'relay: kernel' || true)
+echo "short connections: $out; in the kernel relay: $n connections so far"
+
+# 4. A backend that talks first and closes: 1 MB and its FIN, to a silent
+# client (on_timeout), every byte and the end.
+stop_portmux
+start_bg source $PY "$TOOLS/backend.py" source "$S" 1048576
+wait_port "$S"
+kcfg <<CFG
+  idle_timeout: 1
+CFG
+sed -i "s/^  on_timeout: .*/  on_timeout: $S/" "$T/c.yaml"
+start_portmux "$T/c.yaml" -v
+cat >"$T/first.py" <<PY
+import socket
+bad = 0
+for i in range(20):
+    s = socket.create_connection(("127.0.0.1", $P))
+    s.settimeout(10)
+    got = b""
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        got += d
+    s.close()
+    if got != (bytes(range(256)) * 4096):
+        bad += 1
+print("bad=%d" % bad)
+PY
+assert_eq "$($PY "$T/first.py")" "bad=0" "server-first 1 MB and close"
+
+# 5. idle_timeout (1 s here) in the kernel relay: a connection moving a
+# little every 0.1 s for 2.5 s lives on (no event reaches PortMux: the
+# idle sweep asks the kernel what moved); a quiet one is closed.
+cat >"$T/idle.py" <<PY
+import socket, time
+busy = socket.create_connection(("127.0.0.1", $P))
+quiet = socket.create_connection(("127.0.0.1", $P))
+for s in (busy, quiet):
+    s.sendall(b"hello\n")
+    s.settimeout(3)
+    assert s.recv(10) == b"hello\n"
+start = time.time()
+while time.time() - start < 2.5:
+    busy.sendall(b"y" * 1000)
+    got = b""
+    while len(got) < 1000:
+        got += busy.recv(1000 - len(got))
+    time.sleep(0.1)
+quiet.settimeout(0.1)
+try:
+    q = quiet.recv(10)
+except socket.timeout:
+    q = "open"
+print("busy=alive quiet=%s" % ("closed" if q == b"" else q))
+PY
+sed -i "s/^  on_timeout: .*/  on_timeout: $D/" "$T/c.yaml"
+kill -HUP "$PORTMUX_PID"
+wait_for "$T/portmux.log" 'reload: done' 5 || fail "no reload"
+assert_eq "$($PY "$T/idle.py")" "busy=alive quiet=closed" "idle_timeout"
+assert_contains "$(pmx_log)" "reason=idle_timeout"
+
+# 6. Backpressure: a backend pushes 200 MB at a client that reads nothing
+# for 2 s: the kernel relay stops taking bytes once the client's socket
+# is full (the backend cannot send them all), and all arrive after.
+stop_portmux
+sed -i "s/^  on_timeout: .*/  on_timeout: $D/; s/^  fallback: .*/  fallback: $B/; /idle_timeout/d" "$T/c.yaml"
+start_portmux "$T/c.yaml" -v
+cat >"$T/slow.py" <<PY
+import socket, time
+s = socket.create_connection(("127.0.0.1", $P))
+s.sendall(b"hello\n")
+time.sleep(2)
+pushed = int(open("$T/progress").read() or 0)
+got = 0
+s.settimeout(30)
+while True:
+    d = s.recv(1 << 20)
+    if not d:
+        break
+    for off in range(0, len(d), 4096):
+        if d[off] != (got + off) % 256:
+            raise SystemExit("byte %d is wrong" % (got + off))
+    got += len(d)
+print("pushed_while_paused=%d got=%d" % (pushed, got))
+PY
+out=$($PY "$T/slow.py")
+echo "backpressure: $out"
+assert_contains "$out" "got=209715200" "backpressure: all bytes"
+pushed=${out#pushed_while_paused=}
+pushed=${pushed%% *}
+[ "$pushed" -lt 104857600 ] ||
+	fail "the backend pushed $pushed bytes while the client read nothing"
+stop_portmux
+
+# 7. A process that may not load it: one warning (not one per worker or
+# reload), and the same traffic relayed by splice/copy.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
+	id nobody >/dev/null 2>&1; then
+	pub=$(mktemp -d "${TMPDIR:-/tmp}/portmux-pub.XXXXXX")
+	chmod 755 "$pub"
+	kcfg </dev/null
+	cp "$T/c.yaml" "$pub/c.yaml"
+	chmod 644 "$pub/c.yaml"
+	: >"$T/nobody.log"
+	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+		"$PORTMUX_BIN" -c "$pub/c.yaml" >"$T/nobody.log" 2>&1 &
+	NPID=$!
+	PIDS="$PIDS $NPID"
+	wait_port "$P"
+	sleep 0.3
+	kill -HUP "$NPID"
+	sleep 0.5
+	out=$(client bulk "$P" 10)
+	assert_contains "$out" "ok 10 MB each way" "copy/splice fallback"
+	n=$(grep -c 'relay: kernel: ' "$T/nobody.log" || true)
+	warn=$(grep 'relay: kernel: ' "$T/nobody.log" || true)
+	echo "without the capabilities: $warn"
+	assert_eq "$n" "1" "one warning"
+	assert_contains "$warn" "warn relay: kernel: cannot load the program"
+	assert_contains "$warn" "relaying with splice/copy instead"
+	kill -TERM "$NPID"
+	wait "$NPID" || true
+	rm -rf "$pub"
+else
+	echo "not root (or no setpriv): the fallback part is not run"
+fi
