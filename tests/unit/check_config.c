@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "relay_kernel.h"
 #include "testutil.h"
 
 START_TEST(test_config__seed)
@@ -153,7 +154,52 @@ START_TEST(test_config__defaults)
 	ck_assert_int_eq(cfg->accept_proxy.n, 0);
 	ck_assert_int_eq(cfg->on_timeout.kind, TARGET_UNSET);
 	ck_assert_int_eq(cfg->fallback.kind, TARGET_UNSET);
+	ck_assert_int_eq(cfg->relay, RELAY_AUTO);
+	ck_assert(!relay_kernel_wanted(cfg));
 	config_free(cfg);
+}
+END_TEST
+
+/* relay: in PORTMUX (the default of every route), in a target, in a
+ * section's route; relay_kernel_wanted() sees each `kernel`. */
+START_TEST(test_config__relay)
+{
+	static const struct {
+		const char *yaml;
+		int pm, fallback, wanted;
+	} cases[] = {
+		{"PORTMUX: {port: 1, relay: kernel}\n", RELAY_KERNEL, -1, 1},
+		{"PORTMUX: {port: 1, relay: copy}\n", RELAY_COPY, -1, 0},
+		{"PORTMUX: {port: 1, relay: splice}\n", RELAY_SPLICE, -1, 0},
+		{"PORTMUX: {port: 1, relay: auto}\n", RELAY_AUTO, -1, 0},
+		{"PORTMUX:\n  port: 1\n  fallback: {port: 2, relay: kernel}\n",
+		 RELAY_AUTO, RELAY_KERNEL, 1},
+		{"PORTMUX:\n  port: 1\n  fallback: {port: 2, relay: copy}\n",
+		 RELAY_AUTO, RELAY_COPY, 0},
+		{"PORTMUX:\n  port: 1\n  fallback: {port: 2}\n", RELAY_AUTO, -1,
+		 0},
+		{"PORTMUX: {port: 1}\nHTTP:\n  a.com: 2\n"
+		 "  b.com: [3, {port: 4, relay: kernel}]\n",
+		 RELAY_AUTO, -1, 1},
+		{"PORTMUX: {port: 1}\nHTTP:\n  a.com: {port: 2, relay: splice}\n",
+		 RELAY_AUTO, -1, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[1024];
+		struct config *cfg = tu_config(cases[i].yaml, err,
+					       sizeof(err));
+
+		ck_assert_msg(cfg != NULL, "case %zu: %s", i, err);
+		ck_assert_int_eq(cfg->relay, cases[i].pm);
+		if (cases[i].fallback >= 0)
+			ck_assert_int_eq(cfg->fallback.backend.relay,
+					 cases[i].fallback);
+		else if (cfg->fallback.kind == TARGET_BACKEND)
+			ck_assert_int_eq(cfg->fallback.backend.relay, -1);
+		ck_assert_int_eq(relay_kernel_wanted(cfg), cases[i].wanted);
+		config_free(cfg);
+	}
 }
 END_TEST
 
@@ -274,6 +320,11 @@ static const struct {
 } bad_configs[] = {
 	{"PORTMUX:\n  port: 8080\n  bogus: 1\n",
 	 "test.yaml:3:3: PORTMUX: unknown key 'bogus'"},
+	{"PORTMUX:\n  port: 8080\n  relay: ebpf\n",
+	 "test.yaml:3:10: relay: unknown mode 'ebpf' (expected auto, copy, "
+	 "splice or kernel)"},
+	{"PORTMUX:\n  port: 8080\n  relay: [kernel]\n",
+	 "test.yaml:3:10: "},
 	/* a near key is suggested; a far one is not */
 	{"PORTMUX:\n  port: 8080\n  max_conections: 1\n",
 	 "test.yaml:3:3: PORTMUX: unknown key 'max_conections', did you mean "
@@ -565,6 +616,10 @@ static const struct {
 	const char *error;
 } bad_generations[] = {
 	{"PORTMUX:\n  port: 1\nHTTP:\n  default:\n    port: 80\n"
+	 "    relay: fast\n",
+	 "test.yaml:6:12: relay: unknown mode 'fast' (expected auto, copy, "
+	 "splice or kernel)"},
+	{"PORTMUX:\n  port: 1\nHTTP:\n  default:\n    port: 80\n"
 	 "    priority: fast\n",
 	 "test.yaml:6:15: unknown priority 'fast' (expected latency, "
 	 "throughput or both)"},
@@ -848,6 +903,7 @@ make_suite_config(void)
 	tcase_add_test(tc, test_config__seed);
 	tcase_add_test(tc, test_config__globals);
 	tcase_add_test(tc, test_config__defaults);
+	tcase_add_test(tc, test_config__relay);
 	tcase_add_test(tc, test_config__special_values);
 	tcase_add_test(tc, test_config__port_override);
 	tcase_add_test(tc, test_config__deadline_follows_timeout);
