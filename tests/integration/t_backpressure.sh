@@ -1,19 +1,23 @@
 # Backpressure: a backend pushes 200 MB at a client that reads nothing for
 # two seconds. PortMux reads a side only while the other can take more, so
 # its memory stays small (the bytes wait in the kernel's socket buffers),
-# and then every byte arrives, in order — in copy and in zero-copy mode.
+# and then every byte arrives, in order — in copy and in zero-copy mode,
+# and with relay: kernel (t_kernel_relay also checks that the backend
+# could not push everything into the kernel meanwhile).
 . "$(dirname "$0")/lib.sh"
 
 P=$(free_port) S=$(free_port)
 size=209715200
 start_bg source $PY "$TOOLS/backend.py" source "$S" "$size"
 wait_port "$S"
-for prio in latency throughput; do
+for prio in latency throughput kernel; do
+	key="priority: $prio"
+	[ "$prio" = kernel ] && key="relay: kernel"
 	cat >"$T/c.yaml" <<CFG
 PORTMUX:
   ip: 127.0.0.1
   port: $P
-  fallback: {port: $S, priority: $prio}
+  fallback: {port: $S, $key}
 CFG
 	start_portmux "$T/c.yaml"
 	echo "$PORTMUX_PID" >"$T/pid"

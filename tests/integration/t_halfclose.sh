@@ -7,27 +7,33 @@
 P=$(free_port) B=$(free_port) R=$(free_port)
 drain_backend "$B" 5242880
 drain_backend "$R" 100000
-cat >"$T/c.yaml" <<CFG
+# The same with relay: kernel (t_kernel_relay: a FIN after the connection
+# went into the kernel relay).
+for relay in auto kernel; do
+	cat >"$T/c.yaml" <<CFG
 PORTMUX:
   ip: 127.0.0.1
   port: $P
+  relay: $relay
   fallback: "127.0.0.1:$R"
 HTTP:
   "default": $B
 CFG
-start_portmux "$T/c.yaml"
-out=$(client halfclose "$P" 'POST /upload HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello' 5242880)
-assert_eq "$out" "ok 5242880 bytes after half-close" "half-close through http route"
-# Half-close while still probing: the client sends a few unclaimed bytes and
-# its FIN at once; PortMux decides on what it has and still relays both ways.
-out=$(client halfclose "$P" 'xyz' 100000)
-assert_eq "$out" "ok 100000 bytes after half-close" "half-close during probing"
+	start_portmux "$T/c.yaml"
+	out=$(client halfclose "$P" 'POST /upload HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello' 5242880)
+	assert_eq "$out" "ok 5242880 bytes after half-close" "half-close through http route ($relay)"
+	# Half-close while still probing: the client sends a few unclaimed
+	# bytes and its FIN at once; PortMux decides on what it has and still
+	# relays both ways.
+	out=$(client halfclose "$P" 'xyz' 100000)
+	assert_eq "$out" "ok 100000 bytes after half-close" "half-close during probing ($relay)"
+	stop_portmux
+done
 
 # halfclose_timeout: a relay with one direction ended and nothing moving is
 # not kept forever. Measured before it existed (max_connections: 20, the 20
 # silent clients below): 20 backend sockets in CLOSE_WAIT still after 6.4 s,
 # a new client never served.
-stop_portmux
 B=$(free_port) H=$(free_port) S=$(free_port)
 cat >"$T/backends.py" <<'PY'
 import socket, sys, threading, time
