@@ -10,6 +10,9 @@
 #   portmux-tp      PortMux (workers: 1), fallback backend with priority: throughput
 #                   (splice through pooled pipes, Nagle on)
 #   portmux-lat     PortMux, priority: latency (copy, TCP_NODELAY)
+#   portmux-kernel  PortMux, relay: kernel (the eBPF sockmap relay; needs
+#                   root or CAP_BPF + CAP_NET_ADMIN, else it logs a warning
+#                   and splices: its log says which)
 #   haproxy         mode tcp, nbthread 1, default buffers (no splice)
 #   haproxy-splice  the same with option splice-auto (its zero-copy relay)
 #   nginx           stream module, worker_processes 1, proxy_pass
@@ -28,7 +31,7 @@
 #   relay_stop                        stops RPID and all its children
 [ -n "${TOP:-}" ] || . "$(dirname "$0")/lib.sh"
 
-CONTENDERS_ALL="direct portmux-tp portmux-lat haproxy haproxy-splice nginx sslh-select sslh-fork socat"
+CONTENDERS_ALL="direct portmux-tp portmux-lat portmux-kernel haproxy haproxy-splice nginx sslh-select sslh-fork socat"
 NGINX_STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
 raise_nofile
 
@@ -122,9 +125,10 @@ relay_start() { # NAME BACKEND_PORT
 		RPORT=$be
 		return 0
 		;;
-	portmux-tp | portmux-lat)
-		local prio=throughput
-		[ "$name" = portmux-lat ] && prio=latency
+	portmux-tp | portmux-lat | portmux-kernel)
+		local fb="priority: throughput"
+		[ "$name" = portmux-lat ] && fb="priority: latency"
+		[ "$name" = portmux-kernel ] && fb="relay: kernel"
 		cat >"$B/$name.yaml" <<CFG
 PORTMUX:
   ip: 127.0.0.1
@@ -132,7 +136,7 @@ PORTMUX:
   log_level: warn
 $(pm_workers)
 $(pm_unlimited)
-  fallback: {port: $be, priority: $prio}
+  fallback: {port: $be, $fb}
 CFG
 		bg "$name" in_cg "$BIN" -c "$B/$name.yaml"
 		;;
