@@ -21,11 +21,17 @@ PORTMUX:
 CFG
 	start_portmux "$T/c.yaml"
 	echo "$PORTMUX_PID" >"$T/pid"
+	# relay: kernel starts bigger (libbpf read the kernel's BTF to load
+	# the program; under ASan that memory stays in its quarantine): what
+	# counts is growth.
+	limit=20480
+	[ "$prio" = kernel ] &&
+		limit=$((limit + $(awk '/^VmRSS:/ {print $2}' "/proc/$PORTMUX_PID/status")))
 	out=$(client slowreader "$P" 'hello\n' 2 "$size" "$T/pid")
 	rss=${out#rss_kib=}
 	rss=${rss%% *}
 	echo "$prio: $out"
-	[ "$rss" -lt 20480 ] || fail "$prio: PortMux grew to $rss KiB while the client was not reading"
+	[ "$rss" -lt "$limit" ] || fail "$prio: PortMux grew to $rss KiB while the client was not reading"
 	assert_contains "$out" "bytes=$size" "$prio: all bytes"
 	stop_portmux
 done
