@@ -11,7 +11,7 @@
 #                   (splice through pooled pipes, Nagle on)
 #   portmux-lat     PortMux, priority: latency (copy, TCP_NODELAY)
 #   portmux-kernel  PortMux, relay: kernel (the eBPF sockmap relay; needs
-#                   root or CAP_BPF + CAP_NET_ADMIN, else it logs a warning
+#                   root or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN, else it logs a warning
 #                   and splices: its log says which)
 #   haproxy         mode tcp, nbthread 1, default buffers (no splice)
 #   haproxy-splice  the same with option splice-auto (its zero-copy relay)

@@ -169,11 +169,11 @@ load(long pairs, char *err, size_t errlen)
 	}
 	rc = bpf_object__load(rk.obj);
 	if (rc < 0) {
-		snprintf(err, errlen, "cannot load the program: %s%s",
-			 strerror(-rc),
-			 rc == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN, "
-					"or root)"
-				      : "");
+		snprintf(err, errlen,
+			 "cannot load the program: %s (it needs root, or "
+			 "CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, and a "
+			 "kernel with sockmap and BTF)",
+			 strerror(-rc));
 		return -1;
 	}
 	rk.socks_fd = bpf_map__fd(socks);

@@ -291,7 +291,27 @@ pushed=${pushed%% *}
 	fail "the backend pushed $pushed bytes while the client read nothing"
 stop_portmux
 
-# 7. A process that may not load it: one warning (not one per worker or
+# 7. A reload that newly asks for it loads it (root here, no `user:`).
+kcfg </dev/null
+sed -i "s/^  relay: kernel/  relay: auto/" "$T/c.yaml"
+start_portmux "$T/c.yaml" -v
+n0=$(grep -c 'relay: kernel: eBPF sockmap relay loaded' "$T/portmux.log")
+sed -i "s/^  relay: auto/  relay: kernel/" "$T/c.yaml"
+kill -HUP "$PORTMUX_PID"
+for _ in $(seq 1 50); do
+	[ "$(grep -c 'reload: done' "$T/portmux.log")" -ge 2 ] && break
+	sleep 0.1
+done
+assert_eq "$(grep -c 'relay: kernel: eBPF sockmap relay loaded' "$T/portmux.log")" \
+	"$((n0 + 1))" "loaded by the reload"
+k0=$(grep -c 'relay: kernel$' "$T/portmux.log" || true)
+out=$(client bulk "$P" 10)
+assert_contains "$out" "ok 10 MB each way" "after the reload"
+[ "$(grep -c 'relay: kernel$' "$T/portmux.log")" -gt "$k0" ] ||
+	fail "no connection went into the kernel relay after the reload"
+stop_portmux
+
+# 8. A process that may not load it: one warning (not one per worker or
 # reload), and the same traffic relayed by splice/copy.
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
 	id nobody >/dev/null 2>&1; then
@@ -315,7 +335,7 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
 	warn=$(grep 'relay: kernel: ' "$T/nobody.log" || true)
 	echo "without the capabilities: $warn"
 	assert_eq "$n" "1" "one warning"
-	assert_contains "$warn" "warn relay: kernel: cannot load the program"
+	assert_contains "$warn" "warn relay: kernel: cannot load the program: Operation not permitted (it needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN"
 	assert_contains "$warn" "relaying with splice/copy instead"
 	kill -TERM "$NPID"
 	wait "$NPID" || true
