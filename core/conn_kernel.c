@@ -156,13 +156,10 @@ moment(struct conn *c)
 
 static void kernel_update(struct conn *c);
 
-/* Undo a half-made entry: nothing was redirected (the client's slot is
- * empty or its bytes were kept for user space). */
+/* Undo a half-made entry (no socket went in). */
 static void
-enter_undo(struct kpair *kp, int socks_set)
+enter_undo(struct kpair *kp)
 {
-	if (socks_set)
-		(void)relay_kernel_sock_del((uint32_t)(2 * kp->pair));
 	(void)relay_kernel_peer_del(kp->cookie[0]);
 	(void)relay_kernel_peer_del(kp->cookie[1]);
 	relay_kernel_pair_put(kp->pair);
@@ -205,7 +202,7 @@ enter(struct conn *c)
 	    relay_kernel_peer_set(kp->cookie[1], slot, kp->base[0]) < 0 ||
 	    relay_kernel_sock_set(slot, c->client.fd) < 0) {
 		set_lowat(c, 1);
-		enter_undo(kp, 0);
+		enter_undo(kp);
 		return -1;
 	}
 	if (relay_kernel_sock_set(slot + 1, c->server.fd) < 0) {

@@ -31,7 +31,7 @@ CFG
 		assert_contains "$line" "up=104857600 down=104857600 " \
 			"kernel: byte counts"
 		assert_contains "$line" "reason=eof" "kernel: ends with eof"
-		pmx_log | grep -q 'relay: kernel$' ||
+		pmx_log | grep -q 'debug conn=[0-9]* relay: kernel' ||
 			fail "kernel: the connection never went into the kernel relay"
 	fi
 done
