@@ -40,6 +40,7 @@ enum dir {
 /* Linux TCP states (include/net/tcp_states.h). */
 enum {
 	ST_ESTABLISHED = 1,
+	ST_FIN_WAIT2 = 5,
 	ST_TIME_WAIT = 6,
 	ST_CLOSE = 7,
 	ST_CLOSE_WAIT = 8,
@@ -241,7 +242,6 @@ conn_kernel_try(struct conn *c)
 		return;
 	}
 	c->kernel_try = 0;
-	(void)conn_kernel_moved(c); /* the starting point */
 	kernel_update(c);
 }
 
@@ -416,6 +416,9 @@ kernel_update(struct conn *c)
 		kp->wait = 0;
 		ev_timer_stop(c->lc->loop, &c->timer);
 	}
+	/* What moved until now came with this event: the idle sweep asks
+	 * about what moves after it. */
+	(void)conn_kernel_moved(c);
 }
 
 void
@@ -477,6 +480,11 @@ conn_kernel_moved(struct conn *c)
 		    tcp_info_of(side_at(c, i)->fd, &ti) < 0)
 			return 0;
 		sum += n.bytes + n.passed + ti.tcpi_bytes_acked;
+		/* The ack of our FIN is no activity (its sequence number is
+		 * in bytes_acked). */
+		if (ti.tcpi_state == ST_FIN_WAIT2 ||
+		    ti.tcpi_state == ST_TIME_WAIT)
+			sum--;
 	}
 	if (sum == kp->seen)
 		return 0;

@@ -258,6 +258,77 @@ wait_for "$T/portmux.log" 'reload: done' 5 || fail "no reload"
 assert_eq "$($PY "$T/idle.py")" "busy=alive quiet=closed" "idle_timeout"
 assert_contains "$(pmx_log)" "reason=idle_timeout"
 
+# 5b. halfclose_timeout (1 s) in the kernel relay: after the client's FIN,
+# a backend that says nothing is closed for it; one that keeps sending
+# for 2.5 s (no event reaches PortMux: the sweep asks what moved) is not,
+# and its last byte and its FIN arrive.
+stop_portmux
+H=$(free_port)
+cat >"$T/hold.py" <<'PY'
+import socket, sys, threading, time
+def handle(c, talk):
+    while c.recv(4096):
+        pass
+    if talk:
+        for i in range(25):
+            c.sendall(b"d" * 4096)
+            time.sleep(0.1)
+        c.close()
+    else:
+        time.sleep(30)
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(8)
+print("ready", flush=True)
+while True:
+    c, _ = srv.accept()
+    talk = c.recv(1) == b"t"
+    threading.Thread(target=handle, args=(c, talk), daemon=True).start()
+PY
+start_bg hold $PY "$T/hold.py" "$H"
+wait_port "$H"
+kcfg <<CFG
+  halfclose_timeout: 1
+CFG
+sed -i "s/^  fallback: .*/  fallback: $H/" "$T/c.yaml"
+start_portmux "$T/c.yaml" -v
+cat >"$T/half2.py" <<PY
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", $P))
+s.sendall(sys.argv[1].encode())
+time.sleep(0.4)  # in the kernel relay
+s.sendall(b"more")
+time.sleep(0.1)
+s.shutdown(socket.SHUT_WR)
+t = time.time()
+got = 0
+s.settimeout(6)
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    got += len(d)
+print("%d bytes, closed after %s" % (got, "more than 2 s" if time.time() - t > 2 else "%.1f s" % (time.time() - t)))
+PY
+out=$($PY "$T/half2.py" s)
+echo "silent backend after the client's FIN: $out"
+case "$out" in
+"0 bytes, closed after 1."* | "0 bytes, closed after 2.0"*) ;;
+*) fail "halfclose_timeout in the kernel relay: $out" ;;
+esac
+assert_eq "$($PY "$T/half2.py" t)" "102400 bytes, closed after more than 2 s" \
+	"a download after the client's FIN"
+sleep 0.2
+assert_eq "$(grep -c 'reason=halfclose_timeout' "$T/portmux.log")" "1" \
+	"one halfclose_timeout"
+assert_contains "$(grep ' close conn=' "$T/portmux.log" | tail -n 1)" \
+	"up=5 down=102400 " "download: counts"
+assert_contains "$(grep ' close conn=' "$T/portmux.log" | tail -n 1)" \
+	"reason=eof" "download: eof"
+[ "$(grep -c 'debug conn=[0-9]* relay: kernel' "$T/portmux.log")" -ge 2 ] ||
+	fail "the half-close connections were not in the kernel relay"
+
 # 6. Backpressure: a backend pushes 200 MB at a client that reads nothing
 # for 2 s: the kernel relay stops taking bytes once the client's socket
 # is full (the backend cannot send them all), and all arrive after.
