@@ -1248,7 +1248,10 @@ START_TEST(test_relay__idle_busy_crowd)
 END_TEST
 
 /* The backend socket conn_connect() makes gets TCP keepalive like client
- * sockets (60 s, 10 s, 6 probes) — unless tcp_keepalive is off. */
+ * sockets (60 s, 10 s, 6 probes) — unless tcp_keepalive is off — once the
+ * connection has lived long enough to need it (conn_keepalive.c): not at
+ * connect (four setsockopt() calls a short connection never needs), but
+ * when the loop's keepalive timer finds it due. */
 static void
 backend_keepalive(int on)
 {
@@ -1282,6 +1285,24 @@ backend_keepalive(int on)
 	t.sfar = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
 	ck_assert_int_ge(t.sfar, 0);
 	close(ls);
+	/* Young: no keepalive yet, and waiting for it if it is on. */
+	ck_assert_int_eq(getsockopt(t.c->server.fd, SOL_SOCKET, SO_KEEPALIVE,
+				    &v, &vl),
+			 0);
+	ck_assert_int_eq(v, 0);
+	ck_assert_int_eq(t.c->keepalive_queued, on);
+	ck_assert_int_eq(ev_is_active(&t.lc.keepalive_timer) != 0, on);
+	if (on) {
+		/* Not due yet: the timer leaves it alone. */
+		conn_keepalive_timer_cb(t.loop, &t.lc.keepalive_timer, 0);
+		ck_assert_int_eq(t.c->keepalive_queued, 1);
+		/* Due (10 s later): set, and out of the queue. */
+		t.c->keepalive_at = ev_now(t.loop) - 0.001;
+		conn_keepalive_timer_cb(t.loop, &t.lc.keepalive_timer, 0);
+		ck_assert_int_eq(t.c->keepalive_queued, 0);
+		ck_assert(TAILQ_EMPTY(&t.lc.keepalive_due));
+	}
+	vl = sizeof(v);
 	ck_assert_int_eq(getsockopt(t.c->server.fd, SOL_SOCKET, SO_KEEPALIVE,
 				    &v, &vl),
 			 0);
@@ -1306,6 +1327,58 @@ backend_keepalive(int on)
 	}
 	rt_close(&t);
 }
+
+/* With probe bytes to send, conn_connect() sends them right after
+ * connect(): a backend on this host is connected by then, so the
+ * connection relays when conn_connect() returns — no loop iteration, no
+ * wait for writability. An address that refuses is passed over on the
+ * way, the bytes intact for the next one. */
+START_TEST(test_relay__connect_sends_at_once)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+	struct addr_set set = {.n = 2};
+	struct backend b = {.text = be_text, .priority = PRIO_BOTH};
+	char buf[16] = "";
+	int ls, dead;
+	struct rt t;
+
+	rt_open(&t, PAIR_UNIX, PRIO_LATENCY, 0, 0, "hello", 5);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* A port nobody listens on: bound, then closed. */
+	dead = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(dead, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(dead, (struct sockaddr *)&a, &alen), 0);
+	memcpy(&set.a[0].ss, &a, sizeof(a));
+	set.a[0].len = sizeof(a);
+	close(dead);
+	a.sin_port = 0;
+	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(ls, 4), 0);
+	ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&a, &alen), 0);
+	memcpy(&set.a[1].ss, &a, sizeof(a));
+	set.a[1].len = sizeof(a);
+	b.addrs = &set;
+	close(t.c->server.fd);
+	t.c->server.fd = -1;
+	close(t.sfar);
+	conn_connect(t.c, &b, VIA_DETECTOR, NULL);
+	ck_assert_int_eq(t.c->state, CONN_RELAY);
+	ck_assert_int_eq(t.c->addr_index, 1);
+	ck_assert_ptr_null(t.c->server.out);
+	t.sfar = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(t.sfar, 0);
+	close(ls);
+	ck_assert_int_eq(recv(t.sfar, buf, sizeof(buf), 0), 5);
+	ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
+	/* And it relays both ways. */
+	ck_assert_int_eq(send(t.sfar, "back", 4, 0), 4);
+	DRIVE_UNTIL(&t, recv(t.cfar, buf, 4, MSG_DONTWAIT) == 4, {});
+	ck_assert_int_eq(memcmp(buf, "back", 4), 0);
+	rt_close(&t);
+}
+END_TEST
 
 START_TEST(test_relay__backend_keepalive)
 {
@@ -1345,6 +1418,7 @@ make_suite_relay(void)
 	tcase_add_test(tc, test_relay__halfclose_download_goes_on);
 	tcase_add_test(tc, test_relay__idle_timeout_per_route);
 	tcase_add_test(tc, test_relay__idle_busy_crowd);
+	tcase_add_test(tc, test_relay__connect_sends_at_once);
 	tcase_add_test(tc, test_relay__backend_keepalive);
 	tcase_add_test(tc, test_relay__backend_keepalive_off);
 	suite_add_tcase(s, tc);
