@@ -5,6 +5,8 @@
 # PortMux's ratio to the best peer and the §6 target.
 #   bench/throughput.sh  iperf3 1 and 4 streams, relay CPU s per GB
 #   bench/connrate.sh    wrk new connections/s and keep-alive requests/s, p99
+#   bench/syscalls.sh    system calls (strace) and user instructions
+#                        (callgrind) per new connection
 #   bench/idle_rss.sh    RSS and fds per idle relayed connection (2,000)
 #   bench/silent.sh      silent client → SSH banner with a 2 s probe timeout
 #   bench/concurrent.sh  relayed connections held at once (up to 10,000)
@@ -16,7 +18,7 @@
 # Environment: BENCH_SECS, BENCH_ROUNDS, CONTENDERS (see each script).
 set -eu -o pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-TESTS=${*:-throughput connrate idle_rss silent concurrent}
+TESTS=${*:-throughput connrate syscalls idle_rss silent concurrent}
 BIN=${PORTMUX_BIN:-$TOP/build/portmux}
 PLUGINS=${PORTMUX_PLUGIN_DIR:-$TOP/build/plugins}
 [ -x "$BIN" ] || { echo "no $BIN: run make first" >&2; exit 1; }

@@ -23,6 +23,8 @@ ROWS = [
     ("connrate", "new connections/s (wrk -c50, close)", True),
     ("connrate_p99", "  p99 ms, new connections", False),
     ("connrate_cpu", "  relay CPU µs per new connection", False),
+    ("syscalls", "  system calls per new connection", False),
+    ("instructions", "  user instructions per new connection", False),
     ("keepalive", "keep-alive requests/s (wrk -c50)", True),
     ("keepalive_p99", "  p99 ms, keep-alive", False),
     ("keepalive_cpu", "  relay CPU µs per keep-alive request", False),
@@ -56,13 +58,15 @@ def target(test, rec, pm, pm_name, peer, peer_name):
     """DESIGN §6 target for this row: (text, met?) or None."""
     d = num(rec.get(test, {}).get("direct"))
     if test == "bulk1" and d:
-        return "≥0.6× direct", pm is not None and pm >= 0.6 * d
+        return "≥0.75× direct", pm is not None and pm >= 0.75 * d
     if test == "bulk4" and d:
         return "≥0.7× direct", pm is not None and pm >= 0.7 * d
     if test == "cpu_gb" and peer:
         return "≤0.5× best peer", pm is not None and pm <= 0.5 * peer
     if test == "connrate" and peer:
         return "≥1.2× best peer", pm is not None and pm >= 1.2 * peer
+    if test == "connrate_cpu" and peer:
+        return "≤0.8× best peer", pm is not None and pm <= 0.8 * peer
     if test == "keepalive" and peer:
         return "≥1.15× best peer", pm is not None and pm >= 1.15 * peer
     if test == "keepalive_p99" and peer:
@@ -142,7 +146,7 @@ def main():
         table.append([label] + cells
                      + [("↑ " if higher else "↓ ") + cmp, tt])
     head = ["test"] + [SHORT.get(c, c) for c in cols] \
-        + ["portmux vs best peer", "target (DESIGN §6)"]
+        + ["portmux vs best peer", "target (DESIGN §6, issue 11)"]
     widths = [max(len(row[i]) for row in table + [head])
               for i in range(len(head))]
 
