@@ -1,16 +1,19 @@
 /* bench/pingpong.c — small-message round-trip latency, for
  * bench/priorities.sh (built there with cc; no library but libc).
  *
- *   pingpong echo PORT
- *       Echo server on 127.0.0.1:PORT: sends every byte it reads back on
- *       the same connection (TCP_NODELAY on each accepted socket, so the
- *       echo never waits for Nagle). Any number of connections, one
- *       thread, epoll. Runs until killed.
+ *   pingpong echo PORT [MSG]
+ *       Echo server on 127.0.0.1:PORT (TCP_NODELAY on each accepted
+ *       socket, so the echo never waits for Nagle). Without MSG it sends
+ *       every byte it reads back at once; with MSG it answers whole
+ *       messages only: MSG bytes back once MSG bytes came in (as a server
+ *       that needs the whole request before it answers). Any number of
+ *       connections, one thread, epoll. Runs until killed.
  *
- *   pingpong client PORT N [SIZE]
+ *   pingpong client PORT N [SIZE [PARTS]]
  *       One connection to 127.0.0.1:PORT with TCP_NODELAY; N round trips
- *       of SIZE bytes (default 64): write SIZE bytes, read until SIZE
- *       bytes came back, time it (CLOCK_MONOTONIC). N / 10 (at least 100)
+ *       of SIZE bytes (default 64): write SIZE bytes (in PARTS writes,
+ *       default 1: a request written piecemeal), read until SIZE bytes
+ *       came back, time it (CLOCK_MONOTONIC). N / 10 (at least 100)
  *       round trips first as a warm-up, not counted. Prints one line:
  *         p50_us p99_us p999_us mean_us max_us n
  *       (percentiles by nearest rank). Exit 1 on any error or a round trip
@@ -33,6 +36,11 @@
 #include <unistd.h>
 
 #define MAX_SIZE 65536
+#define MAX_FD 65536 /* echo: connections on higher fds are refused */
+
+/* echo with MSG: bytes of an unanswered message, per connection's fd */
+static unsigned pending[MAX_FD];
+static unsigned msg_size;
 
 static void
 die(const char *what)
@@ -77,17 +85,27 @@ write_all(int fd, const char *buf, size_t n)
 	return 0;
 }
 
-/* One readable echo connection: echo what is there; close on EOF or
- * error. */
+/* One readable echo connection: echo what is there (with msg_size: each
+ * message once complete); close on EOF or error. */
 static void
 echo_conn(int ep, int fd)
 {
 	static char buf[MAX_SIZE];
 	ssize_t r = read(fd, buf, sizeof(buf));
+	size_t out = (size_t)r;
 
 	if (r < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
-	if (r <= 0 || write_all(fd, buf, (size_t)r) < 0) {
+	if (r > 0 && msg_size > 0) {
+		pending[fd] += (unsigned)r;
+		out = 0;
+		while (pending[fd] >= msg_size &&
+		       out + msg_size <= sizeof(buf)) {
+			pending[fd] -= msg_size;
+			out += msg_size;
+		}
+	}
+	if (r <= 0 || write_all(fd, buf, out) < 0) {
 		epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
 		close(fd);
 	}
@@ -128,6 +146,11 @@ echo(int port)
 			fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 			if (fd < 0)
 				continue;
+			if (fd >= MAX_FD) {
+				close(fd);
+				continue;
+			}
+			pending[fd] = 0;
 			nodelay(fd);
 			ev.events = EPOLLIN;
 			ev.data.fd = fd;
@@ -146,15 +169,20 @@ now_us(void)
 	return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
 }
 
-/* One round trip of size bytes: its time in µs, or -1. */
+/* One round trip of size bytes written in `parts` writes: its time in
+ * µs, or -1. */
 static double
-round_trip(int fd, char *buf, size_t size)
+round_trip(int fd, char *buf, size_t size, size_t parts)
 {
 	double t0 = now_us();
-	size_t got = 0;
+	size_t got = 0, sent = 0;
 
-	if (write_all(fd, buf, size) < 0)
-		return -1;
+	for (size_t i = 1; i <= parts; i++) {
+		size_t upto = size * i / parts;
+		if (write_all(fd, buf + sent, upto - sent) < 0)
+			return -1;
+		sent = upto;
+	}
 	while (got < size) {
 		ssize_t r = read(fd, buf + got, size - got);
 		if (r < 0 && errno == EINTR)
@@ -186,7 +214,7 @@ pct(const double *v, long n, double p)
 }
 
 static int
-client(int port, long n, size_t size)
+client(int port, long n, size_t size, size_t parts)
 {
 	struct sockaddr_in a = loopback(port);
 	struct timeval tv = {5, 0};
@@ -203,7 +231,7 @@ client(int port, long n, size_t size)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	memset(buf, 'p', size);
 	for (long i = -warm; i < n; i++) {
-		double us = round_trip(fd, buf, size);
+		double us = round_trip(fd, buf, size, parts);
 		if (us < 0)
 			die("round trip");
 		if (i >= 0) {
@@ -223,18 +251,27 @@ client(int port, long n, size_t size)
 int
 main(int argc, char **argv)
 {
-	if (argc == 3 && strcmp(argv[1], "echo") == 0)
-		echo(atoi(argv[2]));
-	if ((argc == 4 || argc == 5) && strcmp(argv[1], "client") == 0) {
-		long n = atol(argv[3]);
-		long size = argc == 5 ? atol(argv[4]) : 64;
-		if (n < 1 || size < 1 || size > MAX_SIZE) {
-			fprintf(stderr, "pingpong: bad N or SIZE\n");
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "echo") == 0) {
+		long m = argc == 4 ? atol(argv[3]) : 0;
+		if (m < 0 || m > MAX_SIZE) {
+			fprintf(stderr, "pingpong: bad MSG\n");
 			return 2;
 		}
-		return client(atoi(argv[2]), n, (size_t)size);
+		msg_size = (unsigned)m;
+		echo(atoi(argv[2]));
 	}
-	fprintf(stderr, "usage: pingpong echo PORT | "
-			"pingpong client PORT N [SIZE]\n");
+	if (argc >= 4 && argc <= 6 && strcmp(argv[1], "client") == 0) {
+		long n = atol(argv[3]);
+		long size = argc >= 5 ? atol(argv[4]) : 64;
+		long parts = argc == 6 ? atol(argv[5]) : 1;
+		if (n < 1 || size < 1 || size > MAX_SIZE || parts < 1 ||
+		    parts > size) {
+			fprintf(stderr, "pingpong: bad N, SIZE or PARTS\n");
+			return 2;
+		}
+		return client(atoi(argv[2]), n, (size_t)size, (size_t)parts);
+	}
+	fprintf(stderr, "usage: pingpong echo PORT [MSG] | "
+			"pingpong client PORT N [SIZE [PARTS]]\n");
 	return 2;
 }

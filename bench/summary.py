@@ -46,11 +46,14 @@ PRIO_ROWS = [
     ("pp_p99", "64 B ping-pong p99 µs", False),
     ("pp_p999", "64 B ping-pong p99.9 µs", False),
     ("pp_cpu", "  relay CPU µs per round trip", False),
+    ("pp2_p50", "64 B in 2 writes p50 µs", False),
+    ("pp2_p99", "64 B in 2 writes p99 µs", False),
     ("prio_bulk1", "bulk 1 stream Gbit/s", True),
     ("prio_cpu_gb", "  relay CPU s per GB", False),
 ]
 # What each priority claims (README "Priority settings"): (test, claimant).
 PRIO_CLAIMS = [("pp_p50", "portmux-lat"), ("pp_p99", "portmux-lat"),
+               ("pp2_p50", "portmux-lat"), ("pp2_p99", "portmux-lat"),
                ("prio_bulk1", "portmux-tp"), ("prio_cpu_gb", "portmux-tp")]
 PRIOS = ["portmux-lat", "portmux-both", "portmux-tp"]
 
@@ -174,13 +177,15 @@ def prio_verdicts(rec):
         says = "best" if best else "NOT the best"
         if close:
             says += " (within 5 % of another: no measurable difference)"
-        out.append("  %-24s %-7s %8s vs %-26s %s" % (
+        out.append("  %-24s %-7s %8s vs %-30s %s" % (
             label[test].strip(), SHORT[mine], fmt(str(a)),
             ", ".join("%s %s" % (SHORT[o], fmt(str(b))) for o, b in others),
             says))
     if out:
         print("\nDo the priorities do what they say? (bench/priorities.sh)")
         print("\n".join(out))
+        print("  (pm-both runs latency's code on small messages and"
+              " throughput's on bulk: a difference to it there is noise)")
 
 
 def scale_ratios(rec):
