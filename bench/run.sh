@@ -20,6 +20,9 @@
 #   bench/scale.sh       new connections/s with 1 and 2 workers on each
 #                        side (PortMux workers 1/2/auto, haproxy nbthread
 #                        1/2, nginx worker_processes 1/2; about 3 minutes)
+#   bench/ports.sh       ephemeral ports per backend address, shrunk to 10
+#                        ports in a private network namespace: 1 backend
+#                        address holds 10, 2 hold 20 (root; seconds)
 # Everything runs on 127.0.0.1; figures vary between machines and runs, only
 # the ratios of one run count. Takes about 20 minutes. The full output (each
 # test's own table, per-run numbers, the summary) is also written to
@@ -28,7 +31,7 @@
 # Environment: BENCH_SECS, BENCH_ROUNDS, CONTENDERS (see each script).
 set -eu -o pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-TESTS=${*:-throughput connrate syscalls idle_rss silent concurrent priorities scale}
+TESTS=${*:-throughput connrate syscalls idle_rss silent concurrent priorities scale ports}
 BIN=${PORTMUX_BIN:-$TOP/build/portmux}
 PLUGINS=${PORTMUX_PLUGIN_DIR:-$TOP/build/plugins}
 [ -x "$BIN" ] || { echo "no $BIN: run make first" >&2; exit 1; }

@@ -188,6 +188,11 @@ def prio_verdicts(rec):
               " throughput's on bulk: a difference to it there is noise)")
 
 
+def ports_detail(rec):
+    d = rec.get("ports_detail", {}).get("ports_1", "")
+    return d.split(";")[0] if d else "a small ip_local_port_range"
+
+
 def scale_ratios(rec):
     r = rec.get("scale_connrate", {})
     out = []
@@ -209,6 +214,8 @@ def main():
         if len(parts) < 3:
             continue
         rec.setdefault(parts[0], {})[parts[1]] = parts[2]
+        if parts[0] == "ports_1" and len(parts) == 4:
+            rec.setdefault("ports_detail", {})["ports_1"] = parts[3]
         if parts[0] == "concurrent" and len(parts) == 4:
             rec.setdefault("concurrent_detail", {})[parts[1]] = parts[3]
         if len(parts) == 4 and "errors " in parts[3] \
@@ -307,6 +314,12 @@ def main():
     side_table("Scale: 1 and 2 workers on each side (bench/scale.sh)", rec,
                SCALE_COLS, SCALE_ROWS)
     scale_ratios(rec)
+    one = rec.get("ports_1", {}).get("portmux")
+    two = rec.get("ports_2", {}).get("portmux")
+    if one is not None and two is not None:
+        print("\nephemeral ports (bench/ports.sh): connections held with a "
+              "backend name of 1 address: %s, of 2 addresses: %s (%s)"
+              % (one, two, ports_detail(rec)))
     if errs:
         print("\n! = wrk counted socket errors or non-2xx answers in these runs: "
               + ", ".join("%s %s" % (c, t) for t, c in sorted(errs))
