@@ -61,9 +61,9 @@ CFG
 
 # (a) "p50 p99 p99.9 cpu_us_per_round_trip|-" (all 0 if the client failed).
 pingpong() { # COUNT PARTS
-	local before=0 after p50 p99 p999 mean max n
+	local before=0 after p50 p99 p999 n
 	if [ -n "$RPID" ]; then before=$(relay_cpu); fi
-	if ! read -r p50 p99 p999 mean max n < <(timeout 120 "$B/pingpong" client "$RPORT" "$1" 64 "$2" 2>>"$B/pingpong.err"); then
+	if ! read -r p50 p99 p999 _ _ n < <(timeout 120 "$B/pingpong" client "$RPORT" "$1" 64 "$2" 2>>"$B/pingpong.err"); then
 		echo "0 0 0 -"
 		return 0
 	fi
