@@ -685,6 +685,40 @@ START_TEST(test_relay__zerocopy_bulk)
 END_TEST
 
 /* PRIO_BOTH: bulk both ways at once, each direction with its own pipe. */
+/* When the kernel will not make the pool a pipe of its size (an
+ * unprivileged user past fs.pipe-user-pages-soft), bulk is copied: every
+ * byte arrives, no pipe is held. */
+START_TEST(test_relay__zerocopy_pipe_refused_copies)
+{
+	const size_t len = 8u << 20;
+	uint8_t *up = pattern(len, 43);
+	struct writer cw = {0};
+	struct reader sr = {0};
+	struct rt t;
+
+	rt_open(&t, PAIR_TCP, PRIO_THROUGHPUT, 0, 0, NULL, 0);
+	t.lc.pipes.size = 0x90000000u; /* refused (EINVAL) even to root */
+	rt_start(&t);
+	cw = (struct writer){.fd = t.cfar, .data = up, .len = len,
+			     .shut_when_done = 1};
+	sr = (struct reader){.fd = t.sfar, .exp = up, .len = len};
+	DRIVE_UNTIL(&t, sr.eof, {
+		writer_step(&cw);
+		reader_step(&sr);
+		if (t.c != NULL)
+			ck_assert_int_eq(t.c->server.pipe[0], -1);
+	});
+	ck_assert_uint_eq(sr.got, len);
+	ck_assert(sr.sum == fnv1a(FNV_START, up, len));
+	ck_assert_ptr_nonnull(t.c);
+	ck_assert_uint_eq(t.c->client.bytes, len);
+	ck_assert_uint_eq(t.lc.pipes.n, 0);
+	ck_assert_uint_gt(t.lc.pipes.refused, 0); /* it did try */
+	rt_close(&t);
+	free(up);
+}
+END_TEST
+
 START_TEST(test_relay__zerocopy_both_ways)
 {
 	const size_t len = 8u << 20;
@@ -1407,6 +1441,7 @@ make_suite_relay(void)
 	tcase_add_test(tc, test_relay__half_close_client_first);
 	tcase_add_test(tc, test_relay__half_close_server_first);
 	tcase_add_test(tc, test_relay__zerocopy_bulk);
+	tcase_add_test(tc, test_relay__zerocopy_pipe_refused_copies);
 	tcase_add_test(tc, test_relay__zerocopy_both_ways);
 	tcase_add_test(tc, test_relay__splice_einval_copies);
 	tcase_add_test(tc, test_relay__zerocopy_pipe_partly_drained);
