@@ -22,7 +22,8 @@
 #                   (backlog raised from socat's 5 so bursts of connects are
 #                   not dropped)
 # In the silent-client test they detect the protocol instead (see
-# silent_start). Every contender logs at warning level or less.
+# silent_start). RELAY_WRAP, when set, is a command the relay runs under
+# (bench/syscalls.sh: valgrind; nginx then runs without a master process). Every contender logs at warning level or less.
 #
 #   relay_start NAME BACKEND_PORT     sets RPORT (front port) and RPID ("" for
 #                                     direct), returns once RPORT listens
@@ -109,6 +110,7 @@ nginx_conf() {
 	cat <<CFG
 load_module $NGINX_STREAM_MODULE;
 worker_processes 1; daemon off; pid $B/$1/nginx.pid; error_log stderr warn;
+$( [ -z "${RELAY_WRAP:-}" ] || echo "master_process off;" )
 worker_rlimit_nofile $(ulimit -n);
 $( [ "$(id -u)" -ne 0 ] || echo "user root;" )
 events { worker_connections $(ulimit -n); }
@@ -138,7 +140,7 @@ $(pm_workers)
 $(pm_unlimited)
   fallback: {port: $be, $fb}
 CFG
-		bg "$name" in_cg "$BIN" -c "$B/$name.yaml"
+		bg "$name" in_cg ${RELAY_WRAP:-} "$BIN" -c "$B/$name.yaml"
 		;;
 	haproxy | haproxy-splice)
 		local extra=""
@@ -146,17 +148,17 @@ CFG
 		haproxy_conf "$RPORT" "$extra" "	default_backend b" \
 			"backend b
 	server s 127.0.0.1:$be" >"$B/$name.cfg"
-		bg "$name" in_cg haproxy -db -f "$B/$name.cfg"
+		bg "$name" in_cg ${RELAY_WRAP:-} haproxy -db -f "$B/$name.cfg"
 		;;
 	nginx)
 		nginx_conf nginx "server { listen 127.0.0.1:$RPORT backlog=4096; proxy_pass 127.0.0.1:$be; }" \
 			>"$B/nginx-relay.conf"
-		bg "$name" in_cg nginx -c "$B/nginx-relay.conf" -p "$B/nginx"
+		bg "$name" in_cg ${RELAY_WRAP:-} nginx -c "$B/nginx-relay.conf" -p "$B/nginx"
 		;;
 	sslh-select | sslh-fork)
 		local exe=/usr/sbin/sslh-select
 		[ "$name" = sslh-fork ] && exe=/usr/sbin/sslh
-		bg "$name" in_cg "$exe" -f -n -p "127.0.0.1:$RPORT" --anyprot "127.0.0.1:$be"
+		bg "$name" in_cg ${RELAY_WRAP:-} "$exe" -f -n -p "127.0.0.1:$RPORT" --anyprot "127.0.0.1:$be"
 		;;
 	socat)
 		bg "$name" in_cg socat "TCP-LISTEN:$RPORT,bind=127.0.0.1,fork,reuseaddr,backlog=4096" \

@@ -5,22 +5,37 @@
 # PortMux's ratio to the best peer and the §6 target.
 #   bench/throughput.sh  iperf3 1 and 4 streams, relay CPU s per GB
 #   bench/connrate.sh    wrk new connections/s and keep-alive requests/s, p99
+#   bench/syscalls.sh    system calls (strace) and user instructions
+#                        (callgrind) per new connection
 #   bench/idle_rss.sh    RSS and fds per idle relayed connection (2,000)
 #   bench/silent.sh      silent client → SSH banner with a 2 s probe timeout
-#   bench/concurrent.sh  relayed connections held at once (up to 10,000)
+#   bench/concurrent.sh  relayed connections held at once (as many as the
+#                        hard fd limit allows one relay: 9,900 with 20,000),
+#                        RSS, fds and kernel slab per connection
+#   bench/priorities.sh  PortMux's priorities latency / both / throughput:
+#                        64-byte ping-pong p50/p99/p99.9 and 1-stream
+#                        Gbit/s and CPU per GB, next to direct, haproxy,
+#                        nginx; says whether each wins what it claims
+#                        (about 3 minutes)
+#   bench/scale.sh       new connections/s with 1 and 2 workers on each
+#                        side (PortMux workers 1/2/auto, haproxy nbthread
+#                        1/2, nginx worker_processes 1/2; about 3 minutes)
+#   bench/ports.sh       ephemeral ports per backend address, shrunk to 10
+#                        ports in a private network namespace: 1 backend
+#                        address holds 10, 2 hold 20 (root; seconds)
 # Everything runs on 127.0.0.1; figures vary between machines and runs, only
-# the ratios of one run count. Takes about 15 minutes. The full output (each
+# the ratios of one run count. Takes about 20 minutes. The full output (each
 # test's own table, per-run numbers, the summary) is also written to
 # bench/results/<timestamp>.txt. Needs: make, scripts/deps.sh bench.
 #   bench/run.sh [TEST...]      e.g. bench/run.sh throughput silent
 # Environment: BENCH_SECS, BENCH_ROUNDS, CONTENDERS (see each script).
 set -eu -o pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-TESTS=${*:-throughput connrate idle_rss silent concurrent}
+TESTS=${*:-throughput connrate syscalls idle_rss silent concurrent priorities scale ports}
 BIN=${PORTMUX_BIN:-$TOP/build/portmux}
 PLUGINS=${PORTMUX_PLUGIN_DIR:-$TOP/build/plugins}
 [ -x "$BIN" ] || { echo "no $BIN: run make first" >&2; exit 1; }
-for t in sslh sslh-select haproxy nginx socat iperf3 wrk; do
+for t in sslh sslh-select haproxy nginx socat iperf3 wrk cc; do
 	command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] ||
 		{ echo "missing $t: run scripts/deps.sh bench" >&2; exit 1; }
 done

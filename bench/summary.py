@@ -13,7 +13,8 @@ COLS = ["direct", "portmux-tp", "portmux-lat", "haproxy", "haproxy-splice",
         "nginx", "sslh-select", "sslh-fork", "socat"]
 PORTMUX = ["portmux-tp", "portmux-lat", "portmux"]
 SHORT = {"portmux-tp": "pm-tp", "portmux-lat": "pm-lat", "portmux": "pm",
-         "haproxy-splice": "haproxy-spl", "sslh-select": "sslh-sel"}
+         "portmux-both": "pm-both", "haproxy-splice": "haproxy-spl",
+         "sslh-select": "sslh-sel"}
 
 # test key, label, higher is better?, cell format
 ROWS = [
@@ -23,6 +24,8 @@ ROWS = [
     ("connrate", "new connections/s (wrk -c50, close)", True),
     ("connrate_p99", "  p99 ms, new connections", False),
     ("connrate_cpu", "  relay CPU µs per new connection", False),
+    ("syscalls", "  system calls per new connection", False),
+    ("instructions", "  user instructions per new connection", False),
     ("keepalive", "keep-alive requests/s (wrk -c50)", True),
     ("keepalive_p99", "  p99 ms, keep-alive", False),
     ("keepalive_cpu", "  relay CPU µs per keep-alive request", False),
@@ -31,7 +34,39 @@ ROWS = [
     ("silent", "silent client → SSH banner (s)", False),
     ("silent_worst", "  worst ms after the 2 s timeout", False),
     ("concurrent", "concurrent relayed connections", True),
+    ("concurrent_rss", "  RSS KiB per held conn (concurrent)", False),
+    ("concurrent_fds", "  fds per held conn (concurrent)", False),
 ]
+
+# bench/priorities.sh: PortMux's three priorities next to direct and peers.
+PRIO_COLS = ["direct", "portmux-lat", "portmux-both", "portmux-tp",
+             "haproxy", "nginx"]
+PRIO_ROWS = [
+    ("pp_p50", "64 B ping-pong p50 µs", False),
+    ("pp_p99", "64 B ping-pong p99 µs", False),
+    ("pp_p999", "64 B ping-pong p99.9 µs", False),
+    ("pp_cpu", "  relay CPU µs per round trip", False),
+    ("pp2_p50", "64 B in 2 writes p50 µs", False),
+    ("pp2_p99", "64 B in 2 writes p99 µs", False),
+    ("prio_bulk1", "bulk 1 stream Gbit/s", True),
+    ("prio_cpu_gb", "  relay CPU s per GB", False),
+]
+# What each priority claims (README "Priority settings"): (test, claimant).
+PRIO_CLAIMS = [("pp_p50", "portmux-lat"), ("pp_p99", "portmux-lat"),
+               ("pp2_p50", "portmux-lat"), ("pp2_p99", "portmux-lat"),
+               ("prio_bulk1", "portmux-tp"), ("prio_cpu_gb", "portmux-tp")]
+PRIOS = ["portmux-lat", "portmux-both", "portmux-tp"]
+
+# bench/scale.sh: 1 and 2 workers on each side.
+SCALE_COLS = ["direct", "portmux-w1", "portmux-w2", "portmux-auto",
+              "haproxy-t1", "haproxy-t2", "nginx-w1", "nginx-w2"]
+SCALE_ROWS = [
+    ("scale_connrate", "new connections/s (wrk -c50, close)", True),
+    ("scale_p99", "  p99 ms", False),
+    ("scale_cpu", "  relay CPU µs per new connection", False),
+]
+SCALE_PAIRS = [("portmux-w2", "portmux-w1"), ("portmux-auto", "portmux-w1"),
+               ("haproxy-t2", "haproxy-t1"), ("nginx-w2", "nginx-w1")]
 
 
 def num(v):
@@ -56,13 +91,15 @@ def target(test, rec, pm, pm_name, peer, peer_name):
     """DESIGN §6 target for this row: (text, met?) or None."""
     d = num(rec.get(test, {}).get("direct"))
     if test == "bulk1" and d:
-        return "≥0.6× direct", pm is not None and pm >= 0.6 * d
+        return "≥0.75× direct", pm is not None and pm >= 0.75 * d
     if test == "bulk4" and d:
         return "≥0.7× direct", pm is not None and pm >= 0.7 * d
     if test == "cpu_gb" and peer:
         return "≤0.5× best peer", pm is not None and pm <= 0.5 * peer
     if test == "connrate" and peer:
         return "≥1.2× best peer", pm is not None and pm >= 1.2 * peer
+    if test == "connrate_cpu" and peer:
+        return "≤0.8× best peer", pm is not None and pm <= 0.8 * peer
     if test == "keepalive" and peer:
         return "≥1.15× best peer", pm is not None and pm >= 1.15 * peer
     if test == "keepalive_p99" and peer:
@@ -74,8 +111,98 @@ def target(test, rec, pm, pm_name, peer, peer_name):
     if test == "silent_worst":
         return "≤+5 ms, always", pm is not None and pm <= 5
     if test == "concurrent":
-        return "10,000", pm is not None and pm >= 10000
+        want = conc_target(rec)
+        return "%s (fd limit)" % "{:,}".format(want), \
+            pm is not None and pm >= want
     return None
+
+
+def conc_target(rec):
+    """The count concurrent.sh aimed at ("... of N, ..." in its detail)."""
+    for d in rec.get("concurrent_detail", {}).values():
+        words = d.replace(",", " ").split()
+        if "of" in words and words.index("of") + 1 < len(words):
+            try:
+                return int(words[words.index("of") + 1])
+            except ValueError:
+                pass
+    return 10000
+
+
+def side_table(title, rec, cols_all, rows):
+    """A table of its own for the rows of one script, one column per
+    contender it measured (those of cols_all first, then any other)."""
+    present = [t for t, _, _ in rows if t in rec]
+    if not present:
+        return
+    seen = set(c for t in present for c in rec[t])
+    cols = [c for c in cols_all if c in seen] \
+        + sorted(c for c in seen if c not in cols_all)
+    table = []
+    for test, label, higher in rows:
+        r = rec.get(test)
+        if not r:
+            continue
+        table.append([("↑ " if higher else "↓ ") + label]
+                     + [fmt(r.get(c, "")) for c in cols])
+    head = ["test"] + [SHORT.get(c, c) for c in cols]
+    widths = [max(len(row[i]) for row in table + [head])
+              for i in range(len(head))]
+
+    def line(row):
+        return (row[0].ljust(widths[0]) + "".join(
+            "  " + row[i].rjust(widths[i]) for i in range(1, len(row))))
+    print("\n" + title)
+    print(line(head))
+    print("-" * len(line(head)))
+    for row in table:
+        print(line(row))
+
+
+def prio_verdicts(rec):
+    """Does each priority win what it claims, among the three?"""
+    out = []
+    higher = {t: h for t, _, h in PRIO_ROWS}
+    label = {t: lab for t, lab, _ in PRIO_ROWS}
+    for test, mine in PRIO_CLAIMS:
+        r = rec.get(test, {})
+        a = num(r.get(mine))
+        others = [(o, num(r.get(o))) for o in PRIOS
+                  if o != mine and num(r.get(o)) is not None]
+        if a is None or not others:
+            continue
+        h = higher[test]
+        best = all(a > b if h else a < b for _, b in others)
+        close = any(abs(a - b) < 0.05 * max(a, b, 1e-9) for _, b in others)
+        says = "best" if best else "NOT the best"
+        if close:
+            says += " (within 5 % of another: no measurable difference)"
+        out.append("  %-24s %-7s %8s vs %-30s %s" % (
+            label[test].strip(), SHORT[mine], fmt(str(a)),
+            ", ".join("%s %s" % (SHORT[o], fmt(str(b))) for o, b in others),
+            says))
+    if out:
+        print("\nDo the priorities do what they say? (bench/priorities.sh)")
+        print("\n".join(out))
+        print("  (pm-both runs latency's code on small messages and"
+              " throughput's on bulk: a difference to it there is noise)")
+
+
+def ports_detail(rec):
+    d = rec.get("ports_detail", {}).get("ports_1", "")
+    return d.split(";")[0] if d else "a small ip_local_port_range"
+
+
+def scale_ratios(rec):
+    r = rec.get("scale_connrate", {})
+    out = []
+    for two, one in SCALE_PAIRS:
+        a, b = num(r.get(two)), num(r.get(one))
+        if a is not None and b:
+            out.append("  %-12s / %-10s %.2f×" % (two, one, a / b))
+    if out:
+        print("\nnew connections/s, 2 workers over 1 (bench/scale.sh):")
+        print("\n".join(out))
 
 
 def main():
@@ -87,10 +214,15 @@ def main():
         if len(parts) < 3:
             continue
         rec.setdefault(parts[0], {})[parts[1]] = parts[2]
+        if parts[0] == "ports_1" and len(parts) == 4:
+            rec.setdefault("ports_detail", {})["ports_1"] = parts[3]
+        if parts[0] == "concurrent" and len(parts) == 4:
+            rec.setdefault("concurrent_detail", {})[parts[1]] = parts[3]
         if len(parts) == 4 and "errors " in parts[3] \
                 and not parts[3].rstrip().endswith("errors 0"):
             errs.add((parts[0], parts[1]))
-        if parts[0] in ("bulk1", "bulk4", "connrate", "keepalive") \
+        if parts[0] in ("bulk1", "bulk4", "connrate", "keepalive", "pp_p50",
+                        "prio_bulk1", "scale_connrate") \
                 and len(parts) == 4:
             figures = parts[3].split(";")[0].split()
             runs += len(figures)
@@ -142,7 +274,7 @@ def main():
         table.append([label] + cells
                      + [("↑ " if higher else "↓ ") + cmp, tt])
     head = ["test"] + [SHORT.get(c, c) for c in cols] \
-        + ["portmux vs best peer", "target (DESIGN §6)"]
+        + ["portmux vs best peer", "target (DESIGN §6, issue 11)"]
     widths = [max(len(row[i]) for row in table + [head])
               for i in range(len(head))]
 
@@ -152,10 +284,11 @@ def main():
             out += "  " + row[i].rjust(widths[i])
         out += "  " + row[-2].ljust(widths[-2]) + "  " + row[-1]
         return out.rstrip()
-    print(line(head))
-    print("-" * len(line(head)))
-    for row in table:
-        print(line(row))
+    if table:
+        print(line(head))
+        print("-" * len(line(head)))
+        for row in table:
+            print(line(row))
     # DESIGN §4: each priority must be measurably better at what it claims.
     checks = [("bulk1", "bulk 1 stream Gbit/s", "portmux-tp", "portmux-lat", True),
               ("bulk4", "bulk 4 streams Gbit/s", "portmux-tp", "portmux-lat", True),
@@ -175,10 +308,22 @@ def main():
     if out:
         print("\nPortMux priorities (DESIGN §4: each better at what it claims):")
         print("\n".join(out))
+    side_table("Priorities: 64-byte ping-pong and 1-stream bulk"
+               " (bench/priorities.sh)", rec, PRIO_COLS, PRIO_ROWS)
+    prio_verdicts(rec)
+    side_table("Scale: 1 and 2 workers on each side (bench/scale.sh)", rec,
+               SCALE_COLS, SCALE_ROWS)
+    scale_ratios(rec)
+    one = rec.get("ports_1", {}).get("portmux")
+    two = rec.get("ports_2", {}).get("portmux")
+    if one is not None and two is not None:
+        print("\nephemeral ports (bench/ports.sh): connections held with a "
+              "backend name of 1 address: %s, of 2 addresses: %s (%s)"
+              % (one, two, ports_detail(rec)))
     if errs:
         print("\n! = wrk counted socket errors or non-2xx answers in these runs: "
               + ", ".join("%s %s" % (c, t) for t, c in sorted(errs))
-              + " (see the connrate table)")
+              + " (see the per-test tables)")
     if disturbed:
         print("\nWARNING: %d of %d throughput/rate runs were measured while other"
               " processes used the CPUs (marked * in the per-test tables)"

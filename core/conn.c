@@ -161,6 +161,7 @@ conn_close(struct conn *c, const char *reason)
 	/* An emptied idle list stays until the idle timer's next sweep. */
 	if (c->idle != NULL)
 		TAILQ_REMOVE(&c->idle->conns, c, idle_link);
+	conn_keepalive_forget(c);
 	generation_unref(c->gen);
 	free(c);
 	lc->nconns--;

@@ -92,6 +92,11 @@ struct conn {
 	struct kpair *kernel;   /* in the kernel relay (conn_kernel.h):
 				   owned, freed by conn_close; NULL: not */
 	TAILQ_ENTRY(conn) idle_link; /* idle->conns */
+	/* Waiting for its backend socket's keepalive options
+	 * (conn_keepalive.c): in lc->keepalive_due until keepalive_at. */
+	TAILQ_ENTRY(conn) keepalive_link;
+	ev_tstamp keepalive_at;
+	uint8_t keepalive_queued;
 };
 
 /* Take ownership of an accepted, non-blocking socket from the listener
@@ -106,6 +111,10 @@ struct conn *conn_accept(struct loop_ctx *lc, const struct addr *bound,
  * passed — "idle_timeout" or "halfclose_timeout" — frees the emptied idle
  * lists, and re-arms for the next deadline. */
 void conn_idle_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
+
+/* The loop's keepalive timer (loop.c sets it up; conn_keepalive.c): sets
+ * TCP keepalive on the backend sockets of the connections that are due. */
+void conn_keepalive_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
 /* Close every connection of the loop (shutdown). */
 void conn_close_all(struct loop_ctx *lc, const char *reason);

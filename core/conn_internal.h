@@ -36,6 +36,13 @@ void conn_touch(struct conn *c);
  * its directions ends. -1 out of memory (c unchanged, still open). */
 int conn_idle_update(struct conn *c);
 
+/* ---- conn_keepalive.c ---- */
+
+/* c relays now: its backend socket gets TCP keepalive if it lives on. */
+void conn_keepalive_due(struct conn *c);
+/* c closes: out of the keepalive FIFO. */
+void conn_keepalive_forget(struct conn *c);
+
 /* ---- conn_probe.c ---- */
 
 /* The client is readable. May close c. */

@@ -19,8 +19,49 @@
 #include "sockopt.h"
 #include "stats.h"
 
+/* The probe bytes go out right after connect(): on an established socket
+ * (a backend on this host is, once connect() returns) they are sent at
+ * once, with no wait for writability and no SO_ERROR to ask; on one still
+ * connecting send() says EAGAIN, and on one that failed it says why. */
+enum first_send { SENT, NOT_YET, FAILED };
+
+static enum first_send
+first_send(struct conn *c, int fd)
+{
+	struct pbuf *p = c->probe;
+	ssize_t n;
+
+	if (p == NULL || p->off == p->len)
+		return NOT_YET; /* nothing to send: wait to be connected */
+	n = send(fd, p->data + p->off, p->len - p->off, MSG_NOSIGNAL);
+	if (n > 0) {
+		p->off += (uint32_t)n;
+		return SENT;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return NOT_YET;
+	c->last_error = n < 0 ? errno : EPIPE;
+	return FAILED;
+}
+
+static void
+address_failed(const struct conn *c, int err)
+{
+	char addr[ADDR_TEXT_MAX];
+
+	log_debug("conn=%llu backend=%s address %s failed: %s",
+		  (unsigned long long)c->id, c->backend->text,
+		  addr_format((const struct sockaddr *)&c->addrs
+				      ->a[c->addr_index]
+				      .ss,
+			      addr, sizeof(addr)),
+		  strerror(err));
+}
+
 /* Start connecting to backend address c->addr_index or a later one.
- * 0 when a connect is under way, -1 when every address failed. */
+ * 1 when connected (the probe bytes, or the first of them, sent: the
+ * caller starts relaying), 0 when a connect is under way, -1 when every
+ * address failed. */
 static int
 connect_next(struct conn *c)
 {
@@ -31,13 +72,13 @@ connect_next(struct conn *c)
 		const struct sockaddr *sa = (const struct sockaddr *)&a->ss;
 		int fd = socket(sa->sa_family,
 				SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		enum first_send sent;
 
 		if (fd < 0) {
 			c->last_error = errno;
 			continue;
 		}
-		sockopt_backend(fd, c->backend->priority,
-				c->gen->cfg->tcp_keepalive);
+		sockopt_backend(fd, c->backend->priority);
 		if (c->transparent &&
 		    sockopt_transparent(fd, &c->peer.sa) < 0) {
 			/* Another family than the client's, or no route
@@ -46,14 +87,23 @@ connect_next(struct conn *c)
 			close(fd);
 			continue;
 		}
-		if (connect(fd, sa, a->len) == 0 || errno == EINPROGRESS) {
-			c->server.fd = fd;
-			side_arm(c, &c->server, EV_WRITE);
-			timer_arm(c, c->gen->cfg->connect_timeout);
-			return 0;
+		if (connect(fd, sa, a->len) < 0 && errno != EINPROGRESS) {
+			c->last_error = errno;
+			close(fd);
+			continue;
 		}
-		c->last_error = errno;
-		close(fd);
+		sent = first_send(c, fd);
+		if (sent == FAILED) {
+			address_failed(c, c->last_error);
+			close(fd);
+			continue;
+		}
+		c->server.fd = fd;
+		if (sent == SENT)
+			return 1;
+		side_arm(c, &c->server, EV_WRITE);
+		timer_arm(c, c->gen->cfg->connect_timeout);
+		return 0;
 	}
 	return -1;
 }
@@ -62,19 +112,16 @@ connect_next(struct conn *c)
 static void
 connect_retry(struct conn *c, int err)
 {
-	char addr[ADDR_TEXT_MAX];
+	int r;
 
 	c->last_error = err;
-	log_debug("conn=%llu backend=%s address %s failed: %s",
-		  (unsigned long long)c->id, c->backend->text,
-		  addr_format((const struct sockaddr *)&c->addrs
-				      ->a[c->addr_index]
-				      .ss,
-			      addr, sizeof(addr)),
-		  strerror(err));
+	address_failed(c, err);
 	side_close(c, &c->server);
 	c->addr_index++;
-	if (connect_next(c) < 0) {
+	r = connect_next(c);
+	if (r > 0) {
+		relay_start(c);
+	} else if (r < 0) {
 		if (c->via == VIA_DETECTOR)
 			conn_reject(c, PMX_REJECT_BACKEND_DOWN, NULL);
 		metrics_connect_failed(err == ETIMEDOUT
@@ -86,10 +133,48 @@ connect_retry(struct conn *c, int err)
 	}
 }
 
+/* Put a PROXY protocol header for the backend before the probe bytes. */
+static int
+proxy_out_prepend(struct conn *c)
+{
+	uint8_t head[PROXY_HEADER_MAX];
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	uint32_t have = c->probe ? c->probe->len : 0;
+	struct pbuf *b;
+	int n;
+
+	if (c->has_local) {
+		memset(&local, 0, sizeof(local));
+		memcpy(&local, &c->local, sizeof(c->local));
+	} else if (getsockname(c->client.fd, (struct sockaddr *)&local,
+			       &llen) < 0) {
+		return -1;
+	}
+	n = proxy_header_build(c->backend->proxy_protocol, &c->peer.sa,
+			       (struct sockaddr *)&local, head, sizeof(head));
+	if (n < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	b = pbuf_new((uint32_t)n + have);
+	if (b == NULL)
+		return -1;
+	memcpy(b->data, head, (size_t)n);
+	if (have)
+		memcpy(b->data + n, c->probe->data, have);
+	b->len = (uint32_t)n + have;
+	pbuf_put(&c->lc->pbufs, c->probe);
+	c->probe = b;
+	return 0;
+}
+
 void
 conn_connect(struct conn *c, const struct backend *b, enum conn_via via,
 	     struct metrics_series *series)
 {
+	int r;
+
 	if (!backend_admits(b, &c->peer.sa)) {
 		/* on_timeout or fallback with allow / deny (a detector's
 		 * route was judged with its words, in conn_probe.c). */
@@ -113,7 +198,16 @@ conn_connect(struct conn *c, const struct backend *b, enum conn_via via,
 	 * meanwhile; this attempt keeps going through these. */
 	c->addrs = backend_addrs(b);
 	c->last_error = ECONNREFUSED;
-	if (connect_next(c) < 0) {
+	/* The backend's PROXY header goes before the probe bytes: in place
+	 * before the first send. */
+	if (b->proxy_protocol && proxy_out_prepend(c) < 0) {
+		conn_fail(c, "proxy_header", errno);
+		return;
+	}
+	r = connect_next(c);
+	if (r > 0) {
+		relay_start(c);
+	} else if (r < 0) {
 		if (via == VIA_DETECTOR)
 			conn_reject(c, PMX_REJECT_BACKEND_DOWN, NULL);
 		metrics_connect_failed(CONNECT_FAILED_ERROR);
@@ -167,42 +261,6 @@ connecting_read(struct conn *c)
 	}
 }
 
-/* Put a PROXY protocol header for the backend before the probe bytes. */
-static int
-proxy_out_prepend(struct conn *c)
-{
-	uint8_t head[PROXY_HEADER_MAX];
-	struct sockaddr_storage local;
-	socklen_t llen = sizeof(local);
-	uint32_t have = c->probe ? c->probe->len : 0;
-	struct pbuf *b;
-	int n;
-
-	if (c->has_local) {
-		memset(&local, 0, sizeof(local));
-		memcpy(&local, &c->local, sizeof(c->local));
-	} else if (getsockname(c->client.fd, (struct sockaddr *)&local,
-			       &llen) < 0) {
-		return -1;
-	}
-	n = proxy_header_build(c->backend->proxy_protocol, &c->peer.sa,
-			       (struct sockaddr *)&local, head, sizeof(head));
-	if (n < 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	b = pbuf_new((uint32_t)n + have);
-	if (b == NULL)
-		return -1;
-	memcpy(b->data, head, (size_t)n);
-	if (have)
-		memcpy(b->data + n, c->probe->data, have);
-	b->len = (uint32_t)n + have;
-	pbuf_put(&c->lc->pbufs, c->probe);
-	c->probe = b;
-	return 0;
-}
-
 /* After any relay event: pass half-closes on, finish, or re-arm. May
  * close c. */
 static void
@@ -223,15 +281,6 @@ relay_update(struct conn *c)
 		return;
 	}
 	for (int i = 0; i < 2; i++) {
-		struct side *src = s[i], *dst = s[1 - i];
-		if (src->eof && !side_pending(dst) && !dst->shut) {
-			/* Everything from src is delivered: pass its FIN on
-			 * and keep the other direction flowing. */
-			shutdown(dst->fd, SHUT_WR);
-			dst->shut = 1;
-		}
-	}
-	for (int i = 0; i < 2; i++) {
 		struct side *self = s[i], *other = s[1 - i];
 		int ev = 0;
 		if (!self->eof && !side_pending(other))
@@ -239,6 +288,22 @@ relay_update(struct conn *c)
 		if (side_pending(self))
 			ev |= EV_WRITE;
 		side_arm(c, self, ev);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct side *src = s[i], *dst = s[1 - i];
+		/* Everything from src is delivered: pass its FIN on and keep
+		 * the other direction flowing. Unless dst has an event of
+		 * this same loop iteration still to come (checked after the
+		 * arming above: a watcher restarted loses its pending
+		 * event): if that is dst's
+		 * own FIN, the connection ends right after and close() sends
+		 * ours (a shutdown() less); if not, its relay_update()
+		 * passes the FIN on. */
+		if (src->eof && !side_pending(dst) && !dst->shut &&
+		    !ev_is_pending(&dst->io)) {
+			shutdown(dst->fd, SHUT_WR);
+			dst->shut = 1;
+		}
 	}
 	if (c->kernel_try)
 		conn_kernel_try(c); /* relay: kernel (may close c) */
@@ -255,12 +320,11 @@ relay_start(struct conn *c)
 		return;
 	}
 	sockopt_client(c->client.fd, c->backend->priority);
+	if (c->gen->cfg->tcp_keepalive)
+		conn_keepalive_due(c);
 	conn_relay_mode(c); /* zerocopy, relay: kernel */
-	if (c->backend->proxy_protocol && proxy_out_prepend(c) < 0) {
-		conn_fail(c, "proxy_header", errno);
-		return;
-	}
-	/* The probe bytes go first, unchanged (after a PROXY header). */
+	/* The probe bytes go first, unchanged (after a PROXY header), or
+	 * what connect_next() could not send of them yet. */
 	c->server.out = c->probe;
 	c->probe = NULL;
 	if (c->server.out != NULL && relay_flush(c->lc, &c->server) < 0) {

@@ -19,6 +19,8 @@ loop_ctx_init(struct loop_ctx *lc, struct ev_loop *loop,
 	TAILQ_INIT(&lc->conns);
 	LIST_INIT(&lc->idle);
 	ev_init(&lc->idle_timer, conn_idle_timer_cb);
+	TAILQ_INIT(&lc->keepalive_due);
+	ev_init(&lc->keepalive_timer, conn_keepalive_timer_cb);
 	generation_ref(g);
 	lc->gen = g;
 	return 0;
@@ -28,6 +30,7 @@ void
 loop_ctx_fini(struct loop_ctx *lc)
 {
 	ev_timer_stop(lc->loop, &lc->idle_timer);
+	ev_timer_stop(lc->loop, &lc->keepalive_timer);
 	while (!LIST_EMPTY(&lc->idle)) {
 		struct idle_list *l = LIST_FIRST(&lc->idle);
 		LIST_REMOVE(l, link);

@@ -64,6 +64,12 @@ struct loop_ctx {
 	 * one per busy connection). */
 	struct idle_lists idle;
 	ev_timer idle_timer;
+	/* Relayed connections whose backend socket gets its keepalive
+	 * options later, oldest first, and the timer for the first
+	 * (conn_keepalive.c). A connection is in it from relay_start to its
+	 * deadline or its close. */
+	struct conn_list keepalive_due;
+	ev_timer keepalive_timer;
 	/* Called after a connection was freed (the worker resumes accepting
 	 * or ends its drain). May be NULL. */
 	void (*on_conn_closed)(struct loop_ctx *lc);

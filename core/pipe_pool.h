@@ -13,14 +13,23 @@
 
 #define PIPE_POOL_MAX 64          /* idle pipes kept per loop */
 #define PIPE_SIZE (1024 * 1024)   /* fewer splice calls per megabyte */
+/* After the kernel refused a pipe its size, the next gets that find the
+ * pool empty fail at once, without a system call. */
+#define PIPE_REFUSED_SKIP 64
 
 struct pipe_pool {
 	int fds[PIPE_POOL_MAX][2];
 	size_t n;
+	unsigned size;     /* of new pipes; 0: PIPE_SIZE */
+	unsigned refused;  /* gets left that fail at once */
 };
 
 /* A pipe (read end fds[0], write end fds[1]), non-blocking: an idle one,
- * or a new one of PIPE_SIZE bytes. 0, or -1 with errno (out of fds). */
+ * or a new one of the pool's size. 0, or -1 with errno: out of fds, or the
+ * kernel would not make it that big (an unprivileged user past
+ * fs.pipe-user-pages-soft gets 8 KiB pipes: splicing through one would
+ * take a system call per 8 KiB, copying does 64 KiB per call), then the
+ * next PIPE_REFUSED_SKIP gets fail at once. The caller copies instead. */
 int pipe_pool_get(struct pipe_pool *pool, int fds[2]);
 /* An empty pipe back to the pool (closed if the pool is full); fds[] is
  * set to -1. */

@@ -133,7 +133,7 @@ static int
 pump_splice(struct loop_ctx *lc, struct side *src, struct side *dst, int *which)
 {
 	if (dst->pipe[0] < 0 && pipe_pool_get(&lc->pipes, dst->pipe) < 0)
-		return pump_copy(lc, src, dst, 0, which); /* out of fds */
+		return pump_copy(lc, src, dst, 0, which); /* no pipe: copy */
 	for (int i = 0; i < RELAY_BUDGET; i++) {
 		ssize_t n = splice(src->fd, NULL, dst->pipe[1], NULL,
 				   PIPE_SIZE,

@@ -42,8 +42,8 @@ wants_nodelay(enum priority p)
 /* TCP keepalive: a peer that vanished (no FIN, no RST) is found within
  * about two minutes: 60 s quiet, then 6 probes 10 s apart. Clients and
  * backends alike. */
-static void
-keepalive_on(int fd)
+void
+sockopt_keepalive(int fd)
 {
 	int one = 1, idle = 60, intvl = 10, cnt = 6;
 
@@ -60,18 +60,16 @@ sockopt_listener(int fd, int keepalive)
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (keepalive)
-		keepalive_on(fd);
+		sockopt_keepalive(fd);
 }
 
 void
-sockopt_backend(int fd, enum priority p, int keepalive)
+sockopt_backend(int fd, enum priority p)
 {
 	int one = 1;
 
 	if (wants_nodelay(p))
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (keepalive)
-		keepalive_on(fd);
 }
 
 void

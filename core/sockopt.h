@@ -18,10 +18,13 @@ int sockopt_bound_socket(const struct addr *a, int type, int shared);
 /* A listening socket: no Nagle delay (the default priority, `both`, wants
  * it) and, with `keepalive`, TCP keepalive probes on what it accepts. */
 void sockopt_listener(int fd, int keepalive);
-/* A new backend socket, before connect(): Nagle per priority and, with
- * `keepalive`, the same keepalive probes as client connections (a
- * backend host that vanished does not hold the connection forever). */
-void sockopt_backend(int fd, enum priority p, int keepalive);
+/* A new backend socket, before connect(): Nagle per priority. */
+void sockopt_backend(int fd, enum priority p);
+/* The same TCP keepalive probes as client connections (a backend host
+ * that vanished does not hold the connection forever): four setsockopt()
+ * calls, so conn_keepalive.c sets them only on connections that live long
+ * enough to need them. */
+void sockopt_keepalive(int fd);
 /*
  * Transparent proxying: make a new backend socket (before connect()) come
  * from the client's own address `client` (IP_TRANSPARENT /

@@ -221,6 +221,44 @@ START_TEST(test_pipe_pool__get_put_reuses)
 }
 END_TEST
 
+/* A pipe the kernel will not size (an unprivileged user past
+ * fs.pipe-user-pages-soft gets EPERM; here a size past 2 GiB, which even
+ * root is refused with EINVAL) is not handed out: the relay copies
+ * instead. The next PIPE_REFUSED_SKIP gets fail at once, without making a
+ * pipe; idle pipes in the pool are still handed out. */
+START_TEST(test_pipe_pool__refused_size)
+{
+	struct pipe_pool pool = {.size = 0x90000000u};
+	int fds[2] = {7, 7}, ok[2];
+
+	ck_assert_int_eq(pipe_pool_get(&pool, fds), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(fds[0], -1);
+	ck_assert_int_eq(fds[1], -1);
+	ck_assert_uint_eq(pool.refused, PIPE_REFUSED_SKIP);
+	/* Nothing left open: the next pipe gets the lowest numbers again. */
+	ck_assert_int_eq(pipe(ok), 0);
+	close(ok[0]);
+	close(ok[1]);
+	for (unsigned i = 0; i < PIPE_REFUSED_SKIP; i++) {
+		ck_assert_int_eq(pipe_pool_get(&pool, fds), -1);
+		ck_assert_int_eq(errno, EPERM);
+	}
+	ck_assert_uint_eq(pool.refused, 0);
+	/* Then it asks the kernel again (refused again). */
+	ck_assert_int_eq(pipe_pool_get(&pool, fds), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	/* An idle pipe in the pool is handed out meanwhile. */
+	ck_assert_int_eq(pipe2(ok, O_NONBLOCK | O_CLOEXEC), 0);
+	pipe_pool_put(&pool, ok);
+	ck_assert_int_eq(pipe_pool_get(&pool, fds), 0);
+	pipe_works(fds);
+	close(fds[0]);
+	close(fds[1]);
+	pipe_pool_clear(&pool);
+}
+END_TEST
+
 START_TEST(test_pipe_pool__bounded)
 {
 	enum { N = PIPE_POOL_MAX + 3 };
@@ -265,6 +303,7 @@ make_suite_pbuf(void)
 	suite_add_tcase(s, tc);
 	tcase_add_test(tp, test_pipe_pool__get_put_reuses);
 	tcase_add_test(tp, test_pipe_pool__bounded);
+	tcase_add_test(tp, test_pipe_pool__refused_size);
 	suite_add_tcase(s, tp);
 	return s;
 }

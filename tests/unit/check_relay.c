@@ -685,6 +685,40 @@ START_TEST(test_relay__zerocopy_bulk)
 END_TEST
 
 /* PRIO_BOTH: bulk both ways at once, each direction with its own pipe. */
+/* When the kernel will not make the pool a pipe of its size (an
+ * unprivileged user past fs.pipe-user-pages-soft), bulk is copied: every
+ * byte arrives, no pipe is held. */
+START_TEST(test_relay__zerocopy_pipe_refused_copies)
+{
+	const size_t len = 8u << 20;
+	uint8_t *up = pattern(len, 43);
+	struct writer cw = {0};
+	struct reader sr = {0};
+	struct rt t;
+
+	rt_open(&t, PAIR_TCP, PRIO_THROUGHPUT, 0, 0, NULL, 0);
+	t.lc.pipes.size = 0x90000000u; /* refused (EINVAL) even to root */
+	rt_start(&t);
+	cw = (struct writer){.fd = t.cfar, .data = up, .len = len,
+			     .shut_when_done = 1};
+	sr = (struct reader){.fd = t.sfar, .exp = up, .len = len};
+	DRIVE_UNTIL(&t, sr.eof, {
+		writer_step(&cw);
+		reader_step(&sr);
+		if (t.c != NULL)
+			ck_assert_int_eq(t.c->server.pipe[0], -1);
+	});
+	ck_assert_uint_eq(sr.got, len);
+	ck_assert(sr.sum == fnv1a(FNV_START, up, len));
+	ck_assert_ptr_nonnull(t.c);
+	ck_assert_uint_eq(t.c->client.bytes, len);
+	ck_assert_uint_eq(t.lc.pipes.n, 0);
+	ck_assert_uint_gt(t.lc.pipes.refused, 0); /* it did try */
+	rt_close(&t);
+	free(up);
+}
+END_TEST
+
 START_TEST(test_relay__zerocopy_both_ways)
 {
 	const size_t len = 8u << 20;
@@ -1248,7 +1282,10 @@ START_TEST(test_relay__idle_busy_crowd)
 END_TEST
 
 /* The backend socket conn_connect() makes gets TCP keepalive like client
- * sockets (60 s, 10 s, 6 probes) — unless tcp_keepalive is off. */
+ * sockets (60 s, 10 s, 6 probes) — unless tcp_keepalive is off — once the
+ * connection has lived long enough to need it (conn_keepalive.c): not at
+ * connect (four setsockopt() calls a short connection never needs), but
+ * when the loop's keepalive timer finds it due. */
 static void
 backend_keepalive(int on)
 {
@@ -1282,6 +1319,24 @@ backend_keepalive(int on)
 	t.sfar = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
 	ck_assert_int_ge(t.sfar, 0);
 	close(ls);
+	/* Young: no keepalive yet, and waiting for it if it is on. */
+	ck_assert_int_eq(getsockopt(t.c->server.fd, SOL_SOCKET, SO_KEEPALIVE,
+				    &v, &vl),
+			 0);
+	ck_assert_int_eq(v, 0);
+	ck_assert_int_eq(t.c->keepalive_queued, on);
+	ck_assert_int_eq(ev_is_active(&t.lc.keepalive_timer) != 0, on);
+	if (on) {
+		/* Not due yet: the timer leaves it alone. */
+		conn_keepalive_timer_cb(t.loop, &t.lc.keepalive_timer, 0);
+		ck_assert_int_eq(t.c->keepalive_queued, 1);
+		/* Due (10 s later): set, and out of the queue. */
+		t.c->keepalive_at = ev_now(t.loop) - 0.001;
+		conn_keepalive_timer_cb(t.loop, &t.lc.keepalive_timer, 0);
+		ck_assert_int_eq(t.c->keepalive_queued, 0);
+		ck_assert(TAILQ_EMPTY(&t.lc.keepalive_due));
+	}
+	vl = sizeof(v);
 	ck_assert_int_eq(getsockopt(t.c->server.fd, SOL_SOCKET, SO_KEEPALIVE,
 				    &v, &vl),
 			 0);
@@ -1306,6 +1361,58 @@ backend_keepalive(int on)
 	}
 	rt_close(&t);
 }
+
+/* With probe bytes to send, conn_connect() sends them right after
+ * connect(): a backend on this host is connected by then, so the
+ * connection relays when conn_connect() returns — no loop iteration, no
+ * wait for writability. An address that refuses is passed over on the
+ * way, the bytes intact for the next one. */
+START_TEST(test_relay__connect_sends_at_once)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+	struct addr_set set = {.n = 2};
+	struct backend b = {.text = be_text, .priority = PRIO_BOTH};
+	char buf[16] = "";
+	int ls, dead;
+	struct rt t;
+
+	rt_open(&t, PAIR_UNIX, PRIO_LATENCY, 0, 0, "hello", 5);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* A port nobody listens on: bound, then closed. */
+	dead = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(dead, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(dead, (struct sockaddr *)&a, &alen), 0);
+	memcpy(&set.a[0].ss, &a, sizeof(a));
+	set.a[0].len = sizeof(a);
+	close(dead);
+	a.sin_port = 0;
+	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(ls, 4), 0);
+	ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&a, &alen), 0);
+	memcpy(&set.a[1].ss, &a, sizeof(a));
+	set.a[1].len = sizeof(a);
+	b.addrs = &set;
+	close(t.c->server.fd);
+	t.c->server.fd = -1;
+	close(t.sfar);
+	conn_connect(t.c, &b, VIA_DETECTOR, NULL);
+	ck_assert_int_eq(t.c->state, CONN_RELAY);
+	ck_assert_int_eq(t.c->addr_index, 1);
+	ck_assert_ptr_null(t.c->server.out);
+	t.sfar = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(t.sfar, 0);
+	close(ls);
+	ck_assert_int_eq(recv(t.sfar, buf, sizeof(buf), 0), 5);
+	ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
+	/* And it relays both ways. */
+	ck_assert_int_eq(send(t.sfar, "back", 4, 0), 4);
+	DRIVE_UNTIL(&t, recv(t.cfar, buf, 4, MSG_DONTWAIT) == 4, {});
+	ck_assert_int_eq(memcmp(buf, "back", 4), 0);
+	rt_close(&t);
+}
+END_TEST
 
 START_TEST(test_relay__backend_keepalive)
 {
@@ -1334,6 +1441,7 @@ make_suite_relay(void)
 	tcase_add_test(tc, test_relay__half_close_client_first);
 	tcase_add_test(tc, test_relay__half_close_server_first);
 	tcase_add_test(tc, test_relay__zerocopy_bulk);
+	tcase_add_test(tc, test_relay__zerocopy_pipe_refused_copies);
 	tcase_add_test(tc, test_relay__zerocopy_both_ways);
 	tcase_add_test(tc, test_relay__splice_einval_copies);
 	tcase_add_test(tc, test_relay__zerocopy_pipe_partly_drained);
@@ -1345,6 +1453,7 @@ make_suite_relay(void)
 	tcase_add_test(tc, test_relay__halfclose_download_goes_on);
 	tcase_add_test(tc, test_relay__idle_timeout_per_route);
 	tcase_add_test(tc, test_relay__idle_busy_crowd);
+	tcase_add_test(tc, test_relay__connect_sends_at_once);
 	tcase_add_test(tc, test_relay__backend_keepalive);
 	tcase_add_test(tc, test_relay__backend_keepalive_off);
 	suite_add_tcase(s, tc);
