@@ -49,11 +49,23 @@ in_cg() { # CMD... : exec CMD inside the relays' cgroup
 	exec "$@"
 }
 # CPU seconds used so far by the running relay (and everything it forked).
+# The kernel relay (portmux-kernel) also has the kernel work for it: the
+# sockmap's redirects run partly in kernel worker threads (sk_psock's
+# backlog), which belong to no cgroup — the CPU of all kernel threads
+# (lib.sh kthread_ticks) is added for it, and lib.sh's check for other
+# processes leaves them out then (RELAY_KTHREADS=1).
+RELAY_KTHREADS=0
 relay_cpu() {
+	local own
 	if [ -n "$CG_CPU" ]; then
-		calc "$(cat "$CG_CPU/cpuacct.usage") / 1e9" 3
+		own=$(calc "$(cat "$CG_CPU/cpuacct.usage") / 1e9" 3)
 	else
-		res_field "$(relay_res)" cpu
+		own=$(res_field "$(relay_res)" cpu)
+	fi
+	if [ "$RELAY_KTHREADS" = 1 ]; then
+		calc "$own + $(kthread_ticks) / $(getconf CLK_TCK)" 3
+	else
+		echo "$own"
 	fi
 }
 
@@ -122,6 +134,8 @@ relay_start() { # NAME BACKEND_PORT
 	local name=$1 be=$2
 	RPORT=$(free_port)
 	RPID=""
+	RELAY_KTHREADS=0
+	[ "$name" = portmux-kernel ] && RELAY_KTHREADS=1
 	case $name in
 	direct)
 		RPORT=$be
