@@ -9,10 +9,11 @@ words ("closed", "never", "mixed") for the silent-client test.
 """
 import sys
 
-COLS = ["direct", "portmux-tp", "portmux-lat", "haproxy", "haproxy-splice",
-        "nginx", "sslh-select", "sslh-fork", "socat"]
-PORTMUX = ["portmux-tp", "portmux-lat", "portmux"]
+COLS = ["direct", "portmux-tp", "portmux-lat", "portmux-kernel", "haproxy",
+        "haproxy-splice", "nginx", "sslh-select", "sslh-fork", "socat"]
+PORTMUX = ["portmux-tp", "portmux-lat", "portmux-kernel", "portmux"]
 SHORT = {"portmux-tp": "pm-tp", "portmux-lat": "pm-lat", "portmux": "pm",
+         "portmux-kernel": "pm-kernel",
          "portmux-both": "pm-both", "haproxy-splice": "haproxy-spl",
          "sslh-select": "sslh-sel"}
 
