@@ -75,11 +75,12 @@ fi
 assert_contains "$(pmx_log)" "relay: kernel: eBPF sockmap relay loaded"
 
 # 1. 200 MB from a backend (at most 256 KiB per ms) to a client that
-# keeps up, in the kernel: PortMux's own CPU stays well below what copying
-# costs; the close line counts the bytes. (Unpaced, the kernel's queue
-# for the client's socket — moved by a kernel worker — passes 4 MiB now
-# and then on this busy machine, and the relay goes by copy for a while:
-# 7-10 ticks against copy's 13-25.)
+# keeps up, in the kernel: most bytes never pass through PortMux — what it
+# copied itself (its debug lines say how much, each time the kernel's
+# queue for a socket passed 4 MiB and that side went by copy for a while)
+# is under half; the close line counts the bytes. PortMux's CPU ticks, by
+# kernel and by copy, are printed, not judged: a CPU figure on a shared
+# machine is a benchmark's business (bench/throughput.sh), not a test's.
 cat >"$T/cpu.py" <<'PY'
 import socket, sys
 pid, port = sys.argv[1], int(sys.argv[2])
@@ -105,6 +106,15 @@ echo "200 MB through the kernel relay: $out"
 assert_contains "$out" "bytes=209715200 " "200 MB"
 kticks=${out##*ticks=}
 assert_contains "$(pmx_log)" "relay: kernel" "went into the kernel relay"
+copied=$(pmx_log | sed -n 's/.*may be redirected again after \([0-9]*\) by copy.*/\1/p' |
+	awk '{s += $1} END {print s + 0}')
+starts=$(pmx_log | grep -c "bytes go by copy for a while" || true)
+ends=$(pmx_log | grep -c "may be redirected again after" || true)
+# A copy period still open at the end counts as the whole download.
+[ "$starts" -le "$ends" ] || copied=209715200
+echo "copied by PortMux itself: $copied of 209715200 bytes ($starts periods by copy)"
+[ "$copied" -lt 104857600 ] ||
+	fail "PortMux copied $copied of the 200 MB itself: the kernel relay was not in effect"
 sleep 0.2
 assert_contains "$(pmx_log | grep ' close conn=' | tail -n 1)" \
 	"up=6 down=209715200 " "byte counts"
@@ -114,8 +124,7 @@ start_portmux "$T/c.yaml"
 out=$($PY "$T/cpu.py" "$PORTMUX_PID" "$P")
 echo "the same by copy: $out"
 cticks=${out##*ticks=}
-[ "$kticks" -lt "$cticks" ] ||
-	fail "the kernel relay used $kticks ticks for 200 MB, copying $cticks"
+echo "PortMux CPU ticks for 200 MB: $kticks in the kernel relay, $cticks by copy"
 stop_portmux
 kcfg </dev/null
 start_portmux "$T/c.yaml" -v
