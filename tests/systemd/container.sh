@@ -60,6 +60,7 @@ container_boot() {
 	trap container_cleanup EXIT
 	systemd-nspawn -D "$ROOT" --boot --register=no --keep-unit \
 		--private-network --console=passive -M portmux-test \
+		--capability=CAP_BPF,CAP_PERFMON --system-call-filter=bpf \
 		>"$WORK/nspawn.log" 2>&1 &
 	NSPAWN=$!
 	for _ in $(seq 1 100); do

@@ -6,7 +6,8 @@
 # one capability, reloads (good and broken), one journal line per
 # connection, journal priorities, the Python detector inside the unit's
 # sandbox, socket activation across restarts under load, a graceful stop,
-# and the watchdog restarting a stalled process.
+# and the watchdog restarting a stalled process; `relay: kernel` with the
+# stock unit (one warning, splice/copy) and with its drop-in (loaded).
 #
 # Needs root, systemd-container and debootstrap (installed when missing).
 # The Debian root is made once in build-systemd/rootfs.base (debootstrap
@@ -277,5 +278,36 @@ journal_has "Watchdog timeout" ||
 	fail "no watchdog timeout in the journal"
 [ "$(curl_host example.com)" = 200 ] || fail "serving after the restart"
 ok "watchdog: a stalled process is killed and restarted by systemd (NRestarts $(prop NRestarts))"
+
+# 7. relay: kernel under the unit. With the stock unit (no CAP_BPF, bpf()
+# filtered): one warning, and splice/copy serve. With the drop-in
+# systemd/portmux.service.d/kernel-relay.conf: the eBPF relay loads, the
+# process is still the unprivileged user, and a 20 MB download through it
+# arrives intact.
+ct rm -f /etc/systemd/system/portmux.service.d/watchdog.conf
+ct sed -i 's/^PORTMUX:$/PORTMUX:\n  relay: kernel/' /etc/portmux/config.yaml
+ct systemctl daemon-reload
+ct systemctl restart portmux.service || fail "restart with relay: kernel"
+until_ok journal_has "cannot load the program" ||
+	fail "no warning for relay: kernel without the drop-in"
+ct dd if=/dev/urandom of=/srv/3000/big bs=1M count=20 status=none
+want=$(ct sha256sum /srv/3000/big | cut -d' ' -f1)
+got=$(ct curl -s --max-time 20 -H "Host: example.com" http://127.0.0.1:8080/big | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "20 MB by splice/copy after the warning"
+warns=$(ct journalctl -u portmux -o cat --no-pager | grep -c "cannot load the program" || true)
+[ "$warns" -eq 1 ] || fail "$warns warnings, not one"
+ok "relay: kernel with the stock unit: one warning, served by splice/copy (20 MB intact)"
+ct cp /dev/stdin /etc/systemd/system/portmux.service.d/kernel-relay.conf \
+	<"$TOP/systemd/portmux.service.d/kernel-relay.conf"
+ct systemctl daemon-reload
+ct systemctl restart portmux.service || fail "restart with the drop-in"
+until_ok journal_has "eBPF sockmap relay loaded" ||
+	fail "the drop-in did not let the relay load: $(ct journalctl -u portmux -o cat --no-pager | grep 'relay: kernel' | tail -n 1)"
+PID=$(prop MainPID)
+uid=$(ct ps -o uid= -p "$PID" | tr -d ' ')
+[ "$uid" -ne 0 ] || fail "runs as root with the drop-in"
+got=$(ct curl -s --max-time 20 -H "Host: example.com" http://127.0.0.1:8080/big | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "20 MB through the kernel relay"
+ok "relay: kernel with the drop-in: loaded as uid $uid, 20 MB intact"
 
 say "systemd: $PASS passed"
