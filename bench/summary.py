@@ -11,6 +11,8 @@ import sys
 
 COLS = ["direct", "portmux-tp", "portmux-lat", "portmux-kernel", "haproxy",
         "haproxy-splice", "nginx", "sslh-select", "sslh-fork", "socat"]
+# Peers that fork a process per connection: not a one-worker contender.
+PER_CONN_PROCESS = ["sslh-fork", "socat"]
 PORTMUX = ["portmux-tp", "portmux-lat", "portmux-kernel", "portmux"]
 SHORT = {"portmux-tp": "pm-tp", "portmux-lat": "pm-lat", "portmux": "pm",
          "portmux-kernel": "pm-kernel",
@@ -250,8 +252,11 @@ def main():
         best = max if higher else min
         pms = [(num(v), c) for c, v in r.items()
                if c in PORTMUX and num(v) is not None]
+        # The best peer with one worker, like PortMux: sslh-fork and socat
+        # run a process per connection, so they are shown, not compared.
         peers = [(num(v), c) for c, v in r.items()
-                 if c not in PORTMUX and c != "direct" and num(v) is not None]
+                 if c not in PORTMUX and c not in PER_CONN_PROCESS
+                 and c != "direct" and num(v) is not None]
         pm, pm_name = best(pms) if pms else (None, None)
         peer, peer_name = best(peers) if peers else (None, None)
         names = "(%s / %s)" % (SHORT.get(pm_name, pm_name),
@@ -331,7 +336,8 @@ def main():
               % (disturbed, runs))
     print("\n↑ higher is better, ↓ lower is better; the comparison takes the"
           " better PortMux variant (pm-tp = priority throughput, pm-lat ="
-          " latency) against the best peer; bulk cells add the ratio to direct;"
+          " latency) against the best one-worker peer (sslh-fork and socat fork a"
+          " process per connection: shown, not compared); bulk cells add the ratio to direct;"
           " \"-\" = failed or not measured (see the per-test tables).")
 
 

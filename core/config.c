@@ -178,23 +178,52 @@ config_proxy_trusted(const struct config *cfg, const struct sockaddr *sa)
 	return cidr_list_match(&cfg->accept_proxy, sa);
 }
 
-/* A route's value (a backend, or a list of them) with transparent: true. */
+/* Does a route's value (a backend, or a list of them) have a backend
+ * mapping that `map_wants`? */
 static int
-route_wants_transparent(const struct pmx_node *v)
+route_wants(const struct pmx_node *v,
+	    int (*map_wants)(const struct pmx_node *b))
 {
 	size_t n = node_kind(v) == PMX_NODE_SEQ ? node_size(v) : 1;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct pmx_node *b =
 			node_kind(v) == PMX_NODE_SEQ ? node_at(v, i) : v;
-		int on = 0;
 
-		if (node_kind(b) == PMX_NODE_MAP &&
-		    node_bool(node_get(b, "transparent"), &on, NULL, 0) == 0 &&
-		    on)
+		if (node_kind(b) == PMX_NODE_MAP && map_wants(b))
 			return 1;
 	}
 	return 0;
+}
+
+int
+config_any_backend(const struct config *cfg,
+		   int (*map_wants)(const struct pmx_node *b),
+		   int (*target_wants)(const struct target *t))
+{
+	for (size_t s = 0; s < cfg->nsections; s++) {
+		const struct pmx_node *sec = cfg->section_vals[s];
+		if (node_kind(sec) != PMX_NODE_MAP)
+			continue;
+		for (size_t i = 0; i < node_size(sec); i++)
+			if (route_wants(node_at(sec, i), map_wants))
+				return 1;
+	}
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		if (target_wants(&cfg->listen[i].on_timeout) ||
+		    target_wants(&cfg->listen[i].fallback))
+			return 1;
+	return target_wants(&cfg->on_timeout) ||
+	       target_wants(&cfg->fallback);
+}
+
+static int
+map_transparent(const struct pmx_node *b)
+{
+	int on = 0;
+
+	return node_bool(node_get(b, "transparent"), &on, NULL, 0) == 0 &&
+	       on;
 }
 
 static int
@@ -206,22 +235,8 @@ target_transparent(const struct target *t)
 int
 config_wants_transparent(const struct config *cfg)
 {
-	if (cfg->transparent)
-		return 1;
-	for (size_t s = 0; s < cfg->nsections; s++) {
-		const struct pmx_node *sec = cfg->section_vals[s];
-		if (node_kind(sec) != PMX_NODE_MAP)
-			continue;
-		for (size_t i = 0; i < node_size(sec); i++)
-			if (route_wants_transparent(node_at(sec, i)))
-				return 1;
-	}
-	for (size_t i = 0; i < cfg->nlisten; i++)
-		if (target_transparent(&cfg->listen[i].on_timeout) ||
-		    target_transparent(&cfg->listen[i].fallback))
-			return 1;
-	return target_transparent(&cfg->on_timeout) ||
-	       target_transparent(&cfg->fallback);
+	return cfg->transparent ||
+	       config_any_backend(cfg, map_transparent, target_transparent);
 }
 
 long

@@ -144,6 +144,12 @@ int config_proxy_trusted(const struct config *cfg, const struct sockaddr *sa);
  * tree, before the route tables exist: the privilege drop must keep
  * CAP_NET_ADMIN for it. */
 int config_wants_transparent(const struct config *cfg);
+/* Does a backend anywhere in the configuration want something: a route's
+ * backend mapping (read from the tree: `map_wants`), or an on_timeout or
+ * fallback target of PORTMUX or of a listen entry (`target_wants`)? */
+int config_any_backend(const struct config *cfg,
+		       int (*map_wants)(const struct pmx_node *b),
+		       int (*target_wants)(const struct target *t));
 /* Connections one source may hold (max_connections_per_source resolved:
  * auto is a quarter of max_connections, at least 1); 0: no limit. */
 long config_source_limit(const struct config *cfg);

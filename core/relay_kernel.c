@@ -58,21 +58,10 @@ is_kernel(const struct pmx_node *n)
 	return s != NULL && strcmp(s, "kernel") == 0;
 }
 
-/* A route's value (a backend, or a list of them) with relay: kernel. */
 static int
-route_wants(const struct pmx_node *v)
+map_wants(const struct pmx_node *b)
 {
-	size_t n = node_kind(v) == PMX_NODE_SEQ ? node_size(v) : 1;
-
-	for (size_t i = 0; i < n; i++) {
-		const struct pmx_node *b =
-			node_kind(v) == PMX_NODE_SEQ ? node_at(v, i) : v;
-
-		if (node_kind(b) == PMX_NODE_MAP &&
-		    is_kernel(node_get(b, "relay")))
-			return 1;
-	}
-	return 0;
+	return is_kernel(node_get(b, "relay"));
 }
 
 static int
@@ -84,22 +73,8 @@ target_wants(const struct target *t)
 int
 relay_kernel_wanted(const struct config *cfg)
 {
-	if (cfg->relay == RELAY_KERNEL)
-		return 1;
-	for (size_t s = 0; s < cfg->nsections; s++) {
-		const struct pmx_node *sec = cfg->section_vals[s];
-
-		if (node_kind(sec) != PMX_NODE_MAP)
-			continue;
-		for (size_t i = 0; i < node_size(sec); i++)
-			if (route_wants(node_at(sec, i)))
-				return 1;
-	}
-	for (size_t i = 0; i < cfg->nlisten; i++)
-		if (target_wants(&cfg->listen[i].on_timeout) ||
-		    target_wants(&cfg->listen[i].fallback))
-			return 1;
-	return target_wants(&cfg->on_timeout) || target_wants(&cfg->fallback);
+	return cfg->relay == RELAY_KERNEL ||
+	       config_any_backend(cfg, map_wants, target_wants);
 }
 
 /* ---- loading ---- */

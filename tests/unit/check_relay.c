@@ -1281,6 +1281,36 @@ START_TEST(test_relay__idle_busy_crowd)
 }
 END_TEST
 
+/* A TCP socket bound to 127.0.0.1 (a port of the kernel's), listening
+ * when `backlog` > 0; its address in *out. */
+static int
+loopback_socket(int backlog, struct addr *out)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	if (backlog > 0)
+		ck_assert_int_eq(listen(fd, backlog), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	memcpy(&out->ss, &a, sizeof(a));
+	out->len = sizeof(a);
+	return fd;
+}
+
+/* rt_open gave the connection a backend socket of a pair: take it back,
+ * for conn_connect() to make its own. */
+static void
+rt_unpair_backend(struct rt *t)
+{
+	close(t->c->server.fd);
+	t->c->server.fd = -1;
+	close(t->sfar);
+}
+
 /* The backend socket conn_connect() makes gets TCP keepalive like client
  * sockets (60 s, 10 s, 6 probes) — unless tcp_keepalive is off — once the
  * connection has lived long enough to need it (conn_keepalive.c): not at
@@ -1289,8 +1319,6 @@ END_TEST
 static void
 backend_keepalive(int on)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t alen = sizeof(a);
 	struct addr_set set = {.n = 1};
 	struct backend b = {.text = be_text, .priority = PRIO_BOTH};
 	int ls, v, idle = 0, intvl = 0, cnt = 0;
@@ -1300,19 +1328,9 @@ backend_keepalive(int on)
 	rt_yaml = on ? "PORTMUX:\n  port: 1\n"
 		     : "PORTMUX:\n  port: 1\n  tcp_keepalive: false\n";
 	rt_open(&t, PAIR_UNIX, PRIO_LATENCY, 0, 0, NULL, 0);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(ls, 0);
-	ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(ls, 4), 0);
-	ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&a, &alen), 0);
-	memcpy(&set.a[0].ss, &a, sizeof(a));
-	set.a[0].len = sizeof(a);
+	ls = loopback_socket(4, &set.a[0]);
 	b.addrs = &set;
-	/* rt_open gave it a backend socket of a pair: take it back. */
-	close(t.c->server.fd);
-	t.c->server.fd = -1;
-	close(t.sfar);
+	rt_unpair_backend(&t);
 	conn_connect(t.c, &b, VIA_DETECTOR, NULL);
 	ck_assert_int_eq(t.c->state, CONN_CONNECTING);
 	DRIVE_UNTIL(&t, t.c->state == CONN_RELAY, {});
@@ -1369,34 +1387,18 @@ backend_keepalive(int on)
  * way, the bytes intact for the next one. */
 START_TEST(test_relay__connect_sends_at_once)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t alen = sizeof(a);
 	struct addr_set set = {.n = 2};
 	struct backend b = {.text = be_text, .priority = PRIO_BOTH};
 	char buf[16] = "";
-	int ls, dead;
+	int ls;
 	struct rt t;
 
 	rt_open(&t, PAIR_UNIX, PRIO_LATENCY, 0, 0, "hello", 5);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	/* A port nobody listens on: bound, then closed. */
-	dead = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_eq(bind(dead, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(dead, (struct sockaddr *)&a, &alen), 0);
-	memcpy(&set.a[0].ss, &a, sizeof(a));
-	set.a[0].len = sizeof(a);
-	close(dead);
-	a.sin_port = 0;
-	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(ls, 4), 0);
-	ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&a, &alen), 0);
-	memcpy(&set.a[1].ss, &a, sizeof(a));
-	set.a[1].len = sizeof(a);
+	close(loopback_socket(0, &set.a[0]));
+	ls = loopback_socket(4, &set.a[1]);
 	b.addrs = &set;
-	close(t.c->server.fd);
-	t.c->server.fd = -1;
-	close(t.sfar);
+	rt_unpair_backend(&t);
 	conn_connect(t.c, &b, VIA_DETECTOR, NULL);
 	ck_assert_int_eq(t.c->state, CONN_RELAY);
 	ck_assert_int_eq(t.c->addr_index, 1);
