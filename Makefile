@@ -282,7 +282,7 @@ $(FUZZ_BUILD)/fuzz_$(1): fuzz/fuzz_detector.c $(call plugin_src,$(1)) $(call plu
 endef
 $(foreach d,$(FUZZ_DETECTORS),$(eval $(call fuzz_rule,$(d))))
 
-$(FUZZ_BUILD)/fuzz_config: fuzz/fuzz_config.c core/yaml_tree.c core/config.c core/route.c core/backend.c core/cidr.c core/addr.c core/log.c core/suggest.c
+$(FUZZ_BUILD)/fuzz_config: fuzz/fuzz_config.c core/yaml_tree.c core/config.c core/route.c core/backend.c core/bind_source.c core/cidr.c core/addr.c core/log.c core/suggest.c
 	@mkdir -p $(dir $@)
 	$(Q)clang $(STD) -Wall -Wextra -Werror -Iinclude -Icore $(FUZZ_FLAGS) $^ -lyaml -lpthread -lm -o $@
 

@@ -322,10 +322,13 @@ def main():
     scale_ratios(rec)
     one = rec.get("ports_1", {}).get("portmux")
     two = rec.get("ports_2", {}).get("portmux")
+    src = rec.get("ports_2_sources", {}).get("portmux")
     if one is not None and two is not None:
         print("\nephemeral ports (bench/ports.sh): connections held with a "
-              "backend name of 1 address: %s, of 2 addresses: %s (%s)"
-              % (one, two, ports_detail(rec)))
+              "backend name of 1 address: %s, of 2 addresses: %s%s (%s)"
+              % (one, two, "" if src is None else
+                 ", 1 address from 2 source addresses: %s" % src,
+                 ports_detail(rec)))
     if errs:
         print("\n! = wrk counted socket errors or non-2xx answers in these runs: "
               + ", ".join("%s %s" % (c, t) for t, c in sorted(errs))

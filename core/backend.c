@@ -59,6 +59,7 @@ backend_clear(struct backend *b)
 	b->text = b->host = NULL;
 	cidr_list_clear(&b->allow);
 	cidr_list_clear(&b->deny);
+	bind_sources_clear(&b->sources);
 }
 
 void
@@ -146,7 +147,7 @@ parse_host_port(const struct pmx_node *node, char *host, size_t hostlen,
 }
 
 /* The mapping form: {port, host, priority, proxy_protocol, allow, deny,
- * transparent, idle_timeout, relay, alpn}. */
+ * transparent, source, idle_timeout, relay, alpn}. */
 static int
 parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 	  long *port, struct backend *out, int allow_alpn, char **alpn,
@@ -181,6 +182,9 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 			int on;
 			rc = node_bool(v, &on, err, errlen);
 			out->transparent = (int8_t)on;
+		} else if (strcmp(key, "source") == 0) {
+			rc = bind_sources_parse(v, "source", &out->sources,
+						err, errlen);
 		} else if (strcmp(key, "allow") == 0) {
 			rc = cidr_list_parse(v, "allow", &out->allow, err,
 					     errlen);
@@ -204,7 +208,7 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 		} else {
 			static const char *const keys[] = {
 				"port", "host", "priority", "proxy_protocol",
-				"allow", "deny", "transparent",
+				"allow", "deny", "transparent", "source",
 				"idle_timeout", "relay", "alpn",
 			};
 			char near[96];
@@ -217,7 +221,7 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 					  "unknown key '%s' in a route "
 					  "(expected port, host, priority, "
 					  "proxy_protocol, allow, deny, "
-					  "transparent, idle_timeout, "
+					  "transparent, source, idle_timeout, "
 					  "relay%s)%s",
 					  key, allow_alpn ? ", alpn" : "",
 					  near);
@@ -266,6 +270,31 @@ resolve_into(struct backend *out, const char *host, char *err,
 	return 0;
 }
 
+/* `source` fits the rest of the route: not with `transparent: true` (the
+ * client's address is the source then), and of a family some address of
+ * the backend has. */
+static int
+check_sources(const struct pmx_node *node, const struct backend *b,
+	      char *err, size_t errlen)
+{
+	const struct addr_set *set = b->addrs;
+
+	if (b->sources.n == 0)
+		return 0;
+	if (b->transparent > 0)
+		return node_error(node, err, errlen,
+				  "use either transparent: true or source "
+				  "in a route, not both");
+	for (int i = 0; i < set->n; i++)
+		if (bind_sources_has_family(&b->sources,
+					    set->a[i].ss.ss_family))
+			return 0;
+	return node_error(node, err, errlen,
+			  "source: no address of the same family (IPv4 / "
+			  "IPv6) as %s's",
+			  b->text);
+}
+
 int
 backend_parse(const struct pmx_node *node, struct backend *out,
 	      int allow_alpn, char **alpn, char *err, size_t errlen)
@@ -305,6 +334,8 @@ backend_parse(const struct pmx_node *node, struct backend *out,
 		if (resolve_into(out, host, msg, sizeof(msg)) < 0)
 			rc = node_error(node, err, errlen, "%s", msg);
 	}
+	if (rc == 0)
+		rc = check_sources(node, out, err, errlen);
 	if (rc < 0) {
 		backend_clear(out);
 		if (alpn) {

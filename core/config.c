@@ -50,6 +50,7 @@ config_free(struct config *cfg)
 	cidr_list_clear(&cfg->accept_proxy);
 	cidr_list_clear(&cfg->allow);
 	cidr_list_clear(&cfg->deny);
+	bind_sources_clear(&cfg->sources);
 	free(cfg->user);
 	free(cfg->plugin_dir);
 	target_free(&cfg->on_timeout);
@@ -402,6 +403,7 @@ struct pm_parse {
 	struct config *cfg;
 	const struct pmx_node *ip, *port, *listen; /* where to listen */
 	const struct pmx_node *deadline;           /* for its message */
+	const struct pmx_node *source;             /* for its message */
 	char *err;
 	size_t errlen;
 };
@@ -502,6 +504,16 @@ read_cidrs(struct pm_parse *p, const struct pm_key *k,
 {
 	return cidr_list_parse(v, k->name, field(p->cfg, k), p->err,
 			       p->errlen);
+}
+
+/* `source`: the local addresses of backend connections. */
+static int
+read_source(struct pm_parse *p, const struct pm_key *k,
+	    const struct pmx_node *v)
+{
+	p->source = v;
+	return bind_sources_parse(v, k->name, &p->cfg->sources, p->err,
+				  p->errlen);
 }
 
 /* A number of connections, or auto (-1). */
@@ -791,6 +803,7 @@ static const struct pm_key pm_keys[] = {
 	 1e6, 500},
 	{"accept_proxy", read_cidrs, F_NONE, AT(accept_proxy), 0, 0, 0},
 	{"transparent", read_bool, F_INT, AT(transparent), 0, 0, 0},
+	{"source", read_source, F_NONE, AT(sources), 0, 0, 0},
 	{"relay", read_relay, F_INT, AT(relay), 0, 0, RELAY_AUTO},
 	{"user", read_user, F_NONE, AT(user), 0, 0, 0},
 	{"metrics", read_metrics, F_NONE, AT(metrics), 0, 0, 0},
@@ -942,6 +955,10 @@ parse_portmux(struct config *cfg, const struct pmx_node *pm,
 				  "probe_deadline (%g s) must not be shorter "
 				  "than probe_timeout (%g s)",
 				  cfg->probe_deadline, cfg->probe_timeout);
+	if (cfg->transparent && cfg->sources.n)
+		return node_error(p.source, err, errlen,
+				  "use either transparent: true or source in "
+				  "PORTMUX, not both");
 	if (pm_listen(&p, pm, port_override) < 0)
 		return -1;
 	pm_udp_limits(cfg);

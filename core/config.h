@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "addr.h"
+#include "bind_source.h"
 #include "cidr.h"
 #include "route.h"
 #include "yaml_tree.h"
@@ -118,6 +119,10 @@ struct config {
 	/* Connect to backends from the client's own address (a route's
 	 * `transparent` overrides it). */
 	int transparent;
+	/* Local addresses every backend connection comes from, in turn (a
+	 * route's `source`, or `transparent`, overrides it; none: the
+	 * kernel's choice). Owned: config_free frees them. */
+	struct bind_sources sources;
 	/* How relayed bytes move (enum relay_mode; a route's `relay`
 	 * overrides it). */
 	int relay;

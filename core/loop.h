@@ -70,6 +70,9 @@ struct loop_ctx {
 	 * deadline or its close. */
 	struct conn_list keepalive_due;
 	ev_timer keepalive_timer;
+	/* Which `source` address the next backend connection starts at
+	 * (conn_relay.c: each takes the next, modulo the route's count). */
+	unsigned source_turn;
 	/* Called after a connection was freed (the worker resumes accepting
 	 * or ends its drain). May be NULL. */
 	void (*on_conn_closed)(struct loop_ctx *lc);

@@ -318,6 +318,14 @@ static const struct {
 	const char *yaml;
 	const char *error;
 } bad_configs[] = {
+	{"PORTMUX:\n  port: 8080\n  transparent: true\n  source: 127.0.0.2\n",
+	 "test.yaml:4:11: use either transparent: true or source in PORTMUX, "
+	 "not both"},
+	{"PORTMUX:\n  port: 8080\n  source: [127.0.0.2, \"::\", 1]\n",
+	 "test.yaml:3:23: source: :: means any address: leave source out for "
+	 "the kernel's choice"},
+	{"PORTMUX:\n  port: 8080\n  source: [127.0.0.2, 1]\n",
+	 "test.yaml:3:23: source: expected an IP address of this host"},
 	{"PORTMUX:\n  port: 8080\n  bogus: 1\n",
 	 "test.yaml:3:3: PORTMUX: unknown key 'bogus'"},
 	{"PORTMUX:\n  port: 8080\n  relay: ebpf\n",
@@ -629,7 +637,7 @@ static const struct {
 	 "    speed: 1\n",
 	 "test.yaml:6:5: unknown key 'speed' in a route (expected port, "
 	 "host, priority, proxy_protocol, allow, deny, transparent, "
-	 "idle_timeout"},
+	 "source, idle_timeout"},
 	{"PORTMUX:\n  port: 1\nHTTP:\n  default:\n    port: 80\n"
 	 "    idle_timeout: -2\n",
 	 "test.yaml:6:19: -2 is out of range (0 to 86400)"},
@@ -649,8 +657,31 @@ static const struct {
 	 "it), did you mean 'HTTP'?"},
 	{"PORTMUX:\n  port: 1\nHTTP:\n  default: {prot: 80}\n",
 	 "test.yaml:4:13: unknown key 'prot' in a route (expected port, host, "
-	 "priority, proxy_protocol, allow, deny, transparent, idle_timeout, "
-	 "relay, alpn), did you mean 'port'?"},
+	 "priority, proxy_protocol, allow, deny, transparent, source, "
+	 "idle_timeout, relay, alpn), did you mean 'port'?"},
+	/* source: addresses of this host, once each, of the backend's
+	 * family, not with transparent */
+	{"PORTMUX:\n  port: 1\nHTTP:\n  default: {port: 80, source: "
+	 "192.0.2.1}\n",
+	 "test.yaml:4:31: source: cannot use 192.0.2.1 as a source address "
+	 "(Cannot assign requested address): it is not an address of this "
+	 "host"},
+	{"PORTMUX:\n  port: 1\nHTTP:\n  default: {port: 80, source: "
+	 "[127.0.0.2, 127.0.0.2]}\n",
+	 "test.yaml:4:43: source: 127.0.0.2 is listed twice"},
+	{"PORTMUX:\n  port: 1\nHTTP:\n  default: {port: 80, source: []}\n",
+	 "test.yaml:4:31: source: expected an address or a list of "
+	 "addresses, found an empty list"},
+	{"PORTMUX:\n  port: 1\nHTTP:\n  default: {port: 80, source: a.b}\n",
+	 "test.yaml:4:31: source: expected an IP address of this host"},
+	{"PORTMUX:\n  port: 1\nHTTP:\n  default: {port: 80, source: "
+	 "\"::1\"}\n",
+	 "test.yaml:4:12: source: no address of the same family (IPv4 / "
+	 "IPv6) as 127.0.0.1:80's"},
+	{"PORTMUX:\n  port: 1\nHTTP:\n  default: {port: 80, source: "
+	 "127.0.0.2, transparent: true}\n",
+	 "test.yaml:4:12: use either transparent: true or source in a route, "
+	 "not both"},
 	{"PORTMUX:\n  port: 1\n  detectors: [ssh]\nHTTP:\n  default: 1\n"
 	 "SSH:\n  default: 2\n",
 	 NULL /* accepted: HTTP is a route-only section */},

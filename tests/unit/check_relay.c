@@ -10,6 +10,7 @@
  * far ends while it turns the loop with EVRUN_NOWAIT. Every wait is
  * bounded in time (DRIVE_UNTIL), so a relay that stalls fails the test
  * rather than hanging it. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -1416,6 +1417,61 @@ START_TEST(test_relay__connect_sends_at_once)
 }
 END_TEST
 
+/* `source`: the backend socket is bound to the route's source addresses,
+ * the loop's turn picking which; a route without its own takes PORTMUX's;
+ * a source of another family than the backend address is passed over. */
+START_TEST(test_relay__connect_from_source)
+{
+	static const struct {
+		const char *route[2]; /* the route's sources (none: NULL) */
+		unsigned turn;        /* lc.source_turn before connecting */
+		const char *seen;     /* the backend's peer address */
+	} cases[] = {
+		{{"127.0.0.2", "127.0.0.3"}, 0, "127.0.0.2"},
+		{{"127.0.0.2", "127.0.0.3"}, 1, "127.0.0.3"},
+		{{"::1", "127.0.0.3"}, 0, "127.0.0.3"},
+		{{NULL, NULL}, 0, "127.0.0.4"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct addr_set set = {.n = 1};
+		struct addr from[2];
+		struct backend b = {.text = be_text, .priority = PRIO_BOTH};
+		struct sockaddr_in peer;
+		socklen_t plen = sizeof(peer);
+		char seen[INET_ADDRSTRLEN] = "";
+		int ls;
+		struct rt t;
+
+		for (int k = 0; k < 2 && cases[i].route[k]; k++) {
+			ck_assert_int_eq(addr_from_literal(cases[i].route[k],
+							   0, &from[k]),
+					 0);
+			b.sources.a = from;
+			b.sources.n = (unsigned)k + 1;
+		}
+		rt_yaml = "PORTMUX:\n  port: 1\n  source: 127.0.0.4\n";
+		rt_open(&t, PAIR_UNIX, PRIO_LATENCY, 0, 0, "hi", 2);
+		ls = loopback_socket(4, &set.a[0]);
+		b.addrs = &set;
+		b.transparent = -1;
+		rt_unpair_backend(&t);
+		t.lc.source_turn = cases[i].turn;
+		conn_connect(t.c, &b, VIA_DETECTOR, NULL);
+		ck_assert_int_eq(t.c->state, CONN_RELAY);
+		t.sfar = accept4(ls, (struct sockaddr *)&peer, &plen,
+				 SOCK_CLOEXEC);
+		ck_assert_int_ge(t.sfar, 0);
+		close(ls);
+		inet_ntop(AF_INET, &peer.sin_addr, seen, sizeof(seen));
+		ck_assert_msg(strcmp(seen, cases[i].seen) == 0,
+			      "case %zu: from %s, expected %s", i, seen,
+			      cases[i].seen);
+		rt_close(&t);
+	}
+}
+END_TEST
+
 START_TEST(test_relay__backend_keepalive)
 {
 	backend_keepalive(1);
@@ -1456,6 +1512,7 @@ make_suite_relay(void)
 	tcase_add_test(tc, test_relay__idle_timeout_per_route);
 	tcase_add_test(tc, test_relay__idle_busy_crowd);
 	tcase_add_test(tc, test_relay__connect_sends_at_once);
+	tcase_add_test(tc, test_relay__connect_from_source);
 	tcase_add_test(tc, test_relay__backend_keepalive);
 	tcase_add_test(tc, test_relay__backend_keepalive_off);
 	suite_add_tcase(s, tc);
