@@ -131,6 +131,8 @@ conn_close(struct conn *c, const char *reason)
 
 	if (c->kernel != NULL)
 		conn_kernel_end(c); /* its byte counts, before the line */
+	else if (c->kernel_try)
+		metrics_kernel_relay(KERNEL_RELAY_USER); /* ended first */
 	if (log_get_level() >= LOG_INFO) {
 		const char *det = c->det >= 0 ? c->gen->dets[c->det].name
 					      : "-";

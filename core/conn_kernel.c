@@ -13,6 +13,7 @@
 
 #include "conn_internal.h"
 #include "log.h"
+#include "metrics.h"
 #include "relay_kernel.h"
 
 /* How many user-space relay events may pass before a connection gives up
@@ -126,6 +127,8 @@ conn_relay_mode(struct conn *c)
 	c->kernel_try = mode == RELAY_KERNEL && relay_kernel_ready()
 				? KERNEL_TRIES
 				: 0;
+	if (mode == RELAY_KERNEL && c->kernel_try == 0)
+		metrics_kernel_relay(KERNEL_RELAY_UNAVAILABLE);
 }
 
 /* ---- going in ---- */
@@ -235,13 +238,17 @@ conn_kernel_try(struct conn *c)
 
 	if (m < 0 || (m == 1 && enter(c) < 0)) {
 		c->kernel_try = 0; /* user space for good */
+		metrics_kernel_relay(KERNEL_RELAY_USER);
 		return;
 	}
 	if (m == 0) {
-		c->kernel_try--;
+		if (--c->kernel_try == 0)
+			metrics_kernel_relay(KERNEL_RELAY_USER);
 		return;
 	}
 	c->kernel_try = 0;
+	metrics_kernel_relay(c->kernel->alone ? KERNEL_RELAY_USER
+					      : KERNEL_RELAY_IN);
 	kernel_update(c);
 }
 

@@ -54,6 +54,12 @@ metrics_connect_failed(enum metrics_connect_failure why)
 }
 
 void
+metrics_kernel_relay(enum metrics_kernel_relay what)
+{
+	bump(&counters.kernel_relay[what], 1);
+}
+
+void
 metrics_probe_timeout(void)
 {
 	bump(&counters.probe_timeouts, 1);
@@ -155,6 +161,8 @@ metrics_snapshot_take(struct metrics_snapshot *out)
 		out->c.refused[i] = load(&counters.refused[i]);
 	for (size_t i = 0; i < METRICS_NCONNECT_FAILURES; i++)
 		out->c.connect_failed[i] = load(&counters.connect_failed[i]);
+	for (size_t i = 0; i < METRICS_NKERNEL_RELAY; i++)
+		out->c.kernel_relay[i] = load(&counters.kernel_relay[i]);
 	out->c.probe_timeouts = load(&counters.probe_timeouts);
 	out->c.reloads_ok = load(&counters.reloads_ok);
 	out->c.reloads_failed = load(&counters.reloads_failed);
@@ -304,6 +312,8 @@ render_outcomes(const struct metrics_snapshot *s, struct metrics_text *t)
 		"route_deny"};
 	static const char *const connect_names[METRICS_NCONNECT_FAILURES] = {
 		"error", "timeout"};
+	static const char *const kernel_names[METRICS_NKERNEL_RELAY] = {
+		"kernel", "user_space", "unavailable"};
 
 	text_head(t, "portmux_probe_timeouts_total", "counter",
 		  "Clients silent for probe_timeout (sent to on_timeout, or "
@@ -336,6 +346,15 @@ render_outcomes(const struct metrics_snapshot *s, struct metrics_text *t)
 			 " %llu\n",
 			 connect_names[i],
 			 (unsigned long long)s->c.connect_failed[i]);
+	text_head(t, "portmux_kernel_relay_total", "counter",
+		  "Connections on routes with relay: kernel, by where their "
+		  "bytes went: kernel (the eBPF sockmap), user_space (an EOF "
+		  "first, or the sockets never drained, or the map full) or "
+		  "unavailable (the kernel relay is not loaded).");
+	for (size_t i = 0; i < METRICS_NKERNEL_RELAY; i++)
+		text_add(t, "portmux_kernel_relay_total{result=\"%s\"} %llu\n",
+			 kernel_names[i],
+			 (unsigned long long)s->c.kernel_relay[i]);
 }
 
 static void

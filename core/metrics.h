@@ -50,6 +50,17 @@ enum metrics_connect_failure {
 	METRICS_NCONNECT_FAILURES
 };
 
+/* What became of a connection whose route asks for relay: kernel
+ * (portmux_kernel_relay_total's result). */
+enum metrics_kernel_relay {
+	KERNEL_RELAY_IN,          /* its sockets went into the sockmap */
+	KERNEL_RELAY_USER,        /* relayed in user space: an EOF first, the
+				     moment never came, or the map refused */
+	KERNEL_RELAY_UNAVAILABLE, /* the kernel relay is not loaded (no
+				     capabilities, or an older kernel) */
+	METRICS_NKERNEL_RELAY
+};
+
 /* Upper bounds (seconds) of the detection-time histogram; +Inf after. */
 #define METRICS_NBUCKETS 9
 extern const double metrics_bucket_le[METRICS_NBUCKETS];
@@ -58,6 +69,7 @@ extern const double metrics_bucket_le[METRICS_NBUCKETS];
 struct metrics_counters {
 	uint64_t refused[METRICS_NREFUSALS];
 	uint64_t connect_failed[METRICS_NCONNECT_FAILURES];
+	uint64_t kernel_relay[METRICS_NKERNEL_RELAY];
 	uint64_t probe_timeouts; /* silent clients at probe_timeout */
 	uint64_t reloads_ok, reloads_failed;
 	uint64_t bytes_up, bytes_down; /* of closed TCP connections */
@@ -89,6 +101,7 @@ struct metrics_text {
 
 void metrics_refused(enum metrics_refusal why);
 void metrics_connect_failed(enum metrics_connect_failure why);
+void metrics_kernel_relay(enum metrics_kernel_relay what);
 void metrics_probe_timeout(void);
 /* A connection was decided (or given up on) `seconds` after accept. */
 void metrics_detection_time(double seconds);

@@ -47,7 +47,7 @@ while True:
 PY
 start_bg push $PY "$T/push.py" "$B" "$T/progress"
 wait_port "$B"
-B2=$(free_port)
+B2=$(free_port) MP=$(free_port)
 start_bg push2 $PY "$T/push.py" "$B2" "$T/progress2" 0.001
 wait_port "$B2"
 kcfg() { # extra PORTMUX lines on stdin
@@ -61,6 +61,7 @@ PORTMUX:
   probe_timeout: 0.3
   on_timeout: $D
   fallback: $E
+  metrics: "127.0.0.1:$MP"
 CFG
 		cat
 	} >"$T/c.yaml"
@@ -118,6 +119,11 @@ echo "copied by PortMux itself: $copied of 209715200 bytes ($starts periods by c
 sleep 0.2
 assert_contains "$(pmx_log | grep ' close conn=' | tail -n 1)" \
 	"up=6 down=209715200 " "byte counts"
+# The metric says where the connection's bytes went.
+m=$(curl -sS --max-time 5 "http://127.0.0.1:$MP/metrics" | grep '^portmux_kernel_relay_total')
+echo "$m"
+assert_contains "$m" 'portmux_kernel_relay_total{result="kernel"} 1' "kernel_relay metric"
+assert_contains "$m" 'portmux_kernel_relay_total{result="unavailable"} 0' "kernel_relay metric"
 stop_portmux
 sed -i "s/^  relay: kernel/  relay: copy/" "$T/c.yaml"
 start_portmux "$T/c.yaml"
@@ -417,6 +423,9 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
 	assert_eq "$n" "1" "one warning"
 	assert_contains "$warn" "warn relay: kernel: cannot load the program: Operation not permitted (it needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN"
 	assert_contains "$warn" "relaying with splice/copy instead"
+	m=$(curl -sS --max-time 5 "http://127.0.0.1:$MP/metrics" | grep '^portmux_kernel_relay_total')
+	assert_contains "$m" 'portmux_kernel_relay_total{result="unavailable"} 1' "unavailable, counted"
+	assert_contains "$m" 'portmux_kernel_relay_total{result="kernel"} 0' "none in the kernel"
 	kill -TERM "$NPID"
 	wait "$NPID" || true
 	rm -rf "$pub"

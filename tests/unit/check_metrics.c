@@ -32,6 +32,9 @@ known_snapshot(struct metrics_snapshot *s)
 	s->c.refused[REFUSED_ROUTE_DENY] = 12;
 	s->c.connect_failed[CONNECT_FAILED_ERROR] = 13;
 	s->c.connect_failed[CONNECT_FAILED_TIMEOUT] = 14;
+	s->c.kernel_relay[KERNEL_RELAY_IN] = 16;
+	s->c.kernel_relay[KERNEL_RELAY_USER] = 17;
+	s->c.kernel_relay[KERNEL_RELAY_UNAVAILABLE] = 18;
 	s->c.probe_timeouts = 15;
 	s->c.reloads_ok = 16;
 	s->c.reloads_failed = 17;
@@ -100,6 +103,10 @@ START_TEST(test_metrics__render_known_values)
 	has_line(text, "portmux_refused_total{reason=\"bad_proxy\"} 8");
 	has_line(text, "portmux_backend_connect_failures_total{reason=\"error\"} 13");
 	has_line(text, "portmux_backend_connect_failures_total{reason=\"timeout\"} 14");
+	has_line(text, "# TYPE portmux_kernel_relay_total counter");
+	has_line(text, "portmux_kernel_relay_total{result=\"kernel\"} 16");
+	has_line(text, "portmux_kernel_relay_total{result=\"user_space\"} 17");
+	has_line(text, "portmux_kernel_relay_total{result=\"unavailable\"} 18");
 	has_line(text, "# TYPE portmux_detection_seconds histogram");
 	has_line(text, "portmux_detection_seconds_bucket{le=\"0.001\"} 2");
 	has_line(text, "portmux_detection_seconds_bucket{le=\"0.005\"} 2");
@@ -148,7 +155,7 @@ START_TEST(test_metrics__render_well_formed)
 				      strchr("{ _", line[strlen(family)]),
 			      "'%s' outside its family %s", line, family);
 	}
-	ck_assert_int_eq(types, 15);
+	ck_assert_int_eq(types, 16);
 	free(text);
 }
 END_TEST
