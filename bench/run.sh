@@ -22,7 +22,8 @@
 #                        1/2, nginx worker_processes 1/2; about 3 minutes)
 #   bench/ports.sh       ephemeral ports per backend address, shrunk to 10
 #                        ports in a private network namespace: 1 backend
-#                        address holds 10, 2 hold 20 (root; seconds)
+#                        address holds 10, 2 hold 20, 1 from 2 `source`
+#                        addresses 20 (root; seconds)
 # Everything runs on 127.0.0.1; figures vary between machines and runs, only
 # the ratios of one run count. Takes about 20 minutes. The full output (each
 # test's own table, per-run numbers, the summary) is also written to
