@@ -183,6 +183,7 @@ verdict "in 2 writes p50 µs (lower)" MS50 portmux-lat 0
 verdict "in 2 writes p99 µs (lower)" MS99 portmux-lat 0
 verdict "bulk Gbit/s (higher)" MG portmux-tp 1
 verdict "bulk CPU s per GB (lower)" MC portmux-tp 0
-echo "(both = latency's TCP_NODELAY with throughput's relay: on 64-byte messages it runs the same code"
-echo " as latency, on bulk the same as throughput — no difference is expected there, and one seen is noise."
-echo " On a shared machine p99/p99.9 vary several-fold between rounds: trust what repeats in every round.)"
+echo "(both = latency's TCP_NODELAY with throughput's relay: on bulk it runs the same code as throughput,"
+echo " so a difference there is noise; on small messages latency also polls without sleeping for"
+echo " latency_busy_poll after relaying, which both does not.)"
+echo "(On a shared machine p99/p99.9 vary several-fold between rounds: trust what repeats in every round.)"

@@ -187,8 +187,8 @@ def prio_verdicts(rec):
     if out:
         print("\nDo the priorities do what they say? (bench/priorities.sh)")
         print("\n".join(out))
-        print("  (pm-both runs latency's code on small messages and"
-              " throughput's on bulk: a difference to it there is noise)")
+        print("  (pm-both runs throughput's code on bulk: a difference to it"
+              " there is noise; on small messages pm-lat also busy-polls)")
 
 
 def ports_detail(rec):

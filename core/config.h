@@ -119,6 +119,9 @@ struct config {
 	/* Connect to backends from the client's own address (a route's
 	 * `transparent` overrides it). */
 	int transparent;
+	/* After a `priority: latency` connection relayed bytes, its worker
+	 * polls without sleeping this long (seconds; 0: never). */
+	double latency_busy_poll;
 	/* Local addresses every backend connection comes from, in turn (a
 	 * route's `source`, or `transparent`, overrides it; none: the
 	 * kernel's choice). Owned: config_free frees them. */

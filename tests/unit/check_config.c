@@ -145,6 +145,8 @@ START_TEST(test_config__defaults)
 	ck_assert(cfg->idle_timeout == 0); /* off */
 	ck_assert(cfg->halfclose_timeout == 60);
 	ck_assert_int_eq(cfg->tcp_keepalive, 1);
+	ck_assert(cfg->latency_busy_poll == 0.0001);
+	ck_assert_uint_eq(cfg->sources.n, 0);
 	ck_assert_int_eq(cfg->log_level, -1); /* not set */
 	ck_assert_ptr_null(cfg->user);
 	ck_assert_ptr_null(cfg->plugin_dir);
@@ -318,6 +320,8 @@ static const struct {
 	const char *yaml;
 	const char *error;
 } bad_configs[] = {
+	{"PORTMUX:\n  port: 8080\n  latency_busy_poll: 0.5\n",
+	 "test.yaml:3:22: 0.5 is out of range (0 to 0.01)"},
 	{"PORTMUX:\n  port: 8080\n  transparent: true\n  source: 127.0.0.2\n",
 	 "test.yaml:4:11: use either transparent: true or source in PORTMUX, "
 	 "not both"},

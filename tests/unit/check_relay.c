@@ -1472,6 +1472,40 @@ START_TEST(test_relay__connect_from_source)
 }
 END_TEST
 
+/* latency_busy_poll: bytes relayed for a `priority: latency` route keep
+ * the loop polling without sleeping (an idle watcher, active) for the
+ * window, after which it stops by itself; other priorities, or a window
+ * of 0, never start it. */
+static void
+busy_poll_case(enum priority prio, const char *yaml, int expect)
+{
+	char buf[8];
+	struct rt t;
+
+	rt_yaml = yaml;
+	rt_open(&t, PAIR_UNIX, prio, 0, 0, NULL, 0);
+	rt_start(&t);
+	ck_assert(!ev_is_active(&t.lc.busy_poll));
+	ck_assert_int_eq(send(t.cfar, "ping", 4, 0), 4);
+	DRIVE_UNTIL(&t, recv(t.sfar, buf, sizeof(buf), MSG_DONTWAIT) == 4, {});
+	ck_assert_int_eq(ev_is_active(&t.lc.busy_poll), expect);
+	/* It ends by itself (the window is 10 ms). */
+	DRIVE_UNTIL(&t, !ev_is_active(&t.lc.busy_poll), {});
+	rt_close(&t);
+}
+
+START_TEST(test_relay__latency_busy_poll)
+{
+	const char *ten_ms = "PORTMUX:\n  port: 1\n  latency_busy_poll: 0.01\n";
+
+	busy_poll_case(PRIO_LATENCY, ten_ms, 1);
+	busy_poll_case(PRIO_BOTH, ten_ms, 0);
+	busy_poll_case(PRIO_THROUGHPUT, ten_ms, 0);
+	busy_poll_case(PRIO_LATENCY,
+		       "PORTMUX:\n  port: 1\n  latency_busy_poll: 0\n", 0);
+}
+END_TEST
+
 START_TEST(test_relay__backend_keepalive)
 {
 	backend_keepalive(1);
@@ -1513,6 +1547,7 @@ make_suite_relay(void)
 	tcase_add_test(tc, test_relay__idle_busy_crowd);
 	tcase_add_test(tc, test_relay__connect_sends_at_once);
 	tcase_add_test(tc, test_relay__connect_from_source);
+	tcase_add_test(tc, test_relay__latency_busy_poll);
 	tcase_add_test(tc, test_relay__backend_keepalive);
 	tcase_add_test(tc, test_relay__backend_keepalive_off);
 	suite_add_tcase(s, tc);
