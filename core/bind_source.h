@@ -4,8 +4,8 @@
  * port left to connect() (IP_BIND_ADDRESS_NO_PORT): every (source, backend
  * address) pair then has the whole ephemeral port range, and a source whose
  * ports towards that backend address are all taken (connect() says
- * EADDRNOTAVAIL) gives way to the next one. Without `source` the kernel
- * picks the route's address, as before.
+ * EADDRNOTAVAIL) gives way to the next one (sockopt_origin_socket, for
+ * TCP and UDP). Without `source` the kernel picks the route's address.
  *
  * Ownership: a parsed list belongs to the route or config holding it and
  * is freed by bind_sources_clear(). */

@@ -74,7 +74,6 @@ struct conn {
 	uint8_t zerocopy;   /* relay with splice() through pipes */
 	uint8_t kernel_try; /* relay: kernel wanted: tries left to go in
 			       (conn_kernel.h); 0: stays in user space */
-	uint8_t transparent; /* connect from the client's own address */
 	uint8_t proxy_in;   /* a PROXY header from a trusted balancer is due */
 	uint8_t has_local;  /* `local` came from that header */
 	uint8_t ended;      /* a direction had ended when the idle list

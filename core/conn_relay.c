@@ -10,7 +10,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "bind_source.h"
 #include "conn_internal.h"
 #include "conn_kernel.h"
 #include "log.h"
@@ -59,67 +58,6 @@ address_failed(const struct conn *c, int err)
 		  strerror(err));
 }
 
-/* Where c's backend connections come from: the route's `source`, else
- * PORTMUX's; NULL for the kernel's choice (or the client's address, when
- * transparent). */
-static const struct bind_sources *
-conn_sources(const struct conn *c)
-{
-	const struct bind_sources *s = &c->backend->sources;
-
-	if (c->transparent)
-		return NULL;
-	if (s->n == 0)
-		s = &c->gen->cfg->sources;
-	return s->n ? s : NULL;
-}
-
-/* A socket for address a, connect() started: bound to one of `src` (each
- * connection starting at the next in turn; a source with no port left
- * towards a gives way to the next), or to the client's address when
- * transparent, or to nothing. The fd, or -1 with c->last_error. */
-static int
-socket_to(struct conn *c, const struct addr *a,
-	  const struct bind_sources *src)
-{
-	const struct sockaddr *sa = (const struct sockaddr *)&a->ss;
-	unsigned n = src ? src->n : 1;
-	unsigned first = src ? c->lc->source_turn++ : 0;
-
-	c->last_error = EAFNOSUPPORT; /* no source of a's family */
-	for (unsigned k = 0; k < n; k++) {
-		const struct addr *from =
-			src ? &src->a[(first + k) % src->n] : NULL;
-		int fd, err;
-
-		if (from != NULL && from->ss.ss_family != sa->sa_family)
-			continue;
-		fd = socket(sa->sa_family,
-			    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			c->last_error = errno;
-			return -1;
-		}
-		sockopt_backend(fd, c->backend->priority);
-		/* Transparent: another family than the client's, or no
-		 * route back, and this address cannot see the client. */
-		if ((c->transparent &&
-		     sockopt_transparent(fd, &c->peer.sa) < 0) ||
-		    (from != NULL && bind_source(fd, from) < 0) ||
-		    (connect(fd, sa, a->len) < 0 && errno != EINPROGRESS)) {
-			err = errno;
-			close(fd);
-			c->last_error = err;
-			if (from != NULL &&
-			    (err == EADDRNOTAVAIL || err == EADDRINUSE))
-				continue; /* its ports towards a: all taken */
-			return -1;
-		}
-		return fd;
-	}
-	return -1;
-}
-
 /* Start connecting to backend address c->addr_index or a later one.
  * 1 when connected (the probe bytes, or the first of them, sent: the
  * caller starts relaying), 0 when a connect is under way, -1 when every
@@ -128,14 +66,21 @@ static int
 connect_next(struct conn *c)
 {
 	const struct addr_set *set = c->addrs;
-	const struct bind_sources *src = conn_sources(c);
+	int transparent;
+	const struct bind_sources *src =
+		sockopt_origin(c->backend, c->gen->cfg, &transparent);
 
 	for (; c->addr_index < set->n; c->addr_index++) {
-		int fd = socket_to(c, &set->a[c->addr_index], src);
+		int fd = sockopt_origin_socket(
+			&set->a[c->addr_index], SOCK_STREAM,
+			c->backend->priority, transparent ? &c->peer.sa : NULL,
+			src, &c->lc->source_turn);
 		enum first_send sent;
 
-		if (fd < 0)
+		if (fd < 0) {
+			c->last_error = errno;
 			continue;
+		}
 		sent = first_send(c, fd);
 		if (sent == FAILED) {
 			address_failed(c, c->last_error);
@@ -231,11 +176,6 @@ conn_connect(struct conn *c, const struct backend *b, enum conn_via via,
 	c->series = series;
 	c->backend = b;
 	c->via = (uint8_t)via;
-	/* The route's own transparent or source wins over PORTMUX's. */
-	if (b->transparent >= 0)
-		c->transparent = (uint8_t)b->transparent;
-	else
-		c->transparent = b->sources.n ? 0 : c->gen->cfg->transparent;
 	c->state = CONN_CONNECTING;
 	/* The client watcher stays armed (a stop and restart would cost two
 	 * epoll_ctl calls): what arrives meanwhile joins the probe bytes. */

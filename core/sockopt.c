@@ -9,6 +9,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bind_source.h"
+#include "config.h"
+
 int
 sockopt_bound_socket(const struct addr *a, int type, int shared)
 {
@@ -87,6 +90,7 @@ sockopt_transparent(int fd, const struct sockaddr *client)
 {
 	struct sockaddr_storage self;
 	struct sockaddr_storage src;
+	struct addr from;
 	socklen_t len = sizeof(self), slen;
 	int one = 1, family;
 
@@ -129,8 +133,9 @@ sockopt_transparent(int fd, const struct sockaddr *client)
 			return -1;
 	}
 	/* The port comes at connect(), unique for the 4-tuple. */
-	setsockopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-	return bind(fd, (struct sockaddr *)&src, slen);
+	memcpy(&from.ss, &src, sizeof(src));
+	from.len = slen;
+	return bind_source(fd, &from);
 }
 
 int
@@ -145,4 +150,58 @@ sockopt_transparent_allowed(void)
 	ok = setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) == 0;
 	close(fd);
 	return ok;
+}
+
+const struct bind_sources *
+sockopt_origin(const struct backend *b, const struct config *cfg,
+	       int *transparent)
+{
+	const struct bind_sources *src =
+		b->sources.n ? &b->sources : &cfg->sources;
+
+	if (b->transparent >= 0)
+		*transparent = b->transparent;
+	else
+		*transparent = b->sources.n ? 0 : cfg->transparent;
+	return *transparent || src->n == 0 ? NULL : src;
+}
+
+int
+sockopt_origin_socket(const struct addr *a, int type, enum priority prio,
+		      const struct sockaddr *client,
+		      const struct bind_sources *src, unsigned *turn)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&a->ss;
+	unsigned n = src ? src->n : 1;
+	unsigned first = src ? (*turn)++ : 0;
+
+	errno = EAFNOSUPPORT; /* no source of a's family */
+	for (unsigned k = 0; k < n; k++) {
+		const struct addr *from = src ? &src->a[(first + k) % n] : NULL;
+		int fd, err;
+
+		if (from != NULL && from->ss.ss_family != sa->sa_family)
+			continue;
+		fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    0);
+		if (fd < 0)
+			return -1;
+		if (type == SOCK_STREAM)
+			sockopt_backend(fd, prio);
+		/* Transparent: another family than the client's, or no route
+		 * back, and this address cannot see the client. */
+		if ((client != NULL && sockopt_transparent(fd, client) < 0) ||
+		    (from != NULL && bind_source(fd, from) < 0) ||
+		    (connect(fd, sa, a->len) < 0 && errno != EINPROGRESS)) {
+			err = errno;
+			close(fd);
+			errno = err;
+			if (from != NULL &&
+			    (err == EADDRNOTAVAIL || err == EADDRINUSE))
+				continue; /* its ports towards a: all taken */
+			return -1;
+		}
+		return fd;
+	}
+	return -1;
 }

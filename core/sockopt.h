@@ -38,6 +38,28 @@ int sockopt_transparent(int fd, const struct sockaddr *client);
 /* Can this process make transparent sockets (CAP_NET_ADMIN or
  * CAP_NET_RAW)? */
 int sockopt_transparent_allowed(void);
+struct config;
+/*
+ * Where connections to backend b come from: the route's own `transparent`
+ * or `source` wins over PORTMUX's. *transparent says whether from the
+ * client's address; the result is the sources to bind to (NULL: none, the
+ * kernel's choice or the client's address).
+ */
+const struct bind_sources *sockopt_origin(const struct backend *b,
+					  const struct config *cfg,
+					  int *transparent);
+/*
+ * A socket of `type` (SOCK_STREAM, SOCK_DGRAM) to address a, connect()
+ * started: a stream socket first gets `prio`'s options (sockopt_backend);
+ * then it comes from `client` when not NULL (transparent), else from one
+ * of `src` when not NULL — each call starting at source *turn, which it
+ * advances, and a source whose ports towards a are all taken giving way to
+ * the next. The fd, or -1 with errno (EAFNOSUPPORT: no source of a's
+ * family).
+ */
+int sockopt_origin_socket(const struct addr *a, int type, enum priority prio,
+			  const struct sockaddr *client,
+			  const struct bind_sources *src, unsigned *turn);
 /* An accepted client socket, once its route is known. */
 void sockopt_client(int fd, enum priority p);
 

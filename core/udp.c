@@ -10,7 +10,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "bind_source.h"
 #include "decide.h"
 #include "log.h"
 #include "probe.h"
@@ -462,55 +461,15 @@ flow_make_room(struct udp_listener *l)
 	return 1;
 }
 
-/* A socket connected to a for f: from the client's own address when
- * transparent (sockopt.h), else from one of src (each flow starting at
- * the next in turn) when it has any. The fd, or -1 with errno. */
-static int
-flow_socket(struct udp_flow *f, const struct addr *a,
-	    const struct bind_sources *src, int transparent)
-{
-	const struct sockaddr *sa = (const struct sockaddr *)&a->ss;
-	unsigned n = src && src->n ? src->n : 1;
-	unsigned first = src && src->n ? f->l->lc->source_turn++ : 0;
-
-	errno = EAFNOSUPPORT; /* no source of a's family */
-	for (unsigned k = 0; k < n; k++) {
-		const struct addr *from =
-			src && src->n ? &src->a[(first + k) % n] : NULL;
-		int fd, err;
-
-		if (from != NULL && from->ss.ss_family != sa->sa_family)
-			continue;
-		fd = socket(sa->sa_family,
-			    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -1;
-		if ((transparent &&
-		     sockopt_transparent(fd, &f->client.sa) < 0) ||
-		    (from != NULL && bind_source(fd, from) < 0) ||
-		    connect(fd, sa, a->len) < 0) {
-			err = errno;
-			close(fd);
-			errno = err;
-			continue;
-		}
-		return fd;
-	}
-	return -1;
-}
-
 /* The decision is made: connect to b and send what waited. 1, or 0 when
  * f was freed instead. */
 static int
 flow_connect(struct udp_flow *f, const struct backend *b)
 {
 	const struct addr_set *set = backend_addrs(b);
-	/* The route's own transparent or source wins over PORTMUX's. */
-	int transparent = b->transparent >= 0 ? b->transparent
-			  : b->sources.n      ? 0
-					      : f->gen->cfg->transparent;
+	int transparent;
 	const struct bind_sources *src =
-		b->sources.n ? &b->sources : &f->gen->cfg->sources;
+		sockopt_origin(b, f->gen->cfg, &transparent);
 	int fd = -1;
 
 	if ((long)f->l->nflows >= f->gen->cfg->udp_max_flows &&
@@ -528,8 +487,9 @@ flow_connect(struct udp_flow *f, const struct backend *b)
 	/* The first address that takes a socket; UDP connect() only sets the
 	 * peer, so failures show up as ICMP errors later. */
 	for (int i = 0; i < set->n && fd < 0; i++)
-		fd = flow_socket(f, &set->a[i], transparent ? NULL : src,
-				 transparent);
+		fd = sockopt_origin_socket(&set->a[i], SOCK_DGRAM, PRIO_BOTH,
+					   transparent ? &f->client.sa : NULL,
+					   src, &f->l->lc->source_turn);
 	if (fd < 0) {
 		int out = errno == EMFILE || errno == ENFILE;
 
