@@ -110,7 +110,7 @@ side_close(struct conn *c, struct side *s)
 		ev_io_stop(c->lc->loop, &s->io);
 	s->events = 0;
 	if (s->fd >= 0)
-		close(s->fd);
+		close_batch_add(&c->lc->closing, s->fd);
 	s->fd = -1;
 	pbuf_put(&c->lc->pbufs, s->out);
 	s->out = NULL;

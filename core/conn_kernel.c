@@ -190,6 +190,9 @@ enter(struct conn *c)
 	for (int i = 0; i < 2; i++) {
 		socklen_t len = sizeof(kp->cookie[i]);
 
+		/* The kernel's writes do not go through side_will_write. */
+		side_nodelay_now(side_at(c, i));
+
 		if (getsockopt(side_at(c, i)->fd, SOL_SOCKET, SO_COOKIE,
 			       &kp->cookie[i], &len) < 0 ||
 		    written(side_at(c, i)->fd, 1, &kp->base[i]) < 0) {
@@ -487,6 +490,7 @@ pump_whole(struct side *src, struct side *dst, int *which)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	}
 	src->bytes += (uint64_t)n;
+	side_will_write(dst);
 	sent = send(dst->fd, buf, (size_t)n, MSG_NOSIGNAL);
 	if (sent < 0 && errno != EAGAIN && errno != EINTR) {
 		free(buf);

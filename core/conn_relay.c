@@ -73,8 +73,8 @@ connect_next(struct conn *c)
 	for (; c->addr_index < set->n; c->addr_index++) {
 		int fd = sockopt_origin_socket(
 			&set->a[c->addr_index], SOCK_STREAM,
-			c->backend->priority, transparent ? &c->peer.sa : NULL,
-			src, &c->lc->source_turn);
+			transparent ? &c->peer.sa : NULL, src,
+			&c->lc->source_turn);
 		enum first_send sent;
 
 		if (fd < 0) {
@@ -88,6 +88,11 @@ connect_next(struct conn *c)
 			continue;
 		}
 		c->server.fd = fd;
+		/* A new socket has Nagle on; the probe bytes were its first
+		 * write when they went. */
+		side_nodelay_later(&c->server,
+				   sockopt_wants_nodelay(c->backend->priority),
+				   0, sent == SENT);
 		if (sent == SENT)
 			return 1;
 		side_arm(c, &c->server, EV_WRITE);
@@ -305,7 +310,10 @@ relay_start(struct conn *c)
 		conn_close(c, "out_of_memory");
 		return;
 	}
-	sockopt_client(c->client.fd, c->backend->priority);
+	/* It came with TCP_NODELAY from the listener, and nothing was
+	 * written to it yet. */
+	side_nodelay_later(&c->client,
+			   sockopt_wants_nodelay(c->backend->priority), 1, 0);
 	if (c->gen->cfg->tcp_keepalive)
 		conn_keepalive_due(c);
 	conn_relay_mode(c); /* zerocopy, relay: kernel */

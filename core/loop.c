@@ -50,6 +50,7 @@ loop_ctx_init(struct loop_ctx *lc, struct ev_loop *loop,
 	ev_init(&lc->keepalive_timer, conn_keepalive_timer_cb);
 	ev_idle_init(&lc->busy_poll, busy_poll_cb);
 	lc->busy_poll.data = lc;
+	close_batch_init(&lc->closing, loop);
 	generation_ref(g);
 	lc->gen = g;
 	return 0;
@@ -61,6 +62,7 @@ loop_ctx_fini(struct loop_ctx *lc)
 	ev_timer_stop(lc->loop, &lc->idle_timer);
 	ev_timer_stop(lc->loop, &lc->keepalive_timer);
 	ev_idle_stop(lc->loop, &lc->busy_poll);
+	close_batch_flush(&lc->closing);
 	while (!LIST_EMPTY(&lc->idle)) {
 		struct idle_list *l = LIST_FIRST(&lc->idle);
 		LIST_REMOVE(l, link);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "close_batch.h"
 #include "generation.h"
 #include "pbuf.h"
 #include "pipe_pool.h"
@@ -77,6 +78,9 @@ struct loop_ctx {
 	 * active the loop polls without sleeping, until busy_until. */
 	ev_idle busy_poll;
 	ev_tstamp busy_until;
+	/* Relayed sockets closed at the end of the turn, in runs (owned:
+	 * loop_ctx_fini closes what is left). */
+	struct close_batch closing;
 	/* Called after a connection was freed (the worker resumes accepting
 	 * or ends its drain). May be NULL. */
 	void (*on_conn_closed)(struct loop_ctx *lc);

@@ -8,12 +8,34 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "sockopt.h"
+
 /* Work per event and direction: one fast pair must not starve others. */
 #define RELAY_BUDGET 16
 /* Zero-copy pays off for bulk only: a direction switches to splice when a
  * read fills the scratch buffer, and back to copying when a splice brings
  * less than this. Small request/response traffic stays on plain copies. */
 #define BULK_BELOW (16 * 1024)
+
+/* ---- Nagle, from the second write on ---- */
+
+void
+side_nodelay_later(struct side *s, int wanted, int has, int written)
+{
+	s->nodelay_due = !wanted == !has ? NODELAY_KEEP
+			 : wanted	 ? NODELAY_ON
+					 : NODELAY_OFF;
+	s->written = written != 0;
+}
+
+void
+side_nodelay_now(struct side *s)
+{
+	if (s->nodelay_due == NODELAY_KEEP)
+		return;
+	sockopt_nodelay(s->fd, s->nodelay_due == NODELAY_ON);
+	s->nodelay_due = NODELAY_KEEP;
+}
 
 /* ---- writing what is pending ---- */
 
@@ -23,7 +45,10 @@ flush_buffer(struct loop_ctx *lc, struct side *dst)
 	struct pbuf *b = dst->out;
 
 	while (b->off < b->len) {
-		ssize_t n = send(dst->fd, b->data + b->off, b->len - b->off,
+		ssize_t n;
+
+		side_will_write(dst);
+		n = send(dst->fd, b->data + b->off, b->len - b->off,
 				 MSG_NOSIGNAL);
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
@@ -39,9 +64,11 @@ static int
 drain_pipe(struct side *dst)
 {
 	while (dst->pipe_bytes > 0) {
-		ssize_t n = splice(dst->pipe[0], NULL, dst->fd, NULL,
-				   dst->pipe_bytes,
-				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		ssize_t n;
+
+		side_will_write(dst);
+		n = splice(dst->pipe[0], NULL, dst->fd, NULL, dst->pipe_bytes,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		dst->pipe_bytes -= (uint32_t)n;
@@ -102,6 +129,7 @@ pump_copy(struct loop_ctx *lc, struct side *src, struct side *dst,
 			return -1;
 		}
 		src->bytes += (uint64_t)n;
+		side_will_write(dst);
 		sent = send(dst->fd, lc->scratch, (size_t)n, MSG_NOSIGNAL);
 		if (sent < 0) {
 			if (errno != EAGAIN && errno != EINTR) {

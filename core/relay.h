@@ -34,7 +34,37 @@ struct side {
 	int pipe[2];         /* zero-copy: bytes on their way to this side */
 	uint32_t pipe_bytes; /* how many are in it (EAGAIN is ambiguous) */
 	uint64_t bytes;      /* read from this side */
+	/* TCP_NODELAY as the route's priority wants it, set before the
+	 * socket's second write (side_nodelay_later): NODELAY_KEEP once
+	 * set, or when the socket had it already. */
+	uint8_t nodelay_due;
+	uint8_t written; /* a write was made (or tried) */
 };
+
+enum { NODELAY_KEEP, NODELAY_ON, NODELAY_OFF };
+
+/*
+ * Nagle's algorithm holds a small write back only while earlier data is
+ * unacknowledged, so a socket's first write goes out at once whatever
+ * TCP_NODELAY says: s gets the value its route's priority wants
+ * (`wanted`; it has `has` now) just before its second write. A short
+ * connection — a request, an answer — never pays that setsockopt (one
+ * system call of its 13). `written`: s had a write already.
+ */
+void side_nodelay_later(struct side *s, int wanted, int has, int written);
+/* Set s's TCP_NODELAY now if it waits for one (the sockets leave for the
+ * kernel relay, whose writes these hooks do not see). */
+void side_nodelay_now(struct side *s);
+/* Every write to s goes after this. */
+static inline void
+side_will_write(struct side *s)
+{
+	if (s->nodelay_due == NODELAY_KEEP)
+		return;
+	if (s->written)
+		side_nodelay_now(s);
+	s->written = 1;
+}
 
 /* Bytes waiting to be written to this side. */
 static inline int

@@ -36,8 +36,8 @@ sockopt_bound_socket(const struct addr *a, int type, int shared)
 	return fd;
 }
 
-static int
-wants_nodelay(enum priority p)
+int
+sockopt_wants_nodelay(enum priority p)
 {
 	return p == PRIO_LATENCY || p == PRIO_BOTH;
 }
@@ -67,22 +67,9 @@ sockopt_listener(int fd, int keepalive)
 }
 
 void
-sockopt_backend(int fd, enum priority p)
+sockopt_nodelay(int fd, int on)
 {
-	int one = 1;
-
-	if (wants_nodelay(p))
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-void
-sockopt_client(int fd, enum priority p)
-{
-	int zero = 0;
-
-	/* It came with TCP_NODELAY from the listener. */
-	if (!wants_nodelay(p))
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &zero, sizeof(zero));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
 int
@@ -167,7 +154,7 @@ sockopt_origin(const struct backend *b, const struct config *cfg,
 }
 
 int
-sockopt_origin_socket(const struct addr *a, int type, enum priority prio,
+sockopt_origin_socket(const struct addr *a, int type,
 		      const struct sockaddr *client,
 		      const struct bind_sources *src, unsigned *turn)
 {
@@ -186,8 +173,6 @@ sockopt_origin_socket(const struct addr *a, int type, enum priority prio,
 			    0);
 		if (fd < 0)
 			return -1;
-		if (type == SOCK_STREAM)
-			sockopt_backend(fd, prio);
 		/* Transparent: another family than the client's, or no route
 		 * back, and this address cannot see the client. */
 		if ((client != NULL && sockopt_transparent(fd, client) < 0) ||

@@ -18,8 +18,11 @@ int sockopt_bound_socket(const struct addr *a, int type, int shared);
 /* A listening socket: no Nagle delay (the default priority, `both`, wants
  * it) and, with `keepalive`, TCP keepalive probes on what it accepts. */
 void sockopt_listener(int fd, int keepalive);
-/* A new backend socket, before connect(): Nagle per priority. */
-void sockopt_backend(int fd, enum priority p);
+/* Does priority p want TCP_NODELAY (no Nagle delay)? latency and both
+ * do; throughput lets Nagle gather small writes. Sockets get it before
+ * their second write (relay.h side_nodelay_later). */
+int sockopt_wants_nodelay(enum priority p);
+void sockopt_nodelay(int fd, int on);
 /* The same TCP keepalive probes as client connections (a backend host
  * that vanished does not hold the connection forever): four setsockopt()
  * calls, so conn_keepalive.c sets them only on connections that live long
@@ -50,17 +53,14 @@ const struct bind_sources *sockopt_origin(const struct backend *b,
 					  int *transparent);
 /*
  * A socket of `type` (SOCK_STREAM, SOCK_DGRAM) to address a, connect()
- * started: a stream socket first gets `prio`'s options (sockopt_backend);
- * then it comes from `client` when not NULL (transparent), else from one
+ * started: it comes from `client` when not NULL (transparent), else from one
  * of `src` when not NULL — each call starting at source *turn, which it
  * advances, and a source whose ports towards a are all taken giving way to
  * the next. The fd, or -1 with errno (EAFNOSUPPORT: no source of a's
  * family).
  */
-int sockopt_origin_socket(const struct addr *a, int type, enum priority prio,
+int sockopt_origin_socket(const struct addr *a, int type,
 			  const struct sockaddr *client,
 			  const struct bind_sources *src, unsigned *turn);
-/* An accepted client socket, once its route is known. */
-void sockopt_client(int fd, enum priority p);
 
 #endif

@@ -487,7 +487,7 @@ flow_connect(struct udp_flow *f, const struct backend *b)
 	/* The first address that takes a socket; UDP connect() only sets the
 	 * peer, so failures show up as ICMP errors later. */
 	for (int i = 0; i < set->n && fd < 0; i++)
-		fd = sockopt_origin_socket(&set->a[i], SOCK_DGRAM, PRIO_BOTH,
+		fd = sockopt_origin_socket(&set->a[i], SOCK_DGRAM,
 					   transparent ? &f->client.sa : NULL,
 					   src, &f->l->lc->source_turn);
 	if (fd < 0) {

@@ -66,6 +66,27 @@ splice(int fd_in, loff_t *off_in, int fd_out, loff_t *off_out, size_t len,
 	return real(fd_in, off_in, fd_out, off_out, len, flags);
 }
 
+/* ---- close_range() counted ----
+ *
+ * The same way, the test binary counts the close_range() calls of the
+ * close batch (close_batch.c) and passes them on. */
+static unsigned long close_range_calls;
+
+int
+close_range(unsigned int first, unsigned int last, int flags)
+{
+	static int (*real)(unsigned int, unsigned int, int);
+
+	close_range_calls++;
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "close_range");
+	if (real == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real(first, last, flags);
+}
+
 /* ---- fixture ---- */
 
 static double
@@ -350,6 +371,14 @@ check_invariants(const struct rt *t)
 			check_invariants(t); \
 		} \
 	} while (0)
+
+/* One more turn of the loop: a closed connection's sockets are closed
+ * when the loop is about to poll again (close_batch.h). */
+static void
+rt_turn(struct rt *t)
+{
+	ev_run(t->loop, EVRUN_NOWAIT);
+}
 
 /* The test's side of one direction: `w` sends data[0..len) on wfd, `r`
  * reads from rfd and compares with exp[0..len). */
@@ -943,6 +972,7 @@ START_TEST(test_relay__reset_closes)
 	DRIVE_UNTIL(&t, t.closed == 1, {});
 	ck_assert_int_eq(t.lc.nconns, 0);
 	ck_assert_ptr_null(t.c);
+	rt_turn(&t);
 	{
 		double dl = now_s() + WAIT_MAX;
 		ssize_t k;
@@ -976,6 +1006,7 @@ START_TEST(test_relay__epipe_closes)
 	ck_assert_int_eq(send(t.cfar, "more", 4, MSG_NOSIGNAL), 4);
 	DRIVE_UNTIL(&t, t.closed == 1, {});
 	ck_assert_int_eq(t.lc.nconns, 0);
+	rt_turn(&t);
 	/* The relay's client socket is closed too. */
 	ck_assert_int_eq(send(t.cfar, "x", 1, MSG_NOSIGNAL), -1);
 	ck_assert_int_eq(errno, EPIPE);
@@ -1114,6 +1145,7 @@ START_TEST(test_relay__halfclose_timeout)
 	ck_assert_int_eq(idle_lists(&t.lc), 0);
 	ck_assert(!ev_is_active(&t.lc.idle_timer));
 	/* The client sees the end of the other direction too. */
+	rt_turn(&t);
 	ck_assert(drained_to_eof(t.cfar));
 	rt_close(&t);
 }
@@ -1195,6 +1227,7 @@ START_TEST(test_relay__idle_timeout_per_route)
 	ck_assert_msg(took >= 0.18 && took < 0.45, "first close after %.3f s",
 		      took);
 	ck_assert_ptr_nonnull(t.c); /* the one on PORTMUX's timeout */
+	rt_turn(&t);
 	ck_assert(drained_to_eof(sc));
 	DRIVE_UNTIL(&t, t.closed == 2, {});
 	took = now_s() - t0;
@@ -1417,6 +1450,72 @@ START_TEST(test_relay__connect_sends_at_once)
 }
 END_TEST
 
+static int
+nodelay_of(int fd)
+{
+	int v = -1;
+	socklen_t vl = sizeof(v);
+
+	ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &vl),
+			 0);
+	return v;
+}
+
+/* "x" sent from one of the test's ends, relayed, read at the other. */
+static void
+relay_byte(struct rt *t, int from, int at)
+{
+	char c = 0;
+
+	ck_assert_int_eq(send(from, "x", 1, MSG_NOSIGNAL), 1);
+	DRIVE_UNTIL(t, recv(at, &c, 1, MSG_DONTWAIT) == 1, {});
+	ck_assert_int_eq(c, 'x');
+}
+
+/* TCP_NODELAY as the priority wants it (latency: on, throughput: off),
+ * set before a socket's second write, never for a socket written once:
+ * the backend socket starts with Nagle on, the client socket with the
+ * listener's TCP_NODELAY. */
+START_TEST(test_relay__nodelay_from_second_write)
+{
+	static const enum priority prios[] = {PRIO_LATENCY, PRIO_THROUGHPUT};
+
+	for (int i = 0; i < 2; i++) {
+		struct addr_set set = {.n = 1};
+		struct backend b = {.text = be_text, .priority = prios[i]};
+		int ls, one = 1, latency = prios[i] == PRIO_LATENCY;
+		char buf[8];
+		struct rt t;
+
+		rt_open(&t, PAIR_TCP, prios[i], 0, 0, "hello", 5);
+		ck_assert_int_eq(setsockopt(t.relay_cfd, IPPROTO_TCP,
+					    TCP_NODELAY, &one, sizeof(one)),
+				 0); /* as from the listener */
+		ls = loopback_socket(4, &set.a[0]);
+		b.addrs = &set;
+		rt_unpair_backend(&t);
+		conn_connect(t.c, &b, VIA_DETECTOR, NULL);
+		ck_assert_int_eq(t.c->state, CONN_RELAY);
+		t.sfar = accept4(ls, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		ck_assert_int_ge(t.sfar, 0);
+		close(ls);
+		DRIVE_UNTIL(&t, recv(t.sfar, buf, 5, MSG_DONTWAIT) == 5, {});
+		/* Written once each way at most: nothing changed yet. */
+		ck_assert_int_eq(nodelay_of(t.c->server.fd), 0);
+		relay_byte(&t, t.sfar, t.cfar);
+		ck_assert_int_eq(nodelay_of(t.c->client.fd), 1);
+		/* The second writes. */
+		relay_byte(&t, t.cfar, t.sfar);
+		ck_assert_int_eq(nodelay_of(t.c->server.fd), latency);
+		relay_byte(&t, t.sfar, t.cfar);
+		ck_assert_int_eq(nodelay_of(t.c->client.fd), latency);
+		ck_assert_int_eq(t.c->server.nodelay_due, NODELAY_KEEP);
+		ck_assert_int_eq(t.c->client.nodelay_due, NODELAY_KEEP);
+		rt_close(&t);
+	}
+}
+END_TEST
+
 /* `source`: the backend socket is bound to the route's source addresses,
  * the loop's turn picking which; a route without its own takes PORTMUX's;
  * a source of another family than the backend address is passed over. */
@@ -1506,6 +1605,62 @@ START_TEST(test_relay__latency_busy_poll)
 }
 END_TEST
 
+static int
+fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+/* A closed connection's sockets wait for the end of the loop's turn and
+ * are closed then, a run of consecutive descriptors in one close_range()
+ * call; a full batch is closed at once. */
+START_TEST(test_relay__close_batch)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct close_batch b;
+	int fds[CLOSE_BATCH_MAX + 1], before = count_fds();
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	ck_assert_ptr_nonnull(loop);
+	ck_assert_int_ge(null, 0);
+	close_batch_init(&b, loop);
+	/* Ten consecutive descriptors (the lowest free from 900 on) and one
+	 * apart. */
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_ge(fds[i] = fcntl(null, F_DUPFD_CLOEXEC, 900), 0);
+	ck_assert_int_eq(fds[9], fds[0] + 9);
+	ck_assert_int_ge(fds[10] = fcntl(null, F_DUPFD_CLOEXEC, 950), 0);
+	for (int i = 10; i >= 0; i--) /* any order */
+		close_batch_add(&b, fds[i]);
+	ck_assert(ev_is_active(&b.prepare));
+	for (int i = 0; i <= 10; i++)
+		ck_assert(fd_open(fds[i]));
+	close_range_calls = 0;
+	ev_run(loop, EVRUN_NOWAIT);
+	for (int i = 0; i <= 10; i++)
+		ck_assert(!fd_open(fds[i]));
+	ck_assert_uint_eq(close_range_calls, 1); /* the run; fds[10] alone */
+	ck_assert(!ev_is_active(&b.prepare));
+	ck_assert_int_eq(b.n, 0);
+
+	/* Full: the 65th closes the 64 before it at once. */
+	for (int i = 0; i <= CLOSE_BATCH_MAX; i++) {
+		ck_assert_int_ge(fds[i] = fcntl(null, F_DUPFD_CLOEXEC, 900), 0);
+		close_batch_add(&b, fds[i]);
+	}
+	ck_assert_int_eq(b.n, 1);
+	for (int i = 0; i < CLOSE_BATCH_MAX; i++)
+		ck_assert(!fd_open(fds[i]));
+	ck_assert(fd_open(fds[CLOSE_BATCH_MAX]));
+	close_batch_flush(&b); /* as loop_ctx_fini does */
+	ck_assert(!fd_open(fds[CLOSE_BATCH_MAX]));
+	ck_assert(!ev_is_active(&b.prepare));
+	close(null);
+	ck_assert_int_eq(count_fds(), before);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 START_TEST(test_relay__backend_keepalive)
 {
 	backend_keepalive(1);
@@ -1550,6 +1705,8 @@ make_suite_relay(void)
 	tcase_add_test(tc, test_relay__latency_busy_poll);
 	tcase_add_test(tc, test_relay__backend_keepalive);
 	tcase_add_test(tc, test_relay__backend_keepalive_off);
+	tcase_add_test(tc, test_relay__close_batch);
+	tcase_add_test(tc, test_relay__nodelay_from_second_write);
 	suite_add_tcase(s, tc);
 	return s;
 }
