@@ -1,0 +1,80 @@
+#!/bin/bash
+# bench/ab.sh — two or more PortMux builds side by side on short
+# connections: new connections/s and relay CPU per connection, in
+# interleaved rounds (A B A B ...), each round's figures also as a ratio to
+# the first build's of the same round, and the median of those ratios.
+#
+# What a change to the connection path is worth, measured so that the
+# machine's drift does not decide it: on the development VM one build's CPU
+# per connection moves by ±25 % within minutes, more than most changes; two
+# builds measured seconds apart, round after round, see the same machine.
+#
+#   bench/ab.sh NAME=BINARY NAME=BINARY ...
+#     e.g. bench/ab.sh old=/tmp/old/build/portmux new=build/portmux
+#   A BINARY may be followed by :VAR=VALUE, an environment variable for that
+#   build's process only (old=build/portmux:PORTMUX_X=1).
+#   BENCH_SECS (4) seconds of wrk per run, BENCH_ROUNDS (6), BENCH_MODE
+#   close (-H 'Connection: close', the default) or ka (keep-alive).
+#   PortMux runs as bench/peers.sh's portmux-tp (workers: 1, no limits),
+#   relaying to one nginx backend; wrk -t2 -c50.
+. "$(dirname "$0")/lib.sh"
+. "$TOP/bench/peers.sh"
+SECS=${BENCH_SECS:-4}
+ROUNDS=${BENCH_ROUNDS:-6}
+MODE=${BENCH_MODE:-close}
+[ $# -ge 2 ] || { echo "usage: bench/ab.sh NAME=BINARY NAME=BINARY ..." >&2; exit 2; }
+for spec in "$@"; do
+	bin=${spec#*=}
+	bin=${bin%%:*}
+	[ -x "$bin" ] || { echo "not an executable: $bin" >&2; exit 2; }
+done
+BE=$(free_port)
+nginx_backend "$BE"
+
+declare -A RATE CPU RRATIO CRATIO
+first=${1%%=*}
+for round in $(seq 1 "$ROUNDS"); do
+	declare -A r_rate=() r_cpu=()
+	for spec in "$@"; do
+		name=${spec%%=*}
+		BIN=${spec#*=}
+		env_kv=""
+		case $BIN in *:*) env_kv=${BIN#*:} BIN=${BIN%%:*} ;; esac
+		if [ -n "$env_kv" ]; then export "${env_kv?}"; fi
+		relay_start portmux-tp "$BE"
+		if [ -n "$env_kv" ]; then unset "${env_kv%%=*}"; fi
+		before=$(relay_cpu)
+		if [ "$MODE" = close ]; then
+			read -r rate _ _ count < <(wrk_run "http://127.0.0.1:$RPORT/" "$SECS" -H "Connection: close")
+		else
+			read -r rate _ _ count < <(wrk_run "http://127.0.0.1:$RPORT/" "$SECS")
+		fi
+		after=$(relay_cpu)
+		relay_stop
+		cpu=$(calc "($after - $before) * 1e6 / max($count, 1)" 1)
+		r_rate[$name]=${rate%.*}
+		r_cpu[$name]=$cpu
+		RATE[$name]="${RATE[$name]:-} ${rate%.*}"
+		CPU[$name]="${CPU[$name]:-} $cpu"
+		sleep 1
+	done
+	line="round $round:"
+	for spec in "$@"; do
+		name=${spec%%=*}
+		rr=$(calc "${r_rate[$name]} / max(${r_rate[$first]}, 1)" 3)
+		cr=$(calc "${r_cpu[$name]} / max(${r_cpu[$first]}, 0.001)" 3)
+		RRATIO[$name]="${RRATIO[$name]:-} $rr"
+		CRATIO[$name]="${CRATIO[$name]:-} $cr"
+		line="$line  $name ${r_rate[$name]}/s ${r_cpu[$name]} µs (×$cr)"
+	done
+	echo "$line" >&2
+done
+
+printf '\n%-10s %10s %12s %14s %14s\n' build "conn/s" "CPU µs/conn" "rate ×$first" "CPU ×$first"
+for spec in "$@"; do
+	name=${spec%%=*}
+	printf '%-10s %10s %12s %14s %14s\n' "$name" "$(median ${RATE[$name]})" \
+		"$(median_f ${CPU[$name]})" "$(median_f ${RRATIO[$name]})" \
+		"$(median_f ${CRATIO[$name]})"
+done
+echo "(wrk -t2 -c50 -d${SECS}s, $MODE; medians of $ROUNDS interleaved rounds; the ratios are medians of each round's own ratio)"
