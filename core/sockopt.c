@@ -59,9 +59,7 @@ sockopt_keepalive(int fd)
 void
 sockopt_listener(int fd, int keepalive)
 {
-	int one = 1;
-
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	sockopt_nodelay(fd, 1);
 	if (keepalive)
 		sockopt_keepalive(fd);
 }
