@@ -12,7 +12,10 @@
 #   bench/ab.sh NAME=BINARY NAME=BINARY ...
 #     e.g. bench/ab.sh old=/tmp/old/build/portmux new=build/portmux
 #   A BINARY may be followed by :VAR=VALUE, an environment variable for that
-#   build's process only (old=build/portmux:PORTMUX_X=1).
+#   build's process only (old=build/portmux:PORTMUX_X=1). @CONTENDER in its
+#   place runs one of bench/peers.sh's contenders instead (haproxy=@haproxy,
+#   nginx=@nginx, sslh=@sslh-select): PortMux against the peers, each round
+#   seconds apart, so that their ratio is not the machine's drift either.
 #   BENCH_SECS (4) seconds of wrk per run, BENCH_ROUNDS (6), BENCH_MODE
 #   close (-H 'Connection: close', the default) or ka (keep-alive).
 #   PortMux runs as bench/peers.sh's portmux-tp (workers: 1, no limits),
@@ -26,6 +29,7 @@ MODE=${BENCH_MODE:-close}
 for spec in "$@"; do
 	bin=${spec#*=}
 	bin=${bin%%:*}
+	case $bin in @*) continue ;; esac
 	[ -x "$bin" ] || { echo "not an executable: $bin" >&2; exit 2; }
 done
 BE=$(free_port)
@@ -41,7 +45,10 @@ for round in $(seq 1 "$ROUNDS"); do
 		env_kv=""
 		case $BIN in *:*) env_kv=${BIN#*:} BIN=${BIN%%:*} ;; esac
 		if [ -n "$env_kv" ]; then export "${env_kv?}"; fi
-		relay_start portmux-tp "$BE"
+		case $BIN in
+		@*) relay_start "${BIN#@}" "$BE" ;;
+		*) relay_start portmux-tp "$BE" ;;
+		esac
 		if [ -n "$env_kv" ]; then unset "${env_kv%%=*}"; fi
 		before=$(relay_cpu)
 		if [ "$MODE" = close ]; then

@@ -317,6 +317,7 @@ relay_start(struct conn *c)
 	if (c->gen->cfg->tcp_keepalive)
 		conn_keepalive_due(c);
 	conn_relay_mode(c); /* zerocopy, relay: kernel */
+	c->server.fin_peek = 1;
 	/* The probe bytes go first, unchanged (after a PROXY header), or
 	 * what connect_next() could not send of them yet. */
 	c->server.out = c->probe;

@@ -110,6 +110,30 @@ keep_rest(struct side *dst, const uint8_t *data, size_t len)
 	return 0;
 }
 
+/*
+ * A backend that answers and closes (HTTP with Connection: close) has
+ * often queued its FIN behind the answer by the time PortMux reads it. One
+ * recv() more after its first short read finds it; the answer then leaves
+ * corked (MSG_MORE) and relay_update()'s shutdown() puts our FIN in the
+ * same segment: one packet less each way for the client and for PortMux.
+ * Only the first answer: a kept-alive connection pays one recv() that says
+ * EAGAIN, once. Bytes that arrived meanwhile join the answer (the count
+ * returned); an error is left in *err for after the answer went.
+ */
+static size_t
+peek_fin(struct side *src, uint8_t *at, size_t room, int *err)
+{
+	ssize_t m;
+
+	src->fin_peek = 0;
+	m = recv(src->fd, at, room, 0);
+	if (m == 0)
+		src->eof = 1;
+	else if (m < 0 && errno != EAGAIN && errno != EINTR)
+		*err = errno;
+	return m > 0 ? (size_t)m : 0;
+}
+
 static int
 pump_copy(struct loop_ctx *lc, struct side *src, struct side *dst,
 	  int zerocopy, int *which)
@@ -117,6 +141,7 @@ pump_copy(struct loop_ctx *lc, struct side *src, struct side *dst,
 	for (int i = 0; i < RELAY_BUDGET; i++) {
 		ssize_t n = recv(src->fd, lc->scratch, lc->scratch_size, 0);
 		ssize_t sent;
+		int err = 0;
 
 		if (n == 0) {
 			src->eof = 1;
@@ -128,9 +153,14 @@ pump_copy(struct loop_ctx *lc, struct side *src, struct side *dst,
 			*which = 0;
 			return -1;
 		}
+		if (src->fin_peek && (size_t)n < lc->scratch_size)
+			n += (ssize_t)peek_fin(src, lc->scratch + n,
+					       lc->scratch_size - (size_t)n,
+					       &err);
 		src->bytes += (uint64_t)n;
 		side_will_write(dst);
-		sent = send(dst->fd, lc->scratch, (size_t)n, MSG_NOSIGNAL);
+		sent = send(dst->fd, lc->scratch, (size_t)n,
+			    MSG_NOSIGNAL | (src->eof ? MSG_MORE : 0));
 		if (sent < 0) {
 			if (errno != EAGAIN && errno != EINTR) {
 				*which = 1;
@@ -143,6 +173,13 @@ pump_copy(struct loop_ctx *lc, struct side *src, struct side *dst,
 			return keep_rest(dst, lc->scratch + sent,
 					 (size_t)(n - sent));
 		}
+		if (err != 0) {
+			errno = err;
+			*which = 0;
+			return -1;
+		}
+		if (src->eof)
+			return 0;
 		/* A short read means the socket is drained: skip the recv
 		 * that would only say EAGAIN. A full one means bulk. */
 		if ((size_t)n < lc->scratch_size)

@@ -39,6 +39,9 @@ struct side {
 	 * set, or when the socket had it already. */
 	uint8_t nodelay_due;
 	uint8_t written; /* a write was made (or tried) */
+	/* The backend: look for its FIN right behind its first answer
+	 * (relay.c peek_fin). */
+	uint8_t fin_peek;
 };
 
 enum { NODELAY_KEEP, NODELAY_ON, NODELAY_OFF };

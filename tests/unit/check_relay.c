@@ -1516,6 +1516,52 @@ START_TEST(test_relay__nodelay_from_second_write)
 }
 END_TEST
 
+/* A backend that answers and closes: PortMux finds the FIN queued behind
+ * the answer and passes both on in one segment (MSG_MORE, then
+ * shutdown()), with either priority. A backend that answers and stays: no
+ * FIN, the answer leaves at once, and later answers are relayed as they
+ * come, each in its own segment. */
+START_TEST(test_relay__answer_leaves_with_fin)
+{
+	static const enum priority prios[] = {PRIO_LATENCY, PRIO_THROUGHPUT};
+	static const char answer[] =
+		"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello";
+
+	for (int i = 0; i < 2; i++) {
+		struct reader cr;
+		struct rt t;
+		unsigned segs;
+
+		rt_open(&t, PAIR_TCP, prios[i], 0, 0, NULL, 0);
+		rt_start(&t);
+		segs = tu_tcp_segs_in(t.cfar); /* the handshake's */
+		ck_assert_int_eq(send(t.sfar, answer, sizeof(answer), 0),
+				 (ssize_t)sizeof(answer));
+		ck_assert_int_eq(shutdown(t.sfar, SHUT_WR), 0);
+		cr = (struct reader){.fd = t.cfar,
+				     .exp = (const uint8_t *)answer,
+				     .len = sizeof(answer)};
+		DRIVE_UNTIL(&t, cr.eof, reader_step(&cr));
+		ck_assert_uint_eq(cr.got, sizeof(answer));
+		ck_assert_uint_eq(tu_tcp_segs_in(t.cfar) - segs, 1);
+		ck_assert(t.c->server.eof && t.c->client.shut);
+		ck_assert(!t.c->client.eof && !t.c->server.shut);
+		rt_close(&t);
+
+		/* Kept alive. */
+		rt_open(&t, PAIR_TCP, prios[i], 0, 0, NULL, 0);
+		rt_start(&t);
+		segs = tu_tcp_segs_in(t.cfar);
+		relay_byte(&t, t.sfar, t.cfar);
+		ck_assert_int_eq(t.c->server.fin_peek, 0);
+		relay_byte(&t, t.sfar, t.cfar);
+		ck_assert_uint_eq(tu_tcp_segs_in(t.cfar) - segs, 2);
+		ck_assert(!t.c->server.eof && !t.c->client.shut);
+		rt_close(&t);
+	}
+}
+END_TEST
+
 /* `source`: the backend socket is bound to the route's source addresses,
  * the loop's turn picking which; a route without its own takes PORTMUX's;
  * a source of another family than the backend address is passed over. */
@@ -1707,6 +1753,7 @@ make_suite_relay(void)
 	tcase_add_test(tc, test_relay__backend_keepalive_off);
 	tcase_add_test(tc, test_relay__close_batch);
 	tcase_add_test(tc, test_relay__nodelay_from_second_write);
+	tcase_add_test(tc, test_relay__answer_leaves_with_fin);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -56,6 +56,10 @@ size_t tu_assert_prefixes(struct tu_det *d, const uint8_t *data, size_t len,
  */
 void tu_assert_never(struct tu_det *d, const uint8_t *data, size_t len);
 
+/* The segments socket fd received so far, the handshake's included
+ * (TCP_INFO tcpi_segs_in). */
+unsigned tu_tcp_segs_in(int fd);
+
 /* Parse YAML text as a config named "test.yaml"; NULL + err on error. */
 struct config *tu_config(const char *yaml, char *err, size_t errlen);
 /* Config + generation (plugins from $PORTMUX_PLUGIN_DIR). */
