@@ -20,6 +20,9 @@
 #   close (-H 'Connection: close', the default) or ka (keep-alive).
 #   PortMux runs as bench/peers.sh's portmux-tp (workers: 1, no limits),
 #   relaying to one nginx backend; wrk -t2 -c50.
+#   AB_RECORD=NAME (bench/paired.sh) also records, for every build after
+#   the first, the median of the rounds' own ratios first/build as
+#   NAME_cpu and NAME_rate (lib.sh record).
 . "$(dirname "$0")/lib.sh"
 . "$TOP/bench/peers.sh"
 SECS=${BENCH_SECS:-4}
@@ -35,7 +38,7 @@ done
 BE=$(free_port)
 nginx_backend "$BE"
 
-declare -A RATE CPU RRATIO CRATIO
+declare -A RATE CPU RRATIO CRATIO FRR FCR ERRS
 first=${1%%=*}
 for round in $(seq 1 "$ROUNDS"); do
 	declare -A r_rate=() r_cpu=()
@@ -52,10 +55,11 @@ for round in $(seq 1 "$ROUNDS"); do
 		if [ -n "$env_kv" ]; then unset "${env_kv%%=*}"; fi
 		before=$(relay_cpu)
 		if [ "$MODE" = close ]; then
-			read -r rate _ _ count < <(wrk_run "http://127.0.0.1:$RPORT/" "$SECS" -H "Connection: close")
+			read -r rate _ errs count < <(wrk_run "http://127.0.0.1:$RPORT/" "$SECS" -H "Connection: close")
 		else
-			read -r rate _ _ count < <(wrk_run "http://127.0.0.1:$RPORT/" "$SECS")
+			read -r rate _ errs count < <(wrk_run "http://127.0.0.1:$RPORT/" "$SECS")
 		fi
+		ERRS[$name]=$((${ERRS[$name]:-0} + errs))
 		after=$(relay_cpu)
 		relay_stop
 		cpu=$(calc "($after - $before) * 1e6 / max($count, 1)" 1)
@@ -72,16 +76,23 @@ for round in $(seq 1 "$ROUNDS"); do
 		cr=$(calc "${r_cpu[$name]} / max(${r_cpu[$first]}, 0.001)" 3)
 		RRATIO[$name]="${RRATIO[$name]:-} $rr"
 		CRATIO[$name]="${CRATIO[$name]:-} $cr"
+		FRR[$name]="${FRR[$name]:-} $(calc "${r_rate[$first]} / max(${r_rate[$name]}, 1)" 3)"
+		FCR[$name]="${FCR[$name]:-} $(calc "${r_cpu[$first]} / max(${r_cpu[$name]}, 0.001)" 3)"
 		line="$line  $name ${r_rate[$name]}/s ${r_cpu[$name]} µs (×$cr)"
 	done
 	echo "$line" >&2
 done
 
-printf '\n%-10s %10s %12s %14s %14s\n' build "conn/s" "CPU µs/conn" "rate ×$first" "CPU ×$first"
+printf '\n%-15s %10s %12s %7s %14s %14s\n' build "conn/s" "CPU µs/conn" errors "rate ×$first" "CPU ×$first"
 for spec in "$@"; do
 	name=${spec%%=*}
-	printf '%-10s %10s %12s %14s %14s\n' "$name" "$(median ${RATE[$name]})" \
-		"$(median_f ${CPU[$name]})" "$(median_f ${RRATIO[$name]})" \
+	printf '%-15s %10s %12s %7s %14s %14s\n' "$name" "$(median ${RATE[$name]})" \
+		"$(median_f ${CPU[$name]})" "${ERRS[$name]}" "$(median_f ${RRATIO[$name]})" \
 		"$(median_f ${CRATIO[$name]})"
+	if [ -n "${AB_RECORD:-}" ] && [ "$name" != "$first" ]; then
+		record "${AB_RECORD}_cpu" "$name" "$(median_f ${FCR[$name]})" "${FCR[$name]# }; errors ${ERRS[$name]}"
+		record "${AB_RECORD}_rate" "$name" "$(median_f ${FRR[$name]})" "${FRR[$name]# }; errors ${ERRS[$name]}"
+	fi
 done
-echo "(wrk -t2 -c50 -d${SECS}s, $MODE; medians of $ROUNDS interleaved rounds; the ratios are medians of each round's own ratio)"
+echo "(wrk -t2 -c50 -d${SECS}s, $MODE; medians of $ROUNDS interleaved rounds; the ratios are medians of each round's own ratio;"
+echo " errors: wrk's socket errors and non-2xx answers, summed over the rounds)"

@@ -5,6 +5,11 @@
 # PortMux's ratio to the best peer and the §6 target.
 #   bench/throughput.sh  iperf3 1 and 4 streams, relay CPU s per GB
 #   bench/connrate.sh    wrk new connections/s and keep-alive requests/s, p99
+#   bench/paired.sh      the ratios of points 1 and 2 of issue 11 without
+#                        the machine's drift: bulk with direct and PortMux
+#                        in turn, new connections with PortMux and each
+#                        one-worker peer in turn, each ratio between runs
+#                        seconds apart (about 7 minutes)
 #   bench/syscalls.sh    system calls (strace) and user instructions
 #                        (callgrind) per new connection
 #   bench/idle_rss.sh    RSS and fds per idle relayed connection (2,000)
@@ -25,14 +30,14 @@
 #                        address holds 10, 2 hold 20, 1 from 2 `source`
 #                        addresses 20 (root; seconds)
 # Everything runs on 127.0.0.1; figures vary between machines and runs, only
-# the ratios of one run count. Takes about 20 minutes. The full output (each
+# the ratios of one run count. Takes about 30 minutes. The full output (each
 # test's own table, per-run numbers, the summary) is also written to
 # bench/results/<timestamp>.txt. Needs: make, scripts/deps.sh bench.
 #   bench/run.sh [TEST...]      e.g. bench/run.sh throughput silent
 # Environment: BENCH_SECS, BENCH_ROUNDS, CONTENDERS (see each script).
 set -eu -o pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-TESTS=${*:-throughput connrate syscalls idle_rss silent concurrent priorities scale ports}
+TESTS=${*:-throughput connrate paired syscalls idle_rss silent concurrent priorities scale ports}
 BIN=${PORTMUX_BIN:-$TOP/build/portmux}
 PLUGINS=${PORTMUX_PLUGIN_DIR:-$TOP/build/plugins}
 [ -x "$BIN" ] || { echo "no $BIN: run make first" >&2; exit 1; }

@@ -208,6 +208,38 @@ def scale_ratios(rec):
         print("\n".join(out))
 
 
+def paired(rec, errs):
+    """bench/paired.sh: PortMux over each peer, round by round."""
+    cpu, rate = rec.get("paired_cpu", {}), rec.get("paired_rate", {})
+    peers = [c for c in COLS if c in cpu] + sorted(c for c in cpu
+                                                   if c not in COLS)
+    for key, what, want in (("paired_bulk1_rr", "1 stream", 0.75),
+                            ("paired_bulk4_rr", "4 streams", 0.7)):
+        v = num(rec.get(key, {}).get("portmux-tp"))
+        if v is not None:
+            print("\nBulk in paired rounds (bench/paired.sh): pm-tp over"
+                  " direct, %s, the median of each round's own ratio:"
+                  " %.2f×, ≥%s×: %s" % (what, v, want,
+                                        "met" if v >= want else "NOT MET"))
+    if not peers:
+        return
+    print("\nNew connections in paired rounds (bench/paired.sh): PortMux"
+          " (pm-tp) over each one-worker peer, the median of each round's"
+          " own ratio")
+    for c in peers:
+        bad = "!" if (("paired_cpu", c) in errs) else ""
+        print("  %-15s relay CPU per connection %5s×   new connections/s"
+              " %5s×" % (c + bad, fmt(cpu.get(c, "-")), fmt(rate.get(c, "-"))))
+    cs = [(num(cpu[c]), c) for c in peers if num(cpu.get(c)) is not None]
+    rs = [(num(rate[c]), c) for c in peers if num(rate.get(c)) is not None]
+    if cs and rs:
+        wc, wr = max(cs), min(rs)
+        print("  against the best peer: CPU %.2f× (%s), ≤0.8×: %s;"
+              " rate %.2f× (%s), ≥1.2×: %s" % (
+                  wc[0], wc[1], "met" if wc[0] <= 0.8 else "NOT MET",
+                  wr[0], wr[1], "met" if wr[0] >= 1.2 else "NOT MET"))
+
+
 def main():
     rec = {}
     errs = set()  # (test, contender) where wrk reported errors
@@ -314,6 +346,7 @@ def main():
     if out:
         print("\nPortMux priorities (DESIGN §4: each better at what it claims):")
         print("\n".join(out))
+    paired(rec, errs)
     side_table("Priorities: 64-byte ping-pong and 1-stream bulk"
                " (bench/priorities.sh)", rec, PRIO_COLS, PRIO_ROWS)
     prio_verdicts(rec)

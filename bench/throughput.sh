@@ -11,7 +11,13 @@
 #   connection goes through the relay too (a few hundred bytes).
 #   A run disturbed by other processes on the machine is repeated (lib.sh
 #   clean_run) or marked "*".
-#   BENCH_SECS, BENCH_ROUNDS, CONTENDERS override the defaults.
+#   Each contender's ratio to direct is also taken round by round, and the
+#   median of those is printed ("×dir/rnd") and recorded (bulk1_rr,
+#   bulk4_rr): with few contenders (bench/paired.sh: direct and
+#   portmux-tp) the two runs of a round are seconds apart, so the machine's
+#   drift between rounds does not enter the ratio.
+#   BENCH_SECS, BENCH_ROUNDS, CONTENDERS override the defaults; BULK_KEY is
+#   a prefix for the record names (bench/paired.sh: paired_).
 . "$(dirname "$0")/lib.sh"
 . "$TOP/bench/peers.sh"
 SECS=${BENCH_SECS:-5}
@@ -52,8 +58,10 @@ one_stream() {
 }
 four_streams() { iperf "$RPORT" -P 4 | cut -d' ' -f1; }
 
-declare -A G1 G4 CPU
+KEY=${BULK_KEY:-}
+declare -A G1 G4 CPU R1 R4 r1 r4
 for round in $(seq 1 "$ROUNDS"); do
+	r1=() r4=()
 	for c in $(rotate $((round - 1)) $LIST); do
 		relay_start "$c" "$S"
 		clean_run out one_stream
@@ -65,25 +73,39 @@ for round in $(seq 1 "$ROUNDS"); do
 		relay_stop
 		G1[$c]="${G1[$c]:-} $g1"
 		G4[$c]="${G4[$c]:-} $g4"
+		r1[$c]=${g1%\*} r4[$c]=${g4%\*}
 		echo "round $round: $c  1 stream $g1 Gbit/s, 4 streams $g4 Gbit/s, cpu/GB $cpu" >&2
+	done
+	# This round's ratios to direct.
+	for c in $LIST; do
+		[ -n "${r1[direct]:-}" ] || break
+		[ "$(calc "${r1[direct]} > 0 and ${r4[direct]} > 0" 0)" = 1 ] || break
+		R1[$c]="${R1[$c]:-} $(calc "${r1[$c]} / ${r1[direct]}" 3)"
+		R4[$c]="${R4[$c]:-} $(calc "${r4[$c]} / ${r4[direct]}" 3)"
 	done
 done
 
 d1=$(median_f ${G1[direct]:-0})
 d4=$(median_f ${G4[direct]:-0})
 ratio() { [ "$(calc "$2 > 0" 0)" = 1 ] && calc "$1 / $2" 2 || echo "-"; }
-printf '\n%-15s %8s %6s  %-17s %8s %6s  %-17s %8s  %s\n' contender "1 strm" "×dir" "runs" \
-	"4 strm" "×dir" "runs" "CPU s/GB" "runs"
+printf '\n%-15s %8s %6s %8s  %-17s %8s %6s %8s  %-17s %8s  %s\n' contender "1 strm" "×dir" "×dir/rnd" \
+	"runs" "4 strm" "×dir" "×dir/rnd" "runs" "CPU s/GB" "runs"
 for c in $LIST; do
 	m1=$(median_f ${G1[$c]})
 	m4=$(median_f ${G4[$c]})
-	cg="-"
+	cg="-" q1="-" q4="-"
 	[ -n "${CPU[$c]:-}" ] && cg=$(median_f ${CPU[$c]})
-	printf '%-15s %8s %6s  %-17s %8s %6s  %-17s %8s  %s\n' "$c" "$m1" "$(ratio "$m1" "$d1")" \
-		"${G1[$c]# }" "$m4" "$(ratio "$m4" "$d4")" "${G4[$c]# }" "$cg" "${CPU[$c]:- -}"
-	record bulk1 "$c" "$m1" "${G1[$c]# }"
-	record bulk4 "$c" "$m4" "${G4[$c]# }"
-	if [ "$cg" != "-" ]; then record cpu_gb "$c" "$cg" "${CPU[$c]# }"; fi
+	[ -n "${R1[$c]:-}" ] && q1=$(median_f ${R1[$c]}) q4=$(median_f ${R4[$c]})
+	printf '%-15s %8s %6s %8s  %-17s %8s %6s %8s  %-17s %8s  %s\n' "$c" "$m1" "$(ratio "$m1" "$d1")" \
+		"$q1" "${G1[$c]# }" "$m4" "$(ratio "$m4" "$d4")" "$q4" "${G4[$c]# }" "$cg" "${CPU[$c]:- -}"
+	record "${KEY}bulk1" "$c" "$m1" "${G1[$c]# }"
+	record "${KEY}bulk4" "$c" "$m4" "${G4[$c]# }"
+	if [ "$q1" != - ] && [ "$c" != direct ]; then
+		record "${KEY}bulk1_rr" "$c" "$q1" "${R1[$c]# }"
+		record "${KEY}bulk4_rr" "$c" "$q4" "${R4[$c]# }"
+	fi
+	if [ "$cg" != "-" ]; then record "${KEY}cpu_gb" "$c" "$cg" "${CPU[$c]# }"; fi
 done
-echo "(Gbit/s received by iperf3 -t $SECS on loopback, medians of $ROUNDS; CPU seconds of the relay per GB in the 1-stream run;"
+echo "(Gbit/s received by iperf3 -t $SECS on loopback, medians of $ROUNDS; ×dir/rnd: the median of each round's own ratio"
+echo " to direct; CPU seconds of the relay per GB in the 1-stream run;"
 echo " * = other processes used the CPUs during that run, even after retries)"
