@@ -51,8 +51,8 @@ enum { NODELAY_KEEP, NODELAY_ON, NODELAY_OFF };
  * unacknowledged, so a socket's first write goes out at once whatever
  * TCP_NODELAY says: s gets the value its route's priority wants
  * (`wanted`; it has `has` now) just before its second write. A short
- * connection — a request, an answer — never pays that setsockopt (one
- * system call of its 13). `written`: s had a write already.
+ * connection — a request, an answer — never pays that setsockopt.
+ * `written`: s had a write already.
  */
 void side_nodelay_later(struct side *s, int wanted, int has, int written);
 /* Set s's TCP_NODELAY now if it waits for one (the sockets leave for the
