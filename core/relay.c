@@ -118,7 +118,8 @@ keep_rest(struct side *dst, const uint8_t *data, size_t len)
  * same segment: one packet less each way for the client and for PortMux.
  * Only the first answer: a kept-alive connection pays one recv() that says
  * EAGAIN, once. Bytes that arrived meanwhile join the answer (the count
- * returned); an error is left in *err for after the answer went.
+ * returned); an error is left in *err for after the answer went (in
+ * src->err_held if part of it waits for the other side).
  */
 static size_t
 peek_fin(struct side *src, uint8_t *at, size_t room, int *err)
@@ -138,6 +139,11 @@ static int
 pump_copy(struct loop_ctx *lc, struct side *src, struct side *dst,
 	  int zerocopy, int *which)
 {
+	if (src->err_held != 0) {
+		errno = src->err_held;
+		*which = 0;
+		return -1;
+	}
 	for (int i = 0; i < RELAY_BUDGET; i++) {
 		ssize_t n = recv(src->fd, lc->scratch, lc->scratch_size, 0);
 		ssize_t sent;
@@ -170,6 +176,7 @@ pump_copy(struct loop_ctx *lc, struct side *src, struct side *dst,
 		}
 		if (sent < n) {
 			*which = 1;
+			src->err_held = (uint8_t)err;
 			return keep_rest(dst, lc->scratch + sent,
 					 (size_t)(n - sent));
 		}

@@ -42,6 +42,10 @@ struct side {
 	/* The backend: look for its FIN right behind its first answer
 	 * (relay.c peek_fin). */
 	uint8_t fin_peek;
+	/* An error that look found while part of the answer still waited
+	 * for the other side: reported on this side's next read, as the
+	 * recv() it replaced would have (errno values fit). */
+	uint8_t err_held;
 };
 
 enum { NODELAY_KEEP, NODELAY_ON, NODELAY_OFF };

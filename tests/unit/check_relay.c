@@ -1562,6 +1562,43 @@ START_TEST(test_relay__answer_leaves_with_fin)
 }
 END_TEST
 
+/* The backend answers and resets at once: the look for its FIN finds the
+ * reset while part of the answer still waits for a slow client. The whole
+ * answer reaches the client first; then the connection ends as a backend
+ * error, as it did when the reset was read after the answer. */
+START_TEST(test_relay__reset_behind_answer)
+{
+	const size_t len = 40 * 1024; /* one short read: < LOOP_SCRATCH_SIZE */
+	uint8_t *answer = pattern(len, 93);
+	struct linger rst = {.l_onoff = 1, .l_linger = 0};
+	struct reader cr;
+	struct rt t;
+	char *log;
+
+	rt_open(&t, PAIR_TCP, PRIO_LATENCY, 4096, 0, NULL, 0);
+	rt_start(&t);
+	capture_start();
+	ck_assert_int_eq(send(t.sfar, answer, len, 0), (ssize_t)len);
+	ck_assert_int_eq(setsockopt(t.sfar, SOL_SOCKET, SO_LINGER, &rst,
+				    sizeof(rst)),
+			 0);
+	close(t.sfar);
+	t.sfar = -1;
+	cr = (struct reader){.fd = t.cfar, .exp = answer, .len = len};
+	rt_turn(&t);
+	ck_assert_ptr_nonnull(t.c);
+	ck_assert_int_eq(t.c->server.err_held, ECONNRESET);
+	DRIVE_UNTIL(&t, cr.eof, reader_step(&cr));
+	log = capture_end();
+	ck_assert_uint_eq(cr.got, len);
+	ck_assert_int_eq(t.closed, 1);
+	ck_assert_msg(count_of(log, "server_error") == 1, "%s", log);
+	free(log);
+	rt_close(&t);
+	free(answer);
+}
+END_TEST
+
 /* `source`: the backend socket is bound to the route's source addresses,
  * the loop's turn picking which; a route without its own takes PORTMUX's;
  * a source of another family than the backend address is passed over. */
@@ -1754,6 +1791,7 @@ make_suite_relay(void)
 	tcase_add_test(tc, test_relay__close_batch);
 	tcase_add_test(tc, test_relay__nodelay_from_second_write);
 	tcase_add_test(tc, test_relay__answer_leaves_with_fin);
+	tcase_add_test(tc, test_relay__reset_behind_answer);
 	suite_add_tcase(s, tc);
 	return s;
 }
