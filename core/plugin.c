@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,8 +104,18 @@ plugin_load(const char *const *dirs, size_t ndirs, const char *name, char *err,
 	}
 	for (size_t i = 0; i < ndirs && found == NULL; i++) {
 		snprintf(path, sizeof(path), "%s/%s.so", dirs[i], name);
-		if (access(path, F_OK) == 0)
+		if (access(path, F_OK) == 0) {
 			found = path;
+		} else if (errno != ENOENT) {
+			/* Not "missing": most often a directory this user
+			 * may not enter (plugins load after root is dropped
+			 * for `user`, and /root is closed to others). */
+			snprintf(err, errlen,
+				 "detector '%s': cannot reach %s: %s (plugins "
+				 "are loaded as the `user` PortMux runs as)",
+				 name, path, strerror(errno));
+			return NULL;
+		}
 	}
 	if (found == NULL) {
 		size_t off = (size_t)snprintf(err, errlen,

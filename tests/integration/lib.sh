@@ -121,6 +121,17 @@ http_backend() { # NAME PORT [BIND-ADDRESS]
 	BIND=${3:-127.0.0.1} start_bg "http-$1" $PY "$TOOLS/backend.py" http "$1" "$2"
 	wait_port "$2" "${3:-127.0.0.1}"
 }
+# The same HTTP backend for the name "localhost": Debian's /etc/hosts
+# gives it ::1 as well as 127.0.0.1, and a client that takes the first
+# address (microsocks resolving for SOCKS5) may get either, so it listens
+# on both (on ::1 when the machine has IPv6 loopback).
+http_backend_localhost() { # NAME PORT
+	http_backend "$1" "$2"
+	if $PY -c "import socket; socket.socket(socket.AF_INET6).bind(('::1', $2))" 2>/dev/null; then
+		BIND=::1 start_bg "http-$1-v6" $PY "$TOOLS/backend.py" http "$1" "$2"
+		wait_port "$2" ::1
+	fi
+}
 echo_backend() {
 	start_bg "echo-$2" $PY "$TOOLS/backend.py" echo "$1" "$2"
 	wait_port "$2"

@@ -13,7 +13,7 @@ done
 P=$(free_port) H=$(free_port) S=$(free_port) TL=$(free_port)
 OT=$(free_port) OU=$(free_port) R=$(free_port) D=$(free_port)
 M=$(free_port) G=$(free_port) W=$(free_port)
-http_backend web "$H"
+http_backend_localhost web "$H"
 start_sshd "$S"
 start_nginx_tls "secure.example.com:$TL"
 start_bg microsocks microsocks -i 127.0.0.1 -p "$M"

@@ -9,7 +9,7 @@
 command -v microsocks >/dev/null || { echo "SKIP: no microsocks"; exit 77; }
 P=$(free_port) S=$(free_port) H=$(free_port) D=$(free_port) M=$(free_port)
 start_sshd "$S"
-http_backend web "$H"
+http_backend_localhost web "$H"
 start_bg microsocks microsocks -i 127.0.0.1 -p "$M"
 wait_port "$M"
 cat >"$T/c.yaml" <<CFG

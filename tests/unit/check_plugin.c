@@ -95,6 +95,21 @@ START_TEST(test_plugin__missing)
 }
 END_TEST
 
+/* A plugin directory that cannot be entered is not called missing: the
+ * message names the path and the reason (here a file in the way, as the
+ * tests run as root, for whom no permission is missing). */
+START_TEST(test_plugin__unreachable)
+{
+	char err[1024];
+	const char *dirs[2] = {"/proc/self/status", "/nonexistent-b"};
+
+	ck_assert_ptr_null(plugin_load(dirs, 2, "zzz", err, sizeof(err)));
+	ck_assert_str_eq(err, "detector 'zzz': cannot reach "
+			      "/proc/self/status/zzz.so: Not a directory (plugins "
+			      "are loaded as the `user` PortMux runs as)");
+}
+END_TEST
+
 /* The key a generation's chain answers for `bytes` (final), or "(none)". */
 static const char *
 probe_key(const struct generation *g, const char *bytes)
@@ -296,6 +311,7 @@ make_suite_plugin(void)
 			    (int)(sizeof(broken) / sizeof(broken[0])));
 	tcase_add_test(tc, test_plugin__labels_and_sections);
 	tcase_add_test(tc, test_plugin__missing);
+	tcase_add_test(tc, test_plugin__unreachable);
 	tcase_add_test(tc, test_plugin__older_descriptor);
 	tcase_add_test(tc, test_plugin__host_long_string);
 	tcase_add_test(tc, test_plugin__host_long_string_errors);
