@@ -132,6 +132,18 @@ http_backend_localhost() { # NAME PORT
 		wait_port "$2" ::1
 	fi
 }
+# Plugins the user PortMux drops to (`user: nobody`) can load: it loads
+# them after the drop, and a checkout under /root is closed to others.
+# PORTMUX_PLUGIN_DIR points at a readable copy from then on, in $T (which
+# that user may then enter, not list).
+plugins_for_user() {
+	chmod 711 "$T"
+	if [ ! -d "$T/pub-plugins" ]; then
+		cp -r "$PORTMUX_PLUGIN_DIR" "$T/pub-plugins"
+		chmod -R a+rX "$T/pub-plugins"
+	fi
+	export PORTMUX_PLUGIN_DIR=$T/pub-plugins
+}
 echo_backend() {
 	start_bg "echo-$2" $PY "$TOOLS/backend.py" echo "$1" "$2"
 	wait_port "$2"

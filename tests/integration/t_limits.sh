@@ -165,18 +165,13 @@ def analyse(buffer):
 PY
 	chmod 644 "$pub/who.py"
 	printf 'PYTHON:\n  script: %s\n' "$pub/who.py" >>"$T/c.yaml"
-	# So must the plugins be: a checkout under /root is closed to nobody.
-	plugins=$PORTMUX_PLUGIN_DIR
-	cp -r "$plugins" "$pub/plugins"
-	chmod -R a+rX "$pub/plugins"
-	export PORTMUX_PLUGIN_DIR=$pub/plugins
+	plugins_for_user # and so must the plugins be
 	"$PORTMUX_BIN" -t -c "$T/c.yaml" >"$T/check.out" 2>&1 || { cat "$T/check.out"; fail "-t as root with user"; }
 	assert_contains "$(cat "$T/check.out")" "top level euid=$n uid=$n"
 	start_portmux "$T/c.yaml"
 	assert_contains "$(pmx_log)" "top level euid=$n uid=$n"
 	assert_eq "$(client raw "$P" 'py\n' 1)" "py" "serving with the script"
 	rm -rf "$pub"
-	export PORTMUX_PLUGIN_DIR=$plugins
 fi
 
 # 4. Started from a shell with a low soft fd limit, PortMux raises it to

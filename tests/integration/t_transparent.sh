@@ -162,6 +162,7 @@ stop_portmux
 
 # user: keeps CAP_NET_ADMIN alone across the privilege drop.
 if id nobody >/dev/null 2>&1; then
+	plugins_for_user
 	cat >"$T/c.yaml" <<CFG
 PORTMUX:
   listen: ["10.77.1.1:$P"]
