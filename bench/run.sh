@@ -10,6 +10,10 @@
 #                        in turn, new connections with PortMux and each
 #                        one-worker peer in turn, each ratio between runs
 #                        seconds apart (about 7 minutes)
+#   bench/bulkwhere.sh   where 1 stream's time goes: perf on every CPU,
+#                        samples by task (client, server, relay, kernel
+#                        threads, idle) and what the relay was doing
+#                        (about 1 minute)
 #   bench/syscalls.sh    system calls (strace) and user instructions
 #                        (callgrind) per new connection
 #   bench/idle_rss.sh    RSS and fds per idle relayed connection (2,000)
@@ -37,7 +41,7 @@
 # Environment: BENCH_SECS, BENCH_ROUNDS, CONTENDERS (see each script).
 set -eu -o pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-TESTS=${*:-throughput connrate paired syscalls idle_rss silent concurrent priorities scale ports}
+TESTS=${*:-throughput connrate paired bulkwhere syscalls idle_rss silent concurrent priorities scale ports}
 BIN=${PORTMUX_BIN:-$TOP/build/portmux}
 PLUGINS=${PORTMUX_PLUGIN_DIR:-$TOP/build/plugins}
 [ -x "$BIN" ] || { echo "no $BIN: run make first" >&2; exit 1; }

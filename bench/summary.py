@@ -240,6 +240,26 @@ def paired(rec, errs):
                   wr[0], wr[1], "met" if wr[0] >= 1.2 else "NOT MET"))
 
 
+def bulkwhere(rec):
+    """bench/bulkwhere.sh: where 1 stream's time goes (issue 11 point 2)."""
+    g = rec.get("bulkwhere_gbit", {})
+    if "portmux-tp" not in g:
+        return
+    idle, busy = rec.get("bulkwhere_idle", {}), rec.get("bulkwhere_busiest", {})
+    relay = rec.get("bulkwhere_relay", {})
+    print("\n1 stream under perf (bench/bulkwhere.sh, medians), % of one CPU:")
+    for c in [c for c in ("direct", "portmux-tp", "portmux-kernel") if c in g]:
+        print("  %-15s %6s Gbit/s  relay %4s%%  idle %4s%%  busiest CPU"
+              " at least %4s%%" % (c, fmt(g[c]), fmt(relay.get(c, "-")),
+                                   fmt(idle.get(c, "-")),
+                                   fmt(busy.get(c, "-"))))
+    b = num(busy.get("portmux-tp"))
+    if b is not None and b >= 95:
+        print("  pm-tp: with client, server and relay on 2 CPUs one CPU"
+              " carries two of them, and it is full: the stream goes as"
+              " fast as that CPU allows (direct has two tasks, one per CPU)")
+
+
 def main():
     rec = {}
     errs = set()  # (test, contender) where wrk reported errors
@@ -347,6 +367,7 @@ def main():
         print("\nPortMux priorities (DESIGN §4: each better at what it claims):")
         print("\n".join(out))
     paired(rec, errs)
+    bulkwhere(rec)
     side_table("Priorities: 64-byte ping-pong and 1-stream bulk"
                " (bench/priorities.sh)", rec, PRIO_COLS, PRIO_ROWS)
     prio_verdicts(rec)

@@ -10,7 +10,7 @@ set -eu
 
 build="gcc make libc6-dev pkg-config libev-dev libyaml-dev libssl-dev check libpython3-dev python3 clang libbpf-dev"
 test="$build clang libclang-rt-14-dev curl nghttp2-client openssl openssh-server openssh-client nginx-light openvpn procps iproute2 nftables fail2ban systemd haproxy mandoc man-db prometheus prosody python3-slixmpp tigervnc-standalone-server tigervnc-viewer mosquitto mosquitto-clients redis-server redis-tools ngtcp2-client ngtcp2-server wireguard-go wireguard-tools freerdp2-x11 xvfb xauth microsocks postgresql postgresql-client"
-bench="$test sslh libnginx-mod-stream socat iperf3 wrk"
+bench="$test sslh libnginx-mod-stream socat iperf3 wrk strace valgrind linux-perf"
 
 case "${1:-build}" in
 build | check) want=$build ;;
