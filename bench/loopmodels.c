@@ -1,0 +1,565 @@
+/* bench/loopmodels.c — an experiment, not part of PortMux: the same minimal
+ * relay for one workload on four event-loop models, to measure what moving
+ * PortMux's connection path from readiness (epoll through libev) to
+ * completions (io_uring) would be worth before doing it
+ * (bench/loopmodels.sh runs it next to PortMux and the peers).
+ *
+ * The workload is bench/ab.sh's: a client sends a request, the backend
+ * answers and closes, the client closes. Each connection is accepted, its
+ * first bytes read, a backend socket connected and sent those bytes, the
+ * answer relayed (with the backend's FIN in the same segment when it is
+ * already there, as PortMux does), then both sockets closed. No detection,
+ * no limits, no logging: only the system calls and the waiting.
+ *
+ *   LOOP_MODEL=epoll   epoll, level-triggered, the calls PortMux makes
+ *   LOOP_MODEL=uring   io_uring: accept, recv, socket, connect, send,
+ *                      shutdown and close are submitted as operations; the
+ *                      loop waits in io_uring_enter (DEFER_TASKRUN)
+ *   LOOP_MODEL=timers  uring, plus a libev timer per connection (armed at
+ *                      accept, re-armed when it relays, stopped at close)
+ *                      and ev_run(EVRUN_NOWAIT) every turn: what keeping
+ *                      libev for timers would cost
+ *   LOOP_MODEL=hybrid  epoll waits and does accept, the first read and the
+ *                      connect; the relay after that goes through io_uring,
+ *                      whose completions wake epoll through an eventfd
+ *
+ * Reads "port: N" and "fallback: {port: M" from the file after -c (the
+ * YAML bench/peers.sh writes for PortMux) and listens on 127.0.0.1:N;
+ * -t exits 0. Linux 6.1 or later (DEFER_TASKRUN). */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ev.h>
+#include <linux/io_uring.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUF 16384
+
+/* One relayed connection. Freed by finish() (epoll) or, with io_uring,
+ * once closed and no operation of its is in flight. */
+struct conn {
+	int cfd, bfd;
+	int relaying; /* the request went to the backend */
+	int ceof, shut, peeked;
+	int reqlen, anslen;
+	int inflight, dead; /* io_uring: operations submitted, closed */
+	ev_timer timer;     /* LOOP_MODEL=timers */
+	char req[BUF] __attribute__((aligned(16)));
+	char ans[BUF];
+};
+
+static struct sockaddr_in backend;
+static int lfd;
+static struct ev_loop *timers; /* LOOP_MODEL=timers: libev, timers only */
+
+static struct conn *
+conn_new(int fd)
+{
+	struct conn *c = aligned_alloc(16, sizeof(*c));
+
+	if (c == NULL)
+		abort();
+	memset(c, 0, offsetof(struct conn, req));
+	c->cfd = fd;
+	c->bfd = -1;
+	return c;
+}
+
+static void
+timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents; /* never fires here: the workload is short */
+}
+
+/* ---------------- io_uring, raw (no liburing) ---------------- */
+static struct {
+	int fd;
+	unsigned *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+	unsigned tail, queued;
+} R;
+
+enum op { OP_ACCEPT = 1, OP_CRECV, OP_SOCKET, OP_CONNECT, OP_BSEND,
+	  OP_BRECV, OP_PEEK, OP_CSEND, OP_SHUT, OP_CLOSE };
+
+static void
+ring_setup(void)
+{
+	struct io_uring_params p;
+	size_t sl, cl;
+	char *sq;
+
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+		  IORING_SETUP_COOP_TASKRUN | IORING_SETUP_CQSIZE;
+	p.cq_entries = 16384;
+	R.fd = (int)syscall(__NR_io_uring_setup, 4096, &p);
+	if (R.fd < 0) {
+		perror("io_uring_setup");
+		exit(1);
+	}
+	sl = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	cl = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	sq = mmap(NULL, sl > cl ? sl : cl, PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_POPULATE, R.fd, IORING_OFF_SQ_RING);
+	R.sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe),
+		      PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, R.fd,
+		      IORING_OFF_SQES);
+	if (sq == MAP_FAILED || R.sqes == MAP_FAILED) {
+		perror("mmap");
+		exit(1);
+	}
+	R.sq_tail = (void *)(sq + p.sq_off.tail);
+	R.sq_mask = (void *)(sq + p.sq_off.ring_mask);
+	R.sq_array = (void *)(sq + p.sq_off.array);
+	R.cq_head = (void *)(sq + p.cq_off.head);
+	R.cq_tail = (void *)(sq + p.cq_off.tail);
+	R.cq_mask = (void *)(sq + p.cq_off.ring_mask);
+	R.cqes = (void *)(sq + p.cq_off.cqes);
+	R.tail = *R.sq_tail;
+}
+
+/* A new operation for c (NULL: none), tagged with what it is. */
+static struct io_uring_sqe *
+op(struct conn *c, enum op what, int opcode, int fd)
+{
+	unsigned i = R.tail & *R.sq_mask;
+	struct io_uring_sqe *s = &R.sqes[i];
+
+	R.sq_array[i] = i;
+	R.tail++;
+	R.queued++;
+	memset(s, 0, sizeof(*s));
+	s->opcode = (uint8_t)opcode;
+	s->fd = fd;
+	s->user_data = (uint64_t)(uintptr_t)c | (uint64_t)what;
+	if (c != NULL)
+		c->inflight++;
+	return s;
+}
+
+static void
+op_recv(struct conn *c, enum op what, int fd, char *buf, int len, int flags)
+{
+	struct io_uring_sqe *s = op(c, what, IORING_OP_RECV, fd);
+
+	s->addr = (uintptr_t)buf;
+	s->len = (unsigned)len;
+	s->msg_flags = (unsigned)flags;
+}
+
+/* link: the next operation starts only once this one succeeded. */
+static void
+op_send(struct conn *c, enum op what, int fd, char *buf, int len, int flags,
+	int link)
+{
+	struct io_uring_sqe *s = op(c, what, IORING_OP_SEND, fd);
+
+	s->addr = (uintptr_t)buf;
+	s->len = (unsigned)len;
+	s->msg_flags = (unsigned)(flags | MSG_NOSIGNAL);
+	if (link)
+		s->flags |= IOSQE_IO_LINK;
+}
+
+static void
+op_accept(void)
+{
+	struct io_uring_sqe *s = op(NULL, OP_ACCEPT, IORING_OP_ACCEPT, lfd);
+
+	s->ioprio = IORING_ACCEPT_MULTISHOT;
+	s->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+}
+
+static void
+uring_finish(struct conn *c)
+{
+	op(NULL, OP_CLOSE, IORING_OP_CLOSE, c->cfd);
+	if (c->bfd >= 0)
+		op(NULL, OP_CLOSE, IORING_OP_CLOSE, c->bfd);
+	if (timers != NULL)
+		ev_timer_stop(timers, &c->timer);
+	c->dead = 1;
+	if (c->inflight == 0)
+		free(c);
+}
+
+static void
+uring_accepted(int fd)
+{
+	struct conn *c = conn_new(fd);
+
+	if (timers != NULL) {
+		ev_timer_init(&c->timer, timer_cb, 10., 0.);
+		ev_timer_start(timers, &c->timer);
+	}
+	op_recv(c, OP_CRECV, fd, c->req, BUF, 0);
+}
+
+/* The relay, once the request went to the backend: read the answer and
+ * the client's end. */
+static void
+uring_relay(struct conn *c)
+{
+	op_recv(c, OP_BRECV, c->bfd, c->ans, BUF, 0);
+	op_recv(c, OP_CRECV, c->cfd, c->req, BUF, 0);
+}
+
+static void
+uring_backend_eof(struct conn *c)
+{
+	struct io_uring_sqe *s = op(c, OP_SHUT, IORING_OP_SHUTDOWN, c->cfd);
+
+	s->len = SHUT_WR;
+}
+
+static void
+completion(uint64_t data, int res, unsigned flags)
+{
+	struct conn *c = (struct conn *)(uintptr_t)(data & ~(uint64_t)15);
+	struct io_uring_sqe *s;
+
+	if (c != NULL && --c->inflight == 0 && c->dead) {
+		free(c);
+		return;
+	}
+	if (c != NULL && c->dead)
+		return;
+	switch ((enum op)(data & 15)) {
+	case OP_ACCEPT:
+		if (!(flags & IORING_CQE_F_MORE))
+			op_accept();
+		if (res >= 0)
+			uring_accepted(res);
+		return;
+	case OP_CRECV:
+		if (!c->relaying) {
+			if (res <= 0) {
+				uring_finish(c);
+				return;
+			}
+			c->reqlen = res;
+			c->relaying = 1;
+			if (timers != NULL) {
+				ev_timer_stop(timers, &c->timer);
+				ev_timer_set(&c->timer, 300., 0.);
+				ev_timer_start(timers, &c->timer);
+			}
+			s = op(c, OP_SOCKET, IORING_OP_SOCKET, AF_INET);
+			s->off = SOCK_STREAM;
+			return;
+		}
+		if (res <= 0) {
+			c->ceof = 1;
+			if (c->shut)
+				uring_finish(c);
+			return;
+		}
+		/* More from the client: not in this workload. */
+		op_send(c, OP_BSEND, c->bfd, c->req, res, 0, 0);
+		return;
+	case OP_SOCKET:
+		if (res < 0) {
+			uring_finish(c);
+			return;
+		}
+		c->bfd = res;
+		s = op(c, OP_CONNECT, IORING_OP_CONNECT, c->bfd);
+		s->addr = (uintptr_t)&backend;
+		s->off = sizeof(backend);
+		s->flags = IOSQE_IO_LINK;
+		op_send(c, OP_BSEND, c->bfd, c->req, c->reqlen, 0, 1);
+		uring_relay(c);
+		return;
+	case OP_BRECV:
+		if (res <= 0) {
+			uring_backend_eof(c);
+			return;
+		}
+		c->anslen = res;
+		if (!c->peeked) { /* the FIN right behind the first answer? */
+			c->peeked = 1;
+			op_recv(c, OP_PEEK, c->bfd, c->ans + res, BUF - res,
+				MSG_DONTWAIT);
+			return;
+		}
+		op_send(c, OP_CSEND, c->cfd, c->ans, res, 0, 0);
+		op_recv(c, OP_BRECV, c->bfd, c->ans, BUF, 0);
+		return;
+	case OP_PEEK:
+		if (res == 0) { /* answer and FIN in one segment */
+			op_send(c, OP_CSEND, c->cfd, c->ans, c->anslen,
+				MSG_MORE, 1);
+			uring_backend_eof(c);
+			return;
+		}
+		if (res > 0)
+			c->anslen += res;
+		op_send(c, OP_CSEND, c->cfd, c->ans, c->anslen, 0, 0);
+		op_recv(c, OP_BRECV, c->bfd, c->ans, BUF, 0);
+		return;
+	case OP_SHUT:
+		c->shut = 1;
+		if (c->ceof)
+			uring_finish(c);
+		return;
+	default:
+		return;
+	}
+}
+
+/* Submit what is queued, wait for min completions (at most timeout_ms
+ * when >= 0), handle every completion there is. */
+static void
+ring_turn(unsigned min, int timeout_ms)
+{
+	struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
+	struct io_uring_getevents_arg arg;
+	unsigned n = R.queued, head, tail;
+	unsigned flags = IORING_ENTER_GETEVENTS;
+
+	atomic_store_explicit((_Atomic unsigned *)R.sq_tail, R.tail,
+			      memory_order_release);
+	R.queued = 0;
+	memset(&arg, 0, sizeof(arg));
+	if (timeout_ms >= 0) {
+		arg.ts = (uintptr_t)&ts;
+		flags |= IORING_ENTER_EXT_ARG;
+	}
+	if (syscall(__NR_io_uring_enter, R.fd, n, min, flags,
+		    timeout_ms >= 0 ? (void *)&arg : NULL,
+		    timeout_ms >= 0 ? sizeof(arg) : 0) < 0 &&
+	    errno != EINTR && errno != ETIME && errno != EBUSY) {
+		perror("io_uring_enter");
+		exit(1);
+	}
+	head = *R.cq_head;
+	tail = atomic_load_explicit((_Atomic unsigned *)R.cq_tail,
+				    memory_order_acquire);
+	for (; head != tail; head++) {
+		struct io_uring_cqe *e = &R.cqes[head & *R.cq_mask];
+
+		completion(e->user_data, e->res, e->flags);
+	}
+	atomic_store_explicit((_Atomic unsigned *)R.cq_head, head,
+			      memory_order_release);
+}
+
+static void
+run_uring(void)
+{
+	ring_setup();
+	op_accept();
+	for (;;) {
+		if (timers != NULL)
+			ev_run(timers, EVRUN_NOWAIT);
+		ring_turn(1, timers != NULL ? 1000 : -1);
+	}
+}
+
+/* ---------------- epoll (and hybrid) ---------------- */
+static int ep;
+static int hybrid;
+#define EV_RING ((void *)2) /* the eventfd io_uring signals (hybrid) */
+
+static void
+epoll_finish(struct conn *c)
+{
+	close(c->cfd);
+	if (c->bfd >= 0)
+		close(c->bfd);
+	free(c);
+}
+
+static void
+epoll_add(int fd, void *data, uint32_t events)
+{
+	struct epoll_event e = {.events = events, .data.ptr = data};
+
+	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
+}
+
+static void
+epoll_client(struct conn *c)
+{
+	ssize_t r = recv(c->cfd, c->req, BUF, 0);
+
+	if (r < 0 && errno == EAGAIN)
+		return;
+	if (!c->relaying) {
+		if (r <= 0) {
+			epoll_finish(c);
+			return;
+		}
+		c->relaying = 1;
+		c->bfd = socket(AF_INET,
+				SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		connect(c->bfd, (struct sockaddr *)&backend, sizeof(backend));
+		send(c->bfd, c->req, (size_t)r, MSG_NOSIGNAL);
+		if (hybrid) {
+			epoll_ctl(ep, EPOLL_CTL_DEL, c->cfd, NULL);
+			uring_relay(c);
+			return;
+		}
+		epoll_add(c->bfd, (void *)((uintptr_t)c | 1), EPOLLIN);
+		return;
+	}
+	if (r > 0) {
+		send(c->bfd, c->req, (size_t)r, MSG_NOSIGNAL);
+		return;
+	}
+	c->ceof = 1;
+	if (c->shut)
+		epoll_finish(c);
+	else
+		epoll_ctl(ep, EPOLL_CTL_DEL, c->cfd, NULL);
+}
+
+static void
+epoll_backend(struct conn *c)
+{
+	ssize_t r = recv(c->bfd, c->ans, BUF, 0), more = 1;
+
+	if (r < 0 && errno == EAGAIN)
+		return;
+	if (r > 0) {
+		if (!c->peeked) {
+			c->peeked = 1;
+			more = recv(c->bfd, c->ans + r, BUF - (size_t)r, 0);
+			if (more > 0)
+				r += more;
+		}
+		send(c->cfd, c->ans, (size_t)r,
+		     MSG_NOSIGNAL | (more == 0 ? MSG_MORE : 0));
+		if (more != 0)
+			return;
+	}
+	shutdown(c->cfd, SHUT_WR);
+	c->shut = 1;
+	if (c->ceof)
+		epoll_finish(c);
+	else
+		epoll_ctl(ep, EPOLL_CTL_DEL, c->bfd, NULL);
+}
+
+static void
+run_epoll(void)
+{
+	struct epoll_event evs[64];
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	epoll_add(lfd, NULL, EPOLLIN);
+	if (hybrid) {
+		int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+		ring_setup();
+		if (syscall(__NR_io_uring_register, R.fd,
+			    IORING_REGISTER_EVENTFD, &efd, 1) < 0) {
+			perror("IORING_REGISTER_EVENTFD");
+			exit(1);
+		}
+		epoll_add(efd, EV_RING, EPOLLIN | EPOLLET);
+	}
+	for (;;) {
+		int n;
+
+		if (hybrid) /* submit, and take what completed */
+			do
+				ring_turn(0, -1);
+			while (R.queued);
+		n = epoll_wait(ep, evs, 64, -1);
+		for (int i = 0; i < n; i++) {
+			uintptr_t u = (uintptr_t)evs[i].data.ptr;
+			struct conn *c = (struct conn *)(u & ~(uintptr_t)1);
+			int fd;
+
+			if (evs[i].data.ptr == EV_RING)
+				continue;
+			if (c == NULL) {
+				while ((fd = accept4(lfd, NULL, NULL,
+						     SOCK_NONBLOCK |
+							     SOCK_CLOEXEC)) >= 0)
+					epoll_add(fd, conn_new(fd), EPOLLIN);
+				continue;
+			}
+			if (u & 1)
+				epoll_backend(c);
+			else
+				epoll_client(c);
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *cfg = NULL, *model = getenv("LOOP_MODEL");
+	int port = 0, bport = 0, one = 1;
+	char line[512];
+	FILE *f;
+	struct sockaddr_in a = {.sin_family = AF_INET};
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-t") == 0)
+			return 0;
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			cfg = argv[++i];
+	}
+	f = cfg != NULL ? fopen(cfg, "r") : NULL;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		char *p = strstr(line, "fallback: {port:");
+
+		if (p != NULL)
+			bport = atoi(p + strlen("fallback: {port:"));
+		else if (port == 0)
+			sscanf(line, " port: %d", &port);
+	}
+	if (f != NULL)
+		fclose(f);
+	if (port == 0 || bport == 0) {
+		fprintf(stderr, "usage: loopmodels -c FILE (port: N and "
+				"fallback: {port: M)\n");
+		return 2;
+	}
+	backend.sin_family = AF_INET;
+	backend.sin_port = htons((uint16_t)bport);
+	backend.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(lfd, 4096) < 0) {
+		perror("listen");
+		return 1;
+	}
+	if (model == NULL || strcmp(model, "uring") == 0) {
+		run_uring();
+	} else if (strcmp(model, "timers") == 0) {
+		timers = ev_loop_new(EVBACKEND_EPOLL);
+		run_uring();
+	} else if (strcmp(model, "epoll") == 0) {
+		run_epoll();
+	} else if (strcmp(model, "hybrid") == 0) {
+		hybrid = 1;
+		run_epoll();
+	}
+	fprintf(stderr, "LOOP_MODEL: epoll, uring, timers or hybrid\n");
+	return 2;
+}
