@@ -19,6 +19,12 @@
  *                      accept, re-armed when it relays, stopped at close)
  *                      and ev_run(EVRUN_NOWAIT) every turn: what keeping
  *                      libev for timers would cost
+ *   LOOP_MODEL=libev   timers, but the listener is a libev watcher (accept4
+ *                      in its callback, as PortMux's worker does): the ring
+ *                      polls libev's epoll descriptor (found through
+ *                      /proc/self/fdinfo) and libev runs, without waiting,
+ *                      only when that poll fires — a wait of ~1 s caps the
+ *                      timers' lateness here, where none fires
  *   LOOP_MODEL=hybrid  epoll waits and does accept, the first read and the
  *                      connect; the relay after that goes through io_uring,
  *                      whose completions wake epoll through an eventfd
@@ -96,7 +102,9 @@ static struct {
 } R;
 
 enum op { OP_ACCEPT = 1, OP_CRECV, OP_SOCKET, OP_CONNECT, OP_BSEND,
-	  OP_BRECV, OP_PEEK, OP_CSEND, OP_SHUT, OP_CLOSE };
+	  OP_BRECV, OP_PEEK, OP_CSEND, OP_SHUT, OP_CLOSE, OP_LIBEV };
+static int libev_fds;   /* LOOP_MODEL=libev: the listener is libev's */
+static int libev_ready; /* libev's epoll set has events */
 
 static void
 ring_setup(void)
@@ -229,6 +237,64 @@ uring_backend_eof(struct conn *c)
 	s->len = SHUT_WR;
 }
 
+/* LOOP_MODEL=libev: libev does not say which descriptor is its epoll
+ * set; it is the epoll descriptor whose fdinfo lists the listener
+ * (registered by then). */
+static int libev_epoll_fd = -1;
+
+static int
+find_libev_epoll(void)
+{
+	char path[64], link[64], line[256];
+
+	for (int fd = 0; fd < 1024; fd++) {
+		ssize_t n;
+		FILE *f;
+		int found = 0, t;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = 0;
+		if (strcmp(link, "anon_inode:[eventpoll]") != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+		f = fopen(path, "r");
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "tfd: %d", &t) == 1 && t == lfd)
+				found = 1;
+		if (f != NULL)
+			fclose(f);
+		if (found)
+			return fd;
+	}
+	return -1;
+}
+
+static void
+op_libev_poll(void)
+{
+	struct io_uring_sqe *s = op(NULL, OP_LIBEV, IORING_OP_POLL_ADD,
+				    libev_epoll_fd);
+
+	s->poll32_events = 1; /* POLLIN */
+	s->len = IORING_POLL_ADD_MULTI;
+}
+
+static void
+libev_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	int fd;
+
+	(void)loop;
+	(void)w;
+	(void)revents;
+	while ((fd = accept4(lfd, NULL, NULL,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+		uring_accepted(fd);
+}
+
 static void
 completion(uint64_t data, int res, unsigned flags)
 {
@@ -242,6 +308,11 @@ completion(uint64_t data, int res, unsigned flags)
 	if (c != NULL && c->dead)
 		return;
 	switch ((enum op)(data & 15)) {
+	case OP_LIBEV:
+		libev_ready = 1;
+		if (!(flags & IORING_CQE_F_MORE))
+			op_libev_poll();
+		return;
 	case OP_ACCEPT:
 		if (!(flags & IORING_CQE_F_MORE))
 			op_accept();
@@ -325,8 +396,8 @@ completion(uint64_t data, int res, unsigned flags)
 }
 
 /* Submit what is queued, wait for min completions (at most timeout_ms
- * when >= 0), handle every completion there is. */
-static void
+ * when >= 0), handle every completion there is; how many. */
+static unsigned
 ring_turn(unsigned min, int timeout_ms)
 {
 	struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
@@ -352,6 +423,7 @@ ring_turn(unsigned min, int timeout_ms)
 	head = *R.cq_head;
 	tail = atomic_load_explicit((_Atomic unsigned *)R.cq_tail,
 				    memory_order_acquire);
+	n = tail - head;
 	for (; head != tail; head++) {
 		struct io_uring_cqe *e = &R.cqes[head & *R.cq_mask];
 
@@ -359,17 +431,35 @@ ring_turn(unsigned min, int timeout_ms)
 	}
 	atomic_store_explicit((_Atomic unsigned *)R.cq_head, head,
 			      memory_order_release);
+	return n;
 }
 
 static void
 run_uring(void)
 {
+	static ev_io listener;
+
 	ring_setup();
-	op_accept();
+	if (libev_fds) {
+		ev_io_init(&listener, libev_accept_cb, lfd, EV_READ);
+		ev_io_start(timers, &listener);
+		ev_run(timers, EVRUN_NOWAIT);
+		libev_epoll_fd = find_libev_epoll();
+		if (libev_epoll_fd < 0) {
+			fprintf(stderr, "libev's epoll descriptor not found\n");
+			exit(1);
+		}
+		op_libev_poll();
+	} else {
+		op_accept();
+	}
 	for (;;) {
-		if (timers != NULL)
+		if (timers != NULL && (!libev_fds || libev_ready)) {
+			libev_ready = 0;
 			ev_run(timers, EVRUN_NOWAIT);
-		ring_turn(1, timers != NULL ? 1000 : -1);
+		}
+		if (ring_turn(1, timers != NULL ? 1000 : -1) == 0)
+			libev_ready = 1; /* the wait timed out: timers */
 	}
 }
 
@@ -554,12 +644,16 @@ main(int argc, char **argv)
 	} else if (strcmp(model, "timers") == 0) {
 		timers = ev_loop_new(EVBACKEND_EPOLL);
 		run_uring();
+	} else if (strcmp(model, "libev") == 0) {
+		timers = ev_loop_new(EVBACKEND_EPOLL);
+		libev_fds = 1;
+		run_uring();
 	} else if (strcmp(model, "epoll") == 0) {
 		run_epoll();
 	} else if (strcmp(model, "hybrid") == 0) {
 		hybrid = 1;
 		run_epoll();
 	}
-	fprintf(stderr, "LOOP_MODEL: epoll, uring, timers or hybrid\n");
+	fprintf(stderr, "LOOP_MODEL: epoll, uring, timers, libev or hybrid\n");
 	return 2;
 }
