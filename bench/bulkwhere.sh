@@ -44,7 +44,7 @@ tids_of() { # PID...
 # "gbit client server relay kthreads idle other busiest" (% of one CPU).
 measure() { # CONTENDER
 	local c=$1 ip rtids stids g
-	iperf3 -c 127.0.0.1 -p "$RPORT" -t "$SECS" -J >"$B/w.json" 2>&1 &
+	timeout $((SECS + 25)) iperf3 -c 127.0.0.1 -p "$RPORT" -t "$SECS" -J >"$B/w.json" 2>&1 &
 	ip=$!
 	sleep 1.5
 	rtids=""
@@ -155,7 +155,7 @@ for c in $LIST; do
 	IFS='|' read -r -a rows <<<"${ROWS[$c]#|}"
 	g=() idle=() busy=() rel=()
 	for r in "${rows[@]}"; do
-		read -r gb cl sv rl kt id ot bz <<<"$r"
+		read -r gb _ _ rl _ id _ bz <<<"$r"
 		g+=("$gb") idle+=("$id") busy+=("$bz") rel+=("$rl")
 	done
 	record bulkwhere_gbit "$c" "$(median_f "${g[@]}")" "${g[*]}"

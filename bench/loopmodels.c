@@ -485,6 +485,17 @@ epoll_add(int fd, void *data, uint32_t events)
 	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
 }
 
+/* One direction ended (the client's EOF, or the backend's passed on):
+ * finish when both have, else stop watching fd. */
+static void
+epoll_ended(struct conn *c, int fd)
+{
+	if (c->ceof && c->shut)
+		epoll_finish(c);
+	else
+		epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+}
+
 static void
 epoll_client(struct conn *c)
 {
@@ -515,10 +526,7 @@ epoll_client(struct conn *c)
 		return;
 	}
 	c->ceof = 1;
-	if (c->shut)
-		epoll_finish(c);
-	else
-		epoll_ctl(ep, EPOLL_CTL_DEL, c->cfd, NULL);
+	epoll_ended(c, c->cfd);
 }
 
 static void
@@ -542,10 +550,7 @@ epoll_backend(struct conn *c)
 	}
 	shutdown(c->cfd, SHUT_WR);
 	c->shut = 1;
-	if (c->ceof)
-		epoll_finish(c);
-	else
-		epoll_ctl(ep, EPOLL_CTL_DEL, c->bfd, NULL);
+	epoll_ended(c, c->bfd);
 }
 
 static void
