@@ -1,5 +1,5 @@
 /* bench/loopmodels.c — an experiment, not part of PortMux: the same minimal
- * relay for one workload on four event-loop models, to measure what moving
+ * relay for one workload on several event-loop models, to measure what moving
  * PortMux's connection path from readiness (epoll through libev) to
  * completions (io_uring) would be worth before doing it
  * (bench/loopmodels.sh runs it next to PortMux and the peers).
@@ -28,6 +28,18 @@
  *   LOOP_MODEL=hybrid  epoll waits and does accept, the first read and the
  *                      connect; the relay after that goes through io_uring,
  *                      whose completions wake epoll through an eventfd
+ *   LOOP_MODEL=evring[-coop][-efd][-poll][-acc]
+ *                      libev waits (ev_run, blocking: its timers exact);
+ *                      the connections' operations go on the ring, whose
+ *                      descriptor (or, -efd, a registered eventfd) is a
+ *                      libev read watcher, and an ev_prepare watcher
+ *                      submits before libev waits. -coop: the ring without
+ *                      DEFER_TASKRUN (SINGLE_ISSUER | COOP_TASKRUN): with
+ *                      DEFER_TASKRUN the ring's descriptor never wakes
+ *                      epoll. -poll: only readiness (one-shot polls) and
+ *                      closes on the ring, the socket calls made directly —
+ *                      what PortMux's core/ring.c does. -acc: the listener
+ *                      a libev watcher calling accept4.
  *
  * Reads "port: N" and "fallback: {port: M" from the file after -c (the
  * YAML bench/peers.sh writes for PortMux) and listens on 127.0.0.1:N;
@@ -62,6 +74,7 @@ struct conn {
 	int ceof, shut, peeked;
 	int reqlen, anslen;
 	int inflight, dead; /* io_uring: operations submitted, closed */
+	struct { char *buf; int len, what; } pend[2]; /* evring-poll */
 	ev_timer timer;     /* LOOP_MODEL=timers */
 	char req[BUF] __attribute__((aligned(16)));
 	char ans[BUF];
@@ -102,7 +115,10 @@ static struct {
 } R;
 
 enum op { OP_ACCEPT = 1, OP_CRECV, OP_SOCKET, OP_CONNECT, OP_BSEND,
-	  OP_BRECV, OP_PEEK, OP_CSEND, OP_SHUT, OP_CLOSE, OP_LIBEV };
+	  OP_BRECV, OP_PEEK, OP_CSEND, OP_SHUT, OP_CLOSE, OP_LIBEV,
+	  OP_POLLC, OP_POLLB };
+static int pollmode; /* evring-poll: readiness on the ring, calls sync */
+static void completion(uint64_t data, int res, unsigned flags);
 static int libev_fds;   /* LOOP_MODEL=libev: the listener is libev's */
 static int libev_ready; /* libev's epoll set has events */
 
@@ -116,6 +132,9 @@ ring_setup(void)
 	memset(&p, 0, sizeof(p));
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
 		  IORING_SETUP_COOP_TASKRUN | IORING_SETUP_CQSIZE;
+	if (getenv("RING_FLAGS"))
+		p.flags = (unsigned)strtoul(getenv("RING_FLAGS"), NULL, 0) |
+			  IORING_SETUP_CQSIZE;
 	p.cq_entries = 16384;
 	R.fd = (int)syscall(__NR_io_uring_setup, 4096, &p);
 	if (R.fd < 0) {
@@ -162,10 +181,35 @@ op(struct conn *c, enum op what, int opcode, int fd)
 	return s;
 }
 
+/* evring-poll: a call made now, its result handled as a completion. */
+static void
+sync_done(struct conn *c, enum op what, long r)
+{
+	c->inflight++;
+	completion((uint64_t)(uintptr_t)c | (uint64_t)what,
+		   r < 0 ? -errno : (int)r, 0);
+}
+
 static void
 op_recv(struct conn *c, enum op what, int fd, char *buf, int len, int flags)
 {
-	struct io_uring_sqe *s = op(c, what, IORING_OP_RECV, fd);
+	struct io_uring_sqe *s;
+
+	if (pollmode && (flags & MSG_DONTWAIT)) {
+		sync_done(c, what, recv(fd, buf, len, MSG_DONTWAIT));
+		return;
+	}
+	if (pollmode) {
+		int i = fd == c->cfd ? 0 : 1;
+
+		c->pend[i].buf = buf;
+		c->pend[i].len = len;
+		c->pend[i].what = what;
+		s = op(c, i ? OP_POLLB : OP_POLLC, IORING_OP_POLL_ADD, fd);
+		s->poll32_events = 1; /* POLLIN */
+		return;
+	}
+	s = op(c, what, IORING_OP_RECV, fd);
 
 	s->addr = (uintptr_t)buf;
 	s->len = (unsigned)len;
@@ -177,8 +221,13 @@ static void
 op_send(struct conn *c, enum op what, int fd, char *buf, int len, int flags,
 	int link)
 {
-	struct io_uring_sqe *s = op(c, what, IORING_OP_SEND, fd);
+	struct io_uring_sqe *s;
 
+	if (pollmode) {
+		sync_done(c, what, send(fd, buf, len, flags | MSG_NOSIGNAL));
+		return;
+	}
+	s = op(c, what, IORING_OP_SEND, fd);
 	s->addr = (uintptr_t)buf;
 	s->len = (unsigned)len;
 	s->msg_flags = (unsigned)(flags | MSG_NOSIGNAL);
@@ -232,7 +281,13 @@ uring_relay(struct conn *c)
 static void
 uring_backend_eof(struct conn *c)
 {
-	struct io_uring_sqe *s = op(c, OP_SHUT, IORING_OP_SHUTDOWN, c->cfd);
+	struct io_uring_sqe *s;
+
+	if (pollmode) {
+		sync_done(c, OP_SHUT, shutdown(c->cfd, SHUT_WR));
+		return;
+	}
+	s = op(c, OP_SHUT, IORING_OP_SHUTDOWN, c->cfd);
 
 	s->len = SHUT_WR;
 }
@@ -313,6 +368,15 @@ completion(uint64_t data, int res, unsigned flags)
 		if (!(flags & IORING_CQE_F_MORE))
 			op_libev_poll();
 		return;
+	case OP_POLLC:
+	case OP_POLLB: {
+		int i = (data & 15) == OP_POLLB;
+		int fd = i ? c->bfd : c->cfd;
+
+		sync_done(c, c->pend[i].what,
+			  recv(fd, c->pend[i].buf, c->pend[i].len, 0));
+		return;
+	}
 	case OP_ACCEPT:
 		if (!(flags & IORING_CQE_F_MORE))
 			op_accept();
@@ -331,6 +395,13 @@ completion(uint64_t data, int res, unsigned flags)
 				ev_timer_stop(timers, &c->timer);
 				ev_timer_set(&c->timer, 300., 0.);
 				ev_timer_start(timers, &c->timer);
+			}
+			if (pollmode) {
+				int fd = socket(AF_INET, SOCK_STREAM |
+						SOCK_NONBLOCK | SOCK_CLOEXEC,
+						0);
+				sync_done(c, OP_SOCKET, fd);
+				return;
 			}
 			s = op(c, OP_SOCKET, IORING_OP_SOCKET, AF_INET);
 			s->off = SOCK_STREAM;
@@ -351,6 +422,13 @@ completion(uint64_t data, int res, unsigned flags)
 			return;
 		}
 		c->bfd = res;
+		if (pollmode) {
+			(void)connect(c->bfd, (struct sockaddr *)&backend,
+				      sizeof(backend));
+			op_send(c, OP_BSEND, c->bfd, c->req, c->reqlen, 0, 0);
+			uring_relay(c);
+			return;
+		}
 		s = op(c, OP_CONNECT, IORING_OP_CONNECT, c->bfd);
 		s->addr = (uintptr_t)&backend;
 		s->off = sizeof(backend);
@@ -461,6 +539,64 @@ run_uring(void)
 		if (ring_turn(1, timers != NULL ? 1000 : -1) == 0)
 			libev_ready = 1; /* the wait timed out: timers */
 	}
+}
+
+/* LOOP_MODEL=evring: libev waits (ev_run, blocking: its timers exact);
+ * the connections' operations go on the ring, which wakes libev through
+ * its descriptor (EVRING_EFD unset) or a registered eventfd. */
+static int evring_efd = -1;
+
+static void
+evring_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	uint64_t v;
+
+	(void)loop;
+	(void)w;
+	(void)revents;
+	if (evring_efd >= 0)
+		(void)!read(evring_efd, &v, sizeof(v));
+	ring_turn(0, -1);
+}
+
+static void
+evring_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	while (R.queued)
+		ring_turn(0, -1);
+}
+
+static void
+run_evring(void)
+{
+	static ev_io ringw, listener;
+	static ev_prepare prep;
+
+	ring_setup();
+	if (getenv("EVRING_EFD")) {
+		evring_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (syscall(__NR_io_uring_register, R.fd,
+			    IORING_REGISTER_EVENTFD, &evring_efd, 1) < 0) {
+			perror("IORING_REGISTER_EVENTFD");
+			exit(1);
+		}
+	}
+	ev_io_init(&ringw, evring_cb, evring_efd >= 0 ? evring_efd : R.fd,
+		   EV_READ);
+	ev_io_start(timers, &ringw);
+	ev_prepare_init(&prep, evring_prepare_cb);
+	ev_prepare_start(timers, &prep);
+	if (getenv("EVRING_ACCEPT")) {
+		ev_io_init(&listener, libev_accept_cb, lfd, EV_READ);
+		ev_io_start(timers, &listener);
+	} else {
+		op_accept();
+	}
+	ev_run(timers, 0);
+	exit(1);
 }
 
 /* ---------------- epoll (and hybrid) ---------------- */
@@ -653,12 +789,24 @@ main(int argc, char **argv)
 		timers = ev_loop_new(EVBACKEND_EPOLL);
 		libev_fds = 1;
 		run_uring();
+	} else if (strncmp(model, "evring", 6) == 0) {
+		if (strstr(model, "efd"))
+			setenv("EVRING_EFD", "1", 1);
+		if (strstr(model, "coop")) /* SINGLE_ISSUER | COOP_TASKRUN */
+			setenv("RING_FLAGS", "0x1100", 1);
+		if (strstr(model, "poll"))
+			pollmode = 1;
+		if (strstr(model, "acc"))
+			setenv("EVRING_ACCEPT", "1", 1);
+		timers = ev_loop_new(EVBACKEND_EPOLL);
+		run_evring();
 	} else if (strcmp(model, "epoll") == 0) {
 		run_epoll();
 	} else if (strcmp(model, "hybrid") == 0) {
 		hybrid = 1;
 		run_epoll();
 	}
-	fprintf(stderr, "LOOP_MODEL: epoll, uring, timers, libev or hybrid\n");
+	fprintf(stderr, "LOOP_MODEL: epoll, uring, timers, libev, hybrid "
+			"or evring[-coop][-efd][-poll][-acc]\n");
 	return 2;
 }

@@ -780,6 +780,7 @@ static const struct pm_key pm_keys[] = {
 	{"halfclose_timeout", read_double, F_DOUBLE, AT(halfclose_timeout), 0,
 	 DAY, 60.0},
 	{"tcp_keepalive", read_bool, F_INT, AT(tcp_keepalive), 0, 0, 1},
+	{"io_uring", read_bool, F_INT, AT(io_uring), 0, 0, 1},
 	{"latency_busy_poll", read_double, F_DOUBLE, AT(latency_busy_poll), 0,
 	 0.01, 0.0001},
 	{"shutdown_timeout", read_double, F_DOUBLE, AT(shutdown_timeout), 0,

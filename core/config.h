@@ -89,6 +89,8 @@ struct config {
 	double idle_timeout;  /* relayed connection quiet this long: closed
 				 (a route may say otherwise); 0: never */
 	double halfclose_timeout; /* the same once one direction ended */
+	int io_uring; /* connections' sockets watched through io_uring
+			 (ring.h) where the kernel allows: 1 (default) */
 	int tcp_keepalive;    /* keepalive probes on client and backend
 				 connections */
 	char *user;           /* drop root for this user after binding */

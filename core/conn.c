@@ -22,6 +22,8 @@
 
 static void client_cb(EV_P_ ev_io *io, int revents);
 static void server_cb(EV_P_ ev_io *io, int revents);
+static void client_ring_cb(struct ring_watch *w, int revents);
+static void server_ring_cb(struct ring_watch *w, int revents);
 static void timer_cb(EV_P_ ev_timer *t, int revents);
 
 #define CONN_OF(ptr, member) \
@@ -30,19 +32,32 @@ static void timer_cb(EV_P_ ev_timer *t, int revents);
 static const char *const via_names[] = {"none", "detector", "on_timeout",
 					"fallback"};
 
-/* Arm a side's watcher for `events`, touching libev only on change. */
+/* Arm a side's watcher for `events`, touching libev or the ring only on
+ * change. */
 void
 side_arm(struct conn *c, struct side *s, int events)
 {
 	if (s->fd < 0 || s->events == events)
 		return;
-	if (s->events)
-		ev_io_stop(c->lc->loop, &s->io);
 	s->events = events;
-	if (events) {
-		ev_io_set(&s->io, s->fd, events);
-		ev_io_start(c->lc->loop, &s->io);
+	if (c->lc->ring != NULL) {
+		ring_watch_set(&s->w.rw, events ? s->fd : -1, events);
+		return;
 	}
+	if (ev_is_active(&s->w.io))
+		ev_io_stop(c->lc->loop, &s->w.io);
+	if (events) {
+		ev_io_set(&s->w.io, s->fd, events);
+		ev_io_start(c->lc->loop, &s->w.io);
+	}
+}
+
+/* An event for s waits for its callback in this turn of the loop. */
+int
+side_event_pending(const struct conn *c, const struct side *s)
+{
+	return c->lc->ring != NULL ? ring_watch_pending(&s->w.rw)
+				   : ev_is_pending(&s->w.io);
 }
 
 /* (Re)start the connection's one timer. */
@@ -93,8 +108,13 @@ conn_accept(struct loop_ctx *lc, const struct addr *bound, int fd,
 	c->server.fd = -1;
 	c->client.pipe[0] = c->client.pipe[1] = -1;
 	c->server.pipe[0] = c->server.pipe[1] = -1;
-	ev_init(&c->client.io, client_cb);
-	ev_init(&c->server.io, server_cb);
+	if (lc->ring != NULL) {
+		ring_watch_init(&c->client.w.rw, lc->ring, client_ring_cb);
+		ring_watch_init(&c->server.w.rw, lc->ring, server_ring_cb);
+	} else {
+		ev_init(&c->client.w.io, client_cb);
+		ev_init(&c->server.w.io, server_cb);
+	}
 	ev_init(&c->timer, timer_cb);
 	TAILQ_INSERT_HEAD(&lc->conns, c, link);
 	lc->nconns++;
@@ -106,10 +126,10 @@ conn_accept(struct loop_ctx *lc, const struct addr *bound, int fd,
 void
 side_close(struct conn *c, struct side *s)
 {
-	if (s->events)
-		ev_io_stop(c->lc->loop, &s->io);
-	s->events = 0;
-	if (s->fd >= 0)
+	side_arm(c, s, 0);
+	if (s->fd >= 0 && c->lc->ring != NULL)
+		ring_close(c->lc->ring, s->fd);
+	else if (s->fd >= 0)
 		close_batch_add(&c->lc->closing, s->fd);
 	s->fd = -1;
 	pbuf_put(&c->lc->pbufs, s->out);
@@ -354,11 +374,8 @@ conn_idle_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 }
 
 static void
-client_cb(EV_P_ ev_io *io, int revents)
+client_event(struct conn *c, int revents)
 {
-	struct conn *c = CONN_OF(io, client.io);
-
-	(void)loop;
 	if (c->state == CONN_PROBING)
 		probe_read(c);
 	else if (c->state == CONN_CONNECTING)
@@ -368,15 +385,38 @@ client_cb(EV_P_ ev_io *io, int revents)
 }
 
 static void
-server_cb(EV_P_ ev_io *io, int revents)
+server_event(struct conn *c, int revents)
 {
-	struct conn *c = CONN_OF(io, server.io);
-
-	(void)loop;
 	if (c->state == CONN_CONNECTING)
 		connect_done(c);
 	else if (c->state == CONN_RELAY)
 		relay_event(c, &c->server, &c->client, revents);
+}
+
+static void
+client_cb(EV_P_ ev_io *io, int revents)
+{
+	(void)loop;
+	client_event(CONN_OF(io, client.w.io), revents);
+}
+
+static void
+server_cb(EV_P_ ev_io *io, int revents)
+{
+	(void)loop;
+	server_event(CONN_OF(io, server.w.io), revents);
+}
+
+static void
+client_ring_cb(struct ring_watch *w, int revents)
+{
+	client_event(CONN_OF(w, client.w.rw), revents);
+}
+
+static void
+server_ring_cb(struct ring_watch *w, int revents)
+{
+	server_event(CONN_OF(w, server.w.rw), revents);
 }
 
 static void

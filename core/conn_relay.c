@@ -79,6 +79,9 @@ connect_next(struct conn *c)
 
 		if (fd < 0) {
 			c->last_error = errno;
+			if ((errno == EMFILE || errno == ENFILE) &&
+			    c->lc->on_fds_exhausted != NULL)
+				c->lc->on_fds_exhausted(c->lc, errno);
 			continue;
 		}
 		sent = first_send(c, fd);
@@ -291,7 +294,7 @@ relay_update(struct conn *c)
 		 * ours (a shutdown() less); if not, its relay_update()
 		 * passes the FIN on. */
 		if (src->eof && !side_pending(dst) && !dst->shut &&
-		    !ev_is_pending(&dst->io)) {
+		    !side_event_pending(c, dst)) {
 			shutdown(dst->fd, SHUT_WR);
 			dst->shut = 1;
 		}

@@ -2,10 +2,41 @@
 #include "loop.h"
 
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conn.h"
+#include "log.h"
+
+/* Loops that have a ring, and loops that have none. */
+static atomic_int rings_made, rings_missing;
+
+/* The loop's ring, when the config wants one and the kernel allows it;
+ * the first loop that cannot have one says why, once. */
+static void
+ring_start(struct loop_ctx *lc, const struct config *cfg)
+{
+	char err[128];
+
+	if (cfg->io_uring)
+		lc->ring = ring_new(lc->loop, err, sizeof(err));
+	if (lc->ring != NULL) {
+		atomic_fetch_add(&rings_made, 1);
+		return;
+	}
+	if (atomic_fetch_add(&rings_missing, 1) == 0 && cfg->io_uring)
+		log_info("io_uring not available (%s): sockets are watched "
+			 "with epoll", err);
+}
+
+const char *
+loop_sockets_method(void)
+{
+	if (atomic_load(&rings_missing) == 0)
+		return atomic_load(&rings_made) > 0 ? "io_uring" : "none";
+	return atomic_load(&rings_made) > 0 ? "io_uring+epoll" : "epoll";
+}
 
 /* Each turn of a busy-polling loop with nothing to do: stop when the
  * window is over; until then, let any other thread that wants this CPU
@@ -51,6 +82,7 @@ loop_ctx_init(struct loop_ctx *lc, struct ev_loop *loop,
 	ev_idle_init(&lc->busy_poll, busy_poll_cb);
 	lc->busy_poll.data = lc;
 	close_batch_init(&lc->closing, loop);
+	ring_start(lc, g->cfg);
 	generation_ref(g);
 	lc->gen = g;
 	return 0;
@@ -63,6 +95,8 @@ loop_ctx_fini(struct loop_ctx *lc)
 	ev_timer_stop(lc->loop, &lc->keepalive_timer);
 	ev_idle_stop(lc->loop, &lc->busy_poll);
 	close_batch_flush(&lc->closing);
+	ring_free(lc->ring);
+	lc->ring = NULL;
 	while (!LIST_EMPTY(&lc->idle)) {
 		struct idle_list *l = LIST_FIRST(&lc->idle);
 		LIST_REMOVE(l, link);

@@ -18,6 +18,7 @@
 #include "pbuf.h"
 #include "pipe_pool.h"
 #include "probe_pool.h"
+#include "ring.h"
 #include "source.h"
 #include "log.h"
 
@@ -42,6 +43,10 @@ LIST_HEAD(idle_lists, idle_list);
 
 struct loop_ctx {
 	struct ev_loop *loop;   /* borrowed: its creator destroys it */
+	/* The connections' sockets' readiness and closing (ring.h); NULL:
+	 * libev's watchers and close_batch (io_uring off, or not allowed
+	 * here). Owned: loop_ctx_fini frees it. */
+	struct ring *ring;
 	struct generation *gen; /* for new connections and flows; one ref */
 	/* A read buffer every relay of the loop shares (bytes never stay in
 	 * it across events). Owned: loop_ctx_fini frees it. */
@@ -84,6 +89,10 @@ struct loop_ctx {
 	/* Called after a connection was freed (the worker resumes accepting
 	 * or ends its drain). May be NULL. */
 	void (*on_conn_closed)(struct loop_ctx *lc);
+	/* Called when a backend socket could not be made for want of
+	 * descriptors, `err` EMFILE or ENFILE (the worker pauses accepting:
+	 * a client taken now could not be served). May be NULL. */
+	void (*on_fds_exhausted)(struct loop_ctx *lc, int err);
 };
 
 /*
@@ -107,6 +116,10 @@ void loop_ctx_fini(struct loop_ctx *lc);
 /* New connections use g from now on (the caller's reference passes to
  * lc); live ones keep theirs. */
 void loop_ctx_set_generation(struct loop_ctx *lc, struct generation *g);
+/* How the loops made so far watch their connections' sockets, for the
+ * start-up line: "io_uring", "epoll" (io_uring off or not allowed), or
+ * "io_uring+epoll" (some loops could not have a ring). */
+const char *loop_sockets_method(void);
 /* The probe pool for blocking detectors (started on first use with the
  * generation's probe_threads); NULL if it cannot start. */
 struct probe_pool *loop_probe_pool(struct loop_ctx *lc);

@@ -233,6 +233,9 @@ reload_apply(struct generation *g, const char *err)
 	if (strcmp(g->cfg->metrics_text, running->cfg->metrics_text) != 0)
 		log_warn("reload: metrics changed; restart PortMux to apply "
 			 "that part");
+	if (g->cfg->io_uring != running->cfg->io_uring)
+		log_warn("reload: io_uring changed; restart PortMux to apply "
+			 "it");
 	apply_log_level(g->cfg);
 	warn_udp_unserved(g);
 	relay_kernel_prepare(g->cfg); /* newly asked for: may fail now */
@@ -664,9 +667,10 @@ log_started(const struct generation *g)
 	for (size_t i = 0; activation.n == 0 && i < g->cfg->nlisten; i++)
 		log_info("listening on %s", g->cfg->listen[i].text);
 	log_info("portmux %s started: workers=%d detectors=%s "
-		 "on_timeout=%s fallback=%s",
+		 "on_timeout=%s fallback=%s sockets=%s",
 		 PORTMUX_VERSION, nworkers, names[0] ? names : "none",
-		 g->on_timeout_label, g->fallback_label);
+		 g->on_timeout_label, g->fallback_label,
+		 loop_sockets_method());
 	describe_listeners(g);
 }
 

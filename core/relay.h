@@ -18,13 +18,19 @@
 
 #include "loop.h"
 #include "pbuf.h"
+#include "ring.h"
 
 /* One socket of a connection, and what waits to be written to it.
  * Owned by its connection: conn_close() closes `fd` and `pipe` and gives
  * `out` back; the relay only hands `out` and `pipe` back once they are
  * empty (pbuf_put, pipe_pool_put). */
 struct side {
-	ev_io io;
+	/* Its socket's readiness: on the loop's ring when it has one
+	 * (ring.h), else a libev watcher. */
+	union {
+		ev_io io;
+		struct ring_watch rw;
+	} w;
 	int fd;
 	uint8_t eof;  /* read EOF from this side */
 	uint8_t shut; /* sent our FIN (SHUT_WR) to this side */

@@ -99,6 +99,24 @@ conn_closed(struct loop_ctx *lc)
 		accept_resume(w);
 }
 
+/* The loop context's hook: a backend socket could not be made, out of
+ * descriptors. Clients accepted now would be closed unserved, so accepting
+ * pauses as when accept4 itself runs out (said once a second at most). */
+static void
+fds_exhausted(struct loop_ctx *lc, int err)
+{
+	struct worker *w = WORKER_OF(lc);
+	unsigned long dropped;
+
+	if (w->accept_paused || w->draining)
+		return;
+	if (log_ratelimit_ok(&w->accept_rl, &dropped))
+		log_warn("backend socket: %s; pausing accept (%lu similar "
+			 "suppressed)",
+			 strerror(err), dropped);
+	accept_pause(w, 1);
+}
+
 /* accept4 failed: nothing to take now, or pause when fds or memory ran
  * out (said once a second at most). */
 static void
@@ -530,6 +548,7 @@ worker_init(struct worker *w, struct generation *g,
 		return -1;
 	}
 	w->lc.on_conn_closed = conn_closed;
+	w->lc.on_fds_exhausted = fds_exhausted;
 	w->lc.sources = sources;
 	ev_init(&w->accept_timer, accept_timer_cb);
 	w->accept_timer.data = w;

@@ -77,9 +77,15 @@ start_bg() {
 # The port answers as soon as the sockets are bound, a moment before the
 # "started" line is logged: wait for that line too (when info is logged),
 # so a test may read the start-up lines at once.
+# PMX_TEST_IO_URING=false (t_epoll.sh) runs it with `io_uring: false`
+# added to a config's block-style PORTMUX section.
 start_portmux() {
 	cfg=$1
 	shift
+	if [ -n "${PMX_TEST_IO_URING:-}" ] && grep -q '^PORTMUX:$' "$cfg" &&
+		! grep -q '^  io_uring:' "$cfg"; then
+		sed -i "s/^PORTMUX:\$/PORTMUX:\n  io_uring: $PMX_TEST_IO_URING/" "$cfg"
+	fi
 	starts=$(grep -c ' started: ' "$T/portmux.log" 2>/dev/null || true)
 	"$PORTMUX_BIN" -c "$cfg" "$@" >>"$T/portmux.log" 2>&1 &
 	PORTMUX_PID=$!
@@ -87,8 +93,13 @@ start_portmux() {
 	wait_port "$port"
 	grep -qE '^ *log_level: *(warn|error)' "$cfg" && return 0
 	for _ in $(seq 1 100); do
-		[ "$(grep -c ' started: ' "$T/portmux.log")" -gt "${starts:-0}" ] &&
+		if [ "$(grep -c ' started: ' "$T/portmux.log")" -gt "${starts:-0}" ]; then
+			[ "${PMX_TEST_IO_URING:-}" != false ] ||
+				grep ' started: ' "$T/portmux.log" | tail -n 1 |
+				grep -q 'sockets=epoll' ||
+				fail "PMX_TEST_IO_URING=false, but PortMux did not start on epoll"
 			return 0
+		fi
 		sleep 0.05
 	done
 	fail "PortMux answers on port $port but never logged that it started"

@@ -94,6 +94,10 @@ ok "enable --now: active (Type=notify READY), STATUS=$(prop StatusText)"
 [ "$(body_of example.com)" = "web 3000" ] || fail "example.com through PortMux"
 [ "$(body_of other.test)" = "web 80" ] || fail "default route through PortMux"
 ok "HTTP routed by Host to the example's backends"
+# The unit's system call filter (@system-service) lets io_uring through.
+journal_has "sockets=io_uring" ||
+	fail "not on io_uring under the unit: $(ct journalctl -u portmux -o cat --no-pager | grep -E 'started|io_uring')"
+ok "sockets watched through io_uring under the unit's filters"
 PID=$(prop MainPID)
 # User=portmux with DynamicUser=: the system user make install's
 # sysusers.d/portmux.conf created at boot, or (without it) a UID systemd

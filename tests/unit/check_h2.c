@@ -117,7 +117,8 @@ put_frame(struct flight *fl, uint8_t type, uint8_t flags, uint32_t stream,
 	h[6] = (uint8_t)(stream >> 16);
 	h[7] = (uint8_t)(stream >> 8);
 	h[8] = (uint8_t)stream;
-	memcpy(h + 9, payload, plen);
+	if (plen > 0) /* (a frame without payload passes NULL) */
+		memcpy(h + 9, payload, plen);
 	fl->n += 9 + plen;
 }
 

@@ -1,0 +1,470 @@
+/* ring.c — a loop's io_uring (see ring.h), on the raw system calls: the
+ * submission and completion queues are shared memory, written and read
+ * here; io_uring_enter() submits. */
+#include "ring.h"
+
+#include <errno.h>
+#include <linux/io_uring.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Submission queue entries: a turn that queues more submits early. */
+#define RING_ENTRIES 1024
+/* Completion queue entries (a full queue keeps the rest in the kernel:
+ * IORING_FEAT_NODROP). */
+#define RING_CQ_ENTRIES 8192
+/* Rounds of submit-and-deliver in one prepare: a poll that completes at
+ * once is delivered before the loop waits. */
+#define RING_ROUNDS 4
+
+/* A watch whose poll is in flight or whose event waits: the completion's
+ * user_data is its index and generation, so that one arriving after the
+ * watch stopped or changed (generation moved on) is dropped. */
+struct slot {
+	struct ring_watch *w; /* NULL: free */
+	uint32_t gen;
+	uint32_t next_free;
+};
+
+struct ring {
+	int fd; /* owned: closed by ring_free */
+	struct ev_loop *loop;
+	ev_io io;           /* the ring's descriptor: completions wait */
+	ev_prepare prepare; /* submit before the loop waits */
+	/* The shared queues (owned mappings). */
+	void *sq_map, *cq_map, *sqe_map;
+	size_t sq_map_len, cq_map_len, sqe_map_len;
+	unsigned *sq_head, *sq_tail, *sq_mask, *sq_flags, *sq_array;
+	unsigned *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+	unsigned tail; /* our submission tail, ahead of *sq_tail */
+	/* Watches in flight (owned array; entry 0 unused). */
+	struct slot *slots;
+	uint32_t nslots, free_slot;
+	/* Completions taken, waiting for their callbacks (owned array). */
+	uint64_t *batch;
+	size_t nbatch, batch_cap;
+	TAILQ_HEAD(, ring_watch) dirty; /* polls to submit */
+};
+
+static int
+sys_enter(int fd, unsigned submit, unsigned min, unsigned flags)
+{
+	return (int)syscall(__NR_io_uring_enter, fd, submit, min, flags,
+			    NULL, 0);
+}
+
+/* ---- slots ---- */
+
+static uint32_t
+slot_take(struct ring *r, struct ring_watch *w)
+{
+	uint32_t i = r->free_slot;
+
+	if (i == 0) {
+		uint32_t n = r->nslots ? r->nslots * 2 : 256;
+		struct slot *s = realloc(r->slots, n * sizeof(*s));
+
+		if (s == NULL)
+			return 0;
+		memset(s + r->nslots, 0, (n - r->nslots) * sizeof(*s));
+		for (uint32_t k = n - 1; k >= (r->nslots ? r->nslots : 1);
+		     k--) {
+			s[k].next_free = r->free_slot;
+			r->free_slot = k;
+		}
+		r->slots = s;
+		r->nslots = n;
+		i = r->free_slot;
+	}
+	r->free_slot = r->slots[i].next_free;
+	r->slots[i].w = w;
+	return i;
+}
+
+static void
+slot_release(struct ring *r, uint32_t i)
+{
+	r->slots[i].w = NULL;
+	r->slots[i].gen++;
+	r->slots[i].next_free = r->free_slot;
+	r->free_slot = i;
+}
+
+static uint64_t
+slot_data(const struct ring *r, uint32_t i)
+{
+	return (uint64_t)r->slots[i].gen << 32 | i;
+}
+
+/* The watch a completion is for, or NULL when it stopped or changed. */
+static struct ring_watch *
+slot_watch(const struct ring *r, uint64_t data)
+{
+	uint32_t i = (uint32_t)data;
+
+	if (i == 0 || i >= r->nslots || r->slots[i].gen != data >> 32)
+		return NULL;
+	return r->slots[i].w;
+}
+
+/* ---- submission ---- */
+
+static void
+submit(struct ring *r)
+{
+	unsigned n = r->tail - *r->sq_tail;
+
+	atomic_store_explicit((_Atomic unsigned *)r->sq_tail, r->tail,
+			      memory_order_release);
+	while (n > 0) {
+		int k = sys_enter(r->fd, n, 0, 0);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			/* EAGAIN, EBUSY: the kernel is short of memory or of
+			 * completion space; what is left stays queued for
+			 * the next turn. */
+			break;
+		}
+		n -= (unsigned)k;
+	}
+}
+
+/* A new entry, zeroed, its user_data set. Never NULL: a full queue is
+ * submitted first. */
+static struct io_uring_sqe *
+sqe_get(struct ring *r, uint8_t opcode, int fd, uint64_t data)
+{
+	unsigned head = atomic_load_explicit((_Atomic unsigned *)r->sq_head,
+					     memory_order_acquire);
+	struct io_uring_sqe *s;
+	unsigned i;
+
+	if (r->tail - head >= RING_ENTRIES) {
+		submit(r);
+		while (r->tail - *(volatile unsigned *)r->sq_head >=
+		       RING_ENTRIES)
+			sys_enter(r->fd, 0, 0, 0);
+	}
+	i = r->tail & *r->sq_mask;
+	s = &r->sqes[i];
+	r->sq_array[i] = i;
+	r->tail++;
+	memset(s, 0, sizeof(*s));
+	s->opcode = opcode;
+	s->fd = fd;
+	s->user_data = data;
+	return s;
+}
+
+static unsigned
+poll_mask(int events)
+{
+	return (events & EV_READ ? POLLIN : 0) |
+	       (events & EV_WRITE ? POLLOUT : 0);
+}
+
+/* Queue the polls of the watches that want one. */
+static void
+arm_dirty(struct ring *r)
+{
+	struct ring_watch *w;
+
+	while ((w = TAILQ_FIRST(&r->dirty)) != NULL) {
+		struct io_uring_sqe *s;
+
+		TAILQ_REMOVE(&r->dirty, w, dirty_link);
+		w->dirty = 0;
+		if (w->want == 0 || w->slot != 0)
+			continue;
+		w->slot = slot_take(r, w);
+		if (w->slot == 0) { /* out of memory: as if always ready */
+			w->pending = w->want;
+			continue;
+		}
+		s = sqe_get(r, IORING_OP_POLL_ADD, w->fd,
+			    slot_data(r, w->slot));
+		s->poll32_events = poll_mask(w->want);
+		w->armed = w->want;
+	}
+}
+
+static void
+mark_dirty(struct ring *r, struct ring_watch *w)
+{
+	if (!w->dirty) {
+		w->dirty = 1;
+		TAILQ_INSERT_TAIL(&r->dirty, w, dirty_link);
+	}
+}
+
+/* ---- completion ---- */
+
+/* What a poll's result means for a watch wanting `want`: as libev reads
+ * epoll, an error or hang-up wakes both directions (the callback's own
+ * call finds what it is); a failed poll too. */
+static int
+revents_of(int res, int want)
+{
+	int ev;
+
+	if (res < 0)
+		return want;
+	ev = (res & (POLLOUT | POLLERR | POLLHUP) ? EV_WRITE : 0) |
+	     (res & (POLLIN | POLLERR | POLLHUP | POLLRDHUP) ? EV_READ : 0);
+	return ev & want;
+}
+
+/* Take every completion there is into the batch (their watches marked
+ * pending). How many. */
+static size_t
+take(struct ring *r)
+{
+	unsigned head = *r->cq_head, tail, n;
+
+	if (atomic_load_explicit((_Atomic unsigned *)r->sq_flags,
+				 memory_order_relaxed) &
+	    IORING_SQ_CQ_OVERFLOW)
+		sys_enter(r->fd, 0, 0, IORING_ENTER_GETEVENTS);
+	tail = atomic_load_explicit((_Atomic unsigned *)r->cq_tail,
+				    memory_order_acquire);
+	n = tail - head;
+	for (; head != tail; head++) {
+		const struct io_uring_cqe *e = &r->cqes[head & *r->cq_mask];
+		struct ring_watch *w = slot_watch(r, e->user_data);
+
+		if (w == NULL)
+			continue; /* a close, a removal, a stale poll */
+		w->armed = 0;
+		w->pending |= (uint8_t)revents_of(e->res, w->want);
+		if (r->nbatch == r->batch_cap) {
+			size_t cap = r->batch_cap ? r->batch_cap * 2 : 256;
+			uint64_t *b = realloc(r->batch, cap * sizeof(*b));
+
+			if (b == NULL) { /* its event is lost: re-poll */
+				slot_release(r, w->slot);
+				w->slot = 0;
+				w->pending = 0;
+				mark_dirty(r, w);
+				continue;
+			}
+			r->batch = b;
+			r->batch_cap = cap;
+		}
+		r->batch[r->nbatch++] = e->user_data;
+	}
+	atomic_store_explicit((_Atomic unsigned *)r->cq_head, tail,
+			      memory_order_release);
+	return n;
+}
+
+/* Run the callbacks of the batch, in order; a watch stopped or changed
+ * by an earlier one is skipped. */
+static void
+deliver(struct ring *r)
+{
+	for (size_t k = 0; k < r->nbatch; k++) {
+		struct ring_watch *w = slot_watch(r, r->batch[k]);
+		int ev;
+
+		if (w == NULL)
+			continue;
+		slot_release(r, w->slot);
+		w->slot = 0;
+		ev = w->pending;
+		w->pending = 0;
+		if (w->want)
+			mark_dirty(r, w); /* level-triggered: poll again */
+		if (ev)
+			w->cb(w, ev);
+	}
+	r->nbatch = 0;
+}
+
+static void
+ring_io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct ring *r = io->data;
+
+	(void)loop;
+	(void)revents;
+	take(r);
+	deliver(r);
+}
+
+static void
+ring_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+	struct ring *r = p->data;
+
+	(void)loop;
+	(void)revents;
+	for (int round = 0;; round++) {
+		arm_dirty(r);
+		if (r->tail != *r->sq_tail)
+			submit(r);
+		/* The last round's callbacks re-armed their watches, and the
+		 * polls went in above: what completes now wakes the loop. */
+		if (round == RING_ROUNDS || take(r) == 0)
+			break;
+		deliver(r);
+	}
+}
+
+/* ---- watches ---- */
+
+void
+ring_watch_init(struct ring_watch *w, struct ring *r,
+		void (*cb)(struct ring_watch *w, int revents))
+{
+	memset(w, 0, sizeof(*w));
+	w->cb = cb;
+	w->ring = r;
+	w->fd = -1;
+}
+
+void
+ring_watch_set(struct ring_watch *w, int fd, int events)
+{
+	struct ring *r = w->ring;
+
+	if (fd == w->fd && events == w->want)
+		return;
+	if (w->slot != 0) {
+		if (w->armed) {
+			struct io_uring_sqe *s = sqe_get(
+				r, IORING_OP_POLL_REMOVE, -1, 0);
+			s->addr = slot_data(r, w->slot);
+		}
+		slot_release(r, w->slot);
+		w->slot = 0;
+		w->armed = 0;
+		w->pending = 0;
+	}
+	w->fd = fd;
+	w->want = (uint8_t)events;
+	if (events)
+		mark_dirty(r, w);
+	else if (w->dirty) {
+		TAILQ_REMOVE(&r->dirty, w, dirty_link);
+		w->dirty = 0;
+	}
+}
+
+void
+ring_close(struct ring *r, int fd)
+{
+	sqe_get(r, IORING_OP_CLOSE, fd, 0);
+}
+
+/* ---- the ring ---- */
+
+static int
+map_queues(struct ring *r, const struct io_uring_params *p)
+{
+	r->sq_map_len = p->sq_off.array + p->sq_entries * sizeof(unsigned);
+	r->cq_map_len = p->cq_off.cqes +
+			p->cq_entries * sizeof(struct io_uring_cqe);
+	r->sqe_map_len = p->sq_entries * sizeof(struct io_uring_sqe);
+	r->sq_map = mmap(NULL, r->sq_map_len, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
+	r->cq_map = mmap(NULL, r->cq_map_len, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_CQ_RING);
+	r->sqe_map = mmap(NULL, r->sqe_map_len, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
+	if (r->sq_map == MAP_FAILED || r->cq_map == MAP_FAILED ||
+	    r->sqe_map == MAP_FAILED)
+		return -1;
+	r->sq_head = (unsigned *)((char *)r->sq_map + p->sq_off.head);
+	r->sq_tail = (unsigned *)((char *)r->sq_map + p->sq_off.tail);
+	r->sq_mask = (unsigned *)((char *)r->sq_map + p->sq_off.ring_mask);
+	r->sq_flags = (unsigned *)((char *)r->sq_map + p->sq_off.flags);
+	r->sq_array = (unsigned *)((char *)r->sq_map + p->sq_off.array);
+	r->cq_head = (unsigned *)((char *)r->cq_map + p->cq_off.head);
+	r->cq_tail = (unsigned *)((char *)r->cq_map + p->cq_off.tail);
+	r->cq_mask = (unsigned *)((char *)r->cq_map + p->cq_off.ring_mask);
+	r->cqes = (struct io_uring_cqe *)((char *)r->cq_map +
+					  p->cq_off.cqes);
+	r->sqes = r->sqe_map;
+	r->tail = *r->sq_tail;
+	return 0;
+}
+
+static void
+unmap_queues(struct ring *r)
+{
+	if (r->sq_map != NULL && r->sq_map != MAP_FAILED)
+		munmap(r->sq_map, r->sq_map_len);
+	if (r->cq_map != NULL && r->cq_map != MAP_FAILED)
+		munmap(r->cq_map, r->cq_map_len);
+	if (r->sqe_map != NULL && r->sqe_map != MAP_FAILED)
+		munmap(r->sqe_map, r->sqe_map_len);
+}
+
+struct ring *
+ring_new(struct ev_loop *loop, char *err, size_t errlen)
+{
+	struct io_uring_params p;
+	struct ring *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	memset(&p, 0, sizeof(p));
+	/* COOP_TASKRUN (Linux 5.19): completions are posted when the thread
+	 * next enters the kernel — it waits in epoll_wait — not by
+	 * interrupting it. */
+	p.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_CQSIZE;
+	p.cq_entries = RING_CQ_ENTRIES;
+	r->fd = (int)syscall(__NR_io_uring_setup, RING_ENTRIES, &p);
+	if (r->fd < 0) {
+		snprintf(err, errlen, "io_uring_setup: %s", strerror(errno));
+		free(r);
+		return NULL;
+	}
+	if (!(p.features & IORING_FEAT_NODROP) || map_queues(r, &p) < 0) {
+		snprintf(err, errlen, "io_uring: %s",
+			 !(p.features & IORING_FEAT_NODROP)
+				 ? "kernel too old"
+				 : strerror(errno));
+		unmap_queues(r);
+		close(r->fd);
+		free(r);
+		return NULL;
+	}
+	r->loop = loop;
+	r->free_slot = 0;
+	TAILQ_INIT(&r->dirty);
+	ev_io_init(&r->io, ring_io_cb, r->fd, EV_READ);
+	r->io.data = r;
+	ev_io_start(loop, &r->io);
+	ev_prepare_init(&r->prepare, ring_prepare_cb);
+	r->prepare.data = r;
+	ev_prepare_start(loop, &r->prepare);
+	return r;
+}
+
+void
+ring_free(struct ring *r)
+{
+	if (r == NULL)
+		return;
+	submit(r); /* the closes queued last */
+	ev_io_stop(r->loop, &r->io);
+	ev_prepare_stop(r->loop, &r->prepare);
+	unmap_queues(r);
+	close(r->fd);
+	free(r->slots);
+	free(r->batch);
+	free(r);
+}

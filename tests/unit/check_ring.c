@@ -1,0 +1,350 @@
+/* check_ring.c — a loop's io_uring watches (ring.h) behave as libev's
+ * level-triggered ev_io: an event per completion while the socket stays
+ * ready, nothing once stopped, a pending event lost when its watch is
+ * stopped or changed by an earlier callback of the same batch, no use of a
+ * watch freed after it stopped (ASan), and descriptors closed by the
+ * ring. Where the kernel allows no io_uring (ENOSYS, EPERM: a seccomp
+ * filter, kernel.io_uring_disabled) the tests say so and pass: PortMux
+ * then watches with epoll, which the rest of the suite covers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ring.h"
+#include "testutil.h"
+
+struct probe_watch {
+	struct ring_watch w;
+	int calls;
+	int last;
+	struct ring_watch *stop_other; /* stopped from this callback */
+	int other_was_pending;
+};
+
+static void
+probe_cb(struct ring_watch *w, int revents)
+{
+	struct probe_watch *p = (struct probe_watch *)w;
+
+	p->calls++;
+	p->last = revents;
+	if (p->stop_other != NULL) {
+		p->other_was_pending |= ring_watch_pending(p->stop_other);
+		ring_watch_set(p->stop_other, -1, 0);
+	}
+}
+
+static struct ev_loop *loop;
+static struct ring *ring;
+
+/* A ring, or NULL when this kernel allows none (the reason printed). */
+static struct ring *
+ring_or_skip(void)
+{
+	char err[128];
+
+	loop = ev_loop_new(EVFLAG_AUTO);
+	ck_assert_ptr_nonnull(loop);
+	ring = ring_new(loop, err, sizeof(err));
+	if (ring == NULL) {
+		ck_assert_msg(strstr(err, "Function not implemented") ||
+				      strstr(err, "Operation not permitted"),
+			      "ring_new: %s", err);
+		fprintf(stderr, "ring: no io_uring here (%s): skipped\n", err);
+	}
+	return ring;
+}
+
+static void
+ring_done(void)
+{
+	ring_free(ring);
+	ev_loop_destroy(loop);
+	ring = NULL;
+	loop = NULL;
+}
+
+/* One turn that does not wait (twice: the prepare submits, the poll's
+ * completion wakes the ring's descriptor). */
+static void
+turn(void)
+{
+	ev_run(loop, EVRUN_NOWAIT);
+	ev_run(loop, EVRUN_NOWAIT);
+}
+
+static void
+pair(int sv[2])
+{
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+				    sv),
+			 0);
+}
+
+START_TEST(test_ring__level_triggered)
+{
+	struct probe_watch p = {0};
+	int sv[2], calls;
+	char c;
+
+	if (ring_or_skip() == NULL)
+		return;
+	pair(sv);
+	ring_watch_init(&p.w, ring, probe_cb);
+	ring_watch_set(&p.w, sv[0], EV_READ);
+	turn();
+	ck_assert_int_eq(p.calls, 0); /* nothing to read */
+	ck_assert_int_eq(write(sv[1], "x", 1), 1);
+	turn();
+	ck_assert_int_ge(p.calls, 1);
+	ck_assert_int_eq(p.last, EV_READ);
+	calls = p.calls;
+	turn(); /* not read: still ready, so more events */
+	ck_assert_int_gt(p.calls, calls);
+	ck_assert_int_eq(read(sv[0], &c, 1), 1);
+	p.calls = 0;
+	turn();
+	ck_assert_int_eq(p.calls, 0); /* read: quiet again */
+	/* For writing: a socket with room is ready at once. */
+	ring_watch_set(&p.w, sv[0], EV_WRITE);
+	turn();
+	ck_assert_int_ge(p.calls, 1);
+	ck_assert_int_eq(p.last, EV_WRITE);
+	/* Changed back to reading: the write poll is gone. */
+	ring_watch_set(&p.w, sv[0], EV_READ);
+	p.calls = 0;
+	turn();
+	ck_assert_int_eq(p.calls, 0);
+	/* The peer's close wakes a reader. */
+	close(sv[1]);
+	turn();
+	ck_assert_int_ge(p.calls, 1);
+	ck_assert_int_eq(p.last, EV_READ);
+	ring_watch_set(&p.w, -1, 0);
+	close(sv[0]);
+	ring_done();
+}
+END_TEST
+
+/* A callback that reads one byte a time: the socket stays ready through
+ * every round of delivery one turn makes, and the loop must not then
+ * wait with the watch unarmed (it did: 37 s stalls in t_backpressure). */
+struct byte_reader {
+	struct ring_watch w;
+	int got;
+};
+
+static void
+byte_cb(struct ring_watch *w, int revents)
+{
+	struct byte_reader *b = (struct byte_reader *)w;
+	char c;
+
+	(void)revents;
+	if (read(w->fd, &c, 1) == 1)
+		b->got++;
+}
+
+static void
+late_cb(struct ev_loop *l, ev_timer *t, int revents)
+{
+	(void)l;
+	(void)revents;
+	*(int *)t->data = 1;
+}
+
+START_TEST(test_ring__stays_armed_after_many_rounds)
+{
+	struct byte_reader b = {0};
+	ev_timer late;
+	int fired = 0, sv[2];
+
+	if (ring_or_skip() == NULL)
+		return;
+	pair(sv);
+	ring_watch_init(&b.w, ring, byte_cb);
+	ring_watch_set(&b.w, sv[0], EV_READ);
+	ck_assert_int_eq(write(sv[1], "0123456789abcdefghij", 20), 20);
+	ev_timer_init(&late, late_cb, 2.0, 0);
+	late.data = &fired;
+	ev_timer_start(loop, &late);
+	while (b.got < 20 && !fired)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert_int_eq(fired, 0);
+	ck_assert_int_eq(b.got, 20);
+	ev_timer_stop(loop, &late);
+	ring_watch_set(&b.w, -1, 0);
+	close(sv[0]);
+	close(sv[1]);
+	ring_done();
+}
+END_TEST
+
+START_TEST(test_ring__stopped_watch_is_quiet)
+{
+	struct probe_watch p = {0};
+	int sv[2];
+
+	if (ring_or_skip() == NULL)
+		return;
+	pair(sv);
+	ring_watch_init(&p.w, ring, probe_cb);
+	ring_watch_set(&p.w, sv[0], EV_READ);
+	turn(); /* its poll is in flight */
+	ring_watch_set(&p.w, -1, 0);
+	ck_assert_int_eq(write(sv[1], "x", 1), 1);
+	turn();
+	ck_assert_int_eq(p.calls, 0);
+	/* Stopped before its first poll was even submitted. */
+	ring_watch_set(&p.w, sv[0], EV_READ);
+	ring_watch_set(&p.w, -1, 0);
+	turn();
+	ck_assert_int_eq(p.calls, 0);
+	close(sv[0]);
+	close(sv[1]);
+	ring_done();
+}
+END_TEST
+
+/* A watch freed while its poll was in flight (after it stopped): the
+ * completion that comes later names a slot that moved on (ASan would see
+ * a use after free). */
+START_TEST(test_ring__freed_watch_not_touched)
+{
+	struct probe_watch *p = calloc(1, sizeof(*p));
+	int sv[2];
+
+	if (ring_or_skip() == NULL) {
+		free(p);
+		return;
+	}
+	pair(sv);
+	ring_watch_init(&p->w, ring, probe_cb);
+	ring_watch_set(&p->w, sv[0], EV_READ);
+	turn();
+	ring_watch_set(&p->w, -1, 0);
+	free(p);
+	ck_assert_int_eq(write(sv[1], "x", 1), 1);
+	turn();
+	close(sv[0]);
+	close(sv[1]);
+	ring_done();
+}
+END_TEST
+
+/* Two events in one batch; the first callback stops the second watch:
+ * its event, pending then, is not delivered. */
+START_TEST(test_ring__pending_lost_when_stopped)
+{
+	struct probe_watch a = {0}, b = {0};
+	int sa[2], sb[2];
+
+	if (ring_or_skip() == NULL)
+		return;
+	pair(sa);
+	pair(sb);
+	ring_watch_init(&a.w, ring, probe_cb);
+	ring_watch_init(&b.w, ring, probe_cb);
+	ring_watch_set(&a.w, sa[0], EV_READ);
+	ring_watch_set(&b.w, sb[0], EV_READ);
+	turn();
+	ck_assert_int_eq(write(sa[1], "x", 1), 1);
+	ck_assert_int_eq(write(sb[1], "x", 1), 1);
+	/* Whichever runs first stops the other. */
+	a.stop_other = &b.w;
+	b.stop_other = &a.w;
+	ev_run(loop, EVRUN_NOWAIT);
+	ck_assert_int_eq((a.calls > 0) + (b.calls > 0), 1);
+	ck_assert_int_eq(a.other_was_pending + b.other_was_pending, 1);
+	ring_watch_set(&a.w, -1, 0);
+	ring_watch_set(&b.w, -1, 0);
+	for (int i = 0; i < 2; i++) {
+		close(sa[i]);
+		close(sb[i]);
+	}
+	ring_done();
+}
+END_TEST
+
+/* More watches than the first table holds, all ready in one turn. */
+START_TEST(test_ring__many_watches)
+{
+	enum { N = 600 };
+	struct probe_watch *p = calloc(N, sizeof(*p));
+	int (*sv)[2] = calloc(N, sizeof(*sv));
+	int total = 0;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(sv);
+	if (ring_or_skip() == NULL) {
+		free(p);
+		free(sv);
+		return;
+	}
+	for (int i = 0; i < N; i++) {
+		pair(sv[i]);
+		ring_watch_init(&p[i].w, ring, probe_cb);
+		ring_watch_set(&p[i].w, sv[i][0], EV_READ);
+		ck_assert_int_eq(write(sv[i][1], "x", 1), 1);
+	}
+	turn();
+	for (int i = 0; i < N; i++) {
+		total += p[i].calls > 0;
+		ring_watch_set(&p[i].w, -1, 0);
+		close(sv[i][0]);
+		close(sv[i][1]);
+	}
+	ck_assert_int_eq(total, N);
+	free(p);
+	free(sv);
+	ring_done();
+}
+END_TEST
+
+/* ring_close closes with the turn's submission, and ring_free submits
+ * what is still queued. */
+START_TEST(test_ring__close)
+{
+	int sv[2], sw[2];
+
+	if (ring_or_skip() == NULL)
+		return;
+	pair(sv);
+	pair(sw);
+	ring_close(ring, sv[0]);
+	ck_assert_int_ge(fcntl(sv[0], F_GETFD), 0); /* open until the turn */
+	turn();
+	errno = 0;
+	ck_assert_int_eq(fcntl(sv[0], F_GETFD), -1);
+	ck_assert_int_eq(errno, EBADF);
+	ring_close(ring, sw[0]);
+	ring_done();
+	errno = 0;
+	ck_assert_int_eq(fcntl(sw[0], F_GETFD), -1);
+	ck_assert_int_eq(errno, EBADF);
+	close(sv[1]);
+	close(sw[1]);
+}
+END_TEST
+
+Suite *make_suite_ring(void);
+Suite *
+make_suite_ring(void)
+{
+	Suite *s = suite_create("ring");
+	TCase *tc = tcase_create("watch");
+
+	tcase_add_test(tc, test_ring__level_triggered);
+	tcase_add_test(tc, test_ring__stays_armed_after_many_rounds);
+	tcase_add_test(tc, test_ring__stopped_watch_is_quiet);
+	tcase_add_test(tc, test_ring__freed_watch_not_touched);
+	tcase_add_test(tc, test_ring__pending_lost_when_stopped);
+	tcase_add_test(tc, test_ring__many_watches);
+	tcase_add_test(tc, test_ring__close);
+	suite_add_tcase(s, tc);
+	return s;
+}
