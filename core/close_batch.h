@@ -13,6 +13,10 @@
  * ev_prepare watcher), microseconds later: nothing can take their numbers
  * meanwhile, and the peers see the FIN that much later.
  *
+ * A loop with an io_uring closes through it instead (ring.h: a close is
+ * one more operation of the turn's one submission); this batch serves
+ * loops on epoll.
+ *
  * Used by the loop's thread only. */
 #ifndef PMX_CLOSE_BATCH_H
 #define PMX_CLOSE_BATCH_H
