@@ -54,7 +54,7 @@ side_arm(struct conn *c, struct side *s, int events)
 
 /* An event for s waits for its callback in this turn of the loop. */
 int
-side_event_pending(const struct conn *c, const struct side *s)
+side_event_pending(const struct conn *c, struct side *s)
 {
 	return c->lc->ring != NULL ? ring_watch_pending(&s->w.rw)
 				   : ev_is_pending(&s->w.io);

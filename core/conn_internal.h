@@ -21,7 +21,7 @@
 void side_arm(struct conn *c, struct side *s, int events);
 /* An event for s waits for its callback in this turn of the loop (a
  * watcher re-armed for other events loses it). */
-int side_event_pending(const struct conn *c, const struct side *s);
+int side_event_pending(const struct conn *c, struct side *s);
 /* Stop a side's watcher, close its socket, drop what it had pending:
  * conn_close() for both sides, connect_retry() for a failed address. */
 void side_close(struct conn *c, struct side *s);
