@@ -117,43 +117,50 @@ slot_watch(const struct ring *r, uint64_t data)
 
 /* ---- submission ---- */
 
+static size_t take(struct ring *r);
+
+/* Hand the kernel what is queued. If it takes nothing (EBUSY, EAGAIN:
+ * short of memory, or of room for completions on kernels that refuse
+ * new work while completions overflow), take the completions waiting and
+ * try again, a few times; what is left stays queued for the next turn. */
 static void
 submit(struct ring *r)
 {
-	unsigned n = r->tail - *r->sq_tail;
-
 	atomic_store_explicit((_Atomic unsigned *)r->sq_tail, r->tail,
 			      memory_order_release);
-	while (n > 0) {
-		int k = sys_enter(r->fd, n, 0, 0);
+	for (int tries = 0; tries < 4;) {
+		unsigned n = r->tail - atomic_load_explicit(
+					       (_Atomic unsigned *)r->sq_head,
+					       memory_order_acquire);
+		int k;
 
+		if (n == 0)
+			return;
+		k = sys_enter(r->fd, n, 0, 0);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0) {
-			/* EAGAIN, EBUSY: the kernel is short of memory or of
-			 * completion space; what is left stays queued for
-			 * the next turn. */
-			break;
+			take(r);
+			tries++;
 		}
-		n -= (unsigned)k;
 	}
 }
 
-/* A new entry, zeroed, its user_data set. Never NULL: a full queue is
- * submitted first. */
+/* A new entry, zeroed, its user_data set; NULL when the queue is full and
+ * the kernel takes none of it (see submit). */
 static struct io_uring_sqe *
 sqe_get(struct ring *r, uint8_t opcode, int fd, uint64_t data)
 {
-	unsigned head = atomic_load_explicit((_Atomic unsigned *)r->sq_head,
-					     memory_order_acquire);
 	struct io_uring_sqe *s;
 	unsigned i;
 
-	if (r->tail - head >= RING_ENTRIES) {
+	if (r->tail - atomic_load_explicit((_Atomic unsigned *)r->sq_head,
+					   memory_order_acquire) >=
+	    RING_ENTRIES) {
 		submit(r);
-		while (r->tail - *(volatile unsigned *)r->sq_head >=
-		       RING_ENTRIES)
-			sys_enter(r->fd, 0, 0, 0);
+		if (r->tail - *(volatile unsigned *)r->sq_head >=
+		    RING_ENTRIES)
+			return NULL;
 	}
 	i = r->tail & *r->sq_mask;
 	s = &r->sqes[i];
@@ -173,6 +180,15 @@ poll_mask(int events)
 	       (events & EV_WRITE ? POLLOUT : 0);
 }
 
+static void
+mark_dirty(struct ring *r, struct ring_watch *w)
+{
+	if (!w->dirty) {
+		w->dirty = 1;
+		TAILQ_INSERT_TAIL(&r->dirty, w, dirty_link);
+	}
+}
+
 /* Queue the polls of the watches that want one. */
 static void
 arm_dirty(struct ring *r)
@@ -187,23 +203,20 @@ arm_dirty(struct ring *r)
 		if (w->want == 0 || w->slot != 0)
 			continue;
 		w->slot = slot_take(r, w);
-		if (w->slot == 0) { /* out of memory: as if always ready */
-			w->pending = w->want;
-			continue;
+		s = w->slot ? sqe_get(r, IORING_OP_POLL_ADD, w->fd,
+				      slot_data(r, w->slot))
+			    : NULL;
+		if (s == NULL) {
+			/* Out of memory, or the kernel takes no more now:
+			 * the next turn tries again. */
+			if (w->slot != 0)
+				slot_release(r, w->slot);
+			w->slot = 0;
+			mark_dirty(r, w);
+			return;
 		}
-		s = sqe_get(r, IORING_OP_POLL_ADD, w->fd,
-			    slot_data(r, w->slot));
 		s->poll32_events = poll_mask(w->want);
 		w->armed = w->want;
-	}
-}
-
-static void
-mark_dirty(struct ring *r, struct ring_watch *w)
-{
-	if (!w->dirty) {
-		w->dirty = 1;
-		TAILQ_INSERT_TAIL(&r->dirty, w, dirty_link);
 	}
 }
 
@@ -340,10 +353,15 @@ ring_watch_set(struct ring_watch *w, int fd, int events)
 	if (fd == w->fd && events == w->want)
 		return;
 	if (w->slot != 0) {
-		if (w->armed) {
-			struct io_uring_sqe *s = sqe_get(
-				r, IORING_OP_POLL_REMOVE, -1, 0);
+		struct io_uring_sqe *s =
+			w->armed ? sqe_get(r, IORING_OP_POLL_REMOVE, -1, 0)
+				 : NULL;
+
+		/* (without room for it, the poll stays until it
+		 * completes, and its completion is dropped) */
+		if (s != NULL) {
 			s->addr = slot_data(r, w->slot);
+			s->flags = IOSQE_CQE_SKIP_SUCCESS;
 		}
 		slot_release(r, w->slot);
 		w->slot = 0;
@@ -363,7 +381,12 @@ ring_watch_set(struct ring_watch *w, int fd, int events)
 void
 ring_close(struct ring *r, int fd)
 {
-	sqe_get(r, IORING_OP_CLOSE, fd, 0);
+	struct io_uring_sqe *s = sqe_get(r, IORING_OP_CLOSE, fd, 0);
+
+	if (s == NULL)
+		close(fd);
+	else
+		s->flags = IOSQE_CQE_SKIP_SUCCESS; /* no completion */
 }
 
 /* ---- the ring ---- */

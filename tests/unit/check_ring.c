@@ -331,6 +331,35 @@ START_TEST(test_ring__close)
 }
 END_TEST
 
+/* More closes in one turn than the submission queue holds (1,024): the
+ * queue is handed over as it fills, and every descriptor is closed. */
+START_TEST(test_ring__closes_beyond_queue)
+{
+	enum { PAIRS = 1500 };
+	int (*sv)[2] = calloc(PAIRS, sizeof(*sv));
+	int open_left = 0;
+
+	ck_assert_ptr_nonnull(sv);
+	if (ring_or_skip() == NULL) {
+		free(sv);
+		return;
+	}
+	for (int i = 0; i < PAIRS; i++)
+		pair(sv[i]);
+	for (int i = 0; i < PAIRS; i++) {
+		ring_close(ring, sv[i][0]);
+		ring_close(ring, sv[i][1]);
+	}
+	turn();
+	for (int i = 0; i < PAIRS; i++)
+		for (int k = 0; k < 2; k++)
+			open_left += fcntl(sv[i][k], F_GETFD) >= 0;
+	ck_assert_int_eq(open_left, 0);
+	free(sv);
+	ring_done();
+}
+END_TEST
+
 Suite *make_suite_ring(void);
 Suite *
 make_suite_ring(void)
@@ -345,6 +374,7 @@ make_suite_ring(void)
 	tcase_add_test(tc, test_ring__pending_lost_when_stopped);
 	tcase_add_test(tc, test_ring__many_watches);
 	tcase_add_test(tc, test_ring__close);
+	tcase_add_test(tc, test_ring__closes_beyond_queue);
 	suite_add_tcase(s, tc);
 	return s;
 }
