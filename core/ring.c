@@ -345,6 +345,29 @@ ring_watch_init(struct ring_watch *w, struct ring *r,
 	w->fd = -1;
 }
 
+/* Take back the poll in flight named `data`. The poll holds its socket
+ * open, so it must go even when the queue has no room: then the kernel
+ * cancels it at once (IORING_REGISTER_SYNC_CANCEL, Linux 6.0; waits 1 s at
+ * most). Its completion, if any, is dropped (its slot moved on). */
+static void
+poll_cancel(struct ring *r, uint64_t data)
+{
+	struct io_uring_sqe *s = sqe_get(r, IORING_OP_POLL_REMOVE, -1, 0);
+	struct io_uring_sync_cancel_reg reg;
+
+	if (s != NULL) {
+		s->addr = data;
+		s->flags = IOSQE_CQE_SKIP_SUCCESS;
+		return;
+	}
+	memset(&reg, 0, sizeof(reg));
+	reg.addr = data;
+	reg.fd = -1;
+	reg.timeout.tv_sec = 1;
+	(void)syscall(__NR_io_uring_register, r->fd,
+		      IORING_REGISTER_SYNC_CANCEL, &reg, 1);
+}
+
 void
 ring_watch_set(struct ring_watch *w, int fd, int events)
 {
@@ -353,16 +376,8 @@ ring_watch_set(struct ring_watch *w, int fd, int events)
 	if (fd == w->fd && events == w->want)
 		return;
 	if (w->slot != 0) {
-		struct io_uring_sqe *s =
-			w->armed ? sqe_get(r, IORING_OP_POLL_REMOVE, -1, 0)
-				 : NULL;
-
-		/* (without room for it, the poll stays until it
-		 * completes, and its completion is dropped) */
-		if (s != NULL) {
-			s->addr = slot_data(r, w->slot);
-			s->flags = IOSQE_CQE_SKIP_SUCCESS;
-		}
+		if (w->armed)
+			poll_cancel(r, slot_data(r, w->slot));
 		slot_release(r, w->slot);
 		w->slot = 0;
 		w->armed = 0;
@@ -466,7 +481,6 @@ ring_new(struct ev_loop *loop, char *err, size_t errlen)
 		return NULL;
 	}
 	r->loop = loop;
-	r->free_slot = 0;
 	TAILQ_INIT(&r->dirty);
 	ev_io_init(&r->io, ring_io_cb, r->fd, EV_READ);
 	r->io.data = r;

@@ -32,6 +32,13 @@
  * flight then completes into a slot that no longer names it, and is
  * dropped. A descriptor given to ring_close is the ring's from then on.
  *
+ * Bounds. One poll at most in flight per watch (two per connection), so
+ * the table of watches in flight and the batch of completions grow with
+ * the live connections (max_connections), never with what a client
+ * sends; both keep their largest size until ring_free. Queue entries are
+ * fixed (1,024 submission, 8,192 completion; completions beyond are kept
+ * by the kernel and taken on the next turn).
+ *
  * Used by the loop's thread only. */
 #ifndef PMX_RING_H
 #define PMX_RING_H
