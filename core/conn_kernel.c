@@ -62,6 +62,9 @@ struct kpair {
 	uint64_t mark[2];   /* the last resume count written, + 1 (0: none) */
 	uint64_t seen;      /* bytes moved, at the last conn_kernel_moved */
 	uint8_t dir[2];     /* how side i's bytes go (enum dir) */
+	/* Side i showed its FIN before all it passed up was read: its
+	 * reads wait for the timer (passed_all_read). */
+	uint8_t fin_wait[2];
 	uint8_t alone;      /* the server socket could not go in: both
 			       directions stay in user space */
 	double wait;        /* the next look for landed bytes, in s */
@@ -103,6 +106,21 @@ written(int fd, int upper, uint64_t *out)
 	if (!upper && ioctl(fd, SIOCOUTQ, &outq) < 0)
 		return -1;
 	*out = ti.tcpi_bytes_acked + (uint64_t)(outq > 0 ? outq : 0);
+	return 0;
+}
+
+/* The program's counts for side i's bytes. -1 with errno if they cannot
+ * be read, or if the stream broke (repeated bytes the program could not
+ * cut: going on would hand them over twice). */
+static int
+counts(const struct kpair *kp, int i, struct relay_kernel_counts *n)
+{
+	if (relay_kernel_peer_get(kp->cookie[i], n) < 0)
+		return -1;
+	if (n->broken) {
+		errno = EPROTO;
+		return -1;
+	}
 	return 0;
 }
 
@@ -286,8 +304,7 @@ delivered(struct conn *c, int i, struct relay_kernel_counts *n)
 	struct kpair *kp = c->kernel;
 	uint64_t w, want;
 
-	if (relay_kernel_peer_get(kp->cookie[i], n) < 0 ||
-	    written(side_at(c, !i)->fd, 0, &w) < 0)
+	if (counts(kp, i, n) < 0 || written(side_at(c, !i)->fd, 0, &w) < 0)
 		return -1;
 	if (n->user && kp->dir[i] == DIR_KERNEL)
 		dir_switch(c, i);
@@ -314,7 +331,7 @@ kernel_side_event(struct conn *c, int i)
 		errno = err;
 		return -1;
 	}
-	if (relay_kernel_peer_get(c->kernel->cookie[i], &n) < 0)
+	if (counts(c->kernel, i, &n) < 0)
 		return -1;
 	if (n.user) {
 		dir_switch(c, i);
@@ -413,9 +430,11 @@ kernel_update(struct conn *c)
 		struct side *self = side_at(c, i), *other = side_at(c, !i);
 		int ev = 0;
 
-		if (!self->eof && (kp->dir[i] == DIR_KERNEL ||
-				   (kp->dir[i] == DIR_USER &&
-				    !side_pending(other))))
+		if (kp->fin_wait[i])
+			waiting = 1;
+		else if (!self->eof && (kp->dir[i] == DIR_KERNEL ||
+					(kp->dir[i] == DIR_USER &&
+					 !side_pending(other))))
 			ev |= EV_READ;
 		if (side_pending(self))
 			ev |= EV_WRITE;
@@ -436,6 +455,29 @@ kernel_update(struct conn *c)
 }
 
 /*
+ * src (side i) shows its FIN and nothing to read: is that its end? Only
+ * once every byte the program passed up was read. The kernel may still
+ * hold some of them on their way up (in the socket's backlog, behind the
+ * other side's redirected bytes that wait for room), invisible to
+ * FIONREAD; it wakes the socket when they land. 1 yes, 0 not yet, -1
+ * error.
+ */
+static int
+passed_all_read(struct kpair *kp, int i, const struct side *src)
+{
+	struct relay_kernel_counts n;
+
+	if (counts(kp, i, &n) < 0)
+		return -1;
+	if (src->bytes - kp->read0[i] >= n.passed)
+		return 1;
+	/* The socket reads as ready (its FIN) until they land: look again
+	 * after a while instead. */
+	kp->fin_wait[i] = 1;
+	return 0;
+}
+
+/*
  * Copy what the program passed up from src to dst, whole messages only.
  * The kernel keeps them as messages of one skb each, and a read that ends
  * inside one was seen to hand bytes over twice (Linux 6.18, a 64 KiB
@@ -446,11 +488,12 @@ kernel_update(struct conn *c)
  * dst).
  */
 static int
-pump_whole(struct side *src, struct side *dst, int *which)
+pump_whole(struct kpair *kp, int i, struct side *src, struct side *dst,
+	   int *which)
 {
 	uint8_t *buf;
 	ssize_t n, sent;
-	int queued = 0;
+	int queued = 0, end;
 
 	*which = 0;
 	if (ioctl(src->fd, FIONREAD, &queued) < 0)
@@ -469,8 +512,12 @@ pump_whole(struct side *src, struct side *dst, int *which)
 			 * (the state was read under the socket's lock). */
 			if (ioctl(src->fd, FIONREAD, &queued) < 0)
 				return -1;
-			if (queued <= 0)
-				src->eof = 1;
+			if (queued <= 0) {
+				end = passed_all_read(kp, i, src);
+				if (end < 0)
+					return -1;
+				src->eof = (uint8_t)end;
+			}
 		}
 		if (queued <= 0)
 			return 0;
@@ -484,7 +531,10 @@ pump_whole(struct side *src, struct side *dst, int *which)
 	if (n <= 0) {
 		free(buf);
 		if (n == 0) {
-			src->eof = 1;
+			end = passed_all_read(kp, i, src);
+			if (end < 0)
+				return -1;
+			src->eof = (uint8_t)end;
 			return 0;
 		}
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
@@ -533,11 +583,16 @@ conn_kernel_event(struct conn *c, struct side *self, int revents)
 			}
 		} else if (c->kernel->dir[i] == DIR_USER &&
 			   !side_pending(other)) {
+			struct relay_kernel_counts n;
 			/* (a server left out of the map reads as usual) */
 			int rc = c->kernel->alone && i == 1
 					 ? relay_pump(c->lc, self, other, 0,
 						      &which)
-					 : pump_whole(self, other, &which);
+				 : counts(c->kernel, i, &n) < 0
+					 ? -1 /* (nothing read of a broken
+						 stream) */
+					 : pump_whole(c->kernel, i, self, other,
+						      &which);
 
 			if (rc < 0) {
 				conn_fail(c, which == 0 ? mine
@@ -560,6 +615,8 @@ conn_kernel_event(struct conn *c, struct side *self, int revents)
 void
 conn_kernel_timer(struct conn *c)
 {
+	/* (a side that waits for bytes passed up reads again) */
+	c->kernel->fin_wait[0] = c->kernel->fin_wait[1] = 0;
 	kernel_update(c);
 }
 
@@ -598,8 +655,16 @@ conn_kernel_end(struct conn *c)
 		struct relay_kernel_counts n;
 
 		/* (the bytes passed up are in `bytes`: user space read them) */
-		if (relay_kernel_peer_get(kp->cookie[i], &n) == 0)
-			side_at(c, i)->bytes += n.bytes;
+		if (relay_kernel_peer_get(kp->cookie[i], &n) < 0)
+			continue;
+		side_at(c, i)->bytes += n.bytes;
+		if (n.repeated > 0)
+			log_debug("conn=%llu relay: kernel: %llu of the %s's "
+				  "bytes came twice from the kernel (a "
+				  "retransmission): cut",
+				  (unsigned long long)c->id,
+				  (unsigned long long)n.repeated,
+				  i ? "server" : "client");
 	}
 	/* Out of the map before close(): bytes still on their way are lost
 	 * here, as pending ones are in user space (every normal end waited

@@ -20,6 +20,14 @@
  * what reached it. Until then a short timer (the connection's one timer,
  * unused while relaying) looks again.
  *
+ * A side relayed by copy for a while (the program passed its bytes up:
+ * backpressure) ends only once every byte passed up was read: some may
+ * still be in the kernel's backlog when the FIN shows. Bytes the kernel
+ * hands over twice (a retransmission overlapping what came before) are
+ * cut by the program, which keeps each socket's next sequence number;
+ * where it cannot cut them the connection ends with an error (EPROTO)
+ * rather than pass them on.
+ *
  * Timeouts. The idle sweep asks conn_kernel_moved() before closing a
  * connection in the kernel relay: bytes that moved count as activity.
  *

@@ -32,6 +32,11 @@ struct peer_value {
 	uint64_t bytes;
 	uint64_t base;
 	uint64_t passed;
+	uint64_t repeated;
+	uint32_t next_seq;
+	uint32_t seq_known;
+	uint32_t broken;
+	uint32_t pad;
 };
 
 /* The process's one program and maps, and the free pairs. Owned here:
@@ -250,6 +255,8 @@ relay_kernel_peer_get(uint64_t cookie, struct relay_kernel_counts *out)
 	out->user = v.user != 0;
 	out->bytes = v.bytes;
 	out->passed = v.passed;
+	out->repeated = v.repeated;
+	out->broken = v.broken != 0;
 	return 0;
 }
 

@@ -49,8 +49,11 @@ int relay_kernel_peer_set(uint64_t cookie, uint32_t peer_slot,
 struct relay_kernel_counts {
 	int user;        /* passes them up now (no peer yet, or the peer's
 			    reader fell behind) */
+	int broken;      /* bytes the kernel handed over twice could not be
+			    cut: the stream cannot go on */
 	uint64_t bytes;  /* redirected to the peer */
 	uint64_t passed; /* passed up to user space */
+	uint64_t repeated; /* handed over by the kernel a second time: cut */
 };
 int relay_kernel_peer_get(uint64_t cookie, struct relay_kernel_counts *out);
 /* Every byte passed up, `passed` of them, was read and sent on: the
