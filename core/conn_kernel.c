@@ -65,6 +65,7 @@ struct kpair {
 	/* Side i showed its FIN before all it passed up was read: its
 	 * reads wait for the timer (passed_all_read). */
 	uint8_t fin_wait[2];
+	double fin_after;   /* that look, in s (doubles each time) */
 	uint8_t alone;      /* the server socket could not go in: both
 			       directions stay in user space */
 	double wait;        /* the next look for landed bytes, in s */
@@ -385,7 +386,7 @@ static void
 kernel_update(struct conn *c)
 {
 	struct kpair *kp = c->kernel;
-	int waiting = 0;
+	int waiting = 0, fin_waiting = 0;
 
 	if (!c->ended && (c->client.eof || c->server.eof) &&
 	    conn_idle_update(c) < 0) {
@@ -431,7 +432,7 @@ kernel_update(struct conn *c)
 		int ev = 0;
 
 		if (kp->fin_wait[i])
-			waiting = 1;
+			fin_waiting = 1;
 		else if (!self->eof && (kp->dir[i] == DIR_KERNEL ||
 					(kp->dir[i] == DIR_USER &&
 					 !side_pending(other))))
@@ -444,11 +445,15 @@ kernel_update(struct conn *c)
 		kp->wait = kp->wait > 0 ? kp->wait * 2 : WAIT_FIRST;
 		if (kp->wait > WAIT_MAX)
 			kp->wait = WAIT_MAX;
-		timer_arm(c, kp->wait);
-	} else if (kp->wait > 0) {
+	} else {
 		kp->wait = 0;
-		ev_timer_stop(c->lc->loop, &c->timer);
 	}
+	if (fin_waiting && (!waiting || kp->fin_after < kp->wait))
+		timer_arm(c, kp->fin_after);
+	else if (waiting)
+		timer_arm(c, kp->wait);
+	else
+		ev_timer_stop(c->lc->loop, &c->timer);
 	/* What moved until now came with this event: the idle sweep asks
 	 * about what moves after it. */
 	(void)conn_kernel_moved(c);
@@ -463,16 +468,29 @@ kernel_update(struct conn *c)
  * error.
  */
 static int
-passed_all_read(struct kpair *kp, int i, const struct side *src)
+passed_all_read(struct conn *c, int i, const struct side *src)
 {
+	struct kpair *kp = c->kernel;
 	struct relay_kernel_counts n;
 
 	if (counts(kp, i, &n) < 0)
 		return -1;
-	if (src->bytes - kp->read0[i] >= n.passed)
+	if (src->bytes - kp->read0[i] >= n.passed) {
+		kp->fin_after = 0;
 		return 1;
+	}
 	/* The socket reads as ready (its FIN) until they land: look again
-	 * after a while instead. */
+	 * after a while instead, longer each time (they wait for the other
+	 * side's reader, which may be slow). */
+	if (kp->fin_after == 0)
+		log_debug("conn=%llu relay: kernel: the %s's FIN came before "
+			  "%llu of its bytes passed up: waiting for them",
+			  (unsigned long long)c->id, i ? "server" : "client",
+			  (unsigned long long)(n.passed -
+					       (src->bytes - kp->read0[i])));
+	kp->fin_after = kp->fin_after > 0 ? kp->fin_after * 2 : WAIT_FIRST;
+	if (kp->fin_after > WAIT_MAX)
+		kp->fin_after = WAIT_MAX;
 	kp->fin_wait[i] = 1;
 	return 0;
 }
@@ -488,7 +506,7 @@ passed_all_read(struct kpair *kp, int i, const struct side *src)
  * dst).
  */
 static int
-pump_whole(struct kpair *kp, int i, struct side *src, struct side *dst,
+pump_whole(struct conn *c, int i, struct side *src, struct side *dst,
 	   int *which)
 {
 	uint8_t *buf;
@@ -513,7 +531,7 @@ pump_whole(struct kpair *kp, int i, struct side *src, struct side *dst,
 			if (ioctl(src->fd, FIONREAD, &queued) < 0)
 				return -1;
 			if (queued <= 0) {
-				end = passed_all_read(kp, i, src);
+				end = passed_all_read(c, i, src);
 				if (end < 0)
 					return -1;
 				src->eof = (uint8_t)end;
@@ -531,7 +549,7 @@ pump_whole(struct kpair *kp, int i, struct side *src, struct side *dst,
 	if (n <= 0) {
 		free(buf);
 		if (n == 0) {
-			end = passed_all_read(kp, i, src);
+			end = passed_all_read(c, i, src);
 			if (end < 0)
 				return -1;
 			src->eof = (uint8_t)end;
@@ -591,7 +609,7 @@ conn_kernel_event(struct conn *c, struct side *self, int revents)
 				 : counts(c->kernel, i, &n) < 0
 					 ? -1 /* (nothing read of a broken
 						 stream) */
-					 : pump_whole(c->kernel, i, self, other,
+					 : pump_whole(c, i, self, other,
 						      &which);
 
 			if (rc < 0) {

@@ -2,8 +2,8 @@
 # program (root, or CAP_BPF and CAP_NET_ADMIN, a kernel with sockmap):
 # bytes move inside the kernel (PortMux's CPU stays near zero), no byte is
 # lost around FINs (half-close after the connection went in; many short
-# connections with a FIN right after their data; a server that talks
-# first and closes), backpressure holds, idle_timeout still closes only
+# connections with a FIN right after their data; a client that sends all
+# and its FIN before it reads; a server that talks first and closes), backpressure holds, idle_timeout still closes only
 # what is quiet, the close line counts the bytes, and a reload can ask for
 # it. Where it cannot (a process without the capabilities): one warning,
 # and splice/copy serve the same traffic.
@@ -212,6 +212,43 @@ out=$($PY "$T/many.py")
 assert_eq "$out" "errors=0 " "300 short connections"
 n=$(pmx_log | grep -c 'relay: kernel' || true)
 echo "short connections: $out; in the kernel relay: $n connections so far"
+
+# 3b. A client that sends 40 MB and its FIN before it reads anything: the
+# echo backend stops reading once its answers back up, so the program
+# passes the client's bytes up, and they queue in the kernel behind the
+# echo that waits for the client (not yet readable: FIONREAD says 0). The
+# FIN must wait for them; the echo comes back whole, 3 times.
+cat >"$T/late.py" <<PY
+import hashlib, socket, threading, time
+s = socket.create_connection(("127.0.0.1", $P))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+block = bytes(range(256)) * 4096
+sent = hashlib.sha256()
+def send():
+    for i in range(40):
+        s.sendall(block)
+        sent.update(block)
+    s.shutdown(socket.SHUT_WR)
+t = threading.Thread(target=send)
+t.start()
+time.sleep(1)
+got, n = hashlib.sha256(), 0
+s.settimeout(20)
+while True:
+    d = s.recv(1 << 16)
+    if not d:
+        break
+    got.update(d)
+    n += len(d)
+t.join()
+print("ok" if n == 40 << 20 and got.digest() == sent.digest() else
+      "echo of %d bytes, sha256 %s" % (n, got.hexdigest()))
+PY
+for i in 1 2 3; do
+	assert_eq "$($PY "$T/late.py" 2>&1)" "ok" "40 MB and the FIN before reading ($i)"
+done
+echo "40 MB and the FIN before reading, 3 times: whole; FINs that waited" \
+	"for bytes passed up: $(pmx_log | grep -c 'FIN came before' || true)"
 
 # 4. A backend that talks first and closes: 1 MB and its FIN, to a silent
 # client (on_timeout), every byte and the end.

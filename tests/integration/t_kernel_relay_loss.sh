@@ -65,7 +65,7 @@ for run in 1 2 3 4 5 6 7 8; do
 		"run $run: the close line's counts"
 	assert_contains "$line" "reason=eof" "run $run: ends with eof"
 	cuts=$(pmx_log | grep -c 'came twice from the kernel' || true)
-	[ "$cuts" -gt 0 ] && break
+	[ "$cuts" -gt 0 ] && [ -z "${KRL_ALL:-}" ] && break
 done
 if [ "$cuts" -gt 0 ]; then
 	echo "ok - $run runs whole; repeated bytes cut $cuts times:"
@@ -74,3 +74,4 @@ if [ "$cuts" -gt 0 ]; then
 else
 	echo "# note: 8 runs whole, and this kernel repeated no bytes"
 fi
+echo "# FINs that waited for bytes passed up: $(pmx_log | grep -c 'FIN came before' || true)"
