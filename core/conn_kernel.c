@@ -23,6 +23,15 @@
  * look after this, then twice as long each time, up to WAIT_MAX. */
 #define WAIT_FIRST 0.001
 #define WAIT_MAX 0.1
+/* Bytes the program passed up that the kernel holds for a connection, not
+ * yet read, at most: beyond, the connection is closed (kernel_queue_full).
+ * A client that sends and never reads, to a backend that stops reading
+ * when its answers back up, makes them queue in the socket's sockmap
+ * backlog behind those answers, where no receive buffer counts them and
+ * TCP's window stays open. Looked at every GUARD_EVERY s while a side is
+ * relayed by copy (the kernel wakes nobody for them). */
+#define HELD_MAX (256u << 20)
+#define GUARD_EVERY 0.1
 
 /* How one side's bytes go to the other, as PortMux watches them. */
 enum dir {
@@ -62,10 +71,12 @@ struct kpair {
 	uint64_t mark[2];   /* the last resume count written, + 1 (0: none) */
 	uint64_t seen;      /* bytes moved, at the last conn_kernel_moved */
 	uint8_t dir[2];     /* how side i's bytes go (enum dir) */
-	/* Side i showed its FIN before all it passed up was read: its
-	 * reads wait for the timer (passed_all_read). */
-	uint8_t fin_wait[2];
-	double fin_after;   /* that look, in s (doubles each time) */
+	/* Side i read as ready with nothing to read (its FIN, or bytes
+	 * passed up still on their way: TCP counts them as unread): its
+	 * reads wait for the timer (wait_to_read). */
+	uint8_t read_wait[2];
+	double read_after;  /* that look, in s (doubles each time; 0 once
+			       bytes came) */
 	uint8_t alone;      /* the server socket could not go in: both
 			       directions stay in user space */
 	double wait;        /* the next look for landed bytes, in s */
@@ -380,13 +391,23 @@ resume(struct conn *c, int i)
 	}
 }
 
+/* The timer fires within `after` s: armed if it is not, or would fire
+ * later; never pushed back (events may come more often than it). */
+static void
+timer_soon(struct conn *c, double after)
+{
+	if (!ev_is_active(&c->timer) ||
+	    ev_timer_remaining(c->lc->loop, &c->timer) > after)
+		timer_arm(c, after);
+}
+
 /* Like relay_update: pass FINs on once what preceded them landed, finish
  * when both are passed on, re-arm. May close c. */
 static void
 kernel_update(struct conn *c)
 {
 	struct kpair *kp = c->kernel;
-	int waiting = 0, fin_waiting = 0;
+	int waiting = 0, read_waiting = 0;
 
 	if (!c->ended && (c->client.eof || c->server.eof) &&
 	    conn_idle_update(c) < 0) {
@@ -431,8 +452,8 @@ kernel_update(struct conn *c)
 		struct side *self = side_at(c, i), *other = side_at(c, !i);
 		int ev = 0;
 
-		if (kp->fin_wait[i])
-			fin_waiting = 1;
+		if (kp->read_wait[i])
+			read_waiting = 1;
 		else if (!self->eof && (kp->dir[i] == DIR_KERNEL ||
 					(kp->dir[i] == DIR_USER &&
 					 !side_pending(other))))
@@ -448,15 +469,31 @@ kernel_update(struct conn *c)
 	} else {
 		kp->wait = 0;
 	}
-	if (fin_waiting && (!waiting || kp->fin_after < kp->wait))
-		timer_arm(c, kp->fin_after);
+	if (read_waiting && (!waiting || kp->read_after < kp->wait))
+		timer_soon(c, kp->read_after);
 	else if (waiting)
-		timer_arm(c, kp->wait);
+		timer_soon(c, kp->wait);
+	else if (kp->dir[0] != DIR_KERNEL || kp->dir[1] != DIR_KERNEL)
+		timer_soon(c, GUARD_EVERY); /* (held_too_much) */
 	else
 		ev_timer_stop(c->lc->loop, &c->timer);
 	/* What moved until now came with this event: the idle sweep asks
 	 * about what moves after it. */
 	(void)conn_kernel_moved(c);
+}
+
+/* Side i reads as ready with nothing queued: its FIN, or bytes passed up
+ * still in the kernel's backlog (the socket reads as ready until they are
+ * read, FIONREAD counts them only once they land). Look again after a
+ * while, longer each time (they may wait for the other side's reader),
+ * instead of spinning on the readiness. */
+static void
+wait_to_read(struct kpair *kp, int i)
+{
+	kp->read_after = kp->read_after > 0 ? kp->read_after * 2 : WAIT_FIRST;
+	if (kp->read_after > WAIT_MAX)
+		kp->read_after = WAIT_MAX;
+	kp->read_wait[i] = 1;
 }
 
 /*
@@ -475,23 +512,15 @@ passed_all_read(struct conn *c, int i, const struct side *src)
 
 	if (counts(kp, i, &n) < 0)
 		return -1;
-	if (src->bytes - kp->read0[i] >= n.passed) {
-		kp->fin_after = 0;
+	if (src->bytes - kp->read0[i] >= n.passed)
 		return 1;
-	}
-	/* The socket reads as ready (its FIN) until they land: look again
-	 * after a while instead, longer each time (they wait for the other
-	 * side's reader, which may be slow). */
-	if (kp->fin_after == 0)
+	if (kp->read_after == 0)
 		log_debug("conn=%llu relay: kernel: the %s's FIN came before "
 			  "%llu of its bytes passed up: waiting for them",
 			  (unsigned long long)c->id, i ? "server" : "client",
 			  (unsigned long long)(n.passed -
 					       (src->bytes - kp->read0[i])));
-	kp->fin_after = kp->fin_after > 0 ? kp->fin_after * 2 : WAIT_FIRST;
-	if (kp->fin_after > WAIT_MAX)
-		kp->fin_after = WAIT_MAX;
-	kp->fin_wait[i] = 1;
+	wait_to_read(kp, i);
 	return 0;
 }
 
@@ -536,10 +565,13 @@ pump_whole(struct conn *c, int i, struct side *src, struct side *dst,
 					return -1;
 				src->eof = (uint8_t)end;
 			}
+		} else {
+			wait_to_read(c->kernel, i);
 		}
 		if (queued <= 0)
 			return 0;
 	}
+	c->kernel->read_after = 0;
 	buf = malloc((size_t)queued);
 	if (buf == NULL) {
 		errno = ENOMEM;
@@ -630,11 +662,41 @@ conn_kernel_event(struct conn *c, struct side *self, int revents)
 	kernel_update(c);
 }
 
+/* Does the kernel hold more than HELD_MAX of c's bytes passed up, unread?
+ * Then it is logged (warning) and 1. */
+static int
+held_too_much(struct conn *c)
+{
+	struct kpair *kp = c->kernel;
+
+	for (int i = 0; i < 2; i++) {
+		const struct side *s = side_at(c, i);
+		struct relay_kernel_counts n;
+		uint64_t read = s->bytes - kp->read0[i];
+
+		if (relay_kernel_peer_get(kp->cookie[i], &n) < 0 ||
+		    n.passed <= read || n.passed - read <= HELD_MAX)
+			continue;
+		log_warn("conn=%llu relay: kernel: the kernel holds %llu MiB "
+			 "of the %s's bytes that the other side does not "
+			 "take: closing",
+			 (unsigned long long)c->id,
+			 (unsigned long long)((n.passed - read) >> 20),
+			 i ? "server" : "client");
+		return 1;
+	}
+	return 0;
+}
+
 void
 conn_kernel_timer(struct conn *c)
 {
+	if (held_too_much(c)) {
+		conn_close(c, "kernel_queue_full");
+		return;
+	}
 	/* (a side that waits for bytes passed up reads again) */
-	c->kernel->fin_wait[0] = c->kernel->fin_wait[1] = 0;
+	c->kernel->read_wait[0] = c->kernel->read_wait[1] = 0;
 	kernel_update(c);
 }
 

@@ -28,6 +28,13 @@
  * where it cannot cut them the connection ends with an error (EPROTO)
  * rather than pass them on.
  *
+ * A side that reads as ready with nothing queued (bytes passed up still
+ * on their way count as unread for TCP) looks again on the timer, backing
+ * off, instead of spinning. While a side goes by copy the timer also
+ * looks, every 0.1 s, at how much the kernel holds passed up and unread:
+ * past 256 MiB the connection is closed (kernel_queue_full) — a client
+ * that never reads would otherwise make it hold without limit.
+ *
  * Timeouts. The idle sweep asks conn_kernel_moved() before closing a
  * connection in the kernel relay: bytes that moved count as activity.
  *

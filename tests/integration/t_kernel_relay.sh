@@ -3,7 +3,9 @@
 # bytes move inside the kernel (PortMux's CPU stays near zero), no byte is
 # lost around FINs (half-close after the connection went in; many short
 # connections with a FIN right after their data; a client that sends all
-# and its FIN before it reads; a server that talks first and closes), backpressure holds, idle_timeout still closes only
+# and its FIN before it reads; a server that talks first and closes), a
+# client that never reads cannot make the kernel hold more than 256 MiB,
+# backpressure holds, idle_timeout still closes only
 # what is quiet, the close line counts the bytes, and a reload can ask for
 # it. Where it cannot (a process without the capabilities): one warning,
 # and splice/copy serve the same traffic.
@@ -249,6 +251,36 @@ for i in 1 2 3; do
 done
 echo "40 MB and the FIN before reading, 3 times: whole; FINs that waited" \
 	"for bytes passed up: $(pmx_log | grep -c 'FIN came before' || true)"
+
+# 3c. A client that sends and never reads (to the echo, which stops
+# reading when its answers back up): the kernel would hold all it sends,
+# uncounted by any receive buffer. Past 256 MiB held, PortMux closes the
+# connection (reason=kernel_queue_full) — not after gigabytes.
+cat >"$T/hog.py" <<PY
+import socket, threading, time
+s = socket.create_connection(("127.0.0.1", $P))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+block, sent = bytes(1 << 20), [0]
+def go():
+    try:
+        for i in range(3000):
+            s.sendall(block)
+            sent[0] += 1
+    except OSError:
+        pass
+t = threading.Thread(target=go, daemon=True)
+t.start()
+t.join(8)
+print("sent=%d MB stopped=%s" % (sent[0], not t.is_alive()))
+PY
+out=$($PY "$T/hog.py")
+echo "a client that never reads: $out"
+assert_contains "$out" "stopped=True" "the connection was closed"
+[ "${out#sent=}" != "$out" ] && mb=${out#sent=} && mb=${mb%% *}
+[ "$mb" -lt 1000 ] || fail "the client pushed $mb MB before it was stopped"
+sleep 0.2
+assert_contains "$(pmx_log | grep ' close conn=' | tail -n 1)" \
+	"reason=kernel_queue_full" "closed as kernel_queue_full"
 
 # 4. A backend that talks first and closes: 1 MB and its FIN, to a silent
 # client (on_timeout), every byte and the end.
