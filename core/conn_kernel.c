@@ -88,6 +88,16 @@ side_at(struct conn *c, int i)
 	return i ? &c->server : &c->client;
 }
 
+/* Bytes of side i that user space read since c went in: all of them were
+ * passed up by the program. */
+static uint64_t
+read_since_in(const struct conn *c, int i)
+{
+	const struct side *s = i ? &c->server : &c->client;
+
+	return s->bytes - c->kernel->read0[i];
+}
+
 static int
 tcp_info_of(int fd, struct tcp_info *ti)
 {
@@ -320,7 +330,7 @@ delivered(struct conn *c, int i, struct relay_kernel_counts *n)
 		return -1;
 	if (n->user && kp->dir[i] == DIR_KERNEL)
 		dir_switch(c, i);
-	want = kp->base[!i] + n->bytes + (side_at(c, i)->bytes - kp->read0[i]);
+	want = kp->base[!i] + n->bytes + read_since_in(c, i);
 	return w >= want;
 }
 
@@ -375,7 +385,7 @@ resume(struct conn *c, int i)
 {
 	struct kpair *kp = c->kernel;
 	struct relay_kernel_counts n;
-	uint64_t read = side_at(c, i)->bytes - kp->read0[i];
+	uint64_t read = read_since_in(c, i);
 
 	if (kp->alone || kp->mark[i] == read + 1 ||
 	    relay_kernel_peer_get(kp->cookie[i], &n) < 0 || !n.user ||
@@ -505,21 +515,21 @@ wait_to_read(struct kpair *kp, int i)
  * error.
  */
 static int
-passed_all_read(struct conn *c, int i, const struct side *src)
+passed_all_read(struct conn *c, int i)
 {
 	struct kpair *kp = c->kernel;
 	struct relay_kernel_counts n;
 
 	if (counts(kp, i, &n) < 0)
 		return -1;
-	if (src->bytes - kp->read0[i] >= n.passed)
+	if (read_since_in(c, i) >= n.passed)
 		return 1;
 	if (kp->read_after == 0)
 		log_debug("conn=%llu relay: kernel: the %s's FIN came before "
 			  "%llu of its bytes passed up: waiting for them",
 			  (unsigned long long)c->id, i ? "server" : "client",
 			  (unsigned long long)(n.passed -
-					       (src->bytes - kp->read0[i])));
+					       read_since_in(c, i)));
 	wait_to_read(kp, i);
 	return 0;
 }
@@ -560,7 +570,7 @@ pump_whole(struct conn *c, int i, struct side *src, struct side *dst,
 			if (ioctl(src->fd, FIONREAD, &queued) < 0)
 				return -1;
 			if (queued <= 0) {
-				end = passed_all_read(c, i, src);
+				end = passed_all_read(c, i);
 				if (end < 0)
 					return -1;
 				src->eof = (uint8_t)end;
@@ -581,7 +591,7 @@ pump_whole(struct conn *c, int i, struct side *src, struct side *dst,
 	if (n <= 0) {
 		free(buf);
 		if (n == 0) {
-			end = passed_all_read(c, i, src);
+			end = passed_all_read(c, i);
 			if (end < 0)
 				return -1;
 			src->eof = (uint8_t)end;
@@ -670,9 +680,8 @@ held_too_much(struct conn *c)
 	struct kpair *kp = c->kernel;
 
 	for (int i = 0; i < 2; i++) {
-		const struct side *s = side_at(c, i);
 		struct relay_kernel_counts n;
-		uint64_t read = s->bytes - kp->read0[i];
+		uint64_t read = read_since_in(c, i);
 
 		if (relay_kernel_peer_get(kp->cookie[i], &n) < 0 ||
 		    n.passed <= read || n.passed - read <= HELD_MAX)

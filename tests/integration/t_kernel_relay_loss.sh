@@ -20,7 +20,7 @@ if [ "${1:-}" != inner ]; then
 		EXIT INT TERM
 	ip netns exec "$NS" ip link set lo up
 	ip netns exec "$NS" sysctl -qw net.ipv4.tcp_sack=0
-	ip netns exec "$NS" nft -f - <<NFT
+	ip netns exec "$NS" nft -f - <<NFT ||
 table inet loss {
 	chain in {
 		type filter hook input priority 0;
@@ -28,6 +28,7 @@ table inet loss {
 	}
 }
 NFT
+		{ echo "SKIP: this kernel cannot load the nft ruleset (nf_tables)"; exit 77; }
 	ip netns exec "$NS" bash "$0" inner
 	st=$?
 	ip netns exec "$NS" nft list ruleset | grep -o 'counter packets [0-9]*' |
