@@ -1,7 +1,8 @@
 #!/bin/bash
-# bench/bulkwhere.sh — where the time goes in a 1-stream bulk transfer
-# (issue 11, point 2: "say where the time goes (perf) if not reached").
-#   iperf3 -t SECS (default 6), 1 stream, from a client through each
+# bench/bulkwhere.sh — where the time goes in a bulk transfer (issue 11,
+# point 2: "say where the time goes (perf) if not reached").
+#   iperf3 -t SECS (default 6), STREAMS streams (default 1; 4 runs
+#   iperf3 -P 4, whose streams share one iperf3 thread), from a client through each
 #   contender (default: direct, portmux-tp, portmux-kernel) to an iperf3
 #   server on 127.0.0.1. While the stream runs (from 1.5 s in, past the
 #   control connection and slow start), `perf record -a` samples every CPU;
@@ -14,9 +15,13 @@
 #   busiest CPU carries at least max(largest task, sum of the others) when
 #   three tasks share two CPUs, so "busiest %" near 100 says the stream is
 #   as fast as the slowest CPU's share allows, and "idle" is what the
-#   scheduler could not fill. Also the relay's top kernel functions.
+#   scheduler could not fill. Also the relay's top kernel functions, and
+#   the CPU seconds per GB relayed of the three tasks together and of the
+#   relay alone: where the CPUs are all busy (4 streams) the rate is 2
+#   CPUs over that total, so the ratio of two contenders' totals is the
+#   ratio of their rates.
 #   ROUNDS (default 2) rounds, contenders in turn; the medians are recorded
-#   (bulkwhere_* in bench/run.sh's summary).
+#   (bulkwhere_* in bench/run.sh's summary; bulkwhere4_* for 4 streams).
 #   BENCH_SECS, BENCH_ROUNDS, CONTENDERS override the defaults. Needs perf
 #   and root (or perf_event_paranoid ≤ 0) for system-wide sampling.
 . "$(dirname "$0")/lib.sh"
@@ -24,6 +29,9 @@
 SECS=${BENCH_SECS:-6}
 ROUNDS=${BENCH_ROUNDS:-2}
 LIST=${CONTENDERS:-direct portmux-tp portmux-kernel}
+STREAMS=${STREAMS:-1}
+KEY=bulkwhere
+[ "$STREAMS" = 1 ] || KEY=bulkwhere$STREAMS
 command -v perf >/dev/null || { echo "missing perf" >&2; exit 1; }
 [ "$SECS" -ge 4 ] || SECS=4
 
@@ -44,7 +52,7 @@ tids_of() { # PID...
 # "gbit client server relay kthreads idle other busiest" (% of one CPU).
 measure() { # CONTENDER
 	local c=$1 ip rtids stids g
-	timeout $((SECS + 25)) iperf3 -c 127.0.0.1 -p "$RPORT" -t "$SECS" -J >"$B/w.json" 2>&1 &
+	timeout $((SECS + 25)) iperf3 -c 127.0.0.1 -p "$RPORT" -t "$SECS" -P "$STREAMS" -J >"$B/w.json" 2>&1 &
 	ip=$!
 	sleep 1.5
 	rtids=""
@@ -74,7 +82,8 @@ what = [("reading the client: splice, socket to pipe", {"tcp_splice_read"}),
         ("writing to the server: splice, pipe to socket", {"splice_to_socket"}),
         ("writing: send (copy mode)", {"__x64_sys_sendto"}),
         ("  the server socket receiving it (loopback softirq, in the relay)", {"net_rx_action"}),
-        ("waiting: epoll_wait, epoll_ctl", {"__x64_sys_epoll_wait", "__x64_sys_epoll_ctl"}),
+        ("waiting: epoll_wait, epoll_ctl, io_uring_enter", {"__x64_sys_epoll_wait", "__x64_sys_epoll_ctl",
+                                                            "__x64_sys_io_uring_enter"}),
         ("  switching tasks (__schedule)", {"__schedule"})]
 count = {k: 0 for k in ("client", "server", "relay", "kthreads", "idle", "other")}
 under = [0] * len(what)
@@ -120,8 +129,12 @@ tasks = sorted((share["client"], share["server"], share["relay"]), reverse=True)
 # Three tasks on two CPUs, one CPU each at a time: the busiest CPU holds
 # the largest task alone or the two others together, whichever is more.
 busiest = max(tasks[0], tasks[1] + tasks[2]) if ncpu == 2 and tasks[2] > 0 else tasks[0]
+# CPU seconds per GB: % of one CPU / 100 over GB per second.
+gbs = float(gbit) / 8 or 1
+per_gb = lambda pct: "%.3f" % (pct / 100.0 / gbs)
 print(gbit, *("%.0f" % share[k] for k in ("client", "server", "relay", "kthreads", "idle", "other")),
-      "%.0f" % busiest)
+      "%.0f" % busiest, per_gb(share["client"] + share["server"] + share["relay"] + share["kthreads"]),
+      per_gb(share["relay"] + (share["kthreads"] if relay else 0)))
 with open(symfile, "w") as f:
     for (name, _), n in zip(what, under):
         if count["relay"] and n:
@@ -140,28 +153,32 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 echo
-printf '%-15s %7s %7s %7s %7s %8s %6s %6s %9s\n' contender Gbit/s client server relay kthreads idle other "busiest"
+printf '%-15s %7s %7s %7s %7s %8s %6s %6s %9s %8s %8s\n' contender Gbit/s client server relay kthreads idle other "busiest" "s/GB" "relay"
+
 for c in $LIST; do
 	IFS='|' read -r -a rows <<<"${ROWS[$c]#|}"
 	for r in "${rows[@]}"; do
 		# shellcheck disable=SC2086
-		printf '%-15s %7s %6s%% %6s%% %6s%% %7s%% %5s%% %5s%% %8s%%\n' "$c" $r
+		printf '%-15s %7s %6s%% %6s%% %6s%% %7s%% %5s%% %5s%% %8s%% %8s %8s\n' "$c" $r
 	done
 done
-echo "(% of one CPU while one iperf3 stream runs, from perf samples on all $(nproc) CPUs; the relay counts"
+echo "(% of one CPU while iperf3 runs $STREAMS stream(s), from perf samples on all $(nproc) CPUs; the relay counts"
 echo " every thread of it; busiest: the least the busiest CPU carries with the three tasks"
-echo " client, server and relay on $(nproc) CPUs, one CPU each at a time)"
+echo " client, server and relay on $(nproc) CPUs, one CPU each at a time; s/GB: CPU seconds per GB"
+echo " relayed of client, server, relay and kernel threads together; relay: of the relay (and, for a"
+echo " relay, the kernel threads: the kernel relay's redirects run there))"
 for c in $LIST; do
 	IFS='|' read -r -a rows <<<"${ROWS[$c]#|}"
-	g=() idle=() busy=() rel=()
+	g=() idle=() busy=() rel=() tot=()
 	for r in "${rows[@]}"; do
-		read -r gb _ _ rl _ id _ bz <<<"$r"
-		g+=("$gb") idle+=("$id") busy+=("$bz") rel+=("$rl")
+		read -r gb _ _ rl _ id _ bz tg _ <<<"$r"
+		g+=("$gb") idle+=("$id") busy+=("$bz") rel+=("$rl") tot+=("$tg")
 	done
-	record bulkwhere_gbit "$c" "$(median_f "${g[@]}")" "${g[*]}"
-	record bulkwhere_idle "$c" "$(median_f "${idle[@]}")" "${idle[*]}"
-	record bulkwhere_busiest "$c" "$(median_f "${busy[@]}")" "${busy[*]}"
-	[ "$c" = direct ] || record bulkwhere_relay "$c" "$(median_f "${rel[@]}")" "${rel[*]}"
+	record ${KEY}_gbit "$c" "$(median_f "${g[@]}")" "${g[*]}"
+	record ${KEY}_idle "$c" "$(median_f "${idle[@]}")" "${idle[*]}"
+	record ${KEY}_busiest "$c" "$(median_f "${busy[@]}")" "${busy[*]}"
+	record ${KEY}_s_per_gb "$c" "$(median_f "${tot[@]}")" "${tot[*]}"
+	[ "$c" = direct ] || record ${KEY}_relay "$c" "$(median_f "${rel[@]}")" "${rel[*]}"
 	if [ -s "$B/w.sym.$c" ]; then
 		echo "$c: where the relay spent its time (last round, % of its samples):"
 		cat "$B/w.sym.$c"

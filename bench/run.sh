@@ -13,7 +13,8 @@
 #   bench/bulkwhere.sh   where 1 stream's time goes: perf on every CPU,
 #                        samples by task (client, server, relay, kernel
 #                        threads, idle) and what the relay was doing
-#                        (about 1 minute)
+#                        (about 1 minute); bulkwhere4: the same with 4
+#                        streams
 #   bench/syscalls.sh    system calls (strace) and user instructions
 #                        (callgrind) per new connection
 #   bench/idle_rss.sh    RSS and fds per idle relayed connection (2,000)
@@ -41,7 +42,7 @@
 # Environment: BENCH_SECS, BENCH_ROUNDS, CONTENDERS (see each script).
 set -eu -o pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-TESTS=${*:-throughput connrate paired bulkwhere syscalls idle_rss silent concurrent priorities scale ports}
+TESTS=${*:-throughput connrate paired bulkwhere bulkwhere4 syscalls idle_rss silent concurrent priorities scale ports}
 BIN=${PORTMUX_BIN:-$TOP/build/portmux}
 PLUGINS=${PORTMUX_PLUGIN_DIR:-$TOP/build/plugins}
 [ -x "$BIN" ] || { echo "no $BIN: run make first" >&2; exit 1; }
@@ -89,8 +90,12 @@ busy() {
 for t in $TESTS; do
 	echo | tee -a "$OUT"
 	echo "=== $t ($(date -u +%H:%M:%S)) ===" | tee -a "$OUT"
-	[ -x "$TOP/bench/$t.sh" ] || { echo "no test $t" >&2; exit 2; }
-	"$TOP/bench/$t.sh" 2>&1 | tee -a "$OUT" || echo "FAILED: bench/$t.sh (exit ${PIPESTATUS[0]})" | tee -a "$OUT"
+	script=$t
+	# bulkwhere4: bench/bulkwhere.sh with 4 streams.
+	[ "$t" != bulkwhere4 ] || script="env STREAMS=4 $TOP/bench/bulkwhere.sh"
+	[ "$script" != "$t" ] || script=$TOP/bench/$t.sh
+	[ -x "${script##* }" ] || { echo "no test $t" >&2; exit 2; }
+	$script 2>&1 | tee -a "$OUT" || echo "FAILED: bench/$t.sh (exit ${PIPESTATUS[0]})" | tee -a "$OUT"
 	busy | tee -a "$OUT"
 done
 

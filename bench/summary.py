@@ -240,21 +240,25 @@ def paired(rec, errs):
                   wr[0], wr[1], "met" if wr[0] >= 1.2 else "NOT MET"))
 
 
-def bulkwhere(rec):
-    """bench/bulkwhere.sh: where 1 stream's time goes (issue 11 point 2)."""
-    g = rec.get("bulkwhere_gbit", {})
+def bulkwhere(rec, key="bulkwhere", streams=1):
+    """bench/bulkwhere.sh: where a bulk transfer's time goes (issue 11
+    point 2), 1 stream (key bulkwhere) or 4 (bulkwhere4)."""
+    g = rec.get(key + "_gbit", {})
     if "portmux-tp" not in g:
         return
-    idle, busy = rec.get("bulkwhere_idle", {}), rec.get("bulkwhere_busiest", {})
-    relay = rec.get("bulkwhere_relay", {})
-    print("\n1 stream under perf (bench/bulkwhere.sh, medians), % of one CPU:")
+    idle, busy = rec.get(key + "_idle", {}), rec.get(key + "_busiest", {})
+    relay = rec.get(key + "_relay", {})
+    per_gb = rec.get(key + "_s_per_gb", {})
+    print("\n%d stream%s under perf (bench/bulkwhere.sh, medians), %% of one"
+          " CPU:" % (streams, "" if streams == 1 else "s"))
     for c in [c for c in ("direct", "portmux-tp", "portmux-kernel") if c in g]:
         print("  %-15s %6s Gbit/s  relay %4s%%  idle %4s%%  busiest CPU"
-              " at least %4s%%" % (c, fmt(g[c]), fmt(relay.get(c, "-")),
-                                   fmt(idle.get(c, "-")),
-                                   fmt(busy.get(c, "-"))))
+              " at least %4s%%  all tasks %s CPU s/GB" % (
+                  c, fmt(g[c]), fmt(relay.get(c, "-")),
+                  fmt(idle.get(c, "-")), fmt(busy.get(c, "-")),
+                  fmt(per_gb.get(c, "-"))))
     b = num(busy.get("portmux-tp"))
-    if b is not None and b >= 95:
+    if streams == 1 and b is not None and b >= 95:
         print("  pm-tp: with client, server and relay on 2 CPUs one CPU"
               " carries two of them, and it is full: the stream goes as"
               " fast as that CPU allows (direct has two tasks, one per CPU)")
@@ -368,6 +372,7 @@ def main():
         print("\n".join(out))
     paired(rec, errs)
     bulkwhere(rec)
+    bulkwhere(rec, "bulkwhere4", 4)
     side_table("Priorities: 64-byte ping-pong and 1-stream bulk"
                " (bench/priorities.sh)", rec, PRIO_COLS, PRIO_ROWS)
     prio_verdicts(rec)
