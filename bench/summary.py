@@ -7,6 +7,7 @@ RECORDS holds lines "test|contender|value|detail" written by the benchmark
 scripts (lib.sh record). Values are numbers, "-" (not measured / failed), or
 words ("closed", "never", "mixed") for the silent-client test.
 """
+import os
 import sys
 
 COLS = ["direct", "portmux-tp", "portmux-lat", "portmux-kernel", "haproxy",
@@ -240,6 +241,31 @@ def paired(rec, errs):
                   wr[0], wr[1], "met" if wr[0] >= 1.2 else "NOT MET"))
 
 
+def rate_arithmetic(rec):
+    """What this run's machine allowed point 1's rate to be: with wrk and
+    the backend costing B CPU-µs per connection (2 CPUs / direct's rate)
+    and a relay R, the rate is CPUs / (B + R)."""
+    rate, cpu = rec.get("connrate", {}), rec.get("connrate_cpu", {})
+    direct = num(rate.get("direct"))
+    peers = [num(cpu.get(c)) for c in ("haproxy", "haproxy-splice", "nginx",
+                                       "sslh-select")]
+    peers = [p for p in peers if p]
+    mine = [num(cpu.get(c)) for c in ("portmux-tp", "portmux-lat")]
+    mine = [m for m in mine if m]
+    if not direct or not peers or not mine:
+        return
+    ncpu = os.cpu_count() or 1
+    b = ncpu * 1e6 / direct
+    best, r = min(peers), min(mine)
+    need = (b + best) / 1.2 - b
+    print("\nThe rate's arithmetic (issue 11 point 1, bench/connrate.sh):"
+          " direct made %.0f connections/s, so wrk and the backend cost"
+          " about %.0f CPU-µs per connection on %d CPUs; with the cheapest"
+          " peer at %.1f µs, 1.2× its rate needs PortMux at ≤ %.1f µs (it"
+          " was at %.1f: (B + peer) / (B + PortMux) = %.2f×)" % (
+              direct, b, ncpu, best, need, r, (b + best) / (b + r)))
+
+
 def bulkwhere(rec, key="bulkwhere", streams=1):
     """bench/bulkwhere.sh: where a bulk transfer's time goes (issue 11
     point 2), 1 stream (key bulkwhere) or 4 (bulkwhere4)."""
@@ -370,6 +396,7 @@ def main():
     if out:
         print("\nPortMux priorities (DESIGN §4: each better at what it claims):")
         print("\n".join(out))
+    rate_arithmetic(rec)
     paired(rec, errs)
     bulkwhere(rec)
     bulkwhere(rec, "bulkwhere4", 4)
