@@ -320,10 +320,8 @@ relay_start(struct conn *c)
 	if (c->gen->cfg->tcp_keepalive)
 		conn_keepalive_due(c);
 	conn_relay_mode(c); /* zerocopy, relay: kernel */
-	if (RELAY_SNDBUF > 0 || RELAY_RCVBUF > 0) {
-		sockopt_relay_buffers(c->client.fd);
-		sockopt_relay_buffers(c->server.fd);
-	}
+	sockopt_relay_buffers(c->client.fd);
+	sockopt_relay_buffers(c->server.fd);
 	c->server.fin_peek = 1;
 	/* The probe bytes go first, unchanged (after a PROXY header), or
 	 * what connect_next() could not send of them yet. */

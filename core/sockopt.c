@@ -46,17 +46,6 @@ sockopt_wants_nodelay(enum priority p)
  * about two minutes: 60 s quiet, then 6 probes 10 s apart. Clients and
  * backends alike. */
 void
-sockopt_relay_buffers(int fd)
-{
-	int snd = RELAY_SNDBUF, rcv = RELAY_RCVBUF;
-
-	if (snd > 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
-	if (rcv > 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-}
-
-void
 sockopt_keepalive(int fd)
 {
 	int one = 1, idle = 60, intvl = 10, cnt = 6;
