@@ -76,9 +76,30 @@ stop() { # PID
 	PIDS=$(echo " $PIDS " | sed "s/ $1 / /")
 }
 
+# TCP Fast Open towards the backend, for the contenders that offer it
+# (PortMux's `fastopen: true`, HAProxy's `tfo`; nginx's stream module,
+# sslh and socat have none): nginx_backend's nginx takes it, with
+# net.ipv4.tcp_fastopen at 3 (client and server) for the run, restored at
+# exit. BENCH_TFO=0 measures without; needs root. tfo_on: a contender
+# started now uses it (NO_TFO=1 in its environment: not that one, e.g.
+# bench/ab.sh old=BIN:NO_TFO=1 for a build without `fastopen`).
+TFO=0
+TFO_WAS=""
+tfo_restore() { [ -z "$TFO_WAS" ] || sysctl -qw "net.ipv4.tcp_fastopen=$TFO_WAS"; }
+tfo_setup() {
+	[ "${BENCH_TFO:-1}" = 1 ] && [ "$(id -u)" -eq 0 ] && [ "$TFO" = 0 ] ||
+		return 0
+	TFO_WAS=$(sysctl -n net.ipv4.tcp_fastopen 2>/dev/null) || return 0
+	CLEANUP_HOOKS="$CLEANUP_HOOKS tfo_restore"
+	sysctl -qw net.ipv4.tcp_fastopen=3 && TFO=1
+}
+tfo_on() { [ "$TFO" = 1 ] && [ -z "${NO_TFO:-}" ]; }
+
 # nginx answering a small body on 127.0.0.1:$1 (the backend every
-# contender relays to), and on every further port given.
+# contender relays to), and on every further port given; with TCP Fast
+# Open (tfo_setup).
 nginx_backend() { # PORT...
+	tfo_setup
 	mkdir -p "$B/ngx"
 	cat >"$B/ngx/nginx.conf" <<NGX
 worker_processes 1; daemon off; pid $B/ngx/nginx.pid; error_log $B/ngx/error.log;
@@ -87,7 +108,7 @@ events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000;
   client_body_temp_path $B/ngx/b; proxy_temp_path $B/ngx/p; fastcgi_temp_path $B/ngx/f;
   uwsgi_temp_path $B/ngx/u; scgi_temp_path $B/ngx/s;
-  server { $(for p in "$@"; do echo "listen 127.0.0.1:$p backlog=4096;"; done)
+  server { $(for p in "$@"; do echo "listen 127.0.0.1:$p backlog=4096$([ "$TFO" = 0 ] || echo " fastopen=4096");"; done)
     location / { return 200 "hello\n"; } } }
 NGX
 	bg nginx nginx -c "$B/ngx/nginx.conf" -p "$B/ngx"

@@ -152,7 +152,7 @@ PORTMUX:
   log_level: warn
 $(pm_workers)
 $(pm_unlimited)
-  fallback: {port: $be, $fb}
+  fallback: {port: $be, $fb$(! tfo_on || echo ", fastopen: true")}
 CFG
 		bg "$name" in_cg ${RELAY_WRAP:-} "$BIN" -c "$B/$name.yaml"
 		;;
@@ -161,7 +161,7 @@ CFG
 		[ "$name" = haproxy-splice ] && extra="	option splice-auto"
 		haproxy_conf "$RPORT" "$extra" "	default_backend b" \
 			"backend b
-	server s 127.0.0.1:$be" >"$B/$name.cfg"
+	server s 127.0.0.1:$be$(! tfo_on || echo " tfo")" >"$B/$name.cfg"
 		bg "$name" in_cg ${RELAY_WRAP:-} haproxy -db -f "$B/$name.cfg"
 		;;
 	nginx)

@@ -147,7 +147,7 @@ parse_host_port(const struct pmx_node *node, char *host, size_t hostlen,
 }
 
 /* The mapping form: {port, host, priority, proxy_protocol, allow, deny,
- * transparent, source, idle_timeout, relay, alpn}. */
+ * transparent, source, idle_timeout, relay, fastopen, alpn}. */
 static int
 parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 	  long *port, struct backend *out, int allow_alpn, char **alpn,
@@ -199,6 +199,10 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 			int mode = -1;
 			rc = backend_parse_relay(v, &mode, err, errlen);
 			out->relay = (int8_t)mode;
+		} else if (strcmp(key, "fastopen") == 0) {
+			int on = 0;
+			rc = node_bool(v, &on, err, errlen);
+			out->fastopen = (uint8_t)on;
 		} else if (strcmp(key, "alpn") == 0 && allow_alpn) {
 			rc = node_string(v, &s, err, errlen);
 			if (rc == 0) {
@@ -209,7 +213,7 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 			static const char *const keys[] = {
 				"port", "host", "priority", "proxy_protocol",
 				"allow", "deny", "transparent", "source",
-				"idle_timeout", "relay", "alpn",
+				"idle_timeout", "relay", "fastopen", "alpn",
 			};
 			char near[96];
 
@@ -222,7 +226,7 @@ parse_map(const struct pmx_node *node, char *host, size_t hostlen,
 					  "(expected port, host, priority, "
 					  "proxy_protocol, allow, deny, "
 					  "transparent, source, idle_timeout, "
-					  "relay%s)%s",
+					  "relay, fastopen%s)%s",
 					  key, allow_alpn ? ", alpn" : "",
 					  near);
 		}

@@ -58,6 +58,9 @@ struct backend {
 	int8_t transparent;     /* connect from the client's address: 1 yes,
 				   0 no, -1 as PORTMUX.transparent */
 	int8_t relay;           /* enum relay_mode, -1 as PORTMUX.relay */
+	uint8_t fastopen;       /* TCP Fast Open: the probe bytes ride on
+				   the SYN once the kernel holds a cookie
+				   from this backend (conn_relay.c) */
 	/* Local addresses to connect from (`source`; none: PORTMUX's, or the
 	 * kernel's choice). Owned: backend_clear frees them. */
 	struct bind_sources sources;
@@ -94,7 +97,7 @@ int backend_nsets(const struct backend *b);
 /*
  * Parse a configured backend into *out: a port number, "host:port" /
  * "[v6]:port", or a mapping {port, host, priority, proxy_protocol, allow,
- * deny, transparent, source, idle_timeout, relay} (and
+ * deny, transparent, source, idle_timeout, relay, fastopen} (and
  * `alpn` when `allow_alpn`: stored in *alpn, which the caller frees).
  * Resolves names (blocking). 0, or -1 with a located message in err.
  */

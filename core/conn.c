@@ -388,7 +388,7 @@ static void
 server_event(struct conn *c, int revents)
 {
 	if (c->state == CONN_CONNECTING)
-		connect_done(c);
+		connect_done(c, revents);
 	else if (c->state == CONN_RELAY)
 		relay_event(c, &c->server, &c->client, revents);
 }

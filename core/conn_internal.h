@@ -63,9 +63,9 @@ void conn_connect(struct conn *c, const struct backend *b,
 /* Client bytes that arrive while connecting join the probe bytes. May
  * close c. */
 void connecting_read(struct conn *c);
-/* The server socket became writable: connected, or try the next address.
- * May close c. */
-void connect_done(struct conn *c);
+/* The server socket became writable (revents: its watcher's): connected,
+ * or try the next address. May close c. */
+void connect_done(struct conn *c, int revents);
 /* connect_timeout passed: try the next address. May close c. */
 void connect_timed_out(struct conn *c);
 /* The backend socket (c->server.fd) is connected: replay the probe bytes

@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "proxyproto.h"
 #include "relay.h"
+#include "ring.h"
 #include "sockopt.h"
 #include "stats.h"
 
@@ -58,6 +59,20 @@ address_failed(const struct conn *c, int err)
 		  strerror(err));
 }
 
+/* The kernel refused TCP Fast Open (net.ipv4.tcp_fastopen without its
+ * client bit): said once per process, the connections go on with
+ * connect(). */
+static void
+fastopen_refused(void)
+{
+	static int said; /* atomic: every worker connects */
+
+	if (__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED) == 0)
+		log_warn("fastopen: the kernel does not allow TCP Fast Open "
+			 "(sysctl net.ipv4.tcp_fastopen needs bit 1): "
+			 "connecting without it");
+}
+
 /* Start connecting to backend address c->addr_index or a later one.
  * 1 when connected (the probe bytes, or the first of them, sent: the
  * caller starts relaying), 0 when a connect is under way, -1 when every
@@ -66,17 +81,28 @@ static int
 connect_next(struct conn *c)
 {
 	const struct addr_set *set = c->addrs;
+	struct pbuf *p = c->probe;
 	int transparent;
 	const struct bind_sources *src =
 		sockopt_origin(c->backend, c->gen->cfg, &transparent);
 
 	for (; c->addr_index < set->n; c->addr_index++) {
-		int fd = sockopt_origin_socket(
-			&set->a[c->addr_index], SOCK_STREAM,
-			transparent ? &c->peer.sa : NULL, src,
-			&c->lc->source_turn);
+		/* fastopen: the probe bytes (when there are: a server that
+		 * speaks first gets a plain connect) go with the SYN. */
+		struct sockopt_fastopen fo = {0};
+		int tfo = c->backend->fastopen && p != NULL && p->off < p->len;
 		enum first_send sent;
+		int fd;
 
+		if (tfo) {
+			fo.data = p->data + p->off;
+			fo.len = p->len - p->off;
+		}
+		fd = sockopt_origin_socket(&set->a[c->addr_index],
+					   SOCK_STREAM,
+					   transparent ? &c->peer.sa : NULL,
+					   src, &c->lc->source_turn,
+					   tfo ? &fo : NULL);
 		if (fd < 0) {
 			c->last_error = errno;
 			if ((errno == EMFILE || errno == ENFILE) &&
@@ -84,7 +110,17 @@ connect_next(struct conn *c)
 				c->lc->on_fds_exhausted(c->lc, errno);
 			continue;
 		}
-		sent = first_send(c, fd);
+		if (fo.unsupported)
+			fastopen_refused();
+		if (fo.sent > 0) {
+			/* In the SYN: sendto() said nothing of the answer
+			 * (a refusal comes after), so the connection is
+			 * confirmed as one under way is: by writability. */
+			p->off += (uint32_t)fo.sent;
+			sent = NOT_YET;
+		} else {
+			sent = first_send(c, fd);
+		}
 		if (sent == FAILED) {
 			address_failed(c, c->last_error);
 			close(fd);
@@ -95,7 +131,7 @@ connect_next(struct conn *c)
 		 * write when they went. */
 		side_nodelay_later(&c->server,
 				   sockopt_wants_nodelay(c->backend->priority),
-				   0, sent == SENT);
+				   0, sent == SENT || fo.sent > 0);
 		if (sent == SENT)
 			return 1;
 		side_arm(c, &c->server, EV_WRITE);
@@ -115,6 +151,11 @@ connect_retry(struct conn *c, int err)
 	address_failed(c, err);
 	side_close(c, &c->server);
 	c->addr_index++;
+	/* All of them to the next address, with what went in a SYN to this
+	 * one (fastopen); nothing else went to a backend before it
+	 * answered. */
+	if (c->probe != NULL)
+		c->probe->off = 0;
 	r = connect_next(c);
 	if (r > 0) {
 		relay_start(c);
@@ -210,12 +251,15 @@ conn_connect(struct conn *c, const struct backend *b, enum conn_via via,
 }
 
 void
-connect_done(struct conn *c)
+connect_done(struct conn *c, int revents)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	if (getsockopt(c->server.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+	/* The ring's poll tells a connect that went well from one that
+	 * failed; libev's readiness does not, SO_ERROR does. */
+	if (!(revents & RING_WRITABLE_CLEAN) &&
+	    getsockopt(c->server.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err != 0)
 		connect_retry(c, err);

@@ -224,7 +224,8 @@ arm_dirty(struct ring *r)
 
 /* What a poll's result means for a watch wanting `want`: as libev reads
  * epoll, an error or hang-up wakes both directions (the callback's own
- * call finds what it is); a failed poll too. */
+ * call finds what it is); a failed poll too. Writable without either is
+ * said too (RING_WRITABLE_CLEAN). */
 static int
 revents_of(int res, int want)
 {
@@ -234,7 +235,10 @@ revents_of(int res, int want)
 		return want;
 	ev = (res & (POLLOUT | POLLERR | POLLHUP) ? EV_WRITE : 0) |
 	     (res & (POLLIN | POLLERR | POLLHUP | POLLRDHUP) ? EV_READ : 0);
-	return ev & want;
+	ev &= want;
+	if ((ev & EV_WRITE) && !(res & (POLLERR | POLLHUP)))
+		ev |= RING_WRITABLE_CLEAN;
+	return ev;
 }
 
 /* Take every completion there is into the batch (their watches marked

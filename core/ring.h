@@ -63,6 +63,11 @@ struct ring_watch {
 	TAILQ_ENTRY(ring_watch) dirty_link;
 };
 
+/* With EV_WRITE in a callback's revents: the poll found the socket
+ * writable with no error or hang-up (a connect that went well, known
+ * without asking SO_ERROR). Not a libev flag. */
+#define RING_WRITABLE_CLEAN 0x40000000
+
 /* A ring for `loop`, or NULL when the kernel or a seccomp filter does
  * not allow one (the reason in err). */
 struct ring *ring_new(struct ev_loop *loop, char *err, size_t errlen);

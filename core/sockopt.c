@@ -151,10 +151,31 @@ sockopt_origin(const struct backend *b, const struct config *cfg,
 	return *transparent || src->n == 0 ? NULL : src;
 }
 
+/* Start fd's connection to a: connect(), or with fo sendto(MSG_FASTOPEN).
+ * 0 started (connected, or connecting), -1 with errno. */
+static int
+origin_start(int fd, const struct addr *a, struct sockopt_fastopen *fo)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&a->ss;
+
+	if (fo != NULL) {
+		ssize_t n = sendto(fd, fo->data, fo->len,
+				   MSG_FASTOPEN | MSG_NOSIGNAL, sa, a->len);
+		fo->sent = n > 0 ? (size_t)n : 0;
+		if (n >= 0 || errno == EINPROGRESS)
+			return 0; /* EINPROGRESS: a SYN asking for a cookie */
+		if (errno != EOPNOTSUPP)
+			return -1;
+		fo->unsupported = 1;
+	}
+	return connect(fd, sa, a->len) < 0 && errno != EINPROGRESS ? -1 : 0;
+}
+
 int
 sockopt_origin_socket(const struct addr *a, int type,
 		      const struct sockaddr *client,
-		      const struct bind_sources *src, unsigned *turn)
+		      const struct bind_sources *src, unsigned *turn,
+		      struct sockopt_fastopen *fo)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&a->ss;
 	unsigned n = src ? src->n : 1;
@@ -175,7 +196,8 @@ sockopt_origin_socket(const struct addr *a, int type,
 		 * back, and this address cannot see the client. */
 		if ((client != NULL && sockopt_transparent(fd, client) < 0) ||
 		    (from != NULL && bind_source(fd, from) < 0) ||
-		    (connect(fd, sa, a->len) < 0 && errno != EINPROGRESS)) {
+		    origin_start(fd, a, type == SOCK_STREAM ? fo : NULL) <
+			    0) {
 			err = errno;
 			close(fd);
 			errno = err;

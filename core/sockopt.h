@@ -77,15 +77,31 @@ const struct bind_sources *sockopt_origin(const struct backend *b,
 					  const struct config *cfg,
 					  int *transparent);
 /*
+ * TCP Fast Open towards a backend (its route's `fastopen: true`): the
+ * first bytes go in the SYN, sent with sendto(MSG_FASTOPEN) in place of
+ * connect(). The kernel puts them there once it holds a cookie from that
+ * backend address; before (the first connection, which asks for one) it
+ * sends a plain SYN and none of them. The bytes are the caller's.
+ */
+struct sockopt_fastopen {
+	const void *data;
+	size_t len;
+	size_t sent;      /* out: how many went with the SYN (0: none) */
+	int unsupported;  /* out: net.ipv4.tcp_fastopen lacks the client
+			     bit (1); connect() was used */
+};
+/*
  * A socket of `type` (SOCK_STREAM, SOCK_DGRAM) to address a, connect()
- * started: it comes from `client` when not NULL (transparent), else from one
- * of `src` when not NULL — each call starting at source *turn, which it
+ * started (or, with fo for a SOCK_STREAM, fo's bytes sent with the SYN):
+ * it comes from `client` when not NULL (transparent), else from one of
+ * `src` when not NULL — each call starting at source *turn, which it
  * advances, and a source whose ports towards a are all taken giving way to
  * the next. The fd, or -1 with errno (EAFNOSUPPORT: no source of a's
  * family).
  */
 int sockopt_origin_socket(const struct addr *a, int type,
 			  const struct sockaddr *client,
-			  const struct bind_sources *src, unsigned *turn);
+			  const struct bind_sources *src, unsigned *turn,
+			  struct sockopt_fastopen *fo);
 
 #endif

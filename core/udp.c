@@ -489,7 +489,7 @@ flow_connect(struct udp_flow *f, const struct backend *b)
 	for (int i = 0; i < set->n && fd < 0; i++)
 		fd = sockopt_origin_socket(&set->a[i], SOCK_DGRAM,
 					   transparent ? &f->client.sa : NULL,
-					   src, &f->l->lc->source_turn);
+					   src, &f->l->lc->source_turn, NULL);
 	if (fd < 0) {
 		int out = errno == EMFILE || errno == ENFILE;
 

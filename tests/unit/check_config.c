@@ -205,6 +205,28 @@ START_TEST(test_config__relay)
 }
 END_TEST
 
+/* fastopen: a route's own, off unless it says true; a non-boolean is an
+ * error with its place. */
+START_TEST(test_config__fastopen)
+{
+	char err[1024];
+	struct config *cfg = tu_config(
+		"PORTMUX:\n  port: 1\n  fallback: {port: 2, fastopen: true}\n"
+		"  on_timeout: {port: 3}\n",
+		err, sizeof(err));
+
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->fallback.backend.fastopen, 1);
+	ck_assert_int_eq(cfg->on_timeout.backend.fastopen, 0);
+	config_free(cfg);
+	cfg = tu_config("PORTMUX:\n  port: 1\n  fallback: {port: 2, "
+			"fastopen: sometimes}\n",
+			err, sizeof(err));
+	ck_assert_ptr_null(cfg);
+	ck_assert_msg(strstr(err, "test.yaml:3:33: expected true or false") != NULL, "%s", err);
+}
+END_TEST
+
 /* The values with a meaning of their own: auto, 0 = never, the bounds. */
 START_TEST(test_config__special_values)
 {
@@ -662,7 +684,7 @@ static const struct {
 	{"PORTMUX:\n  port: 1\nHTTP:\n  default: {prot: 80}\n",
 	 "test.yaml:4:13: unknown key 'prot' in a route (expected port, host, "
 	 "priority, proxy_protocol, allow, deny, transparent, source, "
-	 "idle_timeout, relay, alpn), did you mean 'port'?"},
+	 "idle_timeout, relay, fastopen, alpn), did you mean 'port'?"},
 	/* source: addresses of this host, once each, of the backend's
 	 * family, not with transparent */
 	{"PORTMUX:\n  port: 1\nHTTP:\n  default: {port: 80, source: "
@@ -939,6 +961,7 @@ make_suite_config(void)
 	tcase_add_test(tc, test_config__globals);
 	tcase_add_test(tc, test_config__defaults);
 	tcase_add_test(tc, test_config__relay);
+	tcase_add_test(tc, test_config__fastopen);
 	tcase_add_test(tc, test_config__special_values);
 	tcase_add_test(tc, test_config__port_override);
 	tcase_add_test(tc, test_config__deadline_follows_timeout);
