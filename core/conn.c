@@ -46,6 +46,7 @@ side_arm(struct conn *c, struct side *s, int events)
 	}
 	if (ev_is_active(&s->w.io))
 		ev_io_stop(c->lc->loop, &s->w.io);
+	events &= EV_READ | EV_WRITE; /* (RING_WANT_FIN: the ring's only) */
 	if (events) {
 		ev_io_set(&s->w.io, s->fd, events);
 		ev_io_start(c->lc->loop, &s->w.io);

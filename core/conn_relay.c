@@ -322,7 +322,7 @@ relay_update(struct conn *c)
 		struct side *self = s[i], *other = s[1 - i];
 		int ev = 0;
 		if (!self->eof && !side_pending(other))
-			ev |= EV_READ;
+			ev |= EV_READ | (self->fin_peek ? RING_WANT_FIN : 0);
 		if (side_pending(self))
 			ev |= EV_WRITE;
 		side_arm(c, self, ev);
@@ -395,12 +395,19 @@ relay_event(struct conn *c, struct side *self, struct side *other,
 			  errno);
 		return;
 	}
-	if ((revents & EV_READ) && !side_pending(other) && !self->eof &&
-	    relay_pump(c->lc, self, other, c->zerocopy, &which) < 0) {
-		int client_side = (self == &c->client) == (which == 0);
-		conn_fail(c, client_side ? "client_error" : "server_error",
-			  errno);
-		return;
+	if ((revents & EV_READ) && !side_pending(other) && !self->eof) {
+		int rc;
+
+		self->fin_seen = (revents & RING_READ_FIN) != 0;
+		rc = relay_pump(c->lc, self, other, c->zerocopy, &which);
+		self->fin_seen = 0;
+		if (rc < 0) {
+			int client_side = (self == &c->client) == (which == 0);
+			conn_fail(c, client_side ? "client_error"
+						 : "server_error",
+				  errno);
+			return;
+		}
 	}
 	if (c->backend->priority == PRIO_LATENCY)
 		loop_busy_poll(c->lc, c->gen->cfg->latency_busy_poll);

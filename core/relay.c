@@ -159,10 +159,15 @@ pump_copy(struct loop_ctx *lc, struct side *src, struct side *dst,
 			*which = 0;
 			return -1;
 		}
-		if (src->fin_peek && (size_t)n < lc->scratch_size)
+		if (src->fin_peek && (size_t)n < lc->scratch_size &&
+		    src->fin_seen) {
+			src->fin_peek = 0; /* the poll saw it: no recv() */
+			src->eof = 1;
+		} else if (src->fin_peek && (size_t)n < lc->scratch_size) {
 			n += (ssize_t)peek_fin(src, lc->scratch + n,
 					       lc->scratch_size - (size_t)n,
 					       &err);
+		}
 		src->bytes += (uint64_t)n;
 		side_will_write(dst);
 		sent = send(dst->fd, lc->scratch, (size_t)n,

@@ -48,6 +48,11 @@ struct side {
 	/* The backend: look for its FIN right behind its first answer
 	 * (relay.c peek_fin). */
 	uint8_t fin_peek;
+	/* For the read in progress only: the poll that woke this side saw
+	 * its FIN already queued and no urgent data (RING_READ_FIN), so a
+	 * short read took every byte and the FIN is known without the
+	 * recv() that peek_fin would make. */
+	uint8_t fin_seen;
 	/* An error that look found while part of the answer still waited
 	 * for the other side: reported on this side's next read, as the
 	 * recv() it replaced would have (errno values fit). */

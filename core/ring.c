@@ -177,6 +177,10 @@ static unsigned
 poll_mask(int events)
 {
 	return (events & EV_READ ? POLLIN : 0) |
+	       ((events & (EV_READ | RING_WANT_FIN)) ==
+				(EV_READ | RING_WANT_FIN)
+			? POLLPRI | POLLRDHUP
+			: 0) |
 	       (events & EV_WRITE ? POLLOUT : 0);
 }
 
@@ -225,19 +229,26 @@ arm_dirty(struct ring *r)
 /* What a poll's result means for a watch wanting `want`: as libev reads
  * epoll, an error or hang-up wakes both directions (the callback's own
  * call finds what it is); a failed poll too. Writable without either is
- * said too (RING_WRITABLE_CLEAN). */
+ * said too (RING_WRITABLE_CLEAN), and, when asked, a FIN queued with no
+ * urgent data (RING_READ_FIN; POLLPRI, asked for with it, wakes a
+ * reader, whose recv() steps over the urgent byte). */
 static int
 revents_of(int res, int want)
 {
 	int ev;
 
 	if (res < 0)
-		return want;
+		return want & (EV_READ | EV_WRITE);
 	ev = (res & (POLLOUT | POLLERR | POLLHUP) ? EV_WRITE : 0) |
-	     (res & (POLLIN | POLLERR | POLLHUP | POLLRDHUP) ? EV_READ : 0);
-	ev &= want;
+	     (res & (POLLIN | POLLPRI | POLLERR | POLLHUP | POLLRDHUP)
+		      ? EV_READ
+		      : 0);
+	ev &= want & (EV_READ | EV_WRITE);
 	if ((ev & EV_WRITE) && !(res & (POLLERR | POLLHUP)))
 		ev |= RING_WRITABLE_CLEAN;
+	if ((ev & EV_READ) && (want & RING_WANT_FIN) && (res & POLLRDHUP) &&
+	    !(res & (POLLPRI | POLLERR)))
+		ev |= RING_READ_FIN;
 	return ev;
 }
 

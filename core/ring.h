@@ -63,10 +63,20 @@ struct ring_watch {
 	TAILQ_ENTRY(ring_watch) dirty_link;
 };
 
-/* With EV_WRITE in a callback's revents: the poll found the socket
- * writable with no error or hang-up (a connect that went well, known
- * without asking SO_ERROR). Not a libev flag. */
-#define RING_WRITABLE_CLEAN 0x40000000
+/* Flags of a callback's revents beside EV_READ and EV_WRITE (bits libev
+ * leaves unused for I/O; a watch's events fit in 8 bits).
+ * RING_WRITABLE_CLEAN, with EV_WRITE: the poll found the socket writable
+ * with no error or hang-up (a connect that went well, known without
+ * asking SO_ERROR).
+ * RING_READ_FIN, with EV_READ, for a watch set with RING_WANT_FIN: the
+ * poll found the peer's FIN queued (POLLRDHUP) and no TCP urgent data
+ * (POLLPRI) nor error. Every byte before the FIN is then in the receive
+ * queue, and a recv() that returns less than it asked for took them all:
+ * only an urgent mark would have stopped it short. */
+#define RING_WRITABLE_CLEAN 0x10
+#define RING_READ_FIN 0x20
+/* An events bit for ring_watch_set, with EV_READ: say RING_READ_FIN. */
+#define RING_WANT_FIN 0x04
 
 /* A ring for `loop`, or NULL when the kernel or a seccomp filter does
  * not allow one (the reason in err). */
@@ -76,8 +86,8 @@ void ring_free(struct ring *r);
 
 void ring_watch_init(struct ring_watch *w, struct ring *r,
 		     void (*cb)(struct ring_watch *w, int revents));
-/* Watch fd for `events` (EV_READ, EV_WRITE; 0 stops). Nothing happens
- * when fd and events are what they were. */
+/* Watch fd for `events` (EV_READ, EV_WRITE, RING_WANT_FIN with EV_READ;
+ * 0 stops). Nothing happens when fd and events are what they were. */
 void ring_watch_set(struct ring_watch *w, int fd, int events);
 /* An event for w waits for its callback in this batch. */
 static inline int

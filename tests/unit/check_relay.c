@@ -952,6 +952,55 @@ START_TEST(test_relay__zerocopy_urgent_data_then_fin)
 }
 END_TEST
 
+/* The backend's first answer: bytes, an urgent byte, more bytes and its
+ * FIN, all queued before the relay reads. recv() stops short at the
+ * urgent mark with the FIN already in; the bytes after the mark must
+ * still arrive, then the EOF (the ring's RING_READ_FIN is not said when
+ * urgent data waits, and peek_fin's recv() steps over the mark). */
+START_TEST(test_relay__answer_urgent_then_fin)
+{
+	const size_t a = 3000, b = 2000;
+	uint8_t *ans = pattern(a + b, 97);
+	struct reader cr = {0};
+	struct rt t;
+
+	rt_open(&t, PAIR_TCP, PRIO_BOTH, 0, 0, NULL, 0);
+	ck_assert_int_eq(send(t.sfar, ans, a, 0), (ssize_t)a);
+	ck_assert_int_eq(send(t.sfar, "!", 1, MSG_OOB), 1);
+	ck_assert_int_eq(send(t.sfar, ans + a, b, 0), (ssize_t)b);
+	ck_assert_int_eq(shutdown(t.sfar, SHUT_WR), 0);
+	rt_start(&t);
+	cr = (struct reader){.fd = t.cfar, .exp = ans, .len = a + b};
+	DRIVE_UNTIL(&t, cr.eof, reader_step(&cr));
+	ck_assert_uint_eq(cr.got, a + b);
+	rt_close(&t);
+	free(ans);
+}
+END_TEST
+
+/* The same answer without urgent data: its FIN, seen by the ring's poll,
+ * ends the answer at once. */
+START_TEST(test_relay__answer_then_fin)
+{
+	const size_t a = 5000;
+	uint8_t *ans = pattern(a, 98);
+	struct reader cr = {0};
+	struct rt t;
+
+	rt_open(&t, PAIR_TCP, PRIO_BOTH, 0, 0, NULL, 0);
+	ck_assert_int_eq(send(t.sfar, ans, a, 0), (ssize_t)a);
+	ck_assert_int_eq(shutdown(t.sfar, SHUT_WR), 0);
+	rt_start(&t);
+	cr = (struct reader){.fd = t.cfar, .exp = ans, .len = a};
+	DRIVE_UNTIL(&t, cr.eof, reader_step(&cr));
+	ck_assert_uint_eq(cr.got, a);
+	ck_assert_ptr_nonnull(t.c);
+	ck_assert_int_eq(t.c->server.eof, 1);
+	rt_close(&t);
+	free(ans);
+}
+END_TEST
+
 /* The backend goes away with bytes it never read (a TCP RST): the
  * connection closes, and the client sees its end close. */
 START_TEST(test_relay__reset_closes)
@@ -1777,6 +1826,8 @@ make_suite_relay(void)
 	tcase_add_test(tc, test_relay__zerocopy_pipe_partly_drained);
 	tcase_add_test(tc, test_relay__zerocopy_urgent_data);
 	tcase_add_test(tc, test_relay__zerocopy_urgent_data_then_fin);
+	tcase_add_test(tc, test_relay__answer_urgent_then_fin);
+	tcase_add_test(tc, test_relay__answer_then_fin);
 	tcase_add_test(tc, test_relay__reset_closes);
 	tcase_add_test(tc, test_relay__epipe_closes);
 	tcase_add_test(tc, test_relay__halfclose_timeout);
