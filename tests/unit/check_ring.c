@@ -113,7 +113,8 @@ START_TEST(test_ring__level_triggered)
 	ring_watch_set(&p.w, sv[0], EV_WRITE);
 	turn();
 	ck_assert_int_ge(p.calls, 1);
-	ck_assert_int_eq(p.last, EV_WRITE);
+	/* (writable with no error: a connect known to have gone well) */
+	ck_assert_int_eq(p.last, EV_WRITE | RING_WRITABLE_CLEAN);
 	/* Changed back to reading: the write poll is gone. */
 	ring_watch_set(&p.w, sv[0], EV_READ);
 	p.calls = 0;
@@ -126,6 +127,42 @@ START_TEST(test_ring__level_triggered)
 	ck_assert_int_eq(p.last, EV_READ);
 	ring_watch_set(&p.w, -1, 0);
 	close(sv[0]);
+	ring_done();
+}
+END_TEST
+
+/* RING_READ_FIN: said to a reader that asked (RING_WANT_FIN) once the
+ * peer's FIN is queued behind its bytes, not before, and not to one that
+ * did not ask. */
+START_TEST(test_ring__read_fin)
+{
+	struct probe_watch p = {0}, q = {0};
+	int sv[2], sq[2];
+
+	if (ring_or_skip() == NULL)
+		return;
+	pair(sv);
+	pair(sq);
+	ring_watch_init(&p.w, ring, probe_cb);
+	ring_watch_init(&q.w, ring, probe_cb);
+	ring_watch_set(&p.w, sv[0], EV_READ | RING_WANT_FIN);
+	ring_watch_set(&q.w, sq[0], EV_READ);
+	ck_assert_int_eq(write(sv[1], "x", 1), 1);
+	ck_assert_int_eq(write(sq[1], "x", 1), 1);
+	turn();
+	ck_assert_int_eq(p.last, EV_READ); /* bytes, no FIN yet */
+	ck_assert_int_eq(q.last, EV_READ);
+	ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+	ck_assert_int_eq(shutdown(sq[1], SHUT_WR), 0);
+	turn();
+	ck_assert_int_eq(p.last, EV_READ | RING_READ_FIN);
+	ck_assert_int_eq(q.last, EV_READ);
+	ring_watch_set(&p.w, -1, 0);
+	ring_watch_set(&q.w, -1, 0);
+	for (int i = 0; i < 2; i++) {
+		close(sv[i]);
+		close(sq[i]);
+	}
 	ring_done();
 }
 END_TEST
@@ -368,6 +405,7 @@ make_suite_ring(void)
 	TCase *tc = tcase_create("watch");
 
 	tcase_add_test(tc, test_ring__level_triggered);
+	tcase_add_test(tc, test_ring__read_fin);
 	tcase_add_test(tc, test_ring__stays_armed_after_many_rounds);
 	tcase_add_test(tc, test_ring__stopped_watch_is_quiet);
 	tcase_add_test(tc, test_ring__freed_watch_not_touched);
