@@ -48,9 +48,35 @@ fail() {
 	exit 1
 }
 
-# A free TCP port on 127.0.0.1 (the kernel's pick, then released).
+# A free port on 127.0.0.1 (TCP and UDP), below the kernel's ephemeral
+# range: a port the kernel picked there could be taken, before the test
+# binds it, by an outgoing connection's automatic bind (a CI run failed
+# so: "cannot listen on 127.0.0.1:50449: Address already in use"). Never
+# the same twice in one test ($T/ports).
 free_port() {
-	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	$PY - "$T/ports" <<'PY'
+import random, socket, sys
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+try:
+    given = set(open(sys.argv[1]).read().split())
+except OSError:
+    given = set()
+for _ in range(1000):
+    p = random.randrange(10000, max(lo, 10001))
+    if str(p) in given:
+        continue
+    try:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            with socket.socket(socket.AF_INET, kind) as s:
+                s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    open(sys.argv[1], "a").write("%d\n" % p)
+    print(p)
+    break
+else:
+    sys.exit("no free port below %d" % lo)
+PY
 }
 
 # Wait until something accepts on ${2:-127.0.0.1}:$1 (up to ~10 s).
