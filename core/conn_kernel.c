@@ -646,7 +646,7 @@ conn_kernel_event(struct conn *c, struct side *self, int revents)
 			struct relay_kernel_counts n;
 			/* (a server left out of the map reads as usual) */
 			int rc = c->kernel->alone && i == 1
-					 ? relay_pump(c->lc, self, other, 0,
+					 ? relay_pump(c->lc, self, other, 0, 0,
 						      &which)
 				 : counts(c->kernel, i, &n) < 0
 					 ? -1 /* (nothing read of a broken

@@ -395,19 +395,13 @@ relay_event(struct conn *c, struct side *self, struct side *other,
 			  errno);
 		return;
 	}
-	if ((revents & EV_READ) && !side_pending(other) && !self->eof) {
-		int rc;
-
-		self->fin_seen = (revents & RING_READ_FIN) != 0;
-		rc = relay_pump(c->lc, self, other, c->zerocopy, &which);
-		self->fin_seen = 0;
-		if (rc < 0) {
-			int client_side = (self == &c->client) == (which == 0);
-			conn_fail(c, client_side ? "client_error"
-						 : "server_error",
-				  errno);
-			return;
-		}
+	if ((revents & EV_READ) && !side_pending(other) && !self->eof &&
+	    relay_pump(c->lc, self, other, c->zerocopy,
+		       (revents & RING_READ_FIN) != 0, &which) < 0) {
+		int client_side = (self == &c->client) == (which == 0);
+		conn_fail(c, client_side ? "client_error" : "server_error",
+			  errno);
+		return;
 	}
 	if (c->backend->priority == PRIO_LATENCY)
 		loop_busy_poll(c->lc, c->gen->cfg->latency_busy_poll);

@@ -137,7 +137,7 @@ peek_fin(struct side *src, uint8_t *at, size_t room, int *err)
 
 static int
 pump_copy(struct loop_ctx *lc, struct side *src, struct side *dst,
-	  int zerocopy, int *which)
+	  int zerocopy, int fin_queued, int *which)
 {
 	if (src->err_held != 0) {
 		errno = src->err_held;
@@ -159,14 +159,15 @@ pump_copy(struct loop_ctx *lc, struct side *src, struct side *dst,
 			*which = 0;
 			return -1;
 		}
-		if (src->fin_peek && (size_t)n < lc->scratch_size &&
-		    src->fin_seen) {
-			src->fin_peek = 0; /* the poll saw it: no recv() */
-			src->eof = 1;
-		} else if (src->fin_peek && (size_t)n < lc->scratch_size) {
-			n += (ssize_t)peek_fin(src, lc->scratch + n,
-					       lc->scratch_size - (size_t)n,
-					       &err);
+		if (src->fin_peek && (size_t)n < lc->scratch_size) {
+			if (fin_queued) { /* the poll saw it: no recv() */
+				src->fin_peek = 0;
+				src->eof = 1;
+			} else {
+				n += (ssize_t)peek_fin(
+					src, lc->scratch + n,
+					lc->scratch_size - (size_t)n, &err);
+			}
 		}
 		src->bytes += (uint64_t)n;
 		side_will_write(dst);
@@ -210,7 +211,7 @@ static int
 pump_splice(struct loop_ctx *lc, struct side *src, struct side *dst, int *which)
 {
 	if (dst->pipe[0] < 0 && pipe_pool_get(&lc->pipes, dst->pipe) < 0)
-		return pump_copy(lc, src, dst, 0, which); /* no pipe: copy */
+		return pump_copy(lc, src, dst, 0, 0, which); /* no pipe */
 	for (int i = 0; i < RELAY_BUDGET; i++) {
 		ssize_t n = splice(src->fd, NULL, dst->pipe[1], NULL,
 				   PIPE_SIZE,
@@ -224,7 +225,7 @@ pump_splice(struct loop_ctx *lc, struct side *src, struct side *dst, int *which)
 			 * tells; the pipe is empty at the top of a round. */
 			pipe_pool_put(&lc->pipes, dst->pipe);
 			src->bulk = 0;
-			return pump_copy(lc, src, dst, 1, which);
+			return pump_copy(lc, src, dst, 1, 0, which);
 		}
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -233,7 +234,7 @@ pump_splice(struct loop_ctx *lc, struct side *src, struct side *dst, int *which)
 				/* This socket cannot splice: copy instead. */
 				pipe_pool_put(&lc->pipes, dst->pipe);
 				src->bulk = 0;
-				return pump_copy(lc, src, dst, 0, which);
+				return pump_copy(lc, src, dst, 0, 0, which);
 			}
 			*which = 0;
 			return -1;
@@ -258,8 +259,9 @@ pump_splice(struct loop_ctx *lc, struct side *src, struct side *dst, int *which)
 
 int
 relay_pump(struct loop_ctx *lc, struct side *src, struct side *dst,
-	   int zerocopy, int *which)
+	   int zerocopy, int fin_queued, int *which)
 {
-	return zerocopy && src->bulk ? pump_splice(lc, src, dst, which)
-				     : pump_copy(lc, src, dst, zerocopy, which);
+	return zerocopy && src->bulk
+		       ? pump_splice(lc, src, dst, which)
+		       : pump_copy(lc, src, dst, zerocopy, fin_queued, which);
 }

@@ -48,11 +48,6 @@ struct side {
 	/* The backend: look for its FIN right behind its first answer
 	 * (relay.c peek_fin). */
 	uint8_t fin_peek;
-	/* For the read in progress only: the poll that woke this side saw
-	 * its FIN already queued and no urgent data (RING_READ_FIN), so a
-	 * short read took every byte and the FIN is known without the
-	 * recv() that peek_fin would make. */
-	uint8_t fin_seen;
 	/* An error that look found while part of the answer still waited
 	 * for the other side: reported on this side's next read, as the
 	 * recv() it replaced would have (errno values fit). */
@@ -99,9 +94,12 @@ int relay_flush(struct loop_ctx *lc, struct side *dst);
  * Move bytes from src to dst (which must have nothing pending) until src
  * is empty, src reaches EOF (src->eof set), dst blocks (the rest stays
  * pending for dst) or the per-event budget is spent. 0, or -1 on an error
- * (errno set; *which tells the side: 0 src, 1 dst).
+ * (errno set; *which tells the side: 0 src, 1 dst). fin_queued: the poll
+ * that woke src saw its FIN already queued and no urgent data
+ * (RING_READ_FIN), so a short read takes every byte and the FIN is known
+ * without the recv() that peek_fin would make.
  */
 int relay_pump(struct loop_ctx *lc, struct side *src, struct side *dst,
-	       int zerocopy, int *which);
+	       int zerocopy, int fin_queued, int *which);
 
 #endif
