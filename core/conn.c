@@ -41,12 +41,12 @@ side_arm(struct conn *c, struct side *s, int events)
 		return;
 	s->events = events;
 	if (c->lc->ring != NULL) {
-		ring_watch_set(&s->w.rw, events ? s->fd : -1, events);
+		ring_watch_set(&s->w.rw, s->fd, events);
 		return;
 	}
 	if (ev_is_active(&s->w.io))
 		ev_io_stop(c->lc->loop, &s->w.io);
-	events &= EV_READ | EV_WRITE; /* (RING_WANT_FIN: the ring's only) */
+	events &= EV_READ | EV_WRITE; /* (RING_WANT_*: the ring's only) */
 	if (events) {
 		ev_io_set(&s->w.io, s->fd, events);
 		ev_io_start(c->lc->loop, &s->w.io);
@@ -119,7 +119,7 @@ conn_accept(struct loop_ctx *lc, const struct addr *bound, int fd,
 	ev_init(&c->timer, timer_cb);
 	TAILQ_INSERT_HEAD(&lc->conns, c, link);
 	lc->nconns++;
-	side_arm(c, &c->client, EV_READ);
+	side_arm(c, &c->client, EV_READ | RING_WANT_DATA);
 	timer_arm(c, c->gen->cfg->probe_timeout);
 	return c;
 }
@@ -127,7 +127,14 @@ conn_accept(struct loop_ctx *lc, const struct addr *bound, int fd,
 void
 side_close(struct conn *c, struct side *s)
 {
-	side_arm(c, s, 0);
+	if (s->fd >= 0 && c->lc->ring != NULL) {
+		/* Its end: an operation in flight is cancelled, what the ring
+		 * read for it goes. */
+		ring_watch_set(&s->w.rw, -1, 0);
+		s->events = 0;
+	} else {
+		side_arm(c, s, 0);
+	}
 	if (s->fd >= 0 && c->lc->ring != NULL)
 		ring_close(c->lc->ring, s->fd);
 	else if (s->fd >= 0)

@@ -186,7 +186,7 @@ moment(struct conn *c)
 
 		if (s->eof || s->shut)
 			return -1;
-		if (side_pending(s))
+		if (side_pending(s) || side_has_read(c->lc, s))
 			return 0;
 		if (ioctl(s->fd, SIOCINQ, &inq) < 0 ||
 		    tcp_info_of(s->fd, &ti) < 0 ||

@@ -219,7 +219,7 @@ probe_read(struct conn *c)
 	}
 	/* Until its header is gone, a balancer's bytes are the header. */
 	before = c->proxy_in ? 0 : p->len;
-	n = recv(c->client.fd, p->data + p->len, p->cap - p->len, 0);
+	n = side_recv(c->lc, &c->client, p->data + p->len, p->cap - p->len);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			conn_fail(c, "client_error", errno);

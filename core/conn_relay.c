@@ -287,7 +287,7 @@ connecting_read(struct conn *c)
 		side_arm(c, &c->client, 0); /* full: wait for the backend */
 		return;
 	}
-	n = recv(c->client.fd, p->data + p->len, p->cap - p->len, 0);
+	n = side_recv(c->lc, &c->client, p->data + p->len, p->cap - p->len);
 	if (n > 0) {
 		p->len += (uint32_t)n;
 		c->client.bytes += (uint64_t)n;
@@ -321,8 +321,13 @@ relay_update(struct conn *c)
 	for (int i = 0; i < 2; i++) {
 		struct side *self = s[i], *other = s[1 - i];
 		int ev = 0;
+		/* The ring reads for it, but the backend's first answer is
+		 * polled (its FIN is looked for) and bulk is spliced. */
 		if (!self->eof && !side_pending(other))
-			ev |= EV_READ | (self->fin_peek ? RING_WANT_FIN : 0);
+			ev |= EV_READ |
+			      (self->fin_peek		    ? RING_WANT_FIN
+			       : self->bulk || c->kernel_try ? 0
+							     : RING_WANT_DATA);
 		if (side_pending(self))
 			ev |= EV_WRITE;
 		side_arm(c, self, ev);

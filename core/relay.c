@@ -37,6 +37,22 @@ side_nodelay_now(struct side *s)
 	s->nodelay_due = NODELAY_KEEP;
 }
 
+/* ---- reading ---- */
+
+ssize_t
+side_recv(struct loop_ctx *lc, struct side *s, void *buf, size_t len)
+{
+	if (lc->ring != NULL)
+		return ring_watch_recv(&s->w.rw, s->fd, buf, len);
+	return recv(s->fd, buf, len, 0);
+}
+
+int
+side_has_read(const struct loop_ctx *lc, const struct side *s)
+{
+	return lc->ring != NULL && ring_watch_has_data(&s->w.rw);
+}
+
 /* ---- writing what is pending ---- */
 
 static int
@@ -122,12 +138,13 @@ keep_rest(struct side *dst, const uint8_t *data, size_t len)
  * src->err_held if part of it waits for the other side).
  */
 static size_t
-peek_fin(struct side *src, uint8_t *at, size_t room, int *err)
+peek_fin(struct loop_ctx *lc, struct side *src, uint8_t *at, size_t room,
+	 int *err)
 {
 	ssize_t m;
 
 	src->fin_peek = 0;
-	m = recv(src->fd, at, room, 0);
+	m = side_recv(lc, src, at, room);
 	if (m == 0)
 		src->eof = 1;
 	else if (m < 0 && errno != EAGAIN && errno != EINTR)
@@ -145,7 +162,7 @@ pump_copy(struct loop_ctx *lc, struct side *src, struct side *dst,
 		return -1;
 	}
 	for (int i = 0; i < RELAY_BUDGET; i++) {
-		ssize_t n = recv(src->fd, lc->scratch, lc->scratch_size, 0);
+		ssize_t n = side_recv(lc, src, lc->scratch, lc->scratch_size);
 		ssize_t sent;
 		int err = 0;
 
@@ -165,7 +182,7 @@ pump_copy(struct loop_ctx *lc, struct side *src, struct side *dst,
 				src->eof = 1;
 			} else {
 				n += (ssize_t)peek_fin(
-					src, lc->scratch + n,
+					lc, src, lc->scratch + n,
 					lc->scratch_size - (size_t)n, &err);
 			}
 		}
@@ -261,7 +278,8 @@ int
 relay_pump(struct loop_ctx *lc, struct side *src, struct side *dst,
 	   int zerocopy, int fin_queued, int *which)
 {
-	return zerocopy && src->bulk
+	/* (What the ring read for src goes first, copied.) */
+	return zerocopy && src->bulk && !side_has_read(lc, src)
 		       ? pump_splice(lc, src, dst, which)
 		       : pump_copy(lc, src, dst, zerocopy, fin_queued, which);
 }

@@ -89,6 +89,12 @@ side_pending(const struct side *s)
 /* Write what is pending for dst (its `out`, then its pipe). 0 when drained
  * or blocked (check side_pending), -1 on error. */
 int relay_flush(struct loop_ctx *lc, struct side *dst);
+/* recv() from s's socket: what the ring read for it first (ring.h
+ * RING_WANT_DATA). Every read of a relayed or probed socket goes here. */
+ssize_t side_recv(struct loop_ctx *lc, struct side *s, void *buf,
+		  size_t len);
+/* The ring holds bytes (or an EOF, an error) read for s. */
+int side_has_read(const struct loop_ctx *lc, const struct side *s);
 
 /*
  * Move bytes from src to dst (which must have nothing pending) until src

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,6 +23,13 @@
 /* Rounds of submit-and-deliver in one prepare: a poll that completes at
  * once is delivered before the loop waits. */
 #define RING_ROUNDS 4
+/* The buffers the kernel reads into for RING_WANT_DATA watches: a fixed
+ * number, each taken when bytes arrive and given back once the watch's
+ * consumer took them (or the watch ended); when none is free, a read
+ * completes with ENOBUFS and its watch reads the socket itself. */
+#define RING_BUFS 256
+#define RING_BUF_SIZE 4096
+#define RING_BGID 0
 
 /* A watch whose poll is in flight or whose event waits: the completion's
  * user_data is its index and generation, so that one arriving after the
@@ -52,6 +60,13 @@ struct ring {
 	uint64_t *batch;
 	size_t nbatch, batch_cap;
 	TAILQ_HEAD(, ring_watch) dirty; /* polls to submit */
+	/* RING_BUFS buffers of RING_BUF_SIZE bytes (an owned mapping) and
+	 * the ring through which they are handed to the kernel (an owned
+	 * mapping, registered as buffer group RING_BGID); NULL when the
+	 * kernel took none (before Linux 5.19): reads are then polls. */
+	uint8_t *bufs;
+	struct io_uring_buf_ring *br;
+	unsigned br_tail; /* our tail of br */
 };
 
 static int
@@ -113,6 +128,82 @@ slot_watch(const struct ring *r, uint64_t data)
 	if (i == 0 || i >= r->nslots || r->slots[i].gen != data >> 32)
 		return NULL;
 	return r->slots[i].w;
+}
+
+/* ---- read buffers ---- */
+
+/* Hand buffer bid back to the kernel. */
+static void
+buf_return(struct ring *r, uint16_t bid)
+{
+	struct io_uring_buf *b = &r->br->bufs[r->br_tail & (RING_BUFS - 1)];
+
+	b->addr = (uint64_t)(uintptr_t)(r->bufs + (size_t)bid * RING_BUF_SIZE);
+	b->len = RING_BUF_SIZE;
+	b->bid = bid;
+	r->br_tail++;
+	atomic_store_explicit((_Atomic uint16_t *)&r->br->tail,
+			      (uint16_t)r->br_tail, memory_order_release);
+}
+
+/* Forget what was read for w (its buffer goes back). */
+static void
+got_drop(struct ring *r, struct ring_watch *w)
+{
+	if (w->has_got && w->got > 0)
+		buf_return(r, w->got_bid);
+	w->has_got = 0;
+}
+
+/* The buffers, registered; on failure (an older kernel) there are none
+ * and reads are polls. */
+static void
+bufs_setup(struct ring *r)
+{
+	struct io_uring_buf_reg reg;
+	struct io_uring_sync_cancel_reg cancel;
+	size_t brlen = RING_BUFS * sizeof(struct io_uring_buf);
+
+	/* A read is stopped with IORING_REGISTER_SYNC_CANCEL (read_stop):
+	 * without it (before Linux 6.0), no reads. */
+	memset(&cancel, 0, sizeof(cancel));
+	cancel.fd = -1;
+	if (syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_SYNC_CANCEL,
+		    &cancel, 1) == 0 ||
+	    errno != ENOENT)
+		return;
+
+	r->br = mmap(NULL, brlen, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	r->bufs = mmap(NULL, (size_t)RING_BUFS * RING_BUF_SIZE,
+		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)r->br;
+	reg.ring_entries = RING_BUFS;
+	reg.bgid = RING_BGID;
+	if (r->br == MAP_FAILED || r->bufs == MAP_FAILED ||
+	    syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_PBUF_RING,
+		    &reg, 1) < 0) {
+		if (r->br != MAP_FAILED)
+			munmap(r->br, brlen);
+		if (r->bufs != MAP_FAILED)
+			munmap(r->bufs, (size_t)RING_BUFS * RING_BUF_SIZE);
+		r->br = NULL;
+		r->bufs = NULL;
+		return;
+	}
+	for (uint16_t i = 0; i < RING_BUFS; i++)
+		buf_return(r, i);
+}
+
+static void
+bufs_free(struct ring *r)
+{
+	if (r->br == NULL)
+		return;
+	munmap(r->br, RING_BUFS * sizeof(struct io_uring_buf));
+	munmap(r->bufs, (size_t)RING_BUFS * RING_BUF_SIZE);
 }
 
 /* ---- submission ---- */
@@ -193,7 +284,19 @@ mark_dirty(struct ring *r, struct ring_watch *w)
 	}
 }
 
-/* Queue the polls of the watches that want one. */
+/* What a watch's operation in flight is (ring_watch.reading). */
+enum { OP_POLL, OP_READ, OP_HAND_OUT };
+
+/* Does w read through the ring (rather than poll)? */
+static int
+reads(const struct ring *r, const struct ring_watch *w)
+{
+	return r->br != NULL &&
+	       (w->want & (EV_READ | EV_WRITE | RING_WANT_FIN |
+			   RING_WANT_DATA)) == (EV_READ | RING_WANT_DATA);
+}
+
+/* Queue the polls (and reads) of the watches that want one. */
 static void
 arm_dirty(struct ring *r)
 {
@@ -201,13 +304,24 @@ arm_dirty(struct ring *r)
 
 	while ((w = TAILQ_FIRST(&r->dirty)) != NULL) {
 		struct io_uring_sqe *s;
+		int op;
 
 		TAILQ_REMOVE(&r->dirty, w, dirty_link);
 		w->dirty = 0;
 		if (w->want == 0 || w->slot != 0)
 			continue;
+		/* What the ring holds for it is handed out, once it reads
+		 * again, by a no-op's completion: it comes as any event
+		 * does. */
+		op = w->has_got && (w->want & EV_READ) ? OP_HAND_OUT
+		     : reads(r, w)			 ? OP_READ
+							 : OP_POLL;
 		w->slot = slot_take(r, w);
-		s = w->slot ? sqe_get(r, IORING_OP_POLL_ADD, w->fd,
+		s = w->slot ? sqe_get(r,
+				      op == OP_HAND_OUT ? IORING_OP_NOP
+				      : op == OP_READ	? IORING_OP_RECV
+							: IORING_OP_POLL_ADD,
+				      op == OP_HAND_OUT ? -1 : w->fd,
 				      slot_data(r, w->slot))
 			    : NULL;
 		if (s == NULL) {
@@ -219,8 +333,15 @@ arm_dirty(struct ring *r)
 			mark_dirty(r, w);
 			return;
 		}
-		s->poll32_events = poll_mask(w->want);
+		if (op == OP_READ) {
+			s->flags = IOSQE_BUFFER_SELECT;
+			s->buf_group = RING_BGID;
+			s->len = RING_BUF_SIZE;
+		} else if (op == OP_POLL) {
+			s->poll32_events = poll_mask(w->want);
+		}
 		w->armed = w->want;
+		w->reading = (uint8_t)op;
 	}
 }
 
@@ -252,6 +373,42 @@ revents_of(int res, int want)
 	return ev;
 }
 
+/* Keep a completion for deliver(); -1 when short of memory. */
+static int
+batch_push(struct ring *r, uint64_t data)
+{
+	if (r->nbatch == r->batch_cap) {
+		size_t cap = r->batch_cap ? r->batch_cap * 2 : 256;
+		uint64_t *b = realloc(r->batch, cap * sizeof(*b));
+
+		if (b == NULL)
+			return -1;
+		r->batch = b;
+		r->batch_cap = cap;
+	}
+	r->batch[r->nbatch++] = data;
+	return 0;
+}
+
+/* What a read for w brought: kept in w for its consumer (bytes, an EOF,
+ * an error), and its event. Cancelled: nothing. No buffer free: the
+ * event alone (the consumer reads the socket). */
+static int
+read_done(struct ring_watch *w, const struct io_uring_cqe *e)
+{
+	if (w->reading == OP_HAND_OUT)
+		return EV_READ;
+	if (e->res == -ECANCELED)
+		return 0;
+	if (e->res == -ENOBUFS)
+		return EV_READ;
+	w->has_got = 1;
+	w->got = e->res;
+	w->got_off = 0;
+	w->got_bid = (uint16_t)(e->flags >> IORING_CQE_BUFFER_SHIFT);
+	return EV_READ;
+}
+
 /* Take every completion there is into the batch (their watches marked
  * pending). How many. */
 static size_t
@@ -270,25 +427,26 @@ take(struct ring *r)
 		const struct io_uring_cqe *e = &r->cqes[head & *r->cq_mask];
 		struct ring_watch *w = slot_watch(r, e->user_data);
 
-		if (w == NULL)
-			continue; /* a close, a removal, a stale poll */
-		w->armed = 0;
-		w->pending |= (uint8_t)revents_of(e->res, w->want);
-		if (r->nbatch == r->batch_cap) {
-			size_t cap = r->batch_cap ? r->batch_cap * 2 : 256;
-			uint64_t *b = realloc(r->batch, cap * sizeof(*b));
-
-			if (b == NULL) { /* its event is lost: re-poll */
-				slot_release(r, w->slot);
-				w->slot = 0;
-				w->pending = 0;
-				mark_dirty(r, w);
-				continue;
-			}
-			r->batch = b;
-			r->batch_cap = cap;
+		if (w == NULL) {
+			/* A close, a removal, a stale poll, or a stale read:
+			 * its buffer goes back. */
+			if (e->flags & IORING_CQE_F_BUFFER)
+				buf_return(r, (uint16_t)(e->flags >>
+						IORING_CQE_BUFFER_SHIFT));
+			continue;
 		}
-		r->batch[r->nbatch++] = e->user_data;
+		w->armed = 0;
+		w->pending |= (uint8_t)(w->reading != OP_POLL
+						? read_done(w, e)
+						: revents_of(e->res, w->want));
+		w->reading = OP_POLL;
+		if (batch_push(r, e->user_data) < 0) {
+			/* Its event is lost: poll (or hand out) again. */
+			slot_release(r, w->slot);
+			w->slot = 0;
+			w->pending = 0;
+			mark_dirty(r, w);
+		}
 	}
 	atomic_store_explicit((_Atomic unsigned *)r->cq_head, tail,
 			      memory_order_release);
@@ -342,7 +500,9 @@ ring_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 			submit(r);
 		/* The last round's callbacks re-armed their watches, and the
 		 * polls went in above: what completes now wakes the loop. */
-		if (round == RING_ROUNDS || take(r) == 0)
+		/* (Completions a ring_watch_set took wait in the batch.) */
+		if (round == RING_ROUNDS ||
+		    (take(r) == 0 && r->nbatch == 0))
 			break;
 		deliver(r);
 	}
@@ -360,14 +520,19 @@ ring_watch_init(struct ring_watch *w, struct ring *r,
 	w->fd = -1;
 }
 
-/* Take back the poll in flight named `data`. The poll holds its socket
- * open, so it must go even when the queue has no room: then the kernel
- * cancels it at once (IORING_REGISTER_SYNC_CANCEL, Linux 6.0; waits 1 s at
- * most). Its completion, if any, is dropped (its slot moved on). */
+/* Take back the operation in flight named `data` (a poll, or a read when
+ * `read`). It holds its socket open, so it must go even when the queue
+ * has no room: then the kernel cancels it at once
+ * (IORING_REGISTER_SYNC_CANCEL, Linux 6.0; waits 1 s at most). Its
+ * completion, if any, is dropped (its slot moved on; a read's buffer goes
+ * back). */
 static void
-poll_cancel(struct ring *r, uint64_t data)
+op_cancel(struct ring *r, uint64_t data, int read)
 {
-	struct io_uring_sqe *s = sqe_get(r, IORING_OP_POLL_REMOVE, -1, 0);
+	struct io_uring_sqe *s = sqe_get(r,
+					 read ? IORING_OP_ASYNC_CANCEL
+					      : IORING_OP_POLL_REMOVE,
+					 -1, 0);
 	struct io_uring_sync_cancel_reg reg;
 
 	if (s != NULL) {
@@ -383,6 +548,24 @@ poll_cancel(struct ring *r, uint64_t data)
 		      IORING_REGISTER_SYNC_CANCEL, &reg, 1);
 }
 
+/* w's read in flight stops, and what it read before it could (bytes the
+ * socket no longer has) stays with w. Done before this returns: the
+ * socket may be read directly from now on, and those bytes come first. */
+static void
+read_stop(struct ring *r, struct ring_watch *w)
+{
+	struct io_uring_sync_cancel_reg reg;
+
+	submit(r); /* the read may still wait in the queue */
+	memset(&reg, 0, sizeof(reg));
+	reg.addr = slot_data(r, w->slot);
+	reg.fd = -1;
+	reg.timeout.tv_sec = 1;
+	(void)syscall(__NR_io_uring_register, r->fd,
+		      IORING_REGISTER_SYNC_CANCEL, &reg, 1);
+	take(r); /* its completion, among others: delivered this turn */
+}
+
 void
 ring_watch_set(struct ring_watch *w, int fd, int events)
 {
@@ -390,14 +573,21 @@ ring_watch_set(struct ring_watch *w, int fd, int events)
 
 	if (fd == w->fd && events == w->want)
 		return;
+	if (w->slot != 0 && w->armed && w->reading == OP_READ &&
+	    fd == w->fd)
+		read_stop(r, w);
 	if (w->slot != 0) {
-		if (w->armed)
-			poll_cancel(r, slot_data(r, w->slot));
+		if (w->armed && w->reading != OP_HAND_OUT)
+			op_cancel(r, slot_data(r, w->slot),
+				  w->reading == OP_READ);
 		slot_release(r, w->slot);
 		w->slot = 0;
 		w->armed = 0;
 		w->pending = 0;
+		w->reading = OP_POLL;
 	}
+	if (fd != w->fd)
+		got_drop(r, w);
 	w->fd = fd;
 	w->want = (uint8_t)events;
 	if (events)
@@ -406,6 +596,46 @@ ring_watch_set(struct ring_watch *w, int fd, int events)
 		TAILQ_REMOVE(&r->dirty, w, dirty_link);
 		w->dirty = 0;
 	}
+}
+
+ssize_t
+ring_watch_recv(struct ring_watch *w, int fd, void *buf, size_t len)
+{
+	struct ring *r = w->ring;
+	size_t n, whole;
+	ssize_t more;
+
+	if (!w->has_got)
+		return recv(fd, buf, len, 0);
+	if (w->got <= 0) {
+		w->has_got = 0;
+		if (w->got == 0)
+			return 0;
+		errno = -w->got;
+		return -1;
+	}
+	n = (size_t)w->got - w->got_off;
+	if (n > len)
+		n = len;
+	memcpy(buf, r->bufs + (size_t)w->got_bid * RING_BUF_SIZE + w->got_off,
+	       n);
+	w->got_off = (uint16_t)(w->got_off + n);
+	if (w->got_off < w->got)
+		return (ssize_t)n;
+	whole = w->got == RING_BUF_SIZE;
+	got_drop(r, w);
+	if (!whole || n == len)
+		return (ssize_t)n;
+	/* A whole buffer: the socket may hold more. What it says after
+	 * those bytes (its EOF, an error) is kept for the next call. */
+	more = recv(fd, (uint8_t *)buf + n, len - n, 0);
+	if (more > 0)
+		return (ssize_t)n + more;
+	if (more == 0 || (errno != EAGAIN && errno != EINTR)) {
+		w->has_got = 1;
+		w->got = more == 0 ? 0 : -errno;
+	}
+	return (ssize_t)n;
 }
 
 void
@@ -496,6 +726,7 @@ ring_new(struct ev_loop *loop, char *err, size_t errlen)
 		return NULL;
 	}
 	r->loop = loop;
+	bufs_setup(r);
 	TAILQ_INIT(&r->dirty);
 	ev_io_init(&r->io, ring_io_cb, r->fd, EV_READ);
 	r->io.data = r;
@@ -516,6 +747,7 @@ ring_free(struct ring *r)
 	ev_prepare_stop(r->loop, &r->prepare);
 	unmap_queues(r);
 	close(r->fd);
+	bufs_free(r);
 	free(r->slots);
 	free(r->batch);
 	free(r);

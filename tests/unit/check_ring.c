@@ -23,6 +23,7 @@ struct probe_watch {
 	int last;
 	struct ring_watch *stop_other; /* stopped from this callback */
 	int other_was_pending;
+	int had_data; /* the ring held what it read for it */
 };
 
 static void
@@ -32,6 +33,7 @@ probe_cb(struct ring_watch *w, int revents)
 
 	p->calls++;
 	p->last = revents;
+	p->had_data = ring_watch_has_data(w);
 	if (p->stop_other != NULL) {
 		p->other_was_pending |= ring_watch_pending(p->stop_other);
 		ring_watch_set(p->stop_other, -1, 0);
@@ -344,6 +346,154 @@ END_TEST
 
 /* ring_close closes with the turn's submission, and ring_free submits
  * what is still queued. */
+/* RING_WANT_DATA: the ring reads for the watch; ring_watch_recv hands out
+ * its bytes (in parts if asked so), then the peer's EOF. */
+START_TEST(test_ring__reads_for_watch)
+{
+	struct probe_watch p = {0};
+	int sv[2];
+	char buf[64];
+
+	if (ring_or_skip() == NULL)
+		return;
+	pair(sv);
+	ring_watch_init(&p.w, ring, probe_cb);
+	ring_watch_set(&p.w, sv[0], EV_READ | RING_WANT_DATA);
+	turn();
+	ck_assert_int_eq(p.calls, 0);
+	ck_assert_int_eq(write(sv[1], "hello", 5), 5);
+	turn();
+	ck_assert_int_ge(p.calls, 1);
+	ck_assert_int_eq(p.last, EV_READ);
+	ck_assert(p.had_data);
+	/* The bytes are the ring's now, not the socket's. */
+	ck_assert_int_eq(recv(sv[0], buf, sizeof(buf), 0), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(ring_watch_recv(&p.w, sv[0], buf, 2), 2);
+	ck_assert(memcmp(buf, "he", 2) == 0);
+	ck_assert(ring_watch_has_data(&p.w));
+	ck_assert_int_eq(ring_watch_recv(&p.w, sv[0], buf, sizeof(buf)), 3);
+	ck_assert(memcmp(buf, "llo", 3) == 0);
+	ck_assert(!ring_watch_has_data(&p.w));
+	/* Nothing more: quiet. */
+	p.calls = 0;
+	turn();
+	ck_assert_int_eq(p.calls, 0);
+	/* The peer's last byte, then its EOF. */
+	ck_assert_int_eq(write(sv[1], "x", 1), 1);
+	close(sv[1]);
+	turn();
+	ck_assert(p.had_data);
+	ck_assert_int_eq(ring_watch_recv(&p.w, sv[0], buf, sizeof(buf)), 1);
+	ck_assert_int_eq(buf[0], 'x');
+	p.calls = 0;
+	turn();
+	ck_assert_int_ge(p.calls, 1);
+	ck_assert(p.had_data);
+	ck_assert_int_eq(ring_watch_recv(&p.w, sv[0], buf, sizeof(buf)), 0);
+	ring_watch_set(&p.w, -1, 0);
+	close(sv[0]);
+	ring_done();
+}
+END_TEST
+
+/* A read that filled one of the ring's buffers: ring_watch_recv goes on
+ * with what the socket holds, in order. */
+START_TEST(test_ring__whole_buffer_then_socket)
+{
+	struct probe_watch p = {0};
+	static char out[10000], in[65536];
+	int sv[2];
+
+	if (ring_or_skip() == NULL)
+		return;
+	for (size_t i = 0; i < sizeof(out); i++)
+		out[i] = (char)(i * 7 + i / 251);
+	pair(sv);
+	ring_watch_init(&p.w, ring, probe_cb);
+	ring_watch_set(&p.w, sv[0], EV_READ | RING_WANT_DATA);
+	turn();
+	ck_assert_int_eq(write(sv[1], out, sizeof(out)), (int)sizeof(out));
+	turn();
+	ck_assert(p.had_data);
+	ck_assert_int_eq(ring_watch_recv(&p.w, sv[0], in, sizeof(in)),
+			 (int)sizeof(out));
+	ck_assert(memcmp(in, out, sizeof(out)) == 0);
+	ring_watch_set(&p.w, -1, 0);
+	close(sv[0]);
+	close(sv[1]);
+	ring_done();
+}
+END_TEST
+
+/* A reading watch changed while its read may have taken bytes: they stay
+ * with it and come first once it reads again; none is lost or
+ * reordered. Run both ways: bytes already taken by the read, and not. */
+START_TEST(test_ring__change_keeps_read_bytes)
+{
+	for (int early = 0; early < 2; early++) {
+		struct probe_watch p = {0};
+		char got[16];
+		size_t n = 0;
+		int sv[2];
+
+		if (ring_or_skip() == NULL)
+			return;
+		pair(sv);
+		ring_watch_init(&p.w, ring, probe_cb);
+		ring_watch_set(&p.w, sv[0], EV_READ | RING_WANT_DATA);
+		if (early)
+			turn(); /* the read is in flight before the bytes */
+		ck_assert_int_eq(write(sv[1], "ab", 2), 2);
+		ring_watch_set(&p.w, sv[0], EV_WRITE);
+		ck_assert_int_eq(write(sv[1], "cd", 2), 2);
+		ring_watch_set(&p.w, sv[0], EV_READ | RING_WANT_DATA);
+		for (int i = 0; i < 20 && n < 4; i++) {
+			ssize_t k;
+
+			turn();
+			k = ring_watch_recv(&p.w, sv[0], got + n,
+					    sizeof(got) - n);
+			if (k > 0)
+				n += (size_t)k;
+		}
+		ck_assert_uint_eq(n, 4);
+		ck_assert(memcmp(got, "abcd", 4) == 0);
+		ring_watch_set(&p.w, -1, 0);
+		close(sv[0]);
+		close(sv[1]);
+		ring_done();
+	}
+}
+END_TEST
+
+/* What a watch held goes back to the ring when the watch ends: many more
+ * rounds than the ring has buffers, and the last read still comes
+ * through the ring. */
+START_TEST(test_ring__read_buffers_come_back)
+{
+	struct probe_watch p = {0};
+	int sv[2];
+
+	if (ring_or_skip() == NULL)
+		return;
+	pair(sv);
+	ring_watch_init(&p.w, ring, probe_cb);
+	for (int i = 0; i < 600; i++) {
+		ring_watch_set(&p.w, sv[0], EV_READ | RING_WANT_DATA);
+		ck_assert_int_eq(write(sv[1], "y", 1), 1);
+		p.had_data = 0;
+		turn();
+		ck_assert_msg(p.had_data, "round %d: no buffer", i);
+		ring_watch_set(&p.w, -1, 0); /* its byte is dropped */
+	}
+	ring_watch_set(&p.w, -1, 0);
+	close(sv[0]);
+	close(sv[1]);
+	ring_done();
+}
+END_TEST
+
 START_TEST(test_ring__close)
 {
 	int sv[2], sw[2];
@@ -413,6 +563,10 @@ make_suite_ring(void)
 	tcase_add_test(tc, test_ring__many_watches);
 	tcase_add_test(tc, test_ring__close);
 	tcase_add_test(tc, test_ring__closes_beyond_queue);
+	tcase_add_test(tc, test_ring__reads_for_watch);
+	tcase_add_test(tc, test_ring__whole_buffer_then_socket);
+	tcase_add_test(tc, test_ring__change_keeps_read_bytes);
+	tcase_add_test(tc, test_ring__read_buffers_come_back);
 	suite_add_tcase(s, tc);
 	return s;
 }
