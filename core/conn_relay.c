@@ -321,13 +321,14 @@ relay_update(struct conn *c)
 	for (int i = 0; i < 2; i++) {
 		struct side *self = s[i], *other = s[1 - i];
 		int ev = 0;
-		/* The ring reads for it, but the backend's first answer is
-		 * polled (its FIN is looked for) and bulk is spliced. */
+		/* The ring reads for it (and looks for the FIN behind the
+		 * backend's first answer), but bulk is spliced and the
+		 * kernel relay reads for itself. */
 		if (!self->eof && !side_pending(other))
 			ev |= EV_READ |
-			      (self->fin_peek		    ? RING_WANT_FIN
-			       : self->bulk || c->kernel_try ? 0
-							     : RING_WANT_DATA);
+			      (self->fin_peek ? RING_WANT_FIN : 0) |
+			      (self->bulk || c->kernel_try ? 0
+							   : RING_WANT_DATA);
 		if (side_pending(self))
 			ev |= EV_WRITE;
 		side_arm(c, self, ev);

@@ -67,6 +67,7 @@ struct ring {
 	uint8_t *bufs;
 	struct io_uring_buf_ring *br;
 	unsigned br_tail; /* our tail of br */
+	uint8_t no_more;  /* read_stop's take(): no second read (read_more) */
 };
 
 static int
@@ -152,7 +153,10 @@ got_drop(struct ring *r, struct ring_watch *w)
 {
 	if (w->has_got && w->got > 0)
 		buf_return(r, w->got_bid);
+	if (w->has_then && w->then_got > 0)
+		buf_return(r, w->then_bid);
 	w->has_got = 0;
+	w->has_then = 0;
 }
 
 /* The buffers, registered; on failure (an older kernel) there are none
@@ -292,8 +296,8 @@ static int
 reads(const struct ring *r, const struct ring_watch *w)
 {
 	return r->br != NULL &&
-	       (w->want & (EV_READ | EV_WRITE | RING_WANT_FIN |
-			   RING_WANT_DATA)) == (EV_READ | RING_WANT_DATA);
+	       (w->want & (EV_READ | EV_WRITE | RING_WANT_DATA)) ==
+		       (EV_READ | RING_WANT_DATA);
 }
 
 /* Queue the polls (and reads) of the watches that want one. */
@@ -391,22 +395,52 @@ batch_push(struct ring *r, uint64_t data)
 }
 
 /* What a read for w brought: kept in w for its consumer (bytes, an EOF,
- * an error), and its event. Cancelled: nothing. No buffer free: the
- * event alone (the consumer reads the socket). */
+ * an error; behind what it holds if this read followed another), and its
+ * event. Cancelled: nothing. No buffer free: the event alone (the
+ * consumer reads the socket). */
 static int
 read_done(struct ring_watch *w, const struct io_uring_cqe *e)
 {
+	uint16_t bid = (uint16_t)(e->flags >> IORING_CQE_BUFFER_SHIFT);
+
 	if (w->reading == OP_HAND_OUT)
-		return EV_READ;
-	if (e->res == -ECANCELED)
-		return 0;
-	if (e->res == -ENOBUFS)
-		return EV_READ;
+		return EV_READ | (w->has_then && w->then_got == 0 ? RING_READ_FIN
+								  : 0);
+	if (e->res == -ECANCELED || e->res == -ENOBUFS)
+		return w->has_got || e->res == -ENOBUFS ? EV_READ : 0;
+	if (w->has_got) {
+		w->has_then = 1;
+		w->then_got = e->res;
+		w->then_bid = bid;
+		return EV_READ | (e->res == 0 ? RING_READ_FIN : 0);
+	}
 	w->has_got = 1;
 	w->got = e->res;
 	w->got_off = 0;
-	w->got_bid = (uint16_t)(e->flags >> IORING_CQE_BUFFER_SHIFT);
+	w->got_bid = bid;
 	return EV_READ;
+}
+
+/* A first read of w's that came short while the kernel says more follows
+ * (its FIN counts), for a watch that looks for the FIN: read again before
+ * the event. 0 when that read is queued. */
+static int
+read_more(struct ring *r, struct ring_watch *w, const struct io_uring_cqe *e)
+{
+	struct io_uring_sqe *s;
+
+	if (r->no_more || !(w->want & RING_WANT_FIN) || w->has_then ||
+	    e->res <= 0 || e->res >= RING_BUF_SIZE ||
+	    !(e->flags & IORING_CQE_F_SOCK_NONEMPTY))
+		return -1;
+	s = sqe_get(r, IORING_OP_RECV, w->fd, slot_data(r, w->slot));
+	if (s == NULL)
+		return -1;
+	s->flags = IOSQE_BUFFER_SELECT;
+	s->buf_group = RING_BGID;
+	s->len = RING_BUF_SIZE;
+	w->armed = w->want;
+	return 0;
 }
 
 /* Take every completion there is into the batch (their watches marked
@@ -436,9 +470,17 @@ take(struct ring *r)
 			continue;
 		}
 		w->armed = 0;
-		w->pending |= (uint8_t)(w->reading != OP_POLL
-						? read_done(w, e)
-						: revents_of(e->res, w->want));
+		if (w->reading == OP_POLL) {
+			w->pending |= (uint8_t)revents_of(e->res, w->want);
+		} else {
+			int first = !w->has_got;
+			int ev = read_done(w, e);
+
+			if (w->reading == OP_READ && first && w->has_got &&
+			    read_more(r, w, e) == 0)
+				continue; /* the event waits for it */
+			w->pending |= (uint8_t)ev;
+		}
 		w->reading = OP_POLL;
 		if (batch_push(r, e->user_data) < 0) {
 			/* Its event is lost: poll (or hand out) again. */
@@ -563,7 +605,9 @@ read_stop(struct ring *r, struct ring_watch *w)
 	reg.timeout.tv_sec = 1;
 	(void)syscall(__NR_io_uring_register, r->fd,
 		      IORING_REGISTER_SYNC_CANCEL, &reg, 1);
+	r->no_more = 1;
 	take(r); /* its completion, among others: delivered this turn */
+	r->no_more = 0;
 }
 
 void
@@ -623,7 +667,16 @@ ring_watch_recv(struct ring_watch *w, int fd, void *buf, size_t len)
 	if (w->got_off < w->got)
 		return (ssize_t)n;
 	whole = w->got == RING_BUF_SIZE;
-	got_drop(r, w);
+	buf_return(r, w->got_bid);
+	w->has_got = 0;
+	if (w->has_then) { /* what followed: for the next call */
+		w->has_got = 1;
+		w->got = w->then_got;
+		w->got_bid = w->then_bid;
+		w->got_off = 0;
+		w->has_then = 0;
+		return (ssize_t)n;
+	}
 	if (!whole || n == len)
 		return (ssize_t)n;
 	/* A whole buffer: the socket may hold more. What it says after

@@ -78,6 +78,11 @@ struct ring_watch {
 	uint16_t got_bid; /* the ring's buffer holding it (got > 0) */
 	uint16_t got_off; /* bytes of it taken */
 	int32_t got;      /* bytes read (> 0), 0: EOF, < 0: -errno */
+	/* What a second read found behind `got` (RING_WANT_FIN), handed out
+	 * after it: the same three kinds. */
+	uint8_t has_then;
+	uint16_t then_bid;
+	int32_t then_got;
 	TAILQ_ENTRY(ring_watch) dirty_link;
 };
 
@@ -95,13 +100,15 @@ struct ring_watch {
 #define RING_READ_FIN 0x20
 /* An events bit for ring_watch_set, with EV_READ: say RING_READ_FIN. */
 #define RING_WANT_FIN 0x04
-/* An events bit for ring_watch_set, with EV_READ alone: the ring reads for
- * the watch (a recv operation into one of its buffers, in place of a poll
- * and the recv() system call after it). The callback's EV_READ then comes
- * with what the socket said waiting in the watch, which ring_watch_recv
- * hands out before reading the socket itself. When the ring has no buffer
- * free, or the watch also wants EV_WRITE or RING_WANT_FIN, it polls as
- * without the bit. */
+/* An events bit for ring_watch_set, with EV_READ (and RING_WANT_FIN): the
+ * ring reads for the watch (a recv operation into one of its buffers, in
+ * place of a poll and the recv() system call after it). The callback's
+ * EV_READ then comes with what the socket said waiting in the watch,
+ * which ring_watch_recv hands out before reading the socket itself. With
+ * RING_WANT_FIN, a short read the kernel says more follows (a FIN counts)
+ * is followed by a second read before the event: RING_READ_FIN when that
+ * found the FIN. When the ring has no buffer free, or the watch also
+ * wants EV_WRITE, it polls as without the bit. */
 #define RING_WANT_DATA 0x08
 
 /* A ring for `loop`, or NULL when the kernel or a seccomp filter does

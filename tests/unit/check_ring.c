@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -494,6 +496,65 @@ START_TEST(test_ring__read_buffers_come_back)
 }
 END_TEST
 
+/* A connected TCP pair on loopback, both ends non-blocking (the kernel
+ * says "more follows" after a TCP read only). */
+static void
+tcp_pair(int sv[2])
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+	sv[1] = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(sv[1], (struct sockaddr *)&a, sizeof(a)), 0);
+	sv[0] = accept(l, NULL, NULL);
+	ck_assert_int_ge(sv[0], 0);
+	close(l);
+	ck_assert_int_eq(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	ck_assert_int_eq(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
+}
+
+/* RING_WANT_DATA with RING_WANT_FIN on TCP: an answer and the FIN behind
+ * it come as one event, RING_READ_FIN said, the bytes then the EOF handed
+ * out; an answer without a FIN comes without it. */
+START_TEST(test_ring__read_then_fin)
+{
+	struct probe_watch p = {0};
+	int sv[2];
+	char buf[64];
+
+	if (ring_or_skip() == NULL)
+		return;
+	tcp_pair(sv);
+	ring_watch_init(&p.w, ring, probe_cb);
+	ring_watch_set(&p.w, sv[0], EV_READ | RING_WANT_FIN | RING_WANT_DATA);
+	ck_assert_int_eq(write(sv[1], "abc", 3), 3);
+	turn();
+	ck_assert_int_eq(p.last, EV_READ); /* no FIN yet */
+	ck_assert_int_eq(ring_watch_recv(&p.w, sv[0], buf, sizeof(buf)), 3);
+	ck_assert(!ring_watch_has_data(&p.w));
+	ck_assert_int_eq(write(sv[1], "defg", 4), 4);
+	ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+	p.calls = 0;
+	for (int i = 0; i < 5 && p.calls == 0; i++)
+		turn();
+	ck_assert_int_ge(p.calls, 1); /* (again while not taken) */
+	ck_assert_int_eq(p.last, EV_READ | RING_READ_FIN);
+	ck_assert_int_eq(ring_watch_recv(&p.w, sv[0], buf, sizeof(buf)), 4);
+	ck_assert(memcmp(buf, "defg", 4) == 0);
+	ck_assert_int_eq(ring_watch_recv(&p.w, sv[0], buf, sizeof(buf)), 0);
+	ring_watch_set(&p.w, -1, 0);
+	close(sv[0]);
+	close(sv[1]);
+	ring_done();
+}
+END_TEST
+
 START_TEST(test_ring__close)
 {
 	int sv[2], sw[2];
@@ -567,6 +628,7 @@ make_suite_ring(void)
 	tcase_add_test(tc, test_ring__whole_buffer_then_socket);
 	tcase_add_test(tc, test_ring__change_keeps_read_bytes);
 	tcase_add_test(tc, test_ring__read_buffers_come_back);
+	tcase_add_test(tc, test_ring__read_then_fin);
 	suite_add_tcase(s, tc);
 	return s;
 }
