@@ -30,6 +30,10 @@
 #define RING_BUFS 256
 #define RING_BUF_SIZE 4096
 #define RING_BGID 0
+/* Peer addresses for accept operations in flight or held: a fixed array
+ * the kernel writes into (it never moves); with none free, a listening
+ * watch polls. */
+#define RING_ACCEPTS 64
 
 /* A watch whose poll is in flight or whose event waits: the completion's
  * user_data is its index and generation, so that one arriving after the
@@ -68,6 +72,14 @@ struct ring {
 	struct io_uring_buf_ring *br;
 	unsigned br_tail; /* our tail of br */
 	uint8_t no_more;  /* read_stop's take(): no second read (read_more) */
+	/* RING_ACCEPTS peer addresses (an owned mapping) and the free ones
+	 * (a stack of indexes). */
+	struct ring_peer {
+		struct sockaddr_storage sa;
+		socklen_t len;
+	} *peers;
+	uint16_t peer_free[RING_ACCEPTS];
+	unsigned npeer_free;
 };
 
 static int
@@ -151,8 +163,13 @@ buf_return(struct ring *r, uint16_t bid)
 static void
 got_drop(struct ring *r, struct ring_watch *w)
 {
-	if (w->has_got && w->got > 0)
+	if (w->has_got == 2) { /* an accepted connection nobody took */
+		if (w->got >= 0)
+			close(w->got);
+		r->peer_free[r->npeer_free++] = w->acc;
+	} else if (w->has_got && w->got > 0) {
 		buf_return(r, w->got_bid);
+	}
 	if (w->has_then && w->then_got > 0)
 		buf_return(r, w->then_bid);
 	w->has_got = 0;
@@ -202,8 +219,24 @@ bufs_setup(struct ring *r)
 }
 
 static void
+peers_setup(struct ring *r)
+{
+	r->peers = mmap(NULL, RING_ACCEPTS * sizeof(*r->peers),
+			PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			-1, 0);
+	if (r->peers == MAP_FAILED) {
+		r->peers = NULL;
+		return;
+	}
+	for (unsigned i = 0; i < RING_ACCEPTS; i++)
+		r->peer_free[r->npeer_free++] = (uint16_t)i;
+}
+
+static void
 bufs_free(struct ring *r)
 {
+	if (r->peers != NULL)
+		munmap(r->peers, RING_ACCEPTS * sizeof(*r->peers));
 	if (r->br == NULL)
 		return;
 	munmap(r->br, RING_BUFS * sizeof(struct io_uring_buf));
@@ -289,7 +322,20 @@ mark_dirty(struct ring *r, struct ring_watch *w)
 }
 
 /* What a watch's operation in flight is (ring_watch.reading). */
-enum { OP_POLL, OP_READ, OP_HAND_OUT };
+enum { OP_POLL, OP_READ, OP_HAND_OUT, OP_ACCEPT };
+
+/* Does w accept through the ring (it has an address entry then)? */
+static int
+accepts(struct ring *r, struct ring_watch *w)
+{
+	if ((w->want & (EV_READ | RING_WANT_ACCEPT)) !=
+		    (EV_READ | RING_WANT_ACCEPT) ||
+	    r->peers == NULL || r->npeer_free == 0)
+		return 0;
+	w->acc = r->peer_free[--r->npeer_free];
+	r->peers[w->acc].len = sizeof(r->peers[w->acc].sa);
+	return 1;
+}
 
 /* Does w read through the ring (rather than poll)? */
 static int
@@ -318,11 +364,13 @@ arm_dirty(struct ring *r)
 		 * again, by a no-op's completion: it comes as any event
 		 * does. */
 		op = w->has_got && (w->want & EV_READ) ? OP_HAND_OUT
+		     : accepts(r, w)			 ? OP_ACCEPT
 		     : reads(r, w)			 ? OP_READ
 							 : OP_POLL;
 		w->slot = slot_take(r, w);
 		s = w->slot ? sqe_get(r,
 				      op == OP_HAND_OUT ? IORING_OP_NOP
+				      : op == OP_ACCEPT ? IORING_OP_ACCEPT
 				      : op == OP_READ	? IORING_OP_RECV
 							: IORING_OP_POLL_ADD,
 				      op == OP_HAND_OUT ? -1 : w->fd,
@@ -334,10 +382,16 @@ arm_dirty(struct ring *r)
 			if (w->slot != 0)
 				slot_release(r, w->slot);
 			w->slot = 0;
+			if (op == OP_ACCEPT)
+				r->peer_free[r->npeer_free++] = w->acc;
 			mark_dirty(r, w);
 			return;
 		}
-		if (op == OP_READ) {
+		if (op == OP_ACCEPT) {
+			s->addr = (uint64_t)(uintptr_t)&r->peers[w->acc].sa;
+			s->addr2 = (uint64_t)(uintptr_t)&r->peers[w->acc].len;
+			s->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+		} else if (op == OP_READ) {
 			s->flags = IOSQE_BUFFER_SELECT;
 			s->buf_group = RING_BGID;
 			s->len = RING_BUF_SIZE;
@@ -399,13 +453,23 @@ batch_push(struct ring *r, uint64_t data)
  * event. Cancelled: nothing. No buffer free: the event alone (the
  * consumer reads the socket). */
 static int
-read_done(struct ring_watch *w, const struct io_uring_cqe *e)
+read_done(struct ring *r, struct ring_watch *w, const struct io_uring_cqe *e)
 {
 	uint16_t bid = (uint16_t)(e->flags >> IORING_CQE_BUFFER_SHIFT);
 
 	if (w->reading == OP_HAND_OUT)
-		return EV_READ | (w->has_then && w->then_got == 0 ? RING_READ_FIN
-								  : 0);
+		return EV_READ |
+		       (w->has_then && w->then_got == 0 ? RING_READ_FIN : 0);
+	if (w->reading == OP_ACCEPT) {
+		if (e->res == -ECANCELED) {
+			r->peer_free[r->npeer_free++] = w->acc;
+			return 0;
+		}
+		/* The connection (or error) and its peer's address stay. */
+		w->has_got = 2;
+		w->got = e->res;
+		return EV_READ;
+	}
 	if (e->res == -ECANCELED || e->res == -ENOBUFS)
 		return w->has_got || e->res == -ENOBUFS ? EV_READ : 0;
 	if (w->has_got) {
@@ -474,7 +538,7 @@ take(struct ring *r)
 			w->pending |= (uint8_t)revents_of(e->res, w->want);
 		} else {
 			int first = !w->has_got;
-			int ev = read_done(w, e);
+			int ev = read_done(r, w, e);
 
 			if (w->reading == OP_READ && first && w->has_got &&
 			    read_more(r, w, e) == 0)
@@ -617,8 +681,13 @@ ring_watch_set(struct ring_watch *w, int fd, int events)
 
 	if (fd == w->fd && events == w->want)
 		return;
-	if (w->slot != 0 && w->armed && w->reading == OP_READ &&
-	    fd == w->fd)
+	/* A read stops there and then when the socket stays (its bytes
+	 * first); an accept always (the kernel writes its peer's address
+	 * into the ring's array, and a connection it took is the watch's
+	 * to hand out, or to close if the watch ends). */
+	if (w->slot != 0 && w->armed &&
+	    ((w->reading == OP_READ && fd == w->fd) ||
+	     w->reading == OP_ACCEPT))
 		read_stop(r, w);
 	if (w->slot != 0) {
 		if (w->armed && w->reading != OP_HAND_OUT)
@@ -640,6 +709,31 @@ ring_watch_set(struct ring_watch *w, int fd, int events)
 		TAILQ_REMOVE(&r->dirty, w, dirty_link);
 		w->dirty = 0;
 	}
+}
+
+int
+ring_watch_accept(struct ring_watch *w, int fd, struct sockaddr *peer,
+		  socklen_t *len)
+{
+	struct ring *r = w->ring;
+	const struct ring_peer *p;
+	int got;
+
+	if (w->has_got != 2)
+		return accept4(fd, peer, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	p = &r->peers[w->acc];
+	got = w->got;
+	if (got >= 0) {
+		memcpy(peer, &p->sa, p->len < *len ? p->len : *len);
+		*len = p->len;
+	}
+	r->peer_free[r->npeer_free++] = w->acc;
+	w->has_got = 0;
+	if (got < 0) {
+		errno = -got;
+		return -1;
+	}
+	return got;
 }
 
 ssize_t
@@ -780,6 +874,8 @@ ring_new(struct ev_loop *loop, char *err, size_t errlen)
 	}
 	r->loop = loop;
 	bufs_setup(r);
+	if (r->br != NULL) /* (the synchronous cancel is there) */
+		peers_setup(r);
 	TAILQ_INIT(&r->dirty);
 	ev_io_init(&r->io, ring_io_cb, r->fd, EV_READ);
 	r->io.data = r;

@@ -59,6 +59,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 struct ring;
@@ -74,7 +75,8 @@ struct ring_watch {
 	uint8_t pending; /* the events waiting for its callback */
 	uint8_t dirty;   /* in the ring's list of polls to submit */
 	uint8_t reading; /* what is in flight: a poll, a read, a hand-out */
-	uint8_t has_got; /* `got` holds what the socket said, not yet taken */
+	uint8_t has_got; /* `got` holds what the socket said, not yet taken
+			    (1: a read's; 2: an accept's, a descriptor) */
 	uint16_t got_bid; /* the ring's buffer holding it (got > 0) */
 	uint16_t got_off; /* bytes of it taken */
 	int32_t got;      /* bytes read (> 0), 0: EOF, < 0: -errno */
@@ -83,6 +85,8 @@ struct ring_watch {
 	uint8_t has_then;
 	uint16_t then_bid;
 	int32_t then_got;
+	uint16_t acc; /* its entry in the ring's peer addresses: an accept in
+			 flight or held (has_got == 2) */
 	TAILQ_ENTRY(ring_watch) dirty_link;
 };
 
@@ -110,6 +114,14 @@ struct ring_watch {
  * found the FIN. When the ring has no buffer free, or the watch also
  * wants EV_WRITE, it polls as without the bit. */
 #define RING_WANT_DATA 0x08
+/* An events bit for ring_watch_set, with EV_READ, on a listening socket:
+ * the ring accepts for the watch (an accept operation in place of a poll
+ * and the accept4() after it); the callback's EV_READ comes with the
+ * connection (or the error) waiting in the watch, which
+ * ring_watch_accept hands out. A change of the watch stops the accept in
+ * flight there and then and keeps what it took; the watch's end (fd -1)
+ * closes a connection it still held. */
+#define RING_WANT_ACCEPT 0x10
 
 /* A ring for `loop`, or NULL when the kernel or a seccomp filter does
  * not allow one (the reason in err). */
@@ -138,6 +150,10 @@ ring_watch_pending(const struct ring_watch *w)
  * way a watch's socket is read while it may have RING_WANT_DATA: a read
  * of the socket itself would pass bytes the ring holds. */
 ssize_t ring_watch_recv(struct ring_watch *w, int fd, void *buf, size_t len);
+/* accept4(fd, peer, len, SOCK_NONBLOCK | SOCK_CLOEXEC) for the consumer
+ * of w (watching fd): the connection the ring accepted for it first. */
+int ring_watch_accept(struct ring_watch *w, int fd, struct sockaddr *peer,
+		      socklen_t *len);
 /* The ring holds bytes (or an EOF or error) read for w. */
 static inline int
 ring_watch_has_data(const struct ring_watch *w)

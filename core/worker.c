@@ -35,10 +35,17 @@ static void
 listeners_start(struct worker *w, int on)
 {
 	for (size_t i = 0; i < w->nlisteners; i++) {
+		struct tcp_listener *l = &w->listeners[i];
+
+		for (int k = 0; l->on_ring && k < LISTENER_ACCEPTS; k++)
+			ring_watch_set(&l->acc[k].rw, l->fd,
+				       on ? EV_READ | RING_WANT_ACCEPT : 0);
+		if (l->on_ring)
+			continue;
 		if (on)
-			ev_io_start(w->loop, &w->listeners[i].io);
+			ev_io_start(w->loop, &l->io);
 		else
-			ev_io_stop(w->loop, &w->listeners[i].io);
+			ev_io_stop(w->loop, &l->io);
 	}
 }
 
@@ -139,16 +146,15 @@ accept_failed(struct worker *w, const struct tcp_listener *l)
 	log_error("accept failed on %s: %s", l->text, strerror(errno));
 }
 
+/* Take the new connections l has: up to ACCEPT_BATCH from its socket,
+ * or, for one of its ring watches (rw), the one the ring accepted. */
 static void
-accept_cb(EV_P_ ev_io *io, int revents)
+accept_some(struct tcp_listener *l, struct ring_watch *rw)
 {
-	struct tcp_listener *l = (struct tcp_listener *)io;
 	struct worker *w = l->w;
 	unsigned long dropped;
 
-	(void)loop;
-	(void)revents;
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
+	for (int i = 0; i < (rw != NULL ? 1 : ACCEPT_BATCH); i++) {
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
 		int fd;
@@ -161,8 +167,12 @@ accept_cb(EV_P_ ev_io *io, int revents)
 			accept_pause(w, 2);
 			return;
 		}
-		fd = accept4(l->fd, (struct sockaddr *)&peer, &plen,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (rw != NULL)
+			fd = ring_watch_accept(rw, l->fd,
+					       (struct sockaddr *)&peer, &plen);
+		else
+			fd = accept4(l->fd, (struct sockaddr *)&peer, &plen,
+				     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			accept_failed(w, l);
 			return;
@@ -170,6 +180,21 @@ accept_cb(EV_P_ ev_io *io, int revents)
 		conn_accept(&w->lc, &l->addr, fd, (struct sockaddr *)&peer,
 			    plen);
 	}
+}
+
+static void
+accept_cb(EV_P_ ev_io *io, int revents)
+{
+	(void)loop;
+	(void)revents;
+	accept_some((struct tcp_listener *)io, NULL);
+}
+
+static void
+accept_ring_cb(struct ring_watch *rw, int revents)
+{
+	(void)revents;
+	accept_some(((struct accept_watch *)rw)->l, rw);
 }
 
 /* ---- listening sockets ---- */
@@ -250,9 +275,14 @@ static void
 listeners_close(struct worker *w)
 {
 	for (size_t i = 0; i < w->nlisteners; i++) {
-		if (w->loop != NULL)
-			ev_io_stop(w->loop, &w->listeners[i].io);
-		close(w->listeners[i].fd);
+		struct tcp_listener *l = &w->listeners[i];
+
+		/* (A connection a ring watch still held is closed.) */
+		for (int k = 0; l->on_ring && k < LISTENER_ACCEPTS; k++)
+			ring_watch_set(&l->acc[k].rw, -1, 0);
+		if (w->loop != NULL && !l->on_ring)
+			ev_io_stop(w->loop, &l->io);
+		close(l->fd);
 	}
 	w->nlisteners = 0;
 }
@@ -558,9 +588,17 @@ worker_init(struct worker *w, struct generation *g,
 	w->wake.data = w;
 	ev_async_start(w->loop, &w->wake);
 	beat_start(w);
-	for (size_t i = 0; i < w->nlisteners; i++)
-		ev_io_init(&w->listeners[i].io, accept_cb,
-			   w->listeners[i].fd, EV_READ);
+	for (size_t i = 0; i < w->nlisteners; i++) {
+		struct tcp_listener *l = &w->listeners[i];
+
+		ev_io_init(&l->io, accept_cb, l->fd, EV_READ);
+		l->on_ring = w->lc.ring != NULL;
+		for (int k = 0; l->on_ring && k < LISTENER_ACCEPTS; k++) {
+			ring_watch_init(&l->acc[k].rw, w->lc.ring,
+					accept_ring_cb);
+			l->acc[k].l = l;
+		}
+	}
 	if (udp_start(w, err, errlen) < 0)
 		return -1; /* worker_join frees the rest */
 	listeners_start(w, 1);

@@ -16,14 +16,31 @@
 #include "generation.h"
 #include "log.h"
 #include "loop.h"
+#include "ring.h"
 #include "udp.h"
 
 struct worker;
 
 /* A listening TCP socket. Owned by its worker: listeners_close() closes
  * it; the array lives until worker_join() (connections point at addr). */
+/* Accepts in flight at once on a listening socket, with the loop's ring:
+ * each completion brings one connection, so several keep a busy listener
+ * drained between two waits of the loop. */
+#define LISTENER_ACCEPTS 4
+
+struct tcp_listener;
+
+/* One of them: the ring accepts for it (RING_WANT_ACCEPT). */
+struct accept_watch {
+	struct ring_watch rw;
+	struct tcp_listener *l;
+};
+
 struct tcp_listener {
-	ev_io io;
+	ev_io io; /* its readiness, without a ring */
+	/* With the loop's ring (on_ring): accepts are its operations. */
+	struct accept_watch acc[LISTENER_ACCEPTS];
+	uint8_t on_ring;
 	int fd;
 	struct worker *w;
 	struct addr addr;

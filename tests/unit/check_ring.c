@@ -555,6 +555,117 @@ START_TEST(test_ring__read_then_fin)
 }
 END_TEST
 
+/* A listening socket (non-blocking, as PortMux's) and a client of it. */
+static int
+listener(struct sockaddr_in *a)
+{
+	socklen_t alen = sizeof(*a);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	memset(a, 0, sizeof(*a));
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)a, sizeof(*a)), 0);
+	ck_assert_int_eq(listen(l, 16), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)a, &alen), 0);
+	return l;
+}
+
+static int
+client_of(const struct sockaddr_in *a, struct sockaddr_in *local)
+{
+	socklen_t llen = sizeof(*local);
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_eq(connect(c, (const struct sockaddr *)a, sizeof(*a)),
+			 0);
+	ck_assert_int_eq(getsockname(c, (struct sockaddr *)local, &llen), 0);
+	return c;
+}
+
+/* RING_WANT_ACCEPT: the ring accepts; ring_watch_accept hands out the
+ * connection with its peer's address. Nothing before a client comes. */
+START_TEST(test_ring__accepts_for_watch)
+{
+	struct probe_watch p = {0};
+	struct sockaddr_in a, local, peer;
+	socklen_t plen = sizeof(peer);
+	int l, c, fd;
+
+	if (ring_or_skip() == NULL)
+		return;
+	l = listener(&a);
+	ring_watch_init(&p.w, ring, probe_cb);
+	ring_watch_set(&p.w, l, EV_READ | RING_WANT_ACCEPT);
+	turn();
+	ck_assert_int_eq(p.calls, 0);
+	c = client_of(&a, &local);
+	for (int i = 0; i < 5 && p.calls == 0; i++)
+		turn();
+	ck_assert_int_ge(p.calls, 1);
+	ck_assert_int_eq(p.last, EV_READ);
+	/* It is the ring's: the socket's queue is empty. */
+	ck_assert_int_eq(accept(l, NULL, NULL), -1);
+	fd = ring_watch_accept(&p.w, l, (struct sockaddr *)&peer, &plen);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_eq(plen, sizeof(peer));
+	ck_assert_uint_eq(peer.sin_port, local.sin_port);
+	ck_assert_int_eq(write(c, "z", 1), 1);
+	ck_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	close(fd);
+	close(c);
+	ring_watch_set(&p.w, -1, 0);
+	close(l);
+	ring_done();
+}
+END_TEST
+
+/* Stopped (accept paused) with a connection accepted: it is handed out
+ * once the watch accepts again. Ended with one: it is closed (its client
+ * reads the end). */
+START_TEST(test_ring__accept_stop_keeps_end_closes)
+{
+	struct probe_watch p = {0};
+	struct sockaddr_in a, local, peer;
+	socklen_t plen = sizeof(peer);
+	int l, c, fd;
+	char b;
+
+	if (ring_or_skip() == NULL)
+		return;
+	l = listener(&a);
+	ring_watch_init(&p.w, ring, probe_cb);
+	ring_watch_set(&p.w, l, EV_READ | RING_WANT_ACCEPT);
+	turn();
+	c = client_of(&a, &local);
+	ring_watch_set(&p.w, l, 0); /* paused */
+	p.calls = 0;
+	turn();
+	ck_assert_int_eq(p.calls, 0);
+	ring_watch_set(&p.w, l, EV_READ | RING_WANT_ACCEPT);
+	for (int i = 0; i < 5 && p.calls == 0; i++)
+		turn();
+	ck_assert_int_ge(p.calls, 1);
+	fd = ring_watch_accept(&p.w, l, (struct sockaddr *)&peer, &plen);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_eq(peer.sin_port, local.sin_port);
+	close(fd);
+	close(c);
+	/* A second client, accepted and held when the watch ends. */
+	c = client_of(&a, &local);
+	p.calls = 0;
+	for (int i = 0; i < 5 && p.calls == 0; i++)
+		turn();
+	ck_assert_int_ge(p.calls, 1);
+	ring_watch_set(&p.w, -1, 0);
+	ck_assert_int_le(read(c, &b, 1), 0);
+	close(c);
+	close(l);
+	ring_done();
+}
+END_TEST
+
 START_TEST(test_ring__close)
 {
 	int sv[2], sw[2];
@@ -629,6 +740,8 @@ make_suite_ring(void)
 	tcase_add_test(tc, test_ring__change_keeps_read_bytes);
 	tcase_add_test(tc, test_ring__read_buffers_come_back);
 	tcase_add_test(tc, test_ring__read_then_fin);
+	tcase_add_test(tc, test_ring__accepts_for_watch);
+	tcase_add_test(tc, test_ring__accept_stop_keeps_end_closes);
 	suite_add_tcase(s, tc);
 	return s;
 }
