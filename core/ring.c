@@ -699,7 +699,8 @@ ring_watch_set(struct ring_watch *w, int fd, int events)
 		w->pending = 0;
 		w->reading = OP_POLL;
 	}
-	if (fd != w->fd)
+	/* A stale accept error (EMFILE...) is not kept for after a pause. */
+	if (fd != w->fd || (events == 0 && w->has_got == 2 && w->got < 0))
 		got_drop(r, w);
 	w->fd = fd;
 	w->want = (uint8_t)events;
