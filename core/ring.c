@@ -268,7 +268,11 @@ submit(struct ring *r)
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0) {
+			uint8_t more = r->no_more;
+
+			r->no_more = 1; /* (no new entry while it is full) */
 			take(r);
+			r->no_more = more;
 			tries++;
 		}
 	}
