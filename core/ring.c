@@ -163,7 +163,7 @@ buf_return(struct ring *r, uint16_t bid)
 static void
 got_drop(struct ring *r, struct ring_watch *w)
 {
-	if (w->has_got == 2) { /* an accepted connection nobody took */
+	if (w->has_got == RING_GOT_ACCEPT) { /* a connection nobody took */
 		if (w->got >= 0)
 			close(w->got);
 		r->peer_free[r->npeer_free++] = w->acc;
@@ -470,19 +470,21 @@ read_done(struct ring *r, struct ring_watch *w, const struct io_uring_cqe *e)
 			return 0;
 		}
 		/* The connection (or error) and its peer's address stay. */
-		w->has_got = 2;
+		w->has_got = RING_GOT_ACCEPT;
 		w->got = e->res;
 		return EV_READ;
 	}
-	if (e->res == -ECANCELED || e->res == -ENOBUFS)
-		return w->has_got || e->res == -ENOBUFS ? EV_READ : 0;
+	if (e->res == -ENOBUFS) /* the consumer reads the socket */
+		return EV_READ;
+	if (e->res == -ECANCELED) /* (a second read: the first is held) */
+		return w->has_got ? EV_READ : 0;
 	if (w->has_got) {
 		w->has_then = 1;
 		w->then_got = e->res;
 		w->then_bid = bid;
 		return EV_READ | (e->res == 0 ? RING_READ_FIN : 0);
 	}
-	w->has_got = 1;
+	w->has_got = RING_GOT_READ;
 	w->got = e->res;
 	w->got_off = 0;
 	w->got_bid = bid;
@@ -704,7 +706,8 @@ ring_watch_set(struct ring_watch *w, int fd, int events)
 		w->reading = OP_POLL;
 	}
 	/* A stale accept error (EMFILE...) is not kept for after a pause. */
-	if (fd != w->fd || (events == 0 && w->has_got == 2 && w->got < 0))
+	if (fd != w->fd ||
+	    (events == 0 && w->has_got == RING_GOT_ACCEPT && w->got < 0))
 		got_drop(r, w);
 	w->fd = fd;
 	w->want = (uint8_t)events;
@@ -724,7 +727,7 @@ ring_watch_accept(struct ring_watch *w, int fd, struct sockaddr *peer,
 	const struct ring_peer *p;
 	int got;
 
-	if (w->has_got != 2)
+	if (w->has_got != RING_GOT_ACCEPT)
 		return accept4(fd, peer, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	p = &r->peers[w->acc];
 	got = w->got;
@@ -769,7 +772,7 @@ ring_watch_recv(struct ring_watch *w, int fd, void *buf, size_t len)
 	buf_return(r, w->got_bid);
 	w->has_got = 0;
 	if (w->has_then) { /* what followed: for the next call */
-		w->has_got = 1;
+		w->has_got = RING_GOT_READ;
 		w->got = w->then_got;
 		w->got_bid = w->then_bid;
 		w->got_off = 0;
@@ -784,7 +787,7 @@ ring_watch_recv(struct ring_watch *w, int fd, void *buf, size_t len)
 	if (more > 0)
 		return (ssize_t)n + more;
 	if (more == 0 || (errno != EAGAIN && errno != EINTR)) {
-		w->has_got = 1;
+		w->has_got = RING_GOT_READ;
 		w->got = more == 0 ? 0 : -errno;
 	}
 	return (ssize_t)n;

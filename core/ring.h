@@ -69,6 +69,10 @@
 
 struct ring;
 
+/* What a watch holds (ring_watch.has_got): a read's bytes, EOF or error;
+ * or an accept's descriptor or error. */
+enum { RING_GOT_READ = 1, RING_GOT_ACCEPT = 2 };
+
 struct ring_watch {
 	void (*cb)(struct ring_watch *w, int revents);
 	struct ring *ring; /* borrowed */
@@ -80,8 +84,8 @@ struct ring_watch {
 	uint8_t pending; /* the events waiting for its callback */
 	uint8_t dirty;   /* in the ring's list of polls to submit */
 	uint8_t reading; /* what is in flight: a poll, a read, a hand-out */
-	uint8_t has_got; /* `got` holds what the socket said, not yet taken
-			    (1: a read's; 2: an accept's, a descriptor) */
+	uint8_t has_got; /* `got` holds what the socket said, not yet taken:
+			    RING_GOT_READ or RING_GOT_ACCEPT; 0: nothing */
 	uint16_t got_bid; /* the ring's buffer holding it (got > 0) */
 	uint16_t got_off; /* bytes of it taken */
 	int32_t got;      /* bytes read (> 0), 0: EOF, < 0: -errno */
@@ -91,7 +95,7 @@ struct ring_watch {
 	uint16_t then_bid;
 	int32_t then_got;
 	uint16_t acc; /* its entry in the ring's peer addresses: an accept in
-			 flight or held (has_got == 2) */
+			 flight or held (RING_GOT_ACCEPT) */
 	TAILQ_ENTRY(ring_watch) dirty_link;
 };
 
