@@ -14,11 +14,15 @@
 #   median of its rounds' own ratios to direct, and to `default` (the
 #   constants as committed).
 #   BENCH_SECS, BENCH_ROUNDS (default 3) override; VARIANTS replaces the
-#   list ("name:-DA=1 -DB=2 ..." separated by ";"). Not part of run.sh.
+#   list ("name:-DA=1 -DB=2 ..." separated by ";"). CONTENDER=portmux-kernel
+#   runs the variants with relay: kernel instead (for the kernel relay's
+#   queue share, core/relay_kernel.c: "default:;q32m:-DQUEUE_MAX=33554432u;
+#   q128m:-DQUEUE_MAX=134217728u"). Not part of run.sh.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/bench/peers.sh"
 SECS=${BENCH_SECS:-4}
 ROUNDS=${BENCH_ROUNDS:-3}
+CONTENDER=${CONTENDER:-portmux-tp}
 VARIANTS=${VARIANTS:-"default:;pipe64k:-DPIPE_SIZE=65536;pipe256k:-DPIPE_SIZE=262144;pipe4m:-DPIPE_SIZE=4194304;buf1m:-DRELAY_SNDBUF=1048576 -DRELAY_RCVBUF=1048576;buf4m:-DRELAY_SNDBUF=4194304 -DRELAY_RCVBUF=4194304;rcv1m:-DRELAY_RCVBUF=1048576"}
 
 # ---- the builds ----
@@ -60,7 +64,7 @@ for round in $(seq 1 "$ROUNDS"); do
 			relay_start direct "$S"
 		else
 			BIN=${BINOF[$name]}
-			relay_start portmux-tp "$S"
+			relay_start "$CONTENDER" "$S"
 		fi
 		before=0
 		if [ -n "$RPID" ]; then before=$(relay_cpu); fi
@@ -106,6 +110,6 @@ for spec in direct "${specs[@]}"; do
 	record bulktune4 "$name" "$(median_f ${G4[$name]})" "${G4[$name]# }"
 	[ "$cg" = - ] || record bulktune_cpu_gb "$name" "$cg" "${CPU[$name]# }"
 done
-echo "(Gbit/s received by iperf3 -t $SECS on loopback through PortMux priority: throughput, workers: 1;"
+echo "(Gbit/s received by iperf3 -t $SECS on loopback through PortMux as $CONTENDER, workers: 1;"
 echo " medians of $ROUNDS rounds; ×dir/rnd and ×default: medians of each round's own ratio to direct and"
 echo " to the default build; CPU: the relay's seconds per GB in the 1-stream run)"

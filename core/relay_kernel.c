@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -24,6 +26,27 @@ extern const unsigned int pmx_relay_bpf_obj_len;
  * kernel about 1 MiB of SOCKMAP and the hash map's entries as used.
  * Connections beyond it relay in user space. */
 #define PAIRS_MAX 65536
+
+/* What the kernel may hold redirected for the relay's sockets, all
+ * connections together: its queue for a socket is counted by no socket
+ * buffer, so PortMux bounds it. Each socket gets a share (its peer's reader
+ * falling behind, the program passes its bytes up beyond it): the budget
+ * over two sockets per connection in the kernel relay, a power of two,
+ * QUEUE_MAX at most (one or two bulk connections: 64 MiB each) and
+ * QUEUE_MIN at least (from 8,192 connections on: then nearly every byte
+ * that waits goes by copy). On a full stream the kernel's queue runs ahead
+ * of the peer's socket by tens of MiB, as its work queue waits for a CPU;
+ * past the share the program passes bytes up and PortMux copies them. In
+ * bench/bulktune.sh (CONTENDER=portmux-kernel, 6 rounds) one stream went
+ * 0.66x direct with 4 MiB for each socket, 0.70x with 32 MiB, 0.75x with
+ * 64 MiB; 128 MiB and more were slower. -D builds others. */
+#ifndef QUEUE_BUDGET
+#define QUEUE_BUDGET (256ull << 20)
+#endif
+#ifndef QUEUE_MAX
+#define QUEUE_MAX (64ull << 20)
+#endif
+#define QUEUE_MIN (16ull << 10)
 
 /* Must match struct pmx_peer in core/bpf/relay.bpf.c. */
 struct peer_value {
@@ -47,11 +70,18 @@ static struct {
 	int socks_fd, peers_fd, resume_fd, prog_fd;
 	int ready;  /* atomic */
 	int failed; /* a load failed (and was logged): not tried again */
-	pthread_mutex_t lock; /* the free stack */
+	pthread_mutex_t lock; /* the free stack and the share */
 	long *free;           /* free pairs (a stack) */
 	long nfree, npairs;
+	/* The program's pmx_queue_max (its .data section, mapped here; NULL
+	 * if it could not be: the program's start value holds), and the
+	 * share last written there. Unmapped by close_all. */
+	uint64_t *queue_max;
+	size_t queue_map_len;
+	int data_fd; /* the .data map (owned by obj) */
+	uint64_t share;
 } rk = {.socks_fd = -1, .peers_fd = -1, .resume_fd = -1, .prog_fd = -1,
-	.lock = PTHREAD_MUTEX_INITIALIZER};
+	.data_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- does the configuration ask for it ---- */
 
@@ -105,13 +135,81 @@ libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 static void
 close_all(void)
 {
+	if (rk.queue_max != NULL)
+		munmap(rk.queue_max, rk.queue_map_len);
+	rk.queue_max = NULL;
+	rk.share = 0;
 	if (rk.obj != NULL)
 		bpf_object__close(rk.obj); /* closes the map and program fds */
 	rk.obj = NULL;
 	rk.socks_fd = rk.peers_fd = rk.resume_fd = rk.prog_fd = -1;
+	rk.data_fd = -1;
 	free(rk.free);
 	rk.free = NULL;
 	rk.nfree = rk.npairs = 0;
+}
+
+uint64_t
+relay_kernel_queue_share(long connections)
+{
+	uint64_t queues = 2 * (uint64_t)(connections > 1 ? connections : 1);
+	uint64_t share = QUEUE_MAX;
+
+	while (share > QUEUE_MIN && queues * share > QUEUE_BUDGET)
+		share >>= 1;
+	return share;
+}
+
+/* Write the share for the connections in now (rk.lock held). */
+static void
+share_out(void)
+{
+	long in = rk.npairs - rk.nfree;
+	uint64_t share = relay_kernel_queue_share(in);
+
+	if (rk.queue_max == NULL || share == rk.share)
+		return;
+	rk.share = share;
+	__atomic_store_n(rk.queue_max, share, __ATOMIC_RELAXED);
+	log_debug("relay: kernel: %ld connection(s) in, up to %llu KiB "
+		  "queued for each socket",
+		  in, (unsigned long long)(share >> 10));
+}
+
+/* Map the program's .data section (its one variable, pmx_queue_max), so
+ * that a share is one store, not a system call. */
+static void
+map_queue_max(void)
+{
+	struct bpf_map *m;
+	long page = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	bpf_object__for_each_map(m, rk.obj)
+	{
+		const char *name = bpf_map__name(m);
+		size_t n = strlen(name);
+
+		if (n >= 5 && strcmp(name + n - 5, ".data") == 0)
+			break;
+	}
+	if (m == NULL || bpf_map__value_size(m) != sizeof(uint64_t) ||
+	    !(bpf_map__map_flags(m) & BPF_F_MMAPABLE) || page <= 0) {
+		log_debug("relay: kernel: the program's queue bound cannot "
+			  "be set: 4 MiB for each socket");
+		return;
+	}
+	p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 bpf_map__fd(m), 0);
+	if (p == MAP_FAILED) {
+		log_debug("relay: kernel: cannot map the program's data: %s",
+			  strerror(errno));
+		return;
+	}
+	rk.queue_max = p;
+	rk.queue_map_len = (size_t)page;
+	rk.data_fd = bpf_map__fd(m);
+	share_out();
 }
 
 /* Open, size, load and attach. 0, or -1 with a reason in err. */
@@ -175,6 +273,7 @@ load(long pairs, char *err, size_t errlen)
 	for (long i = 0; i < pairs; i++)
 		rk.free[i] = pairs - 1 - i; /* pair 0 on top */
 	rk.nfree = rk.npairs = pairs;
+	map_queue_max();
 	return 0;
 }
 
@@ -224,6 +323,7 @@ relay_kernel_pair_get(void)
 	pthread_mutex_lock(&rk.lock);
 	if (rk.nfree > 0)
 		k = rk.free[--rk.nfree];
+	share_out();
 	pthread_mutex_unlock(&rk.lock);
 	return k;
 }
@@ -234,6 +334,7 @@ relay_kernel_pair_put(long k)
 	pthread_mutex_lock(&rk.lock);
 	if (k >= 0 && k < rk.npairs && rk.nfree < rk.npairs)
 		rk.free[rk.nfree++] = k;
+	share_out();
 	pthread_mutex_unlock(&rk.lock);
 }
 
@@ -285,4 +386,16 @@ int
 relay_kernel_sock_del(uint32_t slot)
 {
 	return bpf_map_delete_elem(rk.socks_fd, &slot);
+}
+
+uint64_t
+relay_kernel_queue_max(void)
+{
+	uint32_t zero = 0;
+	uint64_t v = 0;
+
+	if (rk.data_fd < 0 ||
+	    bpf_map_lookup_elem(rk.data_fd, &zero, &v) < 0)
+		return 0;
+	return v;
 }

@@ -37,9 +37,21 @@ int relay_kernel_ready(void);
  * exit, once the workers are gone. */
 void relay_kernel_unload(void);
 
-/* A free pair k (slots 2k and 2k+1), or -1 when all are taken. */
+/* A free pair k (slots 2k and 2k+1), or -1 when all are taken. Taking
+ * and giving back a pair sets each socket's share of the queue budget
+ * for the connections in (relay_kernel_queue_share). */
 long relay_kernel_pair_get(void);
 void relay_kernel_pair_put(long k);
+
+/* The most the kernel may queue for one socket, redirected from its peer,
+ * while `connections` are in the kernel relay: a power of two between
+ * 16 KiB and 64 MiB, so that two per connection stay within 256 MiB
+ * (relay_kernel.c says why). */
+uint64_t relay_kernel_queue_share(long connections);
+
+/* What the program reads as that bound now (from its map: 0 if it is not
+ * loaded or has no bound to set). */
+uint64_t relay_kernel_queue_max(void);
 
 /* Map entries. 0, or -1 with errno. `base`: the peer socket's bytes
  * acked plus its send queue now (what user space wrote to it). */

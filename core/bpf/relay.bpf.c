@@ -13,10 +13,10 @@
  *  - the peer is not in the map yet (the two sockets go in one after the
  *    other);
  *  - the peer's reader falls behind: the kernel queues redirected bytes
- *    for the peer's socket without a limit of its own, so past QUEUE_MAX
- *    bytes waiting for room in it, this side's bytes wait in its own
- *    receive buffer instead — TCP's window then stops the sender, as with
- *    a user-space relay (backpressure).
+ *    for the peer's socket without a limit of its own, so past
+ *    pmx_queue_max bytes waiting for room in it, this side's bytes wait in
+ *    its own receive buffer instead — TCP's window then stops the sender,
+ *    as with a user-space relay (backpressure).
  * Once PortMux has read and sent on every byte passed up, it writes their
  * count in `pmx_resume`; the next skb finds the count unchanged (nothing
  * was passed up since) and redirecting resumes, in order.
@@ -35,8 +35,11 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
-/* Redirected bytes not yet taken by the peer's socket, at most. */
-#define QUEUE_MAX (4u << 20)
+/* Redirected bytes not yet taken by the peer's socket, at most. PortMux
+ * writes it through the .data section, which it maps: each socket's share
+ * of the process's budget for the connections in the kernel relay now
+ * (relay_kernel.c). This start value holds only if it cannot. */
+__u64 pmx_queue_max = 4u << 20;
 
 /* The fields read of the kernel's struct tcp_sock and struct sk_buff
  * (CO-RE: libbpf finds them in the running kernel's BTF). */
@@ -96,7 +99,7 @@ struct {
 	__type(value, __u64);
 } pmx_resume SEC(".maps");
 
-/* Has the peer's socket taken all but QUEUE_MAX of what was redirected
+/* Has the peer's socket taken all but pmx_queue_max of what was redirected
  * to it (bytes written into it: acked plus still in its send queue)? */
 static int
 peer_keeps_up(struct pmx_peer *p, struct bpf_sock *sk)
@@ -110,7 +113,8 @@ peer_keeps_up(struct pmx_peer *p, struct bpf_sock *sk)
 	/* Everything of this side's that reached the peer: what user space
 	 * wrote before, what was redirected, what was passed up (and sent
 	 * on by user space, or waiting to be). */
-	return written + QUEUE_MAX >= p->base + p->bytes + p->passed;
+	return written + *(volatile __u64 *)&pmx_queue_max >=
+	       p->base + p->bytes + p->passed;
 }
 
 /* The sequence number of the skb's first byte (TCP_SKB_CB(skb)->seq). */
