@@ -1,9 +1,10 @@
 #!/bin/bash
 # bench/paired.sh — the ratios of issue 11's points 1 and 2 measured in
 # paired rounds, each ratio between two runs of the same minute:
-#   bulk: direct and PortMux (portmux-tp, workers: 1) in turn, iperf3 1 and
-#         4 streams (bench/throughput.sh with these two contenders), and
-#         the median of each round's PortMux / direct;
+#   bulk: direct and PortMux (portmux-tp, workers: 1, and portmux-kernel,
+#         relay: kernel) in turn, iperf3 1 and 4 streams
+#         (bench/throughput.sh with these contenders), and the median of
+#         each round's PortMux / direct;
 #   new connections: PortMux and each one-worker peer (haproxy, haproxy
 #         with splice, nginx stream, sslh-select) one after the other,
 #         round after round (bench/ab.sh with the peers as @contenders),
@@ -17,8 +18,9 @@
 # measured as about the relays.
 #   BENCH_ROUNDS (6 for bulk, 8 for connections), BENCH_SECS (5 / 4).
 . "$(dirname "$0")/lib.sh"
-echo "bulk, direct and portmux-tp in turn:"
-CONTENDERS="direct portmux-tp" BULK_KEY=paired_ BENCH_ROUNDS=${BENCH_ROUNDS:-6} \
+echo "bulk, direct, portmux-tp and portmux-kernel in turn:"
+CONTENDERS="direct portmux-tp portmux-kernel" BULK_KEY=paired_ \
+	BENCH_ROUNDS=${BENCH_ROUNDS:-6} \
 	"$TOP/bench/throughput.sh"
 echo
 echo "new connections, portmux-tp and each one-worker peer in turn:"

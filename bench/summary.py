@@ -216,11 +216,13 @@ def paired(rec, errs):
                                                    if c not in COLS)
     for key, what, want in (("paired_bulk1_rr", "1 stream", 0.75),
                             ("paired_bulk4_rr", "4 streams", 0.7)):
-        v = num(rec.get(key, {}).get("portmux-tp"))
-        if v is not None:
-            print("\nBulk in paired rounds (bench/paired.sh): pm-tp over"
+        for c in ("portmux-tp", "portmux-kernel"):
+            v = num(rec.get(key, {}).get(c))
+            if v is None:
+                continue
+            print("\nBulk in paired rounds (bench/paired.sh): %s over"
                   " direct, %s, the median of each round's own ratio:"
-                  " %.2f×, ≥%s×: %s" % (what, v, want,
+                  " %.2f×, ≥%s×: %s" % (SHORT.get(c, c), what, v, want,
                                         "met" if v >= want else "NOT MET"))
     if not peers:
         return
