@@ -74,12 +74,11 @@ static struct {
 	long *free;           /* free pairs (a stack) */
 	long nfree, npairs;
 	/* The program's pmx_queue_max (its .data section, mapped here; NULL
-	 * if it could not be: the program's start value holds), and the
-	 * share last written there. Unmapped by close_all. */
+	 * if it could not be: the program's start value holds). Written
+	 * under `lock`; unmapped by close_all. */
 	uint64_t *queue_max;
 	size_t queue_map_len;
 	int data_fd; /* the .data map (owned by obj) */
-	uint64_t share;
 } rk = {.socks_fd = -1, .peers_fd = -1, .resume_fd = -1, .prog_fd = -1,
 	.data_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -138,7 +137,6 @@ close_all(void)
 	if (rk.queue_max != NULL)
 		munmap(rk.queue_max, rk.queue_map_len);
 	rk.queue_max = NULL;
-	rk.share = 0;
 	if (rk.obj != NULL)
 		bpf_object__close(rk.obj); /* closes the map and program fds */
 	rk.obj = NULL;
@@ -167,9 +165,9 @@ share_out(void)
 	long in = rk.npairs - rk.nfree;
 	uint64_t share = relay_kernel_queue_share(in);
 
-	if (rk.queue_max == NULL || share == rk.share)
+	if (rk.queue_max == NULL ||
+	    __atomic_load_n(rk.queue_max, __ATOMIC_RELAXED) == share)
 		return;
-	rk.share = share;
 	__atomic_store_n(rk.queue_max, share, __ATOMIC_RELAXED);
 	log_debug("relay: kernel: %ld connection(s) in, up to %llu KiB "
 		  "queued for each socket",
