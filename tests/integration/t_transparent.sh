@@ -213,6 +213,11 @@ while True:
     c.close()
 PY
 start_bg local ip netns exec "$PMX" $PY "$T/local.py"
+# It must listen before the request below (PortMux answers 502 until then).
+for _ in $(seq 1 100); do
+	[ -n "$(in_ns "$PMX" ss -Hltn "sport = :$LOCAL_PORT")" ] && break
+	sleep 0.05
+done
 cat >"$T/c.yaml" <<CFG
 PORTMUX:
   listen: ["10.77.1.1:$P"]
