@@ -40,7 +40,7 @@ side_arm(struct conn *c, struct side *s, int events)
 	if (s->fd < 0 || s->events == events)
 		return;
 	s->events = events;
-	if (c->lc->ring != NULL) {
+	if (side_on_ring(c->lc, s)) {
 		ring_watch_set(&s->w.rw, s->fd, events);
 		return;
 	}
@@ -57,8 +57,38 @@ side_arm(struct conn *c, struct side *s, int events)
 int
 side_event_pending(const struct conn *c, struct side *s)
 {
-	return c->lc->ring != NULL ? ring_watch_pending(&s->w.rw)
-				   : ev_is_pending(&s->w.io);
+	return side_on_ring(c->lc, s) ? ring_watch_pending(&s->w.rw)
+				      : ev_is_pending(&s->w.io);
+}
+
+/*
+ * Why a side leaves the ring. The ring pays for every wait: a one-shot
+ * poll or read is armed again after each event. libev's epoll keeps a
+ * socket's registration, and pays a recv() per read instead. A short
+ * connection (a request, an answer, the FINs) is cheaper on the ring:
+ * its accept, reads and close need no system call each. A connection
+ * that keeps talking (HTTP keep-alive) is cheaper on epoll: bench/ab.sh
+ * BENCH_MODE=ka measured 9.4-9.6 µs of CPU per request with io_uring off
+ * against 10.4-10.75 on the ring (2026-12-07). So a side moves once it had
+ * SIDE_RING_TURNS events, at a moment the ring holds nothing for it: no
+ * operation in flight (its slot is free only between its event and its
+ * re-arming) and no bytes read. It never moves back; its socket is still
+ * closed through the ring.
+ */
+void
+side_maybe_to_loop(struct conn *c, struct side *s)
+{
+	if (!side_on_ring(c->lc, s) || s->turns < SIDE_RING_TURNS ||
+	    s->fd < 0 || s->w.rw.slot != 0 || ring_watch_has_data(&s->w.rw))
+		return;
+	ring_watch_set(&s->w.rw, -1, 0); /* the ring forgets it */
+	ev_init(&s->w.io, s == &c->client ? client_cb : server_cb);
+	s->on_loop = 1;
+	s->events = 0; /* side_arm starts the watcher */
+	log_debug("conn=%llu the %s's socket is watched by epoll from now on "
+		  "(%u events on the ring)",
+		  (unsigned long long)c->id,
+		  s == &c->client ? "client" : "backend", s->turns);
 }
 
 /* (Re)start the connection's one timer. */
@@ -127,7 +157,7 @@ conn_accept(struct loop_ctx *lc, const struct addr *bound, int fd,
 void
 side_close(struct conn *c, struct side *s)
 {
-	if (s->fd >= 0 && c->lc->ring != NULL) {
+	if (s->fd >= 0 && side_on_ring(c->lc, s)) {
 		/* Its end: an operation in flight is cancelled, what the ring
 		 * read for it goes. */
 		ring_watch_set(&s->w.rw, -1, 0);

@@ -22,6 +22,13 @@ void side_arm(struct conn *c, struct side *s, int events);
 /* An event for s waits for its callback in this turn of the loop (a
  * watcher re-armed for other events loses it). */
 int side_event_pending(const struct conn *c, struct side *s);
+/* A relaying side that had SIDE_RING_TURNS events and holds nothing
+ * on the ring (no operation in flight, no bytes read for it) goes on
+ * with a libev watcher (epoll) instead: see conn.c. */
+#ifndef SIDE_RING_TURNS /* -D: bench/bulktune.sh variants */
+#define SIDE_RING_TURNS 4
+#endif
+void side_maybe_to_loop(struct conn *c, struct side *s);
 /* Stop a side's watcher, close its socket, drop what it had pending:
  * conn_close() for both sides, connect_retry() for a failed address. */
 void side_close(struct conn *c, struct side *s);

@@ -321,6 +321,9 @@ relay_update(struct conn *c)
 	for (int i = 0; i < 2; i++) {
 		struct side *self = s[i], *other = s[1 - i];
 		int ev = 0;
+
+		if (!c->kernel_try)
+			side_maybe_to_loop(c, self);
 		/* The ring reads for it (and looks for the FIN behind the
 		 * backend's first answer), but bulk is spliced and the
 		 * kernel relay reads for itself. */
@@ -394,6 +397,8 @@ relay_event(struct conn *c, struct side *self, struct side *other,
 		conn_kernel_event(c, self, revents);
 		return;
 	}
+	if (self->turns < UINT8_MAX)
+		self->turns++;
 	conn_touch(c);
 	if ((revents & EV_WRITE) && relay_flush(c->lc, self) < 0) {
 		conn_fail(c, self == &c->client ? "client_error"

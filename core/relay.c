@@ -42,7 +42,7 @@ side_nodelay_now(struct side *s)
 ssize_t
 side_recv(struct loop_ctx *lc, struct side *s, void *buf, size_t len)
 {
-	if (lc->ring != NULL)
+	if (side_on_ring(lc, s))
 		return ring_watch_recv(&s->w.rw, s->fd, buf, len);
 	return recv(s->fd, buf, len, 0);
 }
@@ -50,7 +50,7 @@ side_recv(struct loop_ctx *lc, struct side *s, void *buf, size_t len)
 int
 side_has_read(const struct loop_ctx *lc, const struct side *s)
 {
-	return lc->ring != NULL && ring_watch_has_data(&s->w.rw);
+	return side_on_ring(lc, s) && ring_watch_has_data(&s->w.rw);
 }
 
 /* ---- writing what is pending ---- */

@@ -26,12 +26,16 @@
  * empty (pbuf_put, pipe_pool_put). */
 struct side {
 	/* Its socket's readiness: on the loop's ring when it has one
-	 * (ring.h), else a libev watcher. */
+	 * (ring.h), else, or once on_loop, a libev watcher. */
 	union {
 		ev_io io;
 		struct ring_watch rw;
 	} w;
 	int fd;
+	/* Watched by libev (epoll) although the loop has a ring: a side
+	 * that kept talking moves there (conn.c side_to_loop). */
+	uint8_t on_loop;
+	uint8_t turns; /* relay events it had, up to 255 */
 	uint8_t eof;  /* read EOF from this side */
 	uint8_t shut; /* sent our FIN (SHUT_WR) to this side */
 	uint8_t bulk; /* what it sends comes in bulk: splice it */
@@ -77,6 +81,13 @@ side_will_write(struct side *s)
 	if (s->written)
 		side_nodelay_now(s);
 	s->written = 1;
+}
+
+/* s is watched, read and closed through the loop's ring. */
+static inline int
+side_on_ring(const struct loop_ctx *lc, const struct side *s)
+{
+	return lc->ring != NULL && !s->on_loop;
 }
 
 /* Bytes waiting to be written to this side. */

@@ -56,6 +56,11 @@
  * are the peer addresses of accepts: 64, one per accept in flight or
  * held; with none free, a listening watch polls.
  *
+ * A connection's side that keeps talking leaves the ring for libev's epoll
+ * after a few events (conn.c side_maybe_to_loop): re-arming a one-shot
+ * operation after every event costs a kept-alive request more than
+ * epoll's lasting registration does.
+ *
  * Used by the loop's thread only. */
 #ifndef PMX_RING_H
 #define PMX_RING_H
