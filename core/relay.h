@@ -33,7 +33,8 @@ struct side {
 	} w;
 	int fd;
 	/* Watched by libev (epoll) although the loop has a ring: a side
-	 * that kept talking moves there (conn.c side_to_loop). */
+	 * that kept talking moves there (conn.c side_maybe_to_loop). Either
+	 * watcher is stopped by side_close. */
 	uint8_t on_loop;
 	uint8_t turns; /* relay events it had, up to 255 */
 	uint8_t eof;  /* read EOF from this side */
