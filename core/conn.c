@@ -79,7 +79,7 @@ void
 side_maybe_to_loop(struct conn *c, struct side *s)
 {
 	if (!side_on_ring(c->lc, s) || s->turns < SIDE_RING_TURNS ||
-	    s->fd < 0 || s->w.rw.slot != 0 || ring_watch_has_data(&s->w.rw))
+	    s->fd < 0 || !ring_watch_idle(&s->w.rw))
 		return;
 	ring_watch_set(&s->w.rw, -1, 0); /* the ring forgets it */
 	ev_init(&s->w.io, s == &c->client ? client_cb : server_cb);

@@ -175,6 +175,16 @@ ring_watch_has_data(const struct ring_watch *w)
 	return w->has_got != 0;
 }
 
+/* The ring holds nothing for w: no operation in flight, no event
+ * waiting for its callback, nothing read for it. It can then be given up
+ * (ring_watch_set(w, -1, 0)) and its socket watched another way without
+ * losing a byte or an event. */
+static inline int
+ring_watch_idle(const struct ring_watch *w)
+{
+	return w->slot == 0 && w->has_got == 0;
+}
+
 /* Close fd with the turn's submission (no watch may watch it any more). */
 void ring_close(struct ring *r, int fd);
 
